@@ -1,0 +1,16 @@
+/*
+ * addr.h — "host:port" strings as written in the config ("127.0.0.1:8089",
+ * "[::1]:8089", "localhost:9092").  Pure functions, no I/O.
+ */
+#ifndef AGG_ADDR_H
+#define AGG_ADDR_H
+
+#include <stddef.h>
+
+/*
+ * Split s into host and port.  IPv6 hosts are written in brackets, which are
+ * removed.  Returns 0, or -1 with a reason in why (static text).
+ */
+int addr_split(const char *s, char *host, size_t hostlen, int *port, const char **why);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * daemon.h — the state of one running aggregatord, shared by the modules
+ * that run on the main thread (loop, HTTP handlers, job callbacks).
+ *
+ * Only the main thread reads or writes these fields.  Worker threads get
+ * what they need copied in, and talk back through their own module's
+ * mailbox, never through this struct.
+ */
+#ifndef AGG_DAEMON_H
+#define AGG_DAEMON_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "role.h"
+
+#define DAEMON_MAX_SIGNALS 16
+
+struct http;
+
+struct daemon {
+	struct event_base *base;
+	struct config *cfg;		/* current config, replaced by a good reload */
+	const char *config_file;	/* -c argument */
+	bool debug;			/* -d: debug level regardless of log.level */
+	struct http *http;
+	void *jobs[JOB_MAX];		/* running job instances, by job_table slot */
+
+	time_t started;			/* wall clock at start, s */
+	uint64_t started_mono;		/* mono_usec() at start */
+	unsigned long reloads_ok;	/* SIGHUP reloads applied */
+	unsigned long reloads_failed;	/* SIGHUP reloads refused */
+	time_t last_reload;		/* wall clock of the last attempt; 0 = none */
+	bool last_reload_ok;
+	struct role_state role;		/* operator overrides */
+
+	struct event *signals[DAEMON_MAX_SIGNALS];
+	size_t nsignals;
+	struct event *watchdog;		/* timer at half of WATCHDOG_USEC, or NULL */
+	uint64_t watchdog_usec;
+	unsigned long watchdog_skipped;	/* pings withheld for a stale worker */
+	int stop_signal;		/* the signal that ended the loop, 0 = none */
+};
+
+/* loop.c: signal events, reload, watchdog.  0 or -1. */
+int loop_setup(struct daemon *d);
+void loop_teardown(struct daemon *d);
+/* Re-read the config file and apply it, or keep the old one (logs either way). */
+int daemon_reload(struct daemon *d);
+/* An operator override from a signal or the HTTP API. */
+void daemon_role_command(struct daemon *d, enum role_cmd cmd, const char *source);
+/* Send the one-line STATUS= to systemd. */
+void daemon_notify_status(struct daemon *d);
+
+/* status.c: the HTTP endpoints and what they render. */
+int status_routes(struct daemon *d);
+void status_metrics(struct daemon *d, struct buf *out);
+void status_json(struct daemon *d, struct buf *out);
+
+/* jobs.c: drive every configured job through its life cycle. */
+int jobs_start(struct daemon *d);
+void jobs_reconfigure(struct daemon *d, struct config *next);
+void jobs_stop(struct daemon *d);
+void jobs_destroy(struct daemon *d);
+
+#endif

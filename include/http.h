@@ -1,0 +1,63 @@
+/*
+ * http.h — the daemon's HTTP API server (libevent evhttp, main thread).
+ *
+ * One listener on http.listen.  Every request passes the same gate before a
+ * handler sees it: method allowed, size limits (evhttp answers 413 itself),
+ * the path percent-decoded and refused with 400 if it holds NUL, control
+ * bytes, "..", "//" or a backslash, and the bearer token compared in
+ * constant time (all paths but /healthz).  Handlers are found by exact path
+ * or by prefix (routes ending in '/').  Unknown paths get 404 JSON.
+ *
+ * Ownership: http_new() returns a server the caller frees with http_free().
+ * Handlers reply exactly once with http_reply() or http_error().
+ */
+#ifndef AGG_HTTP_H
+#define AGG_HTTP_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdbool.h>
+
+#include "buf.h"
+#include "config.h"
+
+struct http;
+
+struct http_req {
+	struct evhttp_request *req;
+	const char *path;		/* decoded and checked */
+	const char *rest;		/* for prefix routes: the part after the prefix */
+	enum evhttp_cmd_type method;
+	struct evkeyvalq *query;	/* decoded query parameters */
+	struct http *srv;		/* the server that took the request */
+};
+
+typedef void (*http_handler_fn)(struct http_req *r, void *arg);
+
+/* Bind cfg->listen on base.  NULL after logging when it cannot. */
+struct http *http_new(struct event_base *base, const struct http_cfg *cfg);
+/* Apply the runtime-changeable keys (token, limits, timeout). */
+int http_reconfigure(struct http *h, const struct http_cfg *cfg);
+void http_free(struct http *h);
+
+/* methods: EVHTTP_REQ_GET | EVHTTP_REQ_POST ...; path ending in '/' = prefix. */
+int http_route(struct http *h, const char *path, int methods, http_handler_fn fn, void *arg);
+
+/* Reply with body (may be NULL); the buffer is left to the caller. */
+void http_reply(struct http_req *r, int code, const char *content_type, const struct buf *body);
+/* Reply {"error": msg} with code. */
+void http_error(struct http_req *r, int code, const char *msg);
+/* Read the request body (at most max bytes, the limit evhttp enforced). */
+int http_body(struct http_req *r, struct buf *out);
+/* Decoded query parameter, or NULL. */
+const char *http_query(struct http_req *r, const char *name);
+
+/* Prometheus text of the server's own counters. */
+void http_metrics(struct http *h, struct buf *out);
+
+/* Constant-time check of an Authorization header against token (pure). */
+bool http_token_ok(const char *authorization, const char *token);
+/* Is a decoded path acceptable (pure)?  NULL, or the reason. */
+const char *http_path_problem(const char *path, size_t len);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * httpc.h — a small blocking HTTP/1.0 client for aggregatorctl (and, later,
+ * tests and tools).  One request per connection; the whole answer is read
+ * into memory, up to HTTPC_MAX_BODY bytes.
+ *
+ * Ownership: httpc_request() fills resp->body; the caller releases it with
+ * buf_release().
+ */
+#ifndef AGG_HTTPC_H
+#define AGG_HTTPC_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define HTTPC_MAX_BODY (256u << 20)	/* bytes */
+
+struct httpc_resp {
+	int status;		/* HTTP status code */
+	struct buf body;	/* the body, NUL-terminated */
+};
+
+/*
+ * method "GET"/"POST"; url "http://host:port/path?query"; token "" or NULL
+ * for none; body may be NULL.  Returns 0 (any status), or -1 with a message
+ * in err when no answer was had (connection refused, timeout, bad reply).
+ */
+int httpc_request(const char *method, const char *url, const char *token,
+		  const char *body, const char *content_type, int timeout_ms,
+		  struct httpc_resp *resp, char *err, size_t errlen);
+
+/* Percent-encode s for a query or path segment (RFC 3986 unreserved kept). */
+void httpc_escape(struct buf *b, const char *s);
+
+#endif

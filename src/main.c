@@ -1,0 +1,196 @@
+/*
+ * main.c — aggregatord's start-up and shut-down order.
+ *
+ * Start-up: arguments, config (refused whole on any error), then -n or
+ * --once, else libevent with pthreads, signals as loop events, the HTTP
+ * API, the jobs, READY=1.  Shut-down mirrors it: the loop breaks on
+ * SIGTERM/SIGINT, jobs stop in reverse order (intake first, then flushes),
+ * the HTTP server closes, everything is freed in reverse order of creation.
+ * The daemon never forks and writes no pidfile: systemd supervises it.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "http.h"
+#include "job.h"
+#include "log.h"
+#include "notify.h"
+#include "thread.h"
+
+#ifndef AGG_VERSION
+#define AGG_VERSION "dev"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: aggregatord [-c FILE] [-n] [-d] [--once JOB [--hour YYYY-MM-DDTHH]]\n"
+		"  -c FILE     config file (default %s)\n"
+		"  -n          check the config, print \"configuration OK\" and exit\n"
+		"  -d          debug log level\n"
+		"  --once JOB  run one cycle of JOB and exit\n"
+		"  --hour H    with --once rollup: the hour to rebuild\n"
+		"  -V          print the version\n",
+		CONFIG_DEFAULT_FILE);
+}
+
+/* mkdir -p with mode 0700 for what we create. */
+static int make_dirs(const char *path)
+{
+	char tmp[1100];
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return error("path '%s' is too long", path);
+	for (char *p = tmp + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return error("cannot create directory '%s': %s", tmp, strerror(errno));
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	return 0;
+}
+
+static int run_once(struct config *cfg, const char *job, const struct once_args *args)
+{
+	int i = job_index(job);
+	if (i < 0 || !job_table[i]->once) {
+		fprintf(stderr, "aggregatord: --once: '%s' is not a job that runs in cycles\n", job);
+		return 2;
+	}
+	if (!cfg->jobs[i]) {
+		fprintf(stderr, "aggregatord: --once %s: the config file has no '%s' section\n",
+			job, job);
+		return 2;
+	}
+	struct daemon d = { .cfg = cfg, .config_file = cfg->file };
+	d.started = time(NULL);
+	d.started_mono = mono_usec();
+	void *j = job_table[i]->create(&d, cfg->jobs[i]);
+	if (!j)
+		return 1;
+	int rc = job_table[i]->once(j, args);
+	job_table[i]->destroy(j);
+	return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "once", required_argument, NULL, 'O' },
+		{ "hour", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = CONFIG_DEFAULT_FILE, *once = NULL;
+	struct once_args oargs = { 0 };
+	bool check_only = false, debug = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': file = optarg; break;
+		case 'n': check_only = true; break;
+		case 'd': debug = true; break;
+		case 'O': once = optarg; break;
+		case 'H': oargs.hour = optarg; break;
+		case 'V': printf("aggregatord %s\n", AGG_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (oargs.hour && !once) {
+		fprintf(stderr, "aggregatord: --hour goes with --once rollup\n");
+		return 2;
+	}
+	log_set_thread_tag("main");
+
+	struct cfg_ctx ctx;
+	cfg_ctx_init(&ctx, file);
+	struct config *cfg = config_load(file, &ctx);
+	if (!cfg) {
+		fputs(ctx.errors.data, stderr);
+		cfg_ctx_release(&ctx);
+		return 1;
+	}
+	if (check_only) {
+		fputs(ctx.warnings.data, stderr);
+		cfg_ctx_release(&ctx);
+		config_free(cfg);
+		puts("configuration OK");
+		return 0;
+	}
+	if (ctx.warnings.len)
+		log_warn("%s", ctx.warnings.data);
+	cfg_ctx_release(&ctx);
+	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)cfg->log.level);
+
+	if (once) {
+		int rc = run_once(cfg, once, &oargs);
+		config_free(cfg);
+		return rc;
+	}
+
+	struct daemon d = { .cfg = cfg, .config_file = file, .debug = debug };
+	d.started = time(NULL);
+	d.started_mono = mono_usec();
+	int rc = 1;
+
+	if (evthread_use_pthreads() < 0) {
+		log_error("libevent has no pthreads support");
+		goto out_cfg;
+	}
+	d.base = event_base_new();
+	if (!d.base) {
+		log_error("cannot create the event loop");
+		goto out_cfg;
+	}
+	if (notify_init() < 0 || make_dirs(cfg->node.state_dir) < 0 || loop_setup(&d) < 0)
+		goto out_loop;
+	d.http = http_new(d.base, &cfg->http);
+	if (!d.http || status_routes(&d) < 0)
+		goto out_http;
+	if (jobs_start(&d) < 0)
+		goto out_http;
+
+	log_info("aggregatord %s started: node '%s', config '%s', log level %s",
+		 AGG_VERSION, cfg->node.name, file, log_level_name(log_get_level()));
+	notify_send("READY=1");
+	daemon_notify_status(&d);
+
+	event_base_dispatch(d.base);
+
+	/* Reverse order of start-up: stop intake and workers, flush, close. */
+	jobs_stop(&d);
+	rc = d.stop_signal ? 0 : 1;
+	log_info("stopped");
+out_http:
+	http_free(d.http);
+	d.http = NULL;
+	jobs_destroy(&d);
+out_loop:
+	loop_teardown(&d);
+	event_base_free(d.base);
+	notify_close();
+out_cfg:
+	config_free(d.cfg);
+	libevent_global_shutdown();
+	return rc;
+}

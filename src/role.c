@@ -1,0 +1,80 @@
+/*
+ * role.c — the role override commands and their signal table.  Pure state;
+ * the main loop calls role_apply() when a signal or request arrives.
+ *
+ * SIGRTMIN is not a compile-time constant on glibc, so the table is of
+ * offsets from it, resolved at run time.
+ */
+#include "role.h"
+
+#include <signal.h>
+#include <string.h>
+
+static const struct {
+	int offset;		/* from SIGRTMIN */
+	enum role_cmd cmd;
+	const char *name;
+} role_table[] = {
+	{ 0, ROLE_CMD_YIELD, "yield" },
+	{ 1, ROLE_CMD_ACTIVE, "active" },
+	{ 2, ROLE_CMD_STANDBY, "standby" },
+	{ 3, ROLE_CMD_AUTO, "auto" },
+};
+#define N_ROLE (sizeof(role_table) / sizeof(role_table[0]))
+
+int role_cmd_from_signal(int signo)
+{
+	for (size_t i = 0; i < N_ROLE; i++)
+		if (signo == SIGRTMIN + role_table[i].offset)
+			return (int)role_table[i].cmd;
+	return -1;
+}
+
+int role_signal_count(void)
+{
+	return (int)N_ROLE;
+}
+
+int role_cmd_from_name(const char *name)
+{
+	for (size_t i = 0; i < N_ROLE; i++)
+		if (strcmp(name, role_table[i].name) == 0)
+			return (int)role_table[i].cmd;
+	return -1;
+}
+
+const char *role_cmd_name(enum role_cmd cmd)
+{
+	for (size_t i = 0; i < N_ROLE; i++)
+		if (role_table[i].cmd == cmd)
+			return role_table[i].name;
+	return "?";
+}
+
+const char *role_mode_name(enum role_mode mode)
+{
+	switch (mode) {
+	case ROLE_MODE_AUTO: return "auto";
+	case ROLE_MODE_FORCE_ACTIVE: return "forced-active";
+	case ROLE_MODE_FORCE_STANDBY: return "forced-standby";
+	}
+	return "?";
+}
+
+enum role_mode role_apply(struct role_state *st, enum role_cmd cmd, time_t now,
+			  const char *source)
+{
+	if (cmd >= ROLE_CMD_COUNT)
+		return st->mode;
+	st->count[cmd]++;
+	st->last_change = now;
+	st->last_source = source;
+	switch (cmd) {
+	case ROLE_CMD_ACTIVE: st->mode = ROLE_MODE_FORCE_ACTIVE; break;
+	case ROLE_CMD_STANDBY: st->mode = ROLE_MODE_FORCE_STANDBY; break;
+	case ROLE_CMD_AUTO: st->mode = ROLE_MODE_AUTO; break;
+	case ROLE_CMD_YIELD: st->yields++; break;	/* mode unchanged */
+	default: break;
+	}
+	return st->mode;
+}
