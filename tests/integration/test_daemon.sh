@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# test_daemon.sh — the foundation, driven through the real binary: config
+# check (-n), start-up and /healthz, systemd notifications, /metrics through
+# promtool, aggregatorctl, bearer token, hostile HTTP, a refused and an
+# applied SIGHUP, the realtime signals, and a clean SIGTERM.
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$(dirname "$0")/common.sh"
+h_init
+trap 'rc=$?; [ $rc -eq 0 ] || agg_dump_log a; h_cleanup' EXIT
+
+# --- aggregatord -n ---
+out=$("$AGGD" -n -c "$H_TOP/conf/aggregatord.conf")
+[ "$out" = "configuration OK" ] || h_fail "-n on the sample config said: $out"
+h_ok "-n accepts the annotated sample config"
+
+printf 'node = {\n  name = "a";\n  colour = "blue";\n};\n' > "$H_TMP/bad.conf"
+set +e
+err=$("$AGGD" -n -c "$H_TMP/bad.conf" 2>&1)
+rc=$?
+set -e
+[ $rc -eq 1 ] || h_fail "-n on a broken file exited $rc"
+[ "$err" = "$H_TMP/bad.conf:3: unknown key 'node.colour'" ] || h_fail "-n said: $err"
+h_ok "-n refuses a broken file with FILE:LINE and exit 1"
+
+# --- start ---
+port=$(h_free_port tcp)
+conf=$H_TMP/a.conf
+write_conf() {	# LEVEL TOKEN [extra line]
+    cat > "$conf" <<CONF
+node = { name = "node-a"; state_dir = "$H_TMP/state"; };
+log = { level = "$1"; };
+http = { listen = "127.0.0.1:$port"; token = "$2"; };
+${3:-}
+CONF
+}
+write_conf info ""
+h_start_notify n
+agg_start a "$conf" NOTIFY_SOCKET="$n_SOCKET"
+h_wait_until 10 agg_healthy a || h_fail "daemon did not answer /healthz"
+h_ok "daemon starts and answers /healthz"
+h_wait_until 5 grep -qx 'READY=1' "$n_OUT" || h_fail "no READY=1 on NOTIFY_SOCKET"
+grep -q '^STATUS=node node-a' "$n_OUT" || h_fail "no STATUS= line"
+h_ok "READY=1 and STATUS= reach NOTIFY_SOCKET"
+[ -d "$H_TMP/state" ] || h_fail "state_dir was not created"
+
+# --- metrics and status ---
+agg_get a /metrics > "$H_TMP/metrics.txt"
+promtool check metrics < "$H_TMP/metrics.txt" || h_fail "promtool rejects /metrics"
+grep -q '^aggregatord_build_info{version="[^"]*"} 1$' "$H_TMP/metrics.txt" || h_fail "no build info"
+h_ok "/metrics passes promtool check metrics"
+"$AGGCTL" -s "$a_URL" status > "$H_TMP/status.txt"
+grep -Eq '^node +node-a$' "$H_TMP/status.txt" || h_fail "aggregatorctl status: $(cat "$H_TMP/status.txt")"
+grep -Eq '^role +auto' "$H_TMP/status.txt" || h_fail "status shows no role"
+"$AGGCTL" -c "$conf" status --json | grep -q '"node":"node-a"' || h_fail "status --json"
+h_ok "aggregatorctl status (table, --json, -c FILE)"
+
+# --- hostile HTTP ---
+code() { curl -s -o /dev/null -w '%{http_code}' --path-as-is --max-time 5 "$@"; }
+[ "$(code "$a_URL/v1/../../etc/passwd")" = 400 ] || h_fail "dot-dot path not refused"
+[ "$(code "$a_URL/v1/%2e%2e/x")" = 400 ] || h_fail "encoded dot-dot not refused"
+[ "$(code "$a_URL/v1/a%00b")" = 400 ] || h_fail "NUL in path not refused"
+[ "$(code "$a_URL/nope")" = 404 ] || h_fail "unknown path not 404"
+agg_get a /nope | grep -q '"error"' || h_fail "404 without JSON error"
+[ "$(code -X POST "$a_URL/metrics")" = 405 ] || h_fail "POST /metrics not 405"
+[ "$(code -X POST -d '{"role":"boss"}' "$a_URL/v1/role")" = 400 ] || h_fail "bad role not 400"
+[ "$(code -X POST --data-binary @<(head -c 200000 /dev/zero | tr '\0' x) "$a_URL/v1/role")" = 413 ] \
+    || h_fail "oversize body not refused"
+[ "$(code -H "X-Big: $(head -c 40000 /dev/zero | tr '\0' x)" "$a_URL/healthz")" -ge 400 ] \
+    || h_fail "oversize headers not refused"
+printf 'GARBAGE\r\n\r\n' | timeout 5 nc -q 1 127.0.0.1 "$port" >/dev/null || true
+agg_healthy a || h_fail "daemon died on hostile HTTP"
+h_ok "hostile paths, methods, bodies and headers get 4xx; daemon lives"
+
+# --- SIGHUP with a broken file: refused, old config kept ---
+cp "$conf" "$H_TMP/good.conf"
+printf 'log = { level = "debug"; };\nhttp = { max_body = "big"; };\n' > "$conf"
+: > "$n_OUT"
+h_signal a HUP
+h_wait_until 10 agg_metric_is a 'aggregatord_config_reloads_total{result="failed"}' 1 \
+    || h_fail "failed reload not counted"
+agg_log_has a "config file '$conf' has errors, not reloading" || h_fail "no refusal message"
+agg_log_has a "$conf:2: 'http.max_body' must be an integer" || h_fail "no FILE:LINE in the log"
+[ "$(agg_metric a aggregatord_config_last_reload_successful)" = 0 ] || h_fail "last reload gauge"
+agg_get a /v1/status | grep -q '"log_level":"info"' || h_fail "broken reload changed the level"
+h_wait_until 5 grep -qx 'READY=1' "$n_OUT" || h_fail "no READY=1 after the refused reload"
+grep -qx 'RELOADING=1' "$n_OUT" || h_fail "no RELOADING=1"
+h_ok "SIGHUP with a broken file: refused with FILE:LINE, counted, old config kept"
+
+# --- SIGHUP with a good file: applied ---
+write_conf debug "s3cret"
+h_signal a HUP
+auth=(-H 'Authorization: Bearer s3cret')
+export AGG_TOKEN=s3cret
+h_wait_until 10 agg_metric_is a 'aggregatord_config_reloads_total{result="ok"}' 1 \
+    || h_fail "good reload not counted"
+agg_get a /v1/status | grep -q '"log_level":"debug"' || h_fail "good reload not applied"
+h_ok "SIGHUP with a good file applies it (log level debug)"
+[ "$(code "$a_URL/v1/status")" = 401 ] || h_fail "no token: not 401"
+[ "$(code -H 'Authorization: Bearer wrong' "$a_URL/v1/status")" = 401 ] || h_fail "wrong token: not 401"
+[ "$(code "${auth[@]}" "$a_URL/v1/status")" = 200 ] || h_fail "right token refused"
+[ "$(code "$a_URL/healthz")" = 200 ] || h_fail "/healthz needs no token"
+"$AGGCTL" -c "$conf" status >/dev/null || h_fail "aggregatorctl does not take the token from -c"
+h_ok "bearer token from the reloaded config: 401 without, 200 with; /healthz open"
+
+# --- realtime signals ---
+for i in 0 1 2 3; do
+    h_signal a "RTMIN+$i"
+done
+for cmd in yield active standby auto; do
+    h_wait_until 10 agg_metric_is a "aggregatord_role_overrides_total{command=\"$cmd\"}" 1 \
+        || h_fail "SIGRTMIN for '$cmd' not recorded"
+done
+agg_healthy a || h_fail "daemon died on a realtime signal"
+agg_log_has a "role command 'active' from signal" || h_fail "role command not logged"
+"$AGGCTL" -c "$conf" role standby | grep -q 'forced-standby' || h_fail "aggregatorctl role"
+h_ok "SIGRTMIN+0..3 are recorded, logged, survived; aggregatorctl role works"
+
+# --- SIGTERM ---
+: > "$n_OUT"
+t0=$(date +%s%N)
+h_stop a 5
+t1=$(date +%s%N)
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "SIGTERM exit status $H_EXIT_STATUS"
+ms=$(( (t1 - t0) / 1000000 ))
+[ $ms -lt 2000 ] || h_fail "SIGTERM took $ms ms"
+grep -qx 'STOPPING=1' "$n_OUT" || h_fail "no STOPPING=1"
+h_ok "SIGTERM: STOPPING=1, exit 0 in $ms ms"

@@ -1,0 +1,36 @@
+/*
+ * main.c — runs every unit suite.  check forks each test, so a crash fails
+ * one test, not the run.  Exit status 0 only when all passed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "suites.h"
+
+char *unit_tmpfile(const char *text)
+{
+	char tmpl[] = "/tmp/aggd-unit.XXXXXX";
+	int fd = mkstemp(tmpl);
+	ck_assert_int_ge(fd, 0);
+	size_t n = strlen(text);
+	ck_assert_int_eq(write(fd, text, n), (ssize_t)n);
+	close(fd);
+	return strdup(tmpl);
+}
+
+int main(void)
+{
+	log_set_level(LOG_LVL_ERROR);
+	SRunner *sr = srunner_create(config_suite());
+	srunner_add_suite(sr, json_suite());
+	srunner_add_suite(sr, role_suite());
+	srunner_add_suite(sr, http_suite());
+	srunner_add_suite(sr, status_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

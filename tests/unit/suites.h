@@ -1,0 +1,16 @@
+/* suites.h — the check suites of the unit test binary (one per module). */
+#ifndef AGG_TEST_SUITES_H
+#define AGG_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *config_suite(void);
+Suite *json_suite(void);
+Suite *role_suite(void);
+Suite *http_suite(void);
+Suite *status_suite(void);
+
+/* Write text to a fresh temp file; returns its path (static buffer per call site). */
+char *unit_tmpfile(const char *text);
+
+#endif

@@ -1,0 +1,278 @@
+/*
+ * test_config.c — the config engine: a good file, defaults, every kind of
+ * error with its FILE:LINE, job sections through a test job table, and the
+ * restart-only keys on reload.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "job.h"
+#include "log.h"
+#include "suites.h"
+
+static struct config *load(const char *text, struct cfg_ctx *ctx, char **path)
+{
+	*path = unit_tmpfile(text);
+	cfg_ctx_init(ctx, *path);
+	return config_load(*path, ctx);
+}
+
+/* Assert that text fails with an error line "FILE:line: ...needle...". */
+static void expect_error(const char *text, int line, const char *needle)
+{
+	struct cfg_ctx ctx;
+	char *path;
+	struct config *cfg = load(text, &ctx, &path);
+	ck_assert_msg(cfg == NULL, "config should be refused: %s", text);
+	char want[512];
+	snprintf(want, sizeof(want), "%s:%d: ", path, line);
+	const char *hit = strstr(ctx.errors.data, want);
+	ck_assert_msg(hit != NULL, "no error at line %d in:\n%s", line, ctx.errors.data);
+	ck_assert_msg(strstr(hit, needle) != NULL, "error at line %d lacks '%s':\n%s", line,
+		      needle, ctx.errors.data);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+}
+
+START_TEST(good_file_and_defaults)
+{
+	struct cfg_ctx ctx;
+	char *path;
+	struct config *cfg = load(
+		"node = { name = \"agg-a\"; state_dir = \"/var/lib/x\"; };\n"
+		"log = { level = \"debug\"; };\n"
+		"http = { listen = \"[::1]:9000\"; token = \"s3cret\"; };\n"
+		"redis = { host = \"10.0.0.5\"; port = 6380; db = 2; };\n"
+		"kafka = { brokers = \"k1:9092,k2:9092\"; properties = [ \"linger.ms=5\", \"acks=all\" ]; };\n",
+		&ctx, &path);
+	ck_assert_msg(cfg != NULL, "%s", ctx.errors.data);
+	ck_assert_str_eq(cfg->node.name, "agg-a");
+	ck_assert_str_eq(cfg->node.state_dir, "/var/lib/x");
+	ck_assert_int_eq(cfg->log.level, LOG_LVL_DEBUG);
+	ck_assert_str_eq(cfg->http.listen, "[::1]:9000");
+	ck_assert_str_eq(cfg->http.token, "s3cret");
+	ck_assert_int_eq(cfg->http.max_body, 65536);
+	ck_assert_str_eq(cfg->redis.host, "10.0.0.5");
+	ck_assert_int_eq(cfg->redis.port, 6380);
+	ck_assert_int_eq(cfg->redis.db, 2);
+	ck_assert_int_eq(cfg->redis.timeout_ms, 1000);
+	ck_assert_str_eq(cfg->kafka.topic_prefix, "aggregatord.");
+	ck_assert_uint_eq(cfg->kafka.properties.n, 2);
+	ck_assert_str_eq(cfg->kafka.properties.items[0].key, "linger.ms");
+	ck_assert_str_eq(cfg->kafka.properties.items[0].value, "5");
+	ck_assert_str_eq(cfg->kafka.properties.items[1].value, "all");
+	config_free(cfg);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(empty_file_gets_defaults)
+{
+	struct cfg_ctx ctx;
+	char *path;
+	struct config *cfg = load("", &ctx, &path);
+	ck_assert_msg(cfg != NULL, "%s", ctx.errors.data);
+	ck_assert_str_eq(cfg->http.listen, "127.0.0.1:8089");
+	ck_assert_str_eq(cfg->node.state_dir, "/var/lib/aggregatord");
+	ck_assert_int_eq(cfg->log.level, LOG_LVL_INFO);
+	ck_assert(cfg->node.name[0] != '\0');	/* the host name */
+	config_free(cfg);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(errors_with_lines)
+{
+	expect_error("node = {\n  name = \"ok\";\n  nmae = \"typo\";\n};\n", 3, "unknown key 'node.nmae'");
+	expect_error("\n\nbogus = { };\n", 3, "unknown section 'bogus'");
+	expect_error("log = { level = \"loud\"; };\n", 1, "must be one of: error, warn, info, debug");
+	expect_error("log = {\n level = 3;\n};\n", 2, "must be a string, not an integer");
+	expect_error("redis = {\n\n port = 70000;\n};\n", 3, "must be 1..65535");
+	expect_error("redis = { port = \"6379\"; };\n", 1, "must be an integer, not a string");
+	expect_error("redis = { timeout_ms = 1.5; };\n", 1, "must be an integer, not a float");
+	expect_error("http = {\n listen = \"localhost\";\n};\n", 2, "expected host:port");
+	expect_error("http = { listen = \"::1:80\"; };\n", 1, "brackets");
+	expect_error("http = { listen = \"1.2.3.4:0\"; };\n", 1, "port must be 1..65535");
+	expect_error("http = { token = \"has space\"; };\n", 1, "printable ASCII");
+	expect_error("node = { state_dir = \"relative/dir\"; };\n", 1, "absolute path");
+	expect_error("node = { state_dir = \"/var/../etc\"; };\n", 1, "'..'");
+	expect_error("node = { name = \"a+b\"; };\n", 1, "may hold only letters");
+	expect_error("kafka = { topic_prefix = \"a/b\"; };\n", 1, "Kafka topic");
+	expect_error("kafka = {\n properties = [ \"noequals\" ];\n};\n", 2, "name=value");
+	expect_error("node = 5;\n", 1, "must be a group");
+	expect_error("node = {\n name = \"x\";\n\n", 4, "syntax error");
+	expect_error("node = { name = \"x\"; name = \"y\"; };\n", 1, "duplicate");
+	expect_error("http = { max_body = 10; };\nredis = { db = -1; };\n", 2, "'redis.db'");
+}
+END_TEST
+
+START_TEST(all_errors_reported)
+{
+	struct cfg_ctx ctx;
+	char *path;
+	struct config *cfg = load("node = { x = 1; };\nredis = { port = 0; };\nlog = { level = \"x\"; };\n",
+				  &ctx, &path);
+	ck_assert_ptr_null(cfg);
+	ck_assert_int_eq(ctx.nerrors, 3);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(unreadable_file)
+{
+	struct cfg_ctx ctx;
+	cfg_ctx_init(&ctx, "/nonexistent/aggregatord.conf");
+	ck_assert_ptr_null(config_load("/nonexistent/aggregatord.conf", &ctx));
+	ck_assert_ptr_nonnull(strstr(ctx.errors.data, "/nonexistent/aggregatord.conf: cannot read"));
+	cfg_ctx_release(&ctx);
+}
+END_TEST
+
+/* A job section through the same engine, as a job would define it. */
+struct demo_cfg {
+	bool enabled;
+	int interval;
+	char *name;
+	struct demo_member { char *host; int port; } *members;
+	size_t nmembers;
+};
+
+static const struct cfg_key member_keys[] = {
+	{ .name = "host", .type = CFG_T_STR, .offset = offsetof(struct demo_member, host),
+	  .flags = CFG_REQUIRED, .check = cfg_check_nonempty },
+	{ .name = "port", .type = CFG_T_INT, .offset = offsetof(struct demo_member, port),
+	  .min = 1, .max = 65535, .idef = 3306 },
+	{ .name = NULL },
+};
+
+static int parse_members(struct cfg_ctx *ctx, const config_setting_t *s, void *field)
+{
+	struct demo_cfg *c = (struct demo_cfg *)((char *)field - offsetof(struct demo_cfg, members));
+	void *arr;
+	int rc = cfg_parse_list(ctx, s, "demo.members", member_keys, sizeof(struct demo_member),
+				&arr, &c->nmembers);
+	c->members = arr;
+	return rc;
+}
+
+static void free_members(void *field)
+{
+	struct demo_cfg *c = (struct demo_cfg *)((char *)field - offsetof(struct demo_cfg, members));
+	cfg_free_list(member_keys, sizeof(struct demo_member), c->members, c->nmembers);
+}
+
+static const struct cfg_key demo_keys[] = {
+	{ .name = "enabled", .type = CFG_T_BOOL, .offset = offsetof(struct demo_cfg, enabled), .idef = 1 },
+	{ .name = "interval", .type = CFG_T_INT, .offset = offsetof(struct demo_cfg, interval),
+	  .min = 1, .max = 86400, .idef = 60, .unit = "s" },
+	{ .name = "name", .type = CFG_T_STR, .offset = offsetof(struct demo_cfg, name),
+	  .sdef = "d", .flags = CFG_RESTART },
+	{ .name = "members", .type = CFG_T_CUSTOM, .offset = offsetof(struct demo_cfg, members),
+	  .custom = parse_members, .custom_free = free_members },
+	{ .name = NULL },
+};
+
+static int demo_validate(struct cfg_ctx *ctx, const config_setting_t *sec, void *cfg)
+{
+	struct demo_cfg *c = cfg;
+	if (c->enabled && c->nmembers == 0)
+		return cfg_error(ctx, sec, "'demo' needs at least one member");
+	return 0;
+}
+
+static const struct job_ops demo_job = {
+	.name = "demo", .keys = demo_keys, .cfg_size = sizeof(struct demo_cfg),
+	.validate = demo_validate,
+};
+static const struct job_ops *const demo_table[] = { &demo_job, NULL };
+
+START_TEST(job_section)
+{
+	struct cfg_ctx ctx;
+	char *path = unit_tmpfile("demo = {\n interval = 5;\n members = (\n"
+				  "  { host = \"a\"; },\n  { host = \"b\"; port = 3307; }\n );\n};\n");
+	cfg_ctx_init(&ctx, path);
+	struct config *cfg = config_load_jobs(path, &ctx, demo_table);
+	ck_assert_msg(cfg != NULL, "%s", ctx.errors.data);
+	struct demo_cfg *d = cfg->jobs[0];
+	ck_assert_ptr_nonnull(d);
+	ck_assert(d->enabled);
+	ck_assert_int_eq(d->interval, 5);
+	ck_assert_str_eq(d->name, "d");
+	ck_assert_uint_eq(d->nmembers, 2);
+	ck_assert_str_eq(d->members[1].host, "b");
+	ck_assert_int_eq(d->members[0].port, 3306);
+	ck_assert_int_eq(d->members[1].port, 3307);
+	config_free_jobs_table(cfg, demo_table);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+
+	/* Errors inside list elements and from validate carry their lines. */
+	path = unit_tmpfile("demo = {\n members = (\n  { port = 1; },\n  { host = \"b\"; port = 0; }\n );\n};\n");
+	cfg_ctx_init(&ctx, path);
+	ck_assert_ptr_null(config_load_jobs(path, &ctx, demo_table));
+	ck_assert_msg(strstr(ctx.errors.data, ":3: 'demo.members[0].host' is required"), "%s",
+		      ctx.errors.data);
+	ck_assert_msg(strstr(ctx.errors.data, ":4: 'demo.members[1].port' is 0"), "%s",
+		      ctx.errors.data);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+
+	path = unit_tmpfile("\ndemo = { interval = 5; };\n");
+	cfg_ctx_init(&ctx, path);
+	ck_assert_ptr_null(config_load_jobs(path, &ctx, demo_table));
+	ck_assert_msg(strstr(ctx.errors.data, ":2: 'demo' needs at least one member"), "%s",
+		      ctx.errors.data);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(restart_keys_kept)
+{
+	struct cfg_ctx ctx;
+	char *p1, *p2;
+	struct config *a = load("node = { name = \"one\"; };\nhttp = { listen = \"127.0.0.1:1000\"; token = \"t1\"; };\n", &ctx, &p1);
+	cfg_ctx_release(&ctx);
+	struct config *b = load("node = { name = \"two\"; };\nhttp = { listen = \"127.0.0.1:2000\"; token = \"t2\"; };\n", &ctx, &p2);
+	cfg_ctx_release(&ctx);
+	ck_assert(a && b);
+	config_carry_restart_keys(a, b);
+	ck_assert_str_eq(b->node.name, "one");		/* restart-only: kept */
+	ck_assert_str_eq(b->http.listen, "127.0.0.1:1000");
+	ck_assert_str_eq(b->http.token, "t2");		/* runtime: applied */
+	config_free(a);
+	config_free(b);
+	unlink(p1);
+	unlink(p2);
+	free(p1);
+	free(p2);
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, good_file_and_defaults);
+	tcase_add_test(tc, empty_file_gets_defaults);
+	tcase_add_test(tc, errors_with_lines);
+	tcase_add_test(tc, all_errors_reported);
+	tcase_add_test(tc, unreadable_file);
+	tcase_add_test(tc, job_section);
+	tcase_add_test(tc, restart_keys_kept);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,81 @@
+/* test_status.c — /v1/status JSON and /metrics text rendered from a daemon state. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "json.h"
+#include "suites.h"
+#include "thread.h"
+
+static struct config *tiny_config(char **path)
+{
+	struct cfg_ctx ctx;
+	*path = unit_tmpfile("node = { name = \"agg-\\\"q\"; };\n");
+	cfg_ctx_init(&ctx, *path);
+	struct config *cfg = config_load(*path, &ctx);
+	cfg_ctx_release(&ctx);
+	return cfg;
+}
+
+START_TEST(status_is_json)
+{
+	char *path;
+	struct config *cfg = tiny_config(&path);
+	ck_assert_ptr_null(cfg);	/* '"' is not allowed in a node name */
+	unlink(path);
+	free(path);
+
+	struct cfg_ctx ctx;
+	path = unit_tmpfile("node = { name = \"agg-a\"; };\n");
+	cfg_ctx_init(&ctx, path);
+	cfg = config_load(path, &ctx);
+	cfg_ctx_release(&ctx);
+	ck_assert_ptr_nonnull(cfg);
+
+	struct daemon d = { .cfg = cfg, .started = 1700000000, .started_mono = mono_usec() };
+	d.reloads_ok = 2;
+	d.reloads_failed = 1;
+	d.last_reload = 1700000100;
+	d.last_reload_ok = false;
+	role_apply(&d.role, ROLE_CMD_ACTIVE, 1700000200, "signal");
+
+	struct buf b = BUF_INIT;
+	status_json(&d, &b);
+	char err[128];
+	struct json *j = json_parse(b.data, b.len, err, sizeof(err));
+	ck_assert_msg(j != NULL, "%s in %s", err, b.data);
+	ck_assert_str_eq(json_get_str(j, "node", ""), "agg-a");
+	ck_assert_str_eq(json_get_str(j, "started", ""), "2023-11-14T22:13:20Z");
+	const struct json *c = json_get(j, "config");
+	ck_assert(json_get_num(c, "reloads_ok", 0) == 2);
+	ck_assert(json_get_num(c, "reloads_failed", 0) == 1);
+	ck_assert(!json_get(c, "last_reload_ok")->boolean);
+	const struct json *r = json_get(j, "role");
+	ck_assert_str_eq(json_get_str(r, "mode", ""), "forced-active");
+	ck_assert(json_get_num(json_get(r, "commands"), "active", 0) == 1);
+	ck_assert_str_eq(json_get_str(r, "last_source", ""), "signal");
+	ck_assert_int_eq(json_get(j, "jobs")->type, JSON_ARR);
+	json_free(j);
+
+	buf_reset(&b);
+	status_metrics(&d, &b);
+	ck_assert_ptr_nonnull(strstr(b.data, "aggregatord_config_reloads_total{result=\"failed\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "aggregatord_role_overrides_total{command=\"active\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "aggregatord_config_last_reload_successful 0\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "# TYPE aggregatord_build_info gauge\n"));
+	buf_release(&b);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+Suite *status_suite(void)
+{
+	Suite *s = suite_create("status");
+	TCase *tc = tcase_create("render");
+	tcase_add_test(tc, status_is_json);
+	suite_add_tcase(s, tc);
+	return s;
+}
