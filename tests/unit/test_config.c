@@ -3,6 +3,7 @@
  * error with its FILE:LINE, job sections through a test job table, and the
  * restart-only keys on reload.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -262,6 +263,39 @@ START_TEST(restart_keys_kept)
 }
 END_TEST
 
+/* Every core key is documented in docs/config.md and shown in the sample. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s (run from the repository top)", path);
+	static char text[1 << 18];
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return strdup(text);
+}
+
+START_TEST(keys_documented)
+{
+	static const struct { const char *sec; const struct cfg_key *keys; } secs[] = {
+		{ "node", node_keys }, { "log", log_keys }, { "http", http_keys },
+		{ "redis", redis_keys }, { "kafka", kafka_keys },
+	};
+	char *doc = slurp("docs/config.md"), *sample = slurp("conf/aggregatord.conf");
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		for (const struct cfg_key *k = secs[i].keys; k->name; k++) {
+			char want[128];
+			snprintf(want, sizeof(want), "`%s.%s`", secs[i].sec, k->name);
+			ck_assert_msg(strstr(doc, want), "docs/config.md lacks %s", want);
+			snprintf(want, sizeof(want), "%s =", k->name);
+			ck_assert_msg(strstr(sample, want), "conf/aggregatord.conf lacks '%s'", want);
+		}
+	}
+	free(doc);
+	free(sample);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -273,6 +307,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, unreadable_file);
 	tcase_add_test(tc, job_section);
 	tcase_add_test(tc, restart_keys_kept);
+	tcase_add_test(tc, keys_documented);
 	suite_add_tcase(s, tc);
 	return s;
 }
