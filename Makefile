@@ -16,7 +16,7 @@ UNITDIR   ?= /lib/systemd/system
 
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS      := libevent libevent_pthreads libconfig
+PKGS      := libevent libevent_pthreads libconfig libpcre2-8 hiredis
 CHECK_PKGS := check
 
 BUILD     := build$(if $(SANITIZE),-san)
@@ -48,9 +48,26 @@ msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 # Everything but the two mains goes into one static library.
-LIB_SRCS := src/addr.c src/buf.c src/config.c src/http.c src/jobs.c src/json.c \
-            src/log.c src/loop.c src/notify.c src/role.c src/status.c src/thread.c \
-            src/httpc.c
+LIB_SRCS := \
+	src/addr.c \
+	src/buf.c \
+	src/config.c \
+	src/http.c \
+	src/httpc.c \
+	src/jobs.c \
+	src/json.c \
+	src/log.c \
+	src/loop.c \
+	src/notify.c \
+	src/offload.c \
+	src/publish.c \
+	src/role.c \
+	src/rules.c \
+	src/status.c \
+	src/tally.c \
+	src/thread.c \
+	src/totalizer.c \
+	src/totals.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libagg.a
 

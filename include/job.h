@@ -12,7 +12,9 @@
  * threads starts them in start() (with thread_spawn(), which keeps signals
  * away from them) and joins them in stop().  `cfg` pointers passed to new()
  * and reconfigure() belong to the config and live until the next
- * reconfigure() or free(); copy what worker threads read.
+ * reconfigure() or free(); copy what worker threads read.  During
+ * reconfigure(), d->cfg already is the new config (for the core sections a
+ * job reads, such as redis and node).
  */
 #ifndef AGG_JOB_H
 #define AGG_JOB_H

@@ -8,8 +8,10 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "totalizer.h"
 
 const struct job_ops *const job_table[] = {
+	&totalizer_job,
 	NULL
 };
 

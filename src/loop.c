@@ -68,9 +68,12 @@ int daemon_reload(struct daemon *d)
 	log_set_level(d->debug ? LOG_LVL_DEBUG : (enum log_level)next->log.level);
 	if (d->http)
 		http_reconfigure(d->http, &next->http);
-	jobs_reconfigure(d, next);
-	config_free(d->cfg);
+	/* Jobs see the new config in d->cfg (redis, kafka, node) while they
+	 * reconfigure; the old one is freed only after they are done. */
+	struct config *old = d->cfg;
 	d->cfg = next;
+	jobs_reconfigure(d, next);
+	config_free(old);
 	d->reloads_ok++;
 	d->last_reload_ok = true;
 	log_info("config file '%s' reloaded (log level %s)", d->config_file,

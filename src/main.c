@@ -25,6 +25,7 @@
 #include "log.h"
 #include "notify.h"
 #include "thread.h"
+#include "totalizer.h"
 
 #ifndef AGG_VERSION
 #define AGG_VERSION "dev"
@@ -39,6 +40,7 @@ static void usage(FILE *f)
 		"  -d          debug log level\n"
 		"  --once JOB  run one cycle of JOB and exit\n"
 		"  --hour H    with --once rollup: the hour to rebuild\n"
+		"  --test-rules  read log lines on stdin, print the totalizer keys each bumps\n"
 		"  -V          print the version\n",
 		CONFIG_DEFAULT_FILE);
 }
@@ -91,13 +93,14 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "once", required_argument, NULL, 'O' },
 		{ "hour", required_argument, NULL, 'H' },
+		{ "test-rules", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = CONFIG_DEFAULT_FILE, *once = NULL;
 	struct once_args oargs = { 0 };
-	bool check_only = false, debug = false;
+	bool check_only = false, debug = false, test_rules = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
@@ -107,6 +110,7 @@ int main(int argc, char **argv)
 		case 'd': debug = true; break;
 		case 'O': once = optarg; break;
 		case 'H': oargs.hour = optarg; break;
+		case 'R': test_rules = true; break;
 		case 'V': printf("aggregatord %s\n", AGG_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -142,6 +146,16 @@ int main(int argc, char **argv)
 	cfg_ctx_release(&ctx);
 	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)cfg->log.level);
 
+	if (test_rules) {
+		const struct totalizer_cfg *tc = cfg->jobs[job_index("totalizer")];
+		int rc = 2;
+		if (!tc)
+			fprintf(stderr, "aggregatord: --test-rules: '%s' has no totalizer section\n", file);
+		else
+			rc = totalizer_test_rules(tc, stdin, stdout, time(NULL)) == 0 ? 0 : 1;
+		config_free(cfg);
+		return rc;
+	}
 	if (once) {
 		int rc = run_once(cfg, once, &oargs);
 		config_free(cfg);

@@ -1,0 +1,1408 @@
+/*
+ * totalizer.c — UDP log lines into time-bucketed Redis counters.
+ *
+ * Threads and ownership:
+ *   - rx threads (rx0, rx1, ...): each owns one socket per listen address
+ *     (all sockets of an address form one SO_REUSEPORT group, spread at
+ *     random by a classic-BPF program so even one sender is shared), reads
+ *     recvmmsg() batches, splits datagrams into lines, applies the rules of
+ *     the listener and counts into its own table (tally.h).  No locks on
+ *     this path.
+ *   - the flusher thread: on every flush_ms tick (aligned to the clock) it
+ *     asks each rx thread for its table (a swap under the thread's mutex),
+ *     merges them into `pending`, and writes `pending` to Redis.
+ *   - the main thread: create/start/reconfigure/stop, metrics, status.
+ *
+ * Exactness: a flush is a set of chunks, each an EVAL of a Lua script that
+ * first does SET <batch id> NX and applies its INCRBYs and EXPIREs only if
+ * that succeeded.  A chunk whose outcome is unknown (connection dropped) is
+ * retried with the same id, so it counts once.  While a flush is in flight
+ * (unacknowledged), new counts gather in `pending`, never in the in-flight
+ * batch, so a retry always carries exactly the bytes of the first attempt.
+ * While Redis is down, `pending` keeps merging up to max_pending_keys.
+ *
+ * Reload: rules are compiled into a new immutable generation, published to
+ * the rx threads through an atomic pointer; the old generation is freed once
+ * every thread has moved on.  Sockets of listen addresses that stay are
+ * kept, so no datagram is lost; counting tables are untouched.
+ */
+#include "totalizer.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <linux/filter.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "daemon.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "publish.h"
+#include "tally.h"
+#include "thread.h"
+
+#define MAX_THREADS 64
+#define MAX_RULES 256
+#define MAX_LISTENERS 64
+#define RX_BATCH 64		/* datagrams per recvmmsg() */
+#define RX_BUF 65536		/* bytes per datagram buffer (> largest UDP payload) */
+#define RX_TICK_MS 50		/* how often an idle rx thread looks around */
+#define CHUNK_KEYS 500		/* keys per idempotent Redis script call */
+#define BATCH_ID_TTL 86400	/* s a batch id is remembered in Redis */
+
+#ifndef SO_RXQ_OVFL
+#define SO_RXQ_OVFL 40
+#endif
+
+/* ---- config ---- */
+
+static const char *default_allow[] = { "127.0.0.0/8", "::1/128" };
+
+static int parse_allow(struct cfg_ctx *ctx, const config_setting_t *s, void *field)
+{
+	struct totalizer_cfg *c = (struct totalizer_cfg *)((char *)field -
+						    offsetof(struct totalizer_cfg, allow));
+	size_t n = s ? (size_t)config_setting_length(s) : 2;
+	if (s && config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+		return cfg_error(ctx, s, "'totalizer.allow' must be an array of CIDR strings, e.g. [ \"10.0.0.0/8\" ]");
+	c->allow = calloc(n ? n : 1, sizeof(*c->allow));
+	if (!c->allow)
+		return cfg_error(ctx, s, "out of memory");
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = default_allow[i < 2 ? i : 0];
+		const config_setting_t *e = s ? config_setting_get_elem(s, (unsigned)i) : NULL;
+		if (e) {
+			if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+				rc = cfg_error(ctx, e, "'totalizer.allow[%zu]' must be a string", i);
+				continue;
+			}
+			v = config_setting_get_string(e);
+		}
+		if (cidr_parse(v, &c->allow[c->nallow]) < 0) {
+			rc = cfg_error(ctx, e, "'totalizer.allow[%zu]' is \"%s\": not an address or CIDR", i, v);
+			continue;
+		}
+		c->nallow++;
+	}
+	return rc;
+}
+
+static void free_allow(void *field)
+{
+	struct totalizer_cfg *c = (struct totalizer_cfg *)((char *)field -
+						    offsetof(struct totalizer_cfg, allow));
+	free(c->allow);
+	c->allow = NULL;
+	c->nallow = 0;
+}
+
+#define ROFF(f) offsetof(struct rule_cfg, f)
+static const struct cfg_key rule_keys[] = {
+	{ .name = "name", .type = CFG_T_STR, .offset = ROFF(name), .sdef = "" },
+	{ .name = "prefix", .type = CFG_T_STR, .offset = ROFF(prefix), .flags = CFG_REQUIRED },
+	{ .name = "listen", .type = CFG_T_ADDR, .offset = ROFF(listen), .flags = CFG_REQUIRED },
+	{ .name = "match", .type = CFG_T_STR, .offset = ROFF(match), .flags = CFG_REQUIRED },
+	{ .name = "matched", .type = CFG_T_STR, .offset = ROFF(matched), .flags = CFG_REQUIRED },
+	{ .name = "source", .type = CFG_T_STR, .offset = ROFF(source), .sdef = "$peer" },
+	{ .name = "lower", .type = CFG_T_BOOL, .offset = ROFF(lower), .idef = 0 },
+	{ .name = "max_len", .type = CFG_T_INT, .offset = ROFF(max_len), .min = 0, .max = 240, .idef = 0, .unit = "bytes" },
+	{ .name = "last_segment", .type = CFG_T_BOOL, .offset = ROFF(last_segment), .idef = 0 },
+	{ .name = "ttl", .type = CFG_T_INT, .offset = ROFF(ttl), .min = 1, .max = 366 * 86400, .idef = 86400, .unit = "s" },
+	{ .name = "buckets", .type = CFG_T_INT, .offset = ROFF(buckets), .min = 1, .max = 100000, .idef = 4 },
+	{ .name = "keypattern", .type = CFG_T_STR, .offset = ROFF(keypattern),
+	  .sdef = "<prefix>;<matched>;<source>;<start_ts>" },
+	{ .name = NULL },
+};
+
+static int parse_rules(struct cfg_ctx *ctx, const config_setting_t *s, void *field)
+{
+	struct totalizer_cfg *c = (struct totalizer_cfg *)((char *)field -
+						    offsetof(struct totalizer_cfg, rules));
+	void *arr;
+	int rc = cfg_parse_list(ctx, s, "totalizer.rules", rule_keys, sizeof(struct rule_cfg),
+				&arr, &c->nrules);
+	c->rules = arr;
+	return rc;
+}
+
+static void free_rules(void *field)
+{
+	struct totalizer_cfg *c = (struct totalizer_cfg *)((char *)field -
+						    offsetof(struct totalizer_cfg, rules));
+	cfg_free_list(rule_keys, sizeof(struct rule_cfg), c->rules, c->nrules);
+	c->rules = NULL;
+	c->nrules = 0;
+}
+
+#define TOFF(f) offsetof(struct totalizer_cfg, f)
+static const struct cfg_key totalizer_keys[] = {
+	{ .name = "enabled", .type = CFG_T_BOOL, .offset = TOFF(enabled), .idef = 1 },
+	{ .name = "flush_ms", .type = CFG_T_INT, .offset = TOFF(flush_ms), .min = 100, .max = 60000, .idef = 1000, .unit = "ms" },
+	{ .name = "threads", .type = CFG_T_INT, .offset = TOFF(threads), .min = 1, .max = MAX_THREADS, .idef = 2, .flags = CFG_RESTART },
+	{ .name = "rcvbuf", .type = CFG_T_INT, .offset = TOFF(rcvbuf), .min = 0, .max = 1 << 30, .idef = 8 << 20, .unit = "bytes", .flags = CFG_RESTART },
+	{ .name = "max_pending_keys", .type = CFG_T_INT, .offset = TOFF(max_pending_keys), .min = 1000, .max = 100000000, .idef = 1000000 },
+	{ .name = "max_line", .type = CFG_T_INT, .offset = TOFF(max_line), .min = 64, .max = RX_BUF, .idef = 16384, .unit = "bytes" },
+	{ .name = "allow", .type = CFG_T_CUSTOM, .offset = TOFF(allow), .custom = parse_allow, .custom_free = free_allow },
+	{ .name = "rules", .type = CFG_T_CUSTOM, .offset = TOFF(rules), .custom = parse_rules, .custom_free = free_rules },
+	{ .name = NULL },
+};
+
+static int totalizer_validate(struct cfg_ctx *ctx, const config_setting_t *sec, void *cfgp)
+{
+	struct totalizer_cfg *c = cfgp;
+	const config_setting_t *list = config_setting_get_member(sec, "rules");
+	int rc = 0;
+	if (c->enabled && c->nrules == 0)
+		return cfg_error(ctx, list ? list : sec, "'totalizer.rules' needs at least one rule");
+	if (c->nrules > MAX_RULES)
+		return cfg_error(ctx, list, "'totalizer.rules' has %zu rules; at most %d", c->nrules, MAX_RULES);
+	for (size_t i = 0; i < c->nrules; i++) {
+		const config_setting_t *rs = config_setting_get_elem(list, (unsigned)i);
+		char err[256];
+		struct rule *r = rule_compile(&c->rules[i], err, sizeof(err));
+		if (!r) {
+			rc = cfg_error(ctx, rs, "totalizer.rules[%zu]: %s", i, err);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct rule_cfg *o = &c->rules[j];
+			const char *on = o->name[0] ? o->name : o->prefix;
+			if (strcmp(on, rule_name(r)) == 0)
+				rc = cfg_error(ctx, rs, "totalizer.rules[%zu]: name '%s' is used by rule %zu too "
+					       "(set 'name' to tell them apart)", i, on, j);
+			if (strcmp(o->prefix, rule_prefix(r)) == 0 &&
+			    o->ttl / (o->buckets ? o->buckets : 1) != rule_width(r))
+				rc = cfg_error(ctx, rs, "totalizer.rules[%zu]: prefix '%s' is used by rule %zu "
+					       "with another bucket width (ttl/buckets)", i, o->prefix, j);
+		}
+		rule_free(r);
+	}
+	return rc;
+}
+
+static int totalizer_enabled(const void *cfg)
+{
+	return ((const struct totalizer_cfg *)cfg)->enabled;
+}
+
+/* ---- runtime structures ---- */
+
+struct listener {
+	char *addr;			/* "host:port" as configured */
+	int fds[MAX_THREADS];		/* one per rx thread */
+	int nfds;
+	bool keep;			/* scratch flag during reconfigure */
+};
+
+/* An immutable set of compiled rules, as the rx threads see it. */
+struct gen {
+	unsigned long id;
+	struct rule **rules;		/* owned */
+	size_t nrules;
+	struct gen_listener {
+		struct listener *l;	/* owned by the totalizer */
+		int lidx;		/* listener slot, for per-socket state */
+		size_t *rules;		/* indexes into rules[] */
+		size_t nrules;
+	} *gls;
+	size_t ngls;
+	struct cidr *allow;
+	size_t nallow;
+	int max_line;
+	bool any_peer;
+	int nthreads;
+	_Atomic uint64_t (*matched)[MAX_RULES];		/* [thread][rule] */
+	_Atomic uint64_t (*unmatched)[MAX_RULES];
+};
+
+struct rx {
+	struct totalizer *tz;
+	int id;
+	pthread_t thread;
+	bool started;
+	int health;
+	struct tally *active;		/* owned by the thread while it runs */
+	pthread_mutex_t mu;		/* guards handed and spare */
+	struct tally *handed;		/* full table for the flusher */
+	struct tally *spare;		/* empty table from the flusher */
+	_Atomic unsigned long seen_gen;
+	_Atomic unsigned long flush_seen;
+	_Atomic uint64_t datagrams, lines, allow_drops, oversize, ovfl_drops, match_errors, oom_drops;
+};
+
+struct rule_total {			/* per rule name, over retired generations */
+	char name[96];
+	uint64_t matched, unmatched;
+};
+
+struct totalizer {
+	struct daemon *d;
+	struct totalizer_cfg *cfg;	/* current section (owned by the config) */
+	int nthreads;
+	int rcvbuf;
+	struct listener *listeners[MAX_LISTENERS];
+	_Atomic(struct gen *) gen;
+	unsigned long next_gen_id;
+	struct rx rx[MAX_THREADS];
+	_Atomic bool running;
+
+	/* flusher */
+	pthread_t flusher;
+	bool flusher_started;
+	int flusher_health;
+	pthread_mutex_t mu;		/* guards the fields below */
+	pthread_cond_t cv;		/* wakes the flusher (stop) and it waiting for handoffs */
+	bool stop_flusher;
+	int flush_ms;
+	size_t max_pending_keys;
+	struct redis_cfg redis;		/* private copy */
+	unsigned long redis_gen;	/* bumped when the redis settings change */
+	char *node;
+	_Atomic unsigned long flush_gen;
+
+	/* flusher-only state */
+	struct tally *pending, *inflight;
+	uint64_t inflight_seq;		/* first chunk id of the in-flight batch */
+	uint64_t next_seq;
+	uint64_t boot_id;		/* µs at start: makes batch ids unique per run */
+
+	/* stats (written by the flusher, read by the loop) */
+	_Atomic uint64_t flushes, redis_errors, counted, pending_drops, pending_drop_keys, lost;
+	_Atomic uint64_t last_flush_us, last_flush_wall;
+	_Atomic size_t pending_keys;
+	_Atomic bool redis_up;
+
+	struct rule_total totals[MAX_RULES * 2];	/* main thread only */
+	size_t ntotals;
+};
+
+/* ---- sockets ---- */
+
+static int attach_spread(int fd, int n)
+{
+	struct sock_filter code[] = {
+		{ BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM) },
+		{ BPF_ALU | BPF_MOD | BPF_K, 0, 0, (uint32_t)n },
+		{ BPF_RET | BPF_A, 0, 0, 0 },
+	};
+	struct sock_fprog prog = { .len = 3, .filter = code };
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+}
+
+static void listener_free(struct listener *l)
+{
+	if (!l)
+		return;
+	for (int i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
+	free(l->addr);
+	free(l);
+}
+
+static struct listener *listener_open(const char *addr, int nthreads, int rcvbuf)
+{
+	char host[256], port[16];
+	int p;
+	const char *why;
+	if (addr_split(addr, host, sizeof(host), &p, &why) < 0) {
+		error("totalizer: listen '%s': %s", addr, why);
+		return NULL;
+	}
+	snprintf(port, sizeof(port), "%d", p);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai;
+	int rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc != 0) {
+		error("totalizer: listen '%s': %s", addr, gai_strerror(rc));
+		return NULL;
+	}
+	struct listener *l = calloc(1, sizeof(*l));
+	if (!l || !(l->addr = strdup(addr))) {
+		free(l);
+		freeaddrinfo(ai);
+		error("out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int one = 1;
+		if (fd < 0)
+			goto fail;
+		l->fds[l->nfds++] = fd;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+		if (rcvbuf > 0 &&
+		    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+			goto fail;
+	}
+	if (nthreads > 1 && attach_spread(l->fds[0], nthreads) < 0)
+		log_warn("totalizer: listen '%s': cannot spread one sender across threads (%s); "
+			 "each sender will be served by one thread", addr, strerror(errno));
+	freeaddrinfo(ai);
+	return l;
+fail:
+	error("totalizer: cannot listen on UDP '%s': %s", addr, strerror(errno));
+	freeaddrinfo(ai);
+	listener_free(l);
+	return NULL;
+}
+
+/* ---- generations ---- */
+
+static void gen_free(struct gen *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->nrules; i++)
+		rule_free(g->rules[i]);
+	for (size_t i = 0; i < g->ngls; i++)
+		free(g->gls[i].rules);
+	free(g->rules);
+	free(g->gls);
+	free(g->allow);
+	free((void *)g->matched);
+	free((void *)g->unmatched);
+	free(g);
+}
+
+static int find_listener(struct totalizer *tz, const char *addr)
+{
+	for (int i = 0; i < MAX_LISTENERS; i++)
+		if (tz->listeners[i] && strcmp(tz->listeners[i]->addr, addr) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Build a generation for cfg, opening sockets for new listen addresses
+ * (marked keep; existing ones reused).  NULL after logging on failure; new
+ * sockets opened for it are closed again.
+ */
+static struct gen *gen_build(struct totalizer *tz, const struct totalizer_cfg *cfg)
+{
+	struct gen *g = calloc(1, sizeof(*g));
+	int opened[MAX_LISTENERS];
+	int nopened = 0;
+	if (!g)
+		goto oom;
+	g->id = ++tz->next_gen_id;
+	g->nthreads = tz->nthreads;
+	g->max_line = cfg->max_line;
+	g->rules = calloc(cfg->nrules, sizeof(*g->rules));
+	g->gls = calloc(cfg->nrules, sizeof(*g->gls));
+	g->allow = calloc(cfg->nallow ? cfg->nallow : 1, sizeof(*g->allow));
+	g->matched = calloc((size_t)tz->nthreads, sizeof(*g->matched));
+	g->unmatched = calloc((size_t)tz->nthreads, sizeof(*g->unmatched));
+	if (!g->rules || !g->gls || !g->allow || !g->matched || !g->unmatched)
+		goto oom;
+	memcpy(g->allow, cfg->allow, cfg->nallow * sizeof(*cfg->allow));
+	g->nallow = cfg->nallow;
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		char err[256];
+		g->rules[i] = rule_compile(&cfg->rules[i], err, sizeof(err));
+		if (!g->rules[i]) {
+			error("totalizer: rule %zu: %s", i, err);
+			goto fail;
+		}
+		g->nrules++;
+		g->any_peer |= rule_uses_peer(g->rules[i]);
+		const char *addr = cfg->rules[i].listen;
+		size_t k;
+		for (k = 0; k < g->ngls; k++)
+			if (strcmp(g->gls[k].l->addr, addr) == 0)
+				break;
+		if (k == g->ngls) {
+			int li = find_listener(tz, addr);
+			if (li < 0) {
+				for (li = 0; li < MAX_LISTENERS && tz->listeners[li]; li++)
+					;
+				if (li == MAX_LISTENERS) {
+					error("totalizer: more than %d listen addresses", MAX_LISTENERS);
+					goto fail;
+				}
+				tz->listeners[li] = listener_open(addr, tz->nthreads, tz->rcvbuf);
+				if (!tz->listeners[li])
+					goto fail;
+				opened[nopened++] = li;
+			}
+			g->gls[k].l = tz->listeners[li];
+			g->gls[k].lidx = li;
+			g->gls[k].rules = calloc(cfg->nrules, sizeof(size_t));
+			if (!g->gls[k].rules)
+				goto oom;
+			g->ngls++;
+		}
+		g->gls[k].rules[g->gls[k].nrules++] = i;
+	}
+	return g;
+oom:
+	error("totalizer: out of memory building rules");
+fail:
+	for (int i = 0; i < nopened; i++) {
+		listener_free(tz->listeners[opened[i]]);
+		tz->listeners[opened[i]] = NULL;
+	}
+	gen_free(g);
+	return NULL;
+}
+
+/* Fold a retiring generation's per-rule counters into the by-name totals. */
+static void gen_fold(struct totalizer *tz, struct gen *g)
+{
+	for (size_t r = 0; r < g->nrules; r++) {
+		const char *name = rule_name(g->rules[r]);
+		size_t k;
+		for (k = 0; k < tz->ntotals; k++)
+			if (strcmp(tz->totals[k].name, name) == 0)
+				break;
+		if (k == tz->ntotals) {
+			if (tz->ntotals == sizeof(tz->totals) / sizeof(tz->totals[0]))
+				continue;
+			snprintf(tz->totals[k].name, sizeof(tz->totals[k].name), "%s", name);
+			tz->ntotals++;
+		}
+		for (int t = 0; t < g->nthreads; t++) {
+			tz->totals[k].matched += atomic_load(&g->matched[t][r]);
+			tz->totals[k].unmatched += atomic_load(&g->unmatched[t][r]);
+		}
+	}
+}
+
+/* ---- receive threads ---- */
+
+struct rx_buffers {
+	struct mmsghdr msgs[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct sockaddr_storage names[RX_BATCH];
+	char ctrl[RX_BATCH][CMSG_SPACE(sizeof(uint32_t))];
+	char data[RX_BATCH][RX_BUF];
+};
+
+struct rx_local {			/* counts of one batch, added to the atomics after it */
+	uint64_t datagrams, lines, allow_drops, oversize, ovfl_drops, match_errors, oom_drops;
+	uint64_t matched[MAX_RULES], unmatched[MAX_RULES];
+	bool touched[MAX_RULES];
+};
+
+static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)len);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, a->s6_addr + 12, out, (socklen_t)len);
+		else
+			inet_ntop(AF_INET6, a, out, (socklen_t)len);
+	} else {
+		snprintf(out, len, "unknown");
+	}
+}
+
+static void count_lines(struct rx *x, const struct gen *g, const struct gen_listener *gl,
+			struct rule_scratch *scratch, const char *p, size_t n, const char *peer,
+			time_t now, struct rx_local *loc)
+{
+	const char *end = p + n;
+	char key[RULE_KEY_MAX];
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl ? nl : end) - p);
+		const char *line = p;
+		p = nl ? nl + 1 : end;
+		if (len && line[len - 1] == '\r')
+			len--;
+		if (len == 0)
+			continue;
+		if (len > (size_t)g->max_line) {
+			loc->oversize++;
+			continue;
+		}
+		loc->lines++;
+		for (size_t i = 0; i < gl->nrules; i++) {
+			size_t ri = gl->rules[i];
+			struct key_fields f;
+			int k = rule_apply(g->rules[ri], scratch, line, len, peer, now, key, &f);
+			loc->touched[ri] = true;
+			if (k > 0) {
+				loc->matched[ri]++;
+				if (tally_add(x->active, key, (size_t)k, 1, rule_ttl(g->rules[ri]), &f) < 0)
+					loc->oom_drops++;
+			} else if (k == 0) {
+				loc->unmatched[ri]++;
+			} else {
+				loc->match_errors++;
+			}
+		}
+	}
+}
+
+static void rx_publish_stats(struct rx *x, struct gen *g, struct rx_local *loc)
+{
+#define ADD(f) if (loc->f) { atomic_fetch_add_explicit(&x->f, loc->f, memory_order_relaxed); loc->f = 0; }
+	ADD(datagrams) ADD(lines) ADD(allow_drops) ADD(oversize) ADD(ovfl_drops) ADD(match_errors) ADD(oom_drops)
+#undef ADD
+	for (size_t r = 0; r < g->nrules; r++) {
+		if (!loc->touched[r])
+			continue;
+		atomic_fetch_add_explicit(&g->matched[x->id][r], loc->matched[r], memory_order_relaxed);
+		atomic_fetch_add_explicit(&g->unmatched[x->id][r], loc->unmatched[r], memory_order_relaxed);
+		loc->matched[r] = loc->unmatched[r] = 0;
+		loc->touched[r] = false;
+	}
+}
+
+/* Read what is queued on one socket, a bounded number of batches. */
+static void rx_drain(struct rx *x, struct gen *g, const struct gen_listener *gl,
+		     struct rx_buffers *b, struct rule_scratch *scratch, uint32_t *ovfl_seen,
+		     struct rx_local *loc)
+{
+	int fd = gl->l->fds[x->id];
+	char peer[INET6_ADDRSTRLEN] = "";
+	struct sockaddr_storage last_peer = { 0 };
+
+	for (int round = 0; round < 16; round++) {
+		for (int i = 0; i < RX_BATCH; i++) {
+			b->iov[i].iov_base = b->data[i];
+			b->iov[i].iov_len = RX_BUF;
+			b->msgs[i].msg_hdr = (struct msghdr){
+				.msg_name = &b->names[i], .msg_namelen = sizeof(b->names[i]),
+				.msg_iov = &b->iov[i], .msg_iovlen = 1,
+				.msg_control = b->ctrl[i], .msg_controllen = sizeof(b->ctrl[i]),
+			};
+		}
+		int n = recvmmsg(fd, b->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		time_t now = time(NULL);
+		for (int i = 0; i < n; i++) {
+			struct msghdr *h = &b->msgs[i].msg_hdr;
+			loc->datagrams++;
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+					uint32_t v;
+					memcpy(&v, CMSG_DATA(c), sizeof(v));
+					if (v > *ovfl_seen) {
+						loc->ovfl_drops += v - *ovfl_seen;
+						*ovfl_seen = v;
+					}
+				}
+			}
+			if (!cidr_allows(g->allow, g->nallow, (struct sockaddr *)&b->names[i])) {
+				loc->allow_drops++;
+				continue;
+			}
+			if (h->msg_flags & MSG_TRUNC) {
+				loc->oversize++;
+				continue;
+			}
+			if (g->any_peer && memcmp(&last_peer, &b->names[i], h->msg_namelen) != 0) {
+				peer_text(&b->names[i], peer, sizeof(peer));
+				memcpy(&last_peer, &b->names[i], h->msg_namelen);
+			}
+			count_lines(x, g, gl, scratch, b->data[i], b->msgs[i].msg_len, peer, now, loc);
+		}
+		rx_publish_stats(x, g, loc);
+		if (n < RX_BATCH)
+			break;
+	}
+}
+
+/* Hand the table to the flusher when it asked (a new flush generation). */
+static void rx_handoff(struct rx *x)
+{
+	struct totalizer *tz = x->tz;
+	unsigned long fg = atomic_load(&tz->flush_gen);
+	if (fg == atomic_load(&x->flush_seen))
+		return;
+	bool done = false;
+	pthread_mutex_lock(&x->mu);
+	if (!x->handed && x->spare) {
+		x->handed = x->active;
+		x->active = x->spare;
+		x->spare = NULL;
+		done = true;
+	}
+	pthread_mutex_unlock(&x->mu);
+	if (done) {
+		atomic_store(&x->flush_seen, fg);
+		pthread_mutex_lock(&tz->mu);
+		pthread_cond_broadcast(&tz->cv);
+		pthread_mutex_unlock(&tz->mu);
+	}
+}
+
+static void *rx_main(void *arg)
+{
+	struct rx *x = arg;
+	struct totalizer *tz = x->tz;
+	char tag[16];
+	snprintf(tag, sizeof(tag), "rx%d", x->id);
+	log_set_thread_tag(tag);
+
+	struct rx_buffers *b = malloc(sizeof(*b));
+	struct rx_local *loc = calloc(1, sizeof(*loc));
+	struct rule_scratch *scratch = rule_scratch_new();
+	uint32_t *ovfl = calloc(MAX_LISTENERS, sizeof(uint32_t));
+	int ep = -1;
+	struct gen *g = NULL;
+	if (!b || !loc || !scratch || !ovfl) {
+		log_error("totalizer: out of memory starting a receive thread");
+		goto out;
+	}
+	while (atomic_load(&tz->running)) {
+		struct gen *cur = atomic_load(&tz->gen);
+		if (cur != g) {
+			int nep = epoll_create1(EPOLL_CLOEXEC);
+			if (nep < 0) {
+				log_error("totalizer: epoll_create1: %s", strerror(errno));
+				break;
+			}
+			for (size_t i = 0; i < cur->ngls; i++) {
+				struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &cur->gls[i] };
+				epoll_ctl(nep, EPOLL_CTL_ADD, cur->gls[i].l->fds[x->id], &ev);
+			}
+			if (ep >= 0)
+				close(ep);
+			ep = nep;
+			g = cur;
+			atomic_store(&x->seen_gen, g->id);
+		}
+		struct epoll_event evs[MAX_LISTENERS];
+		int n = epoll_wait(ep, evs, MAX_LISTENERS, RX_TICK_MS);
+		for (int i = 0; i < n; i++) {
+			struct gen_listener *gl = evs[i].data.ptr;
+			rx_drain(x, g, gl, b, scratch, &ovfl[gl->lidx], loc);
+		}
+		rx_handoff(x);
+		health_beat(x->health);
+	}
+out:
+	if (ep >= 0)
+		close(ep);
+	rule_scratch_free(scratch);
+	free(ovfl);
+	free(loc);
+	free(b);
+	return NULL;
+}
+
+/* ---- Redis ---- */
+
+static const char flush_script[] =
+	"if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end\n"
+	"for i = 2, #KEYS do\n"
+	"  redis.call('INCRBY', KEYS[i], ARGV[i * 2 - 2])\n"
+	"  redis.call('EXPIRE', KEYS[i], ARGV[i * 2 - 1])\n"
+	"end\n"
+	"return 1\n";
+
+static redisContext *redis_open(const struct redis_cfg *rc, char *err, size_t errlen)
+{
+	struct timeval tv = { .tv_sec = rc->timeout_ms / 1000, .tv_usec = (rc->timeout_ms % 1000) * 1000 };
+	redisContext *c = rc->host[0] == '/' ? redisConnectUnixWithTimeout(rc->host, tv)
+					     : redisConnectWithTimeout(rc->host, rc->port, tv);
+	if (!c || c->err) {
+		snprintf(err, errlen, "cannot connect: %s", c ? c->errstr : "out of memory");
+		if (c)
+			redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	redisReply *r = NULL;
+	if (rc->password[0]) {
+		r = redisCommand(c, "AUTH %s", rc->password);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "AUTH failed: %s", r ? r->str : c->errstr);
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	if (rc->db) {
+		r = redisCommand(c, "SELECT %d", rc->db);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "SELECT %d failed: %s", rc->db, r ? r->str : c->errstr);
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+fail:
+	if (r)
+		freeReplyObject(r);
+	redisFree(c);
+	return NULL;
+}
+
+/*
+ * Send the in-flight batch: one pipelined round trip of EVAL calls, chunk k
+ * carrying batch id inflight_seq + k.  0 when every chunk is acknowledged
+ * (applied now, or found applied before), -1 otherwise.
+ */
+static int send_inflight(struct totalizer *tz, redisContext *c, char *err, size_t errlen)
+{
+	const struct tally *t = tz->inflight;
+	size_t nchunks = (t->count + CHUNK_KEYS - 1) / CHUNK_KEYS;
+	const char **argv = malloc((4 + 3 * CHUNK_KEYS) * sizeof(*argv));
+	size_t *argl = malloc((4 + 3 * CHUNK_KEYS) * sizeof(*argl));
+	char (*nums)[24] = malloc((2 * CHUNK_KEYS + 2) * sizeof(*nums));
+	int rc = -1;
+	if (!argv || !argl || !nums) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	size_t slot = 0;
+	for (size_t k = 0; k < nchunks; k++) {
+		char batch[160];
+		size_t nkeys = 0, a = 0, ni = 0;
+		snprintf(batch, sizeof(batch), "aggregatord:batch:%s:%llu:%llu", tz->node,
+			 (unsigned long long)tz->boot_id, (unsigned long long)(tz->inflight_seq + k));
+		argv[a] = "EVAL"; argl[a++] = 4;
+		argv[a] = flush_script; argl[a++] = sizeof(flush_script) - 1;
+		size_t numkeys_at = a++;
+		argv[a] = batch; argl[a++] = strlen(batch);
+		/* keys first, then their ARGV pairs: collect this chunk's entries */
+		const struct tally_entry *ents[CHUNK_KEYS];
+		while (slot < t->cap && nkeys < CHUNK_KEYS) {
+			if (t->slots[slot].used)
+				ents[nkeys++] = &t->slots[slot];
+			slot++;
+		}
+		for (size_t i = 0; i < nkeys; i++) {
+			argv[a] = tally_key(t, ents[i]);
+			argl[a++] = ents[i]->key_len;
+		}
+		snprintf(nums[ni], sizeof(nums[ni]), "%zu", nkeys + 1);
+		argv[numkeys_at] = nums[ni];
+		argl[numkeys_at] = strlen(nums[ni++]);
+		snprintf(nums[ni], sizeof(nums[ni]), "%d", BATCH_ID_TTL);
+		argv[a] = nums[ni]; argl[a++] = strlen(nums[ni++]);
+		for (size_t i = 0; i < nkeys; i++) {
+			snprintf(nums[ni], sizeof(nums[ni]), "%lld", (long long)ents[i]->delta);
+			argv[a] = nums[ni]; argl[a++] = strlen(nums[ni++]);
+			snprintf(nums[ni], sizeof(nums[ni]), "%d", ents[i]->ttl);
+			argv[a] = nums[ni]; argl[a++] = strlen(nums[ni++]);
+		}
+		if (redisAppendCommandArgv(c, (int)a, argv, argl) != REDIS_OK) {
+			snprintf(err, errlen, "cannot queue EVAL: %s", c->errstr);
+			goto out;
+		}
+	}
+	rc = 0;
+	for (size_t k = 0; k < nchunks; k++) {
+		redisReply *r = NULL;
+		if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
+			snprintf(err, errlen, "EVAL: %s", c->errstr[0] ? c->errstr : "no reply");
+			rc = -1;
+			break;
+		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "EVAL: %s", r->str);
+			rc = -1;
+		}
+		freeReplyObject(r);
+	}
+out:
+	free(argv);
+	free(argl);
+	free(nums);
+	return rc;
+}
+
+/* Hand each written delta to the publish path as a `totals` event. */
+static void publish_inflight(struct totalizer *tz, uint64_t interval_start_ms, int flush_ms)
+{
+	const struct tally *t = tz->inflight;
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct tally_entry *e = &t->slots[i];
+		if (!e->used)
+			continue;
+		const char *k = tally_key(t, e);
+		const char *ts = memrchr(k, ';', e->key_len);
+		buf_reset(&b);
+		buf_adds(&b, "{\"node\":");
+		json_add_str(&b, tz->node);
+		buf_adds(&b, ",\"epoch\":0,\"prefix\":");
+		json_add_strn(&b, k, e->f.prefix_len);
+		buf_adds(&b, ",\"matched\":");
+		json_add_strn(&b, k + e->f.matched_off, e->f.matched_len);
+		buf_adds(&b, ",\"source\":");
+		json_add_strn(&b, k + e->f.source_off, e->f.source_len);
+		buf_addf(&b, ",\"start_ts\":%.*s,\"delta\":%lld,\"interval_start_ms\":%llu,\"flush_ms\":%d}",
+			 ts ? (int)(e->key_len - (size_t)(ts + 1 - k)) : 1, ts ? ts + 1 : "0",
+			 (long long)e->delta, (unsigned long long)interval_start_ms, flush_ms);
+		if (!b.oom)
+			publish_event("totals", k, e->key_len, b.data, b.len);
+	}
+	buf_release(&b);
+}
+
+/* ---- the flusher ---- */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Merge a full table into pending and make it a spare again.  Flusher only. */
+static void absorb(struct totalizer *tz, struct tally *t, size_t max_keys)
+{
+	uint64_t dk = 0, dc = 0;
+	tally_merge(tz->pending, t, max_keys, &dk, &dc);
+	if (dk) {
+		atomic_fetch_add(&tz->pending_drop_keys, dk);
+		atomic_fetch_add(&tz->pending_drops, dc);
+	}
+	tally_clear(t);
+}
+
+/* Ask every rx thread for its table and merge them into pending. */
+static void collect(struct totalizer *tz, int flush_ms, size_t max_keys)
+{
+	unsigned long fg = atomic_fetch_add(&tz->flush_gen, 1) + 1;
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	long wait_ns = (long)(flush_ms / 2 > 2 * RX_TICK_MS ? flush_ms / 2 : 2 * RX_TICK_MS) * 1000000L;
+	deadline.tv_sec += wait_ns / 1000000000L;
+	deadline.tv_nsec += wait_ns % 1000000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&tz->mu);
+	for (;;) {
+		bool all = true;
+		for (int i = 0; i < tz->nthreads; i++)
+			if (tz->rx[i].started && atomic_load(&tz->rx[i].flush_seen) != fg)
+				all = false;
+		if (all || tz->stop_flusher ||
+		    pthread_cond_timedwait(&tz->cv, &tz->mu, &deadline) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&tz->mu);
+	for (int i = 0; i < tz->nthreads; i++) {
+		struct rx *x = &tz->rx[i];
+		pthread_mutex_lock(&x->mu);
+		struct tally *h = x->handed;
+		x->handed = NULL;
+		pthread_mutex_unlock(&x->mu);
+		if (!h)
+			continue;
+		absorb(tz, h, max_keys);
+		pthread_mutex_lock(&x->mu);
+		if (!x->spare)
+			x->spare = h;
+		else
+			tally_free(h);
+		pthread_mutex_unlock(&x->mu);
+	}
+}
+
+/* Write pending (through inflight) until empty or Redis fails.  Flusher only. */
+static void write_out(struct totalizer *tz, redisContext **c, const struct redis_cfg *rcfg,
+		      uint64_t interval_start_ms, int flush_ms)
+{
+	char err[256];
+	for (;;) {
+		if (tz->inflight->count == 0) {
+			if (tz->pending->count == 0)
+				break;
+			struct tally *tmp = tz->inflight;
+			tz->inflight = tz->pending;
+			tz->pending = tmp;
+			tz->inflight_seq = tz->next_seq;
+			tz->next_seq += (tz->inflight->count + CHUNK_KEYS - 1) / CHUNK_KEYS;
+		}
+		uint64_t t0 = mono_usec();
+		if (!*c)
+			*c = redis_open(rcfg, err, sizeof(err));
+		if (!*c || send_inflight(tz, *c, err, sizeof(err)) < 0) {
+			atomic_fetch_add(&tz->redis_errors, 1);
+			if (atomic_exchange(&tz->redis_up, false))
+				log_error("totalizer: redis %s:%d: %s; holding %zu key(s) (%llu count(s)) "
+					  "in memory until it answers", rcfg->host, rcfg->port, err,
+					  tz->inflight->count + tz->pending->count,
+					  (unsigned long long)(tz->inflight->total + tz->pending->total));
+			if (*c) {
+				redisFree(*c);
+				*c = NULL;
+			}
+			break;
+		}
+		if (!atomic_exchange(&tz->redis_up, true))
+			log_info("totalizer: redis %s:%d answers; writing what was held", rcfg->host,
+				 rcfg->port);
+		atomic_store(&tz->last_flush_us, mono_usec() - t0);
+		atomic_store(&tz->last_flush_wall, (uint64_t)time(NULL));
+		atomic_fetch_add(&tz->counted, tz->inflight->total);
+		atomic_fetch_add(&tz->flushes, 1);
+		publish_inflight(tz, interval_start_ms, flush_ms);
+		tally_clear(tz->inflight);
+	}
+	atomic_store(&tz->pending_keys, tz->pending->count + tz->inflight->count);
+}
+
+static void *flusher_main(void *arg)
+{
+	struct totalizer *tz = arg;
+	redisContext *c = NULL;
+	unsigned long rgen = 0;
+	struct redis_cfg rcfg = { 0 };
+	char host[256] = "", pass[256] = "";
+	log_set_thread_tag("flush");
+
+	pthread_mutex_lock(&tz->mu);
+	while (!tz->stop_flusher) {
+		int flush_ms = tz->flush_ms;
+		size_t max_keys = tz->max_pending_keys;
+		if (rgen != tz->redis_gen) {
+			snprintf(host, sizeof(host), "%s", tz->redis.host);
+			snprintf(pass, sizeof(pass), "%s", tz->redis.password);
+			rcfg = tz->redis;
+			rcfg.host = host;
+			rcfg.password = pass;
+			rgen = tz->redis_gen;
+			if (c) {
+				redisFree(c);
+				c = NULL;
+			}
+		}
+		/* Sleep to the next multiple of flush_ms on the wall clock. */
+		uint64_t now = wall_ms();
+		uint64_t tick = (now / (uint64_t)flush_ms + 1) * (uint64_t)flush_ms;
+		struct timespec ts = { .tv_sec = (time_t)(tick / 1000), .tv_nsec = (long)(tick % 1000) * 1000000L };
+		while (!tz->stop_flusher && wall_ms() < tick) {
+			pthread_mutex_unlock(&tz->mu);
+			health_beat(tz->flusher_health);
+			pthread_mutex_lock(&tz->mu);
+			if (tz->stop_flusher)
+				break;
+			pthread_cond_timedwait(&tz->cv, &tz->mu, &ts);
+		}
+		if (tz->stop_flusher)
+			break;
+		pthread_mutex_unlock(&tz->mu);
+		collect(tz, flush_ms, max_keys);
+		write_out(tz, &c, &rcfg, tick - (uint64_t)flush_ms, flush_ms);
+		health_beat(tz->flusher_health);
+		pthread_mutex_lock(&tz->mu);
+	}
+	pthread_mutex_unlock(&tz->mu);
+
+	/* Final flush: the rx threads are joined; their tables are ours now. */
+	for (int i = 0; i < tz->nthreads; i++) {
+		struct rx *x = &tz->rx[i];
+		if (x->handed)
+			absorb(tz, x->handed, tz->max_pending_keys);
+		if (x->active)
+			absorb(tz, x->active, tz->max_pending_keys);
+	}
+	uint64_t deadline = mono_usec() + (uint64_t)(rcfg.timeout_ms > 1000 ? rcfg.timeout_ms : 1000) * 3000u;
+	uint64_t stop_ms = wall_ms();
+	do {
+		write_out(tz, &c, &rcfg, stop_ms - stop_ms % (uint64_t)tz->flush_ms, tz->flush_ms);
+	} while ((tz->pending->count || tz->inflight->count) && mono_usec() < deadline);
+	uint64_t lost = tz->pending->total + tz->inflight->total;
+	if (lost) {
+		atomic_fetch_add(&tz->lost, lost);
+		log_error("totalizer: redis unreachable at stop: %llu count(s) in %zu key(s) not written",
+			  (unsigned long long)lost, tz->pending->count + tz->inflight->count);
+	}
+	if (c)
+		redisFree(c);
+	return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static int copy_redis(struct totalizer *tz, const struct redis_cfg *r)
+{
+	char *h = strdup(r->host), *p = strdup(r->password);
+	if (!h || !p) {
+		free(h);
+		free(p);
+		return error("out of memory");
+	}
+	free(tz->redis.host);
+	free(tz->redis.password);
+	tz->redis = *r;
+	tz->redis.host = h;
+	tz->redis.password = p;
+	tz->redis_gen++;
+	return 0;
+}
+
+static void totalizer_destroy(void *job);
+
+static void *totalizer_create(struct daemon *d, const void *cfgp)
+{
+	const struct totalizer_cfg *cfg = cfgp;
+	struct totalizer *tz = calloc(1, sizeof(*tz));
+	if (!tz) {
+		error("out of memory");
+		return NULL;
+	}
+	tz->d = d;
+	tz->nthreads = cfg->threads;
+	tz->rcvbuf = cfg->rcvbuf;
+	tz->flush_ms = cfg->flush_ms;
+	tz->max_pending_keys = (size_t)cfg->max_pending_keys;
+	tz->boot_id = (uint64_t)time(NULL) * 1000000u + mono_usec() % 1000000u;
+	atomic_store(&tz->redis_up, true);
+	pthread_mutex_init(&tz->mu, NULL);
+	pthread_cond_init(&tz->cv, NULL);
+	tz->node = strdup(d->cfg->node.name);
+	tz->pending = tally_new(4096);
+	tz->inflight = tally_new(4096);
+	if (!tz->node || !tz->pending || !tz->inflight || copy_redis(tz, &d->cfg->redis) < 0)
+		goto fail;
+	for (int i = 0; i < tz->nthreads; i++) {
+		struct rx *x = &tz->rx[i];
+		x->tz = tz;
+		x->id = i;
+		x->health = -1;
+		pthread_mutex_init(&x->mu, NULL);
+		x->active = tally_new(4096);
+		x->spare = tally_new(4096);
+		if (!x->active || !x->spare)
+			goto fail;
+	}
+	struct gen *g = gen_build(tz, cfg);
+	if (!g)
+		goto fail;
+	atomic_store(&tz->gen, g);
+	return tz;
+fail:
+	error("totalizer: cannot set up");
+	totalizer_destroy(tz);
+	return NULL;
+}
+
+static int totalizer_start(void *job)
+{
+	struct totalizer *tz = job;
+	atomic_store(&tz->running, true);
+	for (int i = 0; i < tz->nthreads; i++) {
+		struct rx *x = &tz->rx[i];
+		char name[16];
+		snprintf(name, sizeof(name), "rx%d", i);
+		x->health = health_register(name);
+		if (thread_spawn(&x->thread, name, rx_main, x) < 0)
+			return error("totalizer: cannot start receive thread %d", i);
+		x->started = true;
+	}
+	tz->flusher_health = health_register("flush");
+	if (thread_spawn(&tz->flusher, "flush", flusher_main, tz) < 0)
+		return error("totalizer: cannot start the flusher thread");
+	tz->flusher_started = true;
+	struct gen *g = atomic_load(&tz->gen);
+	for (size_t i = 0; i < g->ngls; i++)
+		log_info("totalizer: listening on udp %s (%zu rule(s), %d thread(s))", g->gls[i].l->addr,
+			 g->gls[i].nrules, tz->nthreads);
+	return 0;
+}
+
+/* Wait until every rx thread has picked up generation id (bounded). */
+static void wait_gen_seen(struct totalizer *tz, unsigned long id)
+{
+	uint64_t until = mono_usec() + 20u * RX_TICK_MS * 1000u;
+	for (;;) {
+		bool all = true;
+		for (int i = 0; i < tz->nthreads; i++)
+			if (tz->rx[i].started && atomic_load(&tz->rx[i].seen_gen) != id)
+				all = false;
+		if (all || mono_usec() > until)
+			return;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int totalizer_reconfigure(void *job, const void *cfgp)
+{
+	struct totalizer *tz = job;
+	const struct totalizer_cfg *cfg = cfgp;
+	struct gen *old = atomic_load(&tz->gen);
+	struct gen *g = gen_build(tz, cfg);
+	if (!g)
+		return -1;
+	atomic_store(&tz->gen, g);
+	wait_gen_seen(tz, g->id);
+	/* Sockets of addresses no rule uses any more are closed now. */
+	for (int li = 0; li < MAX_LISTENERS; li++) {
+		struct listener *l = tz->listeners[li];
+		if (!l)
+			continue;
+		bool used = false;
+		for (size_t k = 0; k < g->ngls; k++)
+			used |= g->gls[k].l == l;
+		if (!used) {
+			log_info("totalizer: no rule listens on udp %s any more: closed", l->addr);
+			listener_free(l);
+			tz->listeners[li] = NULL;
+		}
+	}
+	gen_fold(tz, old);
+	gen_free(old);
+	pthread_mutex_lock(&tz->mu);
+	tz->flush_ms = cfg->flush_ms;
+	tz->max_pending_keys = (size_t)cfg->max_pending_keys;
+	int rc = copy_redis(tz, &tz->d->cfg->redis);
+	pthread_cond_broadcast(&tz->cv);
+	pthread_mutex_unlock(&tz->mu);
+	log_info("totalizer: %zu rule(s) on %zu address(es) in force", g->nrules, g->ngls);
+	return rc;
+}
+
+static void totalizer_stop(void *job)
+{
+	struct totalizer *tz = job;
+	atomic_store(&tz->running, false);
+	for (int i = 0; i < tz->nthreads; i++) {
+		if (!tz->rx[i].started)
+			continue;
+		pthread_join(tz->rx[i].thread, NULL);
+		tz->rx[i].started = false;
+		health_unregister(tz->rx[i].health);
+	}
+	if (tz->flusher_started) {
+		pthread_mutex_lock(&tz->mu);
+		tz->stop_flusher = true;
+		pthread_cond_broadcast(&tz->cv);
+		pthread_mutex_unlock(&tz->mu);
+		pthread_join(tz->flusher, NULL);
+		tz->flusher_started = false;
+		health_unregister(tz->flusher_health);
+		log_info("totalizer: stopped; %llu count(s) written to redis in all",
+			 (unsigned long long)atomic_load(&tz->counted));
+	}
+}
+
+static void totalizer_destroy(void *job)
+{
+	struct totalizer *tz = job;
+	if (!tz)
+		return;
+	for (int i = 0; i < MAX_LISTENERS; i++)
+		listener_free(tz->listeners[i]);
+	gen_free(atomic_load(&tz->gen));
+	for (int i = 0; i < tz->nthreads; i++) {
+		tally_free(tz->rx[i].active);
+		tally_free(tz->rx[i].handed);
+		tally_free(tz->rx[i].spare);
+		pthread_mutex_destroy(&tz->rx[i].mu);
+	}
+	tally_free(tz->pending);
+	tally_free(tz->inflight);
+	free(tz->redis.host);
+	free(tz->redis.password);
+	free(tz->node);
+	pthread_cond_destroy(&tz->cv);
+	pthread_mutex_destroy(&tz->mu);
+	free(tz);
+}
+
+/* ---- metrics and status ---- */
+
+static uint64_t rx_sum(struct totalizer *tz, size_t off)
+{
+	uint64_t s = 0;
+	for (int i = 0; i < tz->nthreads; i++)
+		s += atomic_load((_Atomic uint64_t *)((char *)&tz->rx[i] + off));
+	return s;
+}
+
+static void rule_counts(struct totalizer *tz, const char *name, uint64_t *m, uint64_t *u)
+{
+	*m = *u = 0;
+	for (size_t k = 0; k < tz->ntotals; k++)
+		if (strcmp(tz->totals[k].name, name) == 0) {
+			*m += tz->totals[k].matched;
+			*u += tz->totals[k].unmatched;
+		}
+	struct gen *g = atomic_load(&tz->gen);
+	for (size_t r = 0; r < g->nrules; r++) {
+		if (strcmp(rule_name(g->rules[r]), name) != 0)
+			continue;
+		for (int t = 0; t < g->nthreads; t++) {
+			*m += atomic_load(&g->matched[t][r]);
+			*u += atomic_load(&g->unmatched[t][r]);
+		}
+	}
+}
+
+static void totalizer_metrics(void *job, struct buf *out)
+{
+	struct totalizer *tz = job;
+	struct gen *g = atomic_load(&tz->gen);
+#define HEAD(n, t, h) buf_adds(out, "# HELP aggregatord_totalizer_" n " " h "\n# TYPE aggregatord_totalizer_" n " " t "\n")
+	HEAD("datagrams_total", "counter", "UDP datagrams received.");
+	buf_addf(out, "aggregatord_totalizer_datagrams_total %llu\n",
+		 (unsigned long long)rx_sum(tz, offsetof(struct rx, datagrams)));
+	HEAD("lines_total", "counter", "Lines taken from datagrams (empty lines not counted).");
+	buf_addf(out, "aggregatord_totalizer_lines_total %llu\n",
+		 (unsigned long long)rx_sum(tz, offsetof(struct rx, lines)));
+	HEAD("matched_total", "counter", "Lines a rule matched, by rule.");
+	for (size_t r = 0; r < g->nrules; r++) {
+		uint64_t m, u;
+		rule_counts(tz, rule_name(g->rules[r]), &m, &u);
+		buf_addf(out, "aggregatord_totalizer_matched_total{rule=\"%s\"} %llu\n",
+			 rule_name(g->rules[r]), (unsigned long long)m);
+	}
+	HEAD("unmatched_total", "counter", "Lines a rule did not match, by rule.");
+	for (size_t r = 0; r < g->nrules; r++) {
+		uint64_t m, u;
+		rule_counts(tz, rule_name(g->rules[r]), &m, &u);
+		buf_addf(out, "aggregatord_totalizer_unmatched_total{rule=\"%s\"} %llu\n",
+			 rule_name(g->rules[r]), (unsigned long long)u);
+	}
+	HEAD("dropped_total", "counter", "Datagrams, lines or counts dropped, by cause.");
+	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"allow\"} %llu\n",
+		 (unsigned long long)rx_sum(tz, offsetof(struct rx, allow_drops)));
+	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"oversize\"} %llu\n",
+		 (unsigned long long)rx_sum(tz, offsetof(struct rx, oversize)));
+	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"kernel_overflow\"} %llu\n",
+		 (unsigned long long)rx_sum(tz, offsetof(struct rx, ovfl_drops)));
+	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"pending_overflow\"} %llu\n",
+		 (unsigned long long)atomic_load(&tz->pending_drops));
+	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"match_error\"} %llu\n",
+		 (unsigned long long)rx_sum(tz, offsetof(struct rx, match_errors)));
+	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"memory\"} %llu\n",
+		 (unsigned long long)rx_sum(tz, offsetof(struct rx, oom_drops)));
+	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"lost_at_stop\"} %llu\n",
+		 (unsigned long long)atomic_load(&tz->lost));
+	HEAD("counted_total", "counter", "Counts acknowledged by Redis.");
+	buf_addf(out, "aggregatord_totalizer_counted_total %llu\n",
+		 (unsigned long long)atomic_load(&tz->counted));
+	HEAD("flushes_total", "counter", "Batches acknowledged by Redis.");
+	buf_addf(out, "aggregatord_totalizer_flushes_total %llu\n",
+		 (unsigned long long)atomic_load(&tz->flushes));
+	HEAD("flush_duration_seconds", "gauge", "Duration of the last Redis write.");
+	buf_addf(out, "aggregatord_totalizer_flush_duration_seconds %.6f\n",
+		 (double)atomic_load(&tz->last_flush_us) / 1e6);
+	HEAD("pending_keys", "gauge", "Keys counted but not yet acknowledged by Redis.");
+	buf_addf(out, "aggregatord_totalizer_pending_keys %zu\n", atomic_load(&tz->pending_keys));
+	HEAD("redis_errors_total", "counter", "Failed Redis writes (each retried).");
+	buf_addf(out, "aggregatord_totalizer_redis_errors_total %llu\n",
+		 (unsigned long long)atomic_load(&tz->redis_errors));
+	HEAD("redis_up", "gauge", "1 while the last Redis write succeeded.");
+	buf_addf(out, "aggregatord_totalizer_redis_up %d\n", atomic_load(&tz->redis_up) ? 1 : 0);
+#undef HEAD
+	publish_metrics(out);
+}
+
+static void totalizer_status(void *job, struct buf *out)
+{
+	struct totalizer *tz = job;
+	struct gen *g = atomic_load(&tz->gen);
+	buf_addf(out, "{\"threads\":%d,\"listen\":[", tz->nthreads);
+	for (size_t i = 0; i < g->ngls; i++) {
+		buf_adds(out, i ? "," : "");
+		json_add_str(out, g->gls[i].l->addr);
+	}
+	buf_adds(out, "],\"rules\":{");
+	for (size_t r = 0; r < g->nrules; r++) {
+		uint64_t m, u;
+		rule_counts(tz, rule_name(g->rules[r]), &m, &u);
+		buf_adds(out, r ? "," : "");
+		json_add_str(out, rule_name(g->rules[r]));
+		buf_addf(out, ":{\"matched\":%llu,\"unmatched\":%llu}", (unsigned long long)m,
+			 (unsigned long long)u);
+	}
+	buf_addf(out, "},\"lines\":%llu,\"counted\":%llu,\"pending_keys\":%zu,\"redis\":\"%s\","
+		 "\"last_flush_ms\":%.3f,\"dropped\":%llu}",
+		 (unsigned long long)rx_sum(tz, offsetof(struct rx, lines)),
+		 (unsigned long long)atomic_load(&tz->counted), atomic_load(&tz->pending_keys),
+		 atomic_load(&tz->redis_up) ? "up" : "down",
+		 (double)atomic_load(&tz->last_flush_us) / 1000.0,
+		 (unsigned long long)(rx_sum(tz, offsetof(struct rx, allow_drops)) +
+				      rx_sum(tz, offsetof(struct rx, oversize)) +
+				      rx_sum(tz, offsetof(struct rx, ovfl_drops)) +
+				      atomic_load(&tz->pending_drops)));
+}
+
+/* ---- --test-rules ---- */
+
+int totalizer_test_rules(const struct totalizer_cfg *cfg, FILE *in, FILE *out, time_t now)
+{
+	struct rule *rules[MAX_RULES];
+	size_t n = 0;
+	int rc = -1;
+	struct rule_scratch *s = rule_scratch_new();
+	char *line = NULL;
+	size_t cap = 0;
+	if (!s)
+		goto out;
+	for (; n < cfg->nrules; n++) {
+		char err[256];
+		rules[n] = rule_compile(&cfg->rules[n], err, sizeof(err));
+		if (!rules[n]) {
+			fprintf(stderr, "totalizer.rules[%zu]: %s\n", n, err);
+			goto out;
+		}
+	}
+	ssize_t len;
+	unsigned long lineno = 0;
+	while ((len = getline(&line, &cap, in)) >= 0) {
+		lineno++;
+		if (len && line[len - 1] == '\n')
+			len--;
+		if (len && line[len - 1] == '\r')
+			len--;
+		int hits = 0;
+		for (size_t i = 0; i < n; i++) {
+			char key[RULE_KEY_MAX];
+			struct key_fields f;
+			int k = rule_apply(rules[i], s, line, (size_t)len, "127.0.0.1", now, key, &f);
+			if (k > 0) {
+				fprintf(out, "%lu\t%s\t%.*s\n", lineno, rule_name(rules[i]), k, key);
+				hits++;
+			} else if (k < 0) {
+				fprintf(out, "%lu\t%s\tmatch error (resource limit)\n", lineno,
+					rule_name(rules[i]));
+			}
+		}
+		if (!hits)
+			fprintf(out, "%lu\tno match\n", lineno);
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		rule_free(rules[i]);
+	rule_scratch_free(s);
+	free(line);
+	return rc;
+}
+
+const struct job_ops totalizer_job = {
+	.name = "totalizer",
+	.keys = totalizer_keys,
+	.cfg_size = sizeof(struct totalizer_cfg),
+	.validate = totalizer_validate,
+	.enabled = totalizer_enabled,
+	.create = totalizer_create,
+	.start = totalizer_start,
+	.reconfigure = totalizer_reconfigure,
+	.stop = totalizer_stop,
+	.destroy = totalizer_destroy,
+	.metrics = totalizer_metrics,
+	.status = totalizer_status,
+};

@@ -1,0 +1,751 @@
+/*
+ * totals.c — the totalizer's totals query (the read side of its Redis keys);
+ * see totals.h for the contract and the window rule.
+ *
+ * DESIGN.  A pure core and a thin I/O shell.  The core is an accumulator
+ * that takes (key, value) pairs in any order — SCAN gives no order and may
+ * hand out a key twice — and keeps, per resource (a key without its
+ * start_ts), the start_ts of the buckets it already counted whole (so a
+ * repeated key is not counted twice) and the newest bucket that started
+ * before the window (the only one that may count pro-rated, settled at the
+ * end).  Whole buckets are added to their group at once.  Totals are kept
+ * exact as whole + frac / width_s, so nothing is lost to floating point.
+ * Memory is one entry per counted resource plus one per group.
+ *
+ * The shell, totals_run(), pages through SCAN ... MATCH ... COUNT and asks
+ * for each page's values with one MGET, freeing each page before the next.
+ * It blocks on the caller's Redis connection: worker threads only.  The pure
+ * functions may be used from any thread; an accumulator belongs to one.
+ */
+#include "totals.h"
+
+#include <hiredis/hiredis.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+#define TOTALS_MAX_WINDOW 3155760000LL	/* seconds (100 years) */
+#define TOTALS_MAX_NOW 100000000000LL	/* Unix seconds (year 5138) */
+
+/* ---- query and pattern ---- */
+
+static bool is_group(const char *sel)
+{
+	return sel == NULL || strcmp(sel, "*") == 0;
+}
+
+int totals_query_check(const struct totals_query *q, char *err, size_t errlen)
+{
+	if (!q->prefix || !q->prefix[0]) {
+		snprintf(err, errlen, "prefix is empty");
+		return -1;
+	}
+	if (strchr(q->prefix, ';')) {
+		snprintf(err, errlen, "prefix '%s' contains ';'", q->prefix);
+		return -1;
+	}
+	if (q->nfields > TOTALS_MAX_FIELDS) {
+		snprintf(err, errlen, "too many fields (%zu, at most %d)", q->nfields,
+			 TOTALS_MAX_FIELDS);
+		return -1;
+	}
+	for (size_t i = 0; i < q->nfields; i++) {
+		if (!is_group(q->fields[i]) && strchr(q->fields[i], ';')) {
+			snprintf(err, errlen, "field %zu '%s' contains ';'", i + 1, q->fields[i]);
+			return -1;
+		}
+	}
+	if (q->window_s < 1 || q->window_s > TOTALS_MAX_WINDOW) {
+		snprintf(err, errlen, "window %lld s is out of range (1..%lld)", q->window_s,
+			 TOTALS_MAX_WINDOW);
+		return -1;
+	}
+	if (q->width_s < 1 || q->width_s > TOTALS_MAX_WIDTH) {
+		snprintf(err, errlen, "bucket width %lld s is out of range (1..%lld)", q->width_s,
+			 TOTALS_MAX_WIDTH);
+		return -1;
+	}
+	if (q->now < 0 || q->now > TOTALS_MAX_NOW) {
+		snprintf(err, errlen, "clock %lld is out of range", q->now);
+		return -1;
+	}
+	return 0;
+}
+
+void totals_glob_escape(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if (strchr("*?[]\\", *s))
+			buf_addc(out, '\\');
+		buf_addc(out, *s);
+	}
+}
+
+int totals_pattern(const struct totals_query *q, struct buf *out)
+{
+	totals_glob_escape(out, q->prefix);
+	for (size_t i = 0; i < q->nfields; i++) {
+		buf_addc(out, ';');
+		if (is_group(q->fields[i]))
+			buf_addc(out, '*');
+		else
+			totals_glob_escape(out, q->fields[i]);
+	}
+	buf_adds(out, ";*");
+	return out->oom ? -1 : 0;
+}
+
+/* ---- a string-keyed hash map (keys copied, values are indexes) ---- */
+
+struct smap_slot {
+	char *key;		/* owned copy, NULL when the slot is free */
+	size_t len;		/* bytes of key */
+	size_t idx;		/* the value: an index into the owner's array */
+};
+
+struct smap {
+	struct smap_slot *slot;	/* cap slots, cap a power of two */
+	size_t cap;
+	size_t n;		/* slots in use */
+};
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct smap_slot *smap_probe(struct smap_slot *slot, size_t cap, const char *k, size_t n)
+{
+	size_t i = (size_t)hash_bytes(k, n) & (cap - 1);
+	while (slot[i].key && !(slot[i].len == n && memcmp(slot[i].key, k, n) == 0))
+		i = (i + 1) & (cap - 1);
+	return &slot[i];
+}
+
+/* The value of key k, or false when absent. */
+static bool smap_get(const struct smap *m, const char *k, size_t n, size_t *idx)
+{
+	if (!m->cap)
+		return false;
+	struct smap_slot *s = smap_probe(m->slot, m->cap, k, n);
+	if (!s->key)
+		return false;
+	*idx = s->idx;
+	return true;
+}
+
+/* Add k (absent) with value idx.  0, or -1 when out of memory. */
+static int smap_put(struct smap *m, const char *k, size_t n, size_t idx)
+{
+	if ((m->n + 1) * 10 > m->cap * 7) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		struct smap_slot *slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return -1;
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slot[i].key)
+				*smap_probe(slot, cap, m->slot[i].key, m->slot[i].len) = m->slot[i];
+		free(m->slot);
+		m->slot = slot;
+		m->cap = cap;
+	}
+	char *copy = malloc(n + 1);
+	if (!copy)
+		return -1;
+	memcpy(copy, k, n);
+	copy[n] = '\0';
+	*smap_probe(m->slot, m->cap, k, n) = (struct smap_slot){ copy, n, idx };
+	m->n++;
+	return 0;
+}
+
+static void smap_release(struct smap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->slot[i].key);
+	free(m->slot);
+	*m = (struct smap){ 0 };
+}
+
+/* ---- exact amounts: whole + frac / width, 0 <= frac < width ---- */
+
+/* Add v * covered / width.  0, or -1 when the total leaves long long. */
+static int amount_add(long long *whole, long long *frac, long long v, long long covered,
+		      long long width)
+{
+	long long num, q, r;
+	if (covered == width) {
+		q = v;
+		r = 0;
+	} else {
+		if (__builtin_mul_overflow(v, covered, &num))
+			return -1;
+		q = num / width;
+		r = num % width;
+		if (r < 0) {	/* floor division for negative counters */
+			q--;
+			r += width;
+		}
+	}
+	if (__builtin_add_overflow(*whole, q, whole))
+		return -1;
+	*frac += r;
+	if (*frac >= width) {
+		*frac -= width;
+		if (__builtin_add_overflow(*whole, 1, whole))
+			return -1;
+	}
+	return 0;
+}
+
+void totals_fmt(long long whole, long long frac, long long width, char *out, size_t len)
+{
+	if (frac == 0 || width <= 0) {
+		snprintf(out, len, "%lld", whole);
+		return;
+	}
+	/* frac < width <= TOTALS_MAX_WIDTH, so frac * 1000 cannot overflow. */
+	long long milli = (frac * 1000 + width / 2) / width;
+	if (milli == 1000) {	/* rounds up to the next integer */
+		if (whole < LLONG_MAX) {
+			whole++;
+			milli = 0;
+		} else {
+			milli = 999;
+		}
+	}
+	if (whole >= 0 || milli == 0)
+		snprintf(out, len, "%lld.%03lld", whole, milli);
+	else	/* whole + milli/1000 with whole < 0 is -(-whole - 1 + (1000 - milli)/1000) */
+		snprintf(out, len, "-%lld.%03lld", -(whole + 1), 1000 - milli);
+}
+
+/* ---- the accumulator ---- */
+
+struct resource {
+	size_t group;		/* index into rows */
+	long long *starts;	/* start_ts of the buckets counted whole */
+	size_t nstarts, capstarts;
+	bool has_cand;		/* a bucket started before the window, weight > 0 */
+	long long cand_start;	/* the newest such bucket's start_ts, s */
+	long long cand_value;	/* and its counter */
+};
+
+struct totals_acc {
+	char *prefix;			/* owned copy */
+	size_t prefixlen;
+	char *sel[TOTALS_MAX_FIELDS];	/* owned literals; NULL = grouped */
+	size_t nsel;
+	size_t group_by[TOTALS_MAX_FIELDS];
+	size_t ngroup;
+	long long window_s, width_s, now;
+	long long lo;			/* now - window_s: the window's start, s */
+
+	struct smap group_map;		/* label (grouped fields joined by ';') -> row */
+	struct totals_row *rows;
+	size_t nrows, caprows;
+	struct smap res_map;		/* key without ";start_ts" -> resource */
+	struct resource *res;
+	size_t nres, capres;
+
+	struct buf label;		/* scratch for a group label */
+	struct totals_counts keys;
+	unsigned long long counted_whole; /* keys counted whole */
+	char err[128];			/* why it failed; "" while it has not */
+};
+
+static int acc_fail(struct totals_acc *a, const char *what)
+{
+	if (!a->err[0])
+		snprintf(a->err, sizeof(a->err), "%s", what);
+	return -1;
+}
+
+struct totals_acc *totals_acc_new(const struct totals_query *q, char *err, size_t errlen)
+{
+	if (totals_query_check(q, err, errlen) < 0)
+		return NULL;
+	struct totals_acc *a = calloc(1, sizeof(*a));
+	if (!a)
+		goto oom;
+	buf_init(&a->label);
+	a->prefix = strdup(q->prefix);
+	if (!a->prefix)
+		goto oom;
+	a->prefixlen = strlen(a->prefix);
+	a->nsel = q->nfields;
+	for (size_t i = 0; i < q->nfields; i++) {
+		if (is_group(q->fields[i])) {
+			a->group_by[a->ngroup++] = i;
+		} else if (!(a->sel[i] = strdup(q->fields[i]))) {
+			goto oom;
+		}
+	}
+	a->window_s = q->window_s;
+	a->width_s = q->width_s;
+	a->now = q->now;
+	a->lo = q->now - q->window_s;
+	return a;
+oom:
+	totals_acc_free(a);
+	snprintf(err, errlen, "out of memory for the totals accumulator");
+	return NULL;
+}
+
+static void free_fields(char **fields, size_t n)
+{
+	if (!fields)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(fields[i]);
+	free(fields);
+}
+
+void totals_acc_free(struct totals_acc *a)
+{
+	if (!a)
+		return;
+	free(a->prefix);
+	for (size_t i = 0; i < a->nsel; i++)
+		free(a->sel[i]);
+	for (size_t i = 0; i < a->nrows; i++)
+		free_fields(a->rows[i].fields, a->ngroup);
+	free(a->rows);
+	for (size_t i = 0; i < a->nres; i++)
+		free(a->res[i].starts);
+	free(a->res);
+	smap_release(&a->group_map);
+	smap_release(&a->res_map);
+	buf_release(&a->label);
+	free(a);
+}
+
+const char *totals_acc_error(const struct totals_acc *a)
+{
+	return a->err;
+}
+
+void totals_acc_missing(struct totals_acc *a)
+{
+	a->keys.missing++;
+}
+
+/* Parse [-]digits into *v (no spaces, no '+').  false when not an integer. */
+static bool parse_ll(const char *s, size_t n, bool allow_neg, long long *v)
+{
+	bool neg = false;
+	if (n && s[0] == '-' && allow_neg) {
+		neg = true;
+		s++;
+		n--;
+	}
+	if (n == 0)
+		return false;
+	long long x = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		int d = s[i] - '0';
+		/* Accumulate negatively so LLONG_MIN parses too. */
+		if (x < (LLONG_MIN + d) / 10)
+			return false;
+		x = x * 10 - d;
+	}
+	if (!neg) {
+		if (x == LLONG_MIN)
+			return false;
+		x = -x;
+	}
+	*v = x;
+	return true;
+}
+
+/* The row for the current label (a->label), created with its fields when new. */
+static int group_for(struct totals_acc *a, const char *const *fstart, const size_t *flen,
+		     size_t *row)
+{
+	if (smap_get(&a->group_map, a->label.data, a->label.len, row))
+		return 0;
+	if (a->nrows == a->caprows) {
+		size_t cap = a->caprows ? a->caprows * 2 : 16;
+		struct totals_row *r = realloc(a->rows, cap * sizeof(*r));
+		if (!r)
+			return -1;
+		a->rows = r;
+		a->caprows = cap;
+	}
+	char **fields = NULL;
+	if (a->ngroup) {
+		fields = calloc(a->ngroup, sizeof(*fields));
+		if (!fields)
+			return -1;
+		for (size_t g = 0; g < a->ngroup; g++) {
+			size_t i = a->group_by[g];
+			if (!(fields[g] = strndup(fstart[i], flen[i]))) {
+				free_fields(fields, a->ngroup);
+				return -1;
+			}
+		}
+	}
+	if (smap_put(&a->group_map, a->label.data, a->label.len, a->nrows) < 0) {
+		free_fields(fields, a->ngroup);
+		return -1;
+	}
+	a->rows[a->nrows] = (struct totals_row){ .fields = fields };
+	*row = a->nrows++;
+	return 0;
+}
+
+/* The resource of key[0..n) (without ";start_ts"), created when new. */
+static int resource_for(struct totals_acc *a, const char *key, size_t n,
+			const char *const *fstart, const size_t *flen, struct resource **out)
+{
+	size_t i;
+	if (smap_get(&a->res_map, key, n, &i)) {
+		*out = &a->res[i];
+		return 0;
+	}
+	buf_reset(&a->label);
+	for (size_t g = 0; g < a->ngroup; g++) {
+		if (g)
+			buf_addc(&a->label, ';');
+		buf_add(&a->label, fstart[a->group_by[g]], flen[a->group_by[g]]);
+	}
+	size_t row;
+	if (a->label.oom || group_for(a, fstart, flen, &row) < 0)
+		return -1;
+	if (a->nres == a->capres) {
+		size_t cap = a->capres ? a->capres * 2 : 64;
+		struct resource *r = realloc(a->res, cap * sizeof(*r));
+		if (!r)
+			return -1;
+		a->res = r;
+		a->capres = cap;
+	}
+	if (smap_put(&a->res_map, key, n, a->nres) < 0)
+		return -1;
+	a->res[a->nres] = (struct resource){ .group = row };
+	*out = &a->res[a->nres++];
+	return 0;
+}
+
+static int count_whole(struct totals_acc *a, struct resource *r, long long start, long long v)
+{
+	for (size_t i = 0; i < r->nstarts; i++) {
+		if (r->starts[i] == start) {
+			a->keys.repeated++;
+			return 0;
+		}
+	}
+	if (r->nstarts == r->capstarts) {
+		size_t cap = r->capstarts ? r->capstarts * 2 : 4;
+		long long *s = realloc(r->starts, cap * sizeof(*s));
+		if (!s)
+			return acc_fail(a, "out of memory for the totals");
+		r->starts = s;
+		r->capstarts = cap;
+	}
+	struct totals_row *row = &a->rows[r->group];
+	if (amount_add(&row->whole, &row->frac, v, a->width_s, a->width_s) < 0)
+		return acc_fail(a, "a total is out of range");
+	r->starts[r->nstarts++] = start;
+	a->counted_whole++;
+	return 0;
+}
+
+int totals_acc_add(struct totals_acc *a, const char *key, size_t keylen,
+		   const char *val, size_t vallen)
+{
+	const char *fstart[TOTALS_MAX_FIELDS];
+	size_t flen[TOTALS_MAX_FIELDS];
+
+	if (a->err[0])
+		return -1;
+	a->keys.seen++;
+
+	/* prefix ; field ; ... ; start_ts */
+	const char *end = key + keylen, *last = NULL;
+	for (const char *p = key; p < end; p++)
+		if (*p == ';')
+			last = p;
+	const char *first = memchr(key, ';', keylen);
+	if (!first || (size_t)(first - key) != a->prefixlen ||
+	    memcmp(key, a->prefix, a->prefixlen) != 0)
+		return 0;	/* another prefix: not ours */
+	long long start, v;
+	if (last == first || !parse_ll(last + 1, (size_t)(end - last - 1), false, &start)) {
+		a->keys.skipped++;
+		return 0;
+	}
+	/* The fields between the prefix and start_ts; the first nsel are kept. */
+	size_t nf = 0;
+	for (const char *p = first + 1;; nf++) {
+		const char *q = memchr(p, ';', (size_t)(last - p));
+		if (!q)
+			q = last;
+		if (nf < a->nsel) {
+			fstart[nf] = p;
+			flen[nf] = (size_t)(q - p);
+		}
+		if (q == last) {
+			nf++;
+			break;
+		}
+		p = q + 1;
+	}
+	if (nf < a->nsel) {
+		a->keys.skipped++;	/* fewer fields than selectors */
+		return 0;
+	}
+	for (size_t i = 0; i < a->nsel; i++)
+		if (a->sel[i] && (strlen(a->sel[i]) != flen[i] ||
+				  memcmp(a->sel[i], fstart[i], flen[i]) != 0))
+			return 0;	/* another literal: not selected */
+	if (!parse_ll(val, vallen, true, &v)) {
+		a->keys.skipped++;
+		return 0;
+	}
+
+	if (start > a->now) {
+		a->keys.future++;
+		return 0;
+	}
+	bool whole = start >= a->lo;
+	if (!whole && start + a->width_s - a->lo <= 0)
+		return 0;	/* ended before the window: weight 0 */
+
+	struct resource *r;
+	if (resource_for(a, key, (size_t)(last - key), fstart, flen, &r) < 0)
+		return acc_fail(a, "out of memory for the totals");
+	if (whole)
+		return count_whole(a, r, start, v);
+	if (r->has_cand && r->cand_start == start) {
+		a->keys.repeated++;
+	} else if (!r->has_cand || start > r->cand_start) {
+		r->has_cand = true;
+		r->cand_start = start;
+		r->cand_value = v;
+	}
+	return 0;
+}
+
+static int row_cmp(const void *x, const void *y, void *ngroup)
+{
+	const struct totals_row *a = x, *b = y;
+	if (a->whole != b->whole)
+		return a->whole > b->whole ? -1 : 1;
+	if (a->frac != b->frac)
+		return a->frac > b->frac ? -1 : 1;
+	for (size_t i = 0; i < *(size_t *)ngroup; i++) {
+		int c = strcmp(a->fields[i], b->fields[i]);
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
+int totals_acc_finish(struct totals_acc *a, struct totals_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (a->err[0])
+		return -1;
+	unsigned long long cands = 0;
+	for (size_t i = 0; i < a->nres; i++) {
+		struct resource *r = &a->res[i];
+		if (!r->has_cand)
+			continue;
+		struct totals_row *row = &a->rows[r->group];
+		if (amount_add(&row->whole, &row->frac, r->cand_value,
+			       r->cand_start + a->width_s - a->lo, a->width_s) < 0)
+			return acc_fail(a, "a total is out of range");
+		cands++;
+	}
+	for (size_t i = 0; i < a->nrows; i++) {
+		if (amount_add(&out->whole, &out->frac, a->rows[i].whole, a->width_s,
+			       a->width_s) < 0 ||
+		    amount_add(&out->whole, &out->frac, a->rows[i].frac, 1, a->width_s) < 0) {
+			memset(out, 0, sizeof(*out));
+			return acc_fail(a, "the grand total is out of range");
+		}
+	}
+	out->prefix = strdup(a->prefix);
+	if (!out->prefix) {
+		memset(out, 0, sizeof(*out));
+		return acc_fail(a, "out of memory for the totals");
+	}
+	if (a->nrows > 1)
+		qsort_r(a->rows, a->nrows, sizeof(*a->rows), row_cmp, &a->ngroup);
+	out->window_s = a->window_s;
+	out->width_s = a->width_s;
+	out->now = a->now;
+	memcpy(out->group_by, a->group_by, sizeof(out->group_by));
+	out->ngroup = a->ngroup;
+	out->rows = a->rows;
+	out->nrows = a->nrows;
+	a->rows = NULL;
+	a->nrows = a->caprows = 0;
+	out->keys = a->keys;
+	out->keys.counted = a->counted_whole + cands;
+	snprintf(a->err, sizeof(a->err), "the accumulator was finished");
+	return 0;
+}
+
+void totals_result_release(struct totals_result *r)
+{
+	free(r->prefix);
+	for (size_t i = 0; i < r->nrows; i++)
+		free_fields(r->rows[i].fields, r->ngroup);
+	free(r->rows);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- rendering ---- */
+
+int totals_json(const struct totals_result *r, struct buf *out)
+{
+	char num[32];
+
+	buf_adds(out, "{\"prefix\":");
+	json_add_str(out, r->prefix);
+	buf_addf(out, ",\"window\":%lld,\"width\":%lld,\"now\":%lld,\"group_by\":[", r->window_s,
+		 r->width_s, r->now);
+	for (size_t g = 0; g < r->ngroup; g++)
+		buf_addf(out, "%s%zu", g ? "," : "", r->group_by[g]);
+	buf_adds(out, "],\"rows\":[");
+	for (size_t i = 0; i < r->nrows; i++) {
+		buf_adds(out, i ? ",{\"fields\":[" : "{\"fields\":[");
+		for (size_t g = 0; g < r->ngroup; g++) {
+			if (g)
+				buf_addc(out, ',');
+			json_add_str(out, r->rows[i].fields[g]);
+		}
+		totals_fmt(r->rows[i].whole, r->rows[i].frac, r->width_s, num, sizeof(num));
+		buf_addf(out, "],\"total\":%s}", num);
+	}
+	totals_fmt(r->whole, r->frac, r->width_s, num, sizeof(num));
+	buf_addf(out, "],\"total\":%s,\"keys\":{\"seen\":%llu,\"counted\":%llu,\"skipped\":%llu,"
+		 "\"future\":%llu,\"missing\":%llu,\"repeated\":%llu}}",
+		 num, r->keys.seen, r->keys.counted, r->keys.skipped, r->keys.future,
+		 r->keys.missing, r->keys.repeated);
+	return out->oom ? -1 : 0;
+}
+
+/* ---- the Redis shell ---- */
+
+/* Describe a failed command: NULL reply (connection) or an error reply. */
+static int redis_fail(redisContext *c, const redisReply *rep, const char *cmd, char *err,
+		      size_t errlen)
+{
+	if (!rep)
+		snprintf(err, errlen, "redis %s failed: %s", cmd,
+			 c->errstr[0] ? c->errstr : "no reply");
+	else if (rep->type == REDIS_REPLY_ERROR)
+		snprintf(err, errlen, "redis %s failed: %s", cmd, rep->str);
+	else
+		snprintf(err, errlen, "redis %s: unexpected reply (type %d)", cmd, rep->type);
+	return -1;
+}
+
+/* MGET the keys of one SCAN page and feed the accumulator. */
+static int scan_page(redisContext *c, struct totals_acc *a, const redisReply *keys, char *err,
+		     size_t errlen)
+{
+	size_t n = keys->elements;
+	const char **argv = malloc((n + 1) * sizeof(*argv));
+	size_t *argvlen = malloc((n + 1) * sizeof(*argvlen));
+	redisReply *rep = NULL;
+	int rc = -1;
+
+	if (!argv || !argvlen) {
+		snprintf(err, errlen, "out of memory for a page of %zu keys", n);
+		goto out;
+	}
+	argv[0] = "MGET";
+	argvlen[0] = 4;
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *k = keys->element[i];
+		if (k->type != REDIS_REPLY_STRING) {
+			redis_fail(c, k, "SCAN", err, errlen);
+			goto out;
+		}
+		argv[i + 1] = k->str;
+		argvlen[i + 1] = k->len;
+	}
+	rep = redisCommandArgv(c, (int)(n + 1), argv, argvlen);
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+		redis_fail(c, rep, "MGET", err, errlen);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *v = rep->element[i];
+		if (v->type == REDIS_REPLY_NIL) {
+			totals_acc_missing(a);
+		} else if (v->type != REDIS_REPLY_STRING) {
+			redis_fail(c, v, "MGET", err, errlen);
+			goto out;
+		} else if (totals_acc_add(a, argv[i + 1], argvlen[i + 1], v->str, v->len) < 0) {
+			snprintf(err, errlen, "%s", totals_acc_error(a));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rep)
+		freeReplyObject(rep);
+	free(argv);
+	free(argvlen);
+	return rc;
+}
+
+int totals_run(redisContext *c, const struct totals_query *q, struct totals_result *out,
+	       char *err, size_t errlen)
+{
+	struct buf pat = BUF_INIT;
+	char cursor[32] = "0";
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	struct totals_acc *a = totals_acc_new(q, err, errlen);
+	if (!a)
+		return -1;
+	if (totals_pattern(q, &pat) < 0) {
+		snprintf(err, errlen, "out of memory for the SCAN pattern");
+		goto out;
+	}
+	do {
+		redisReply *rep = redisCommand(c, "SCAN %s MATCH %b COUNT %d", cursor, pat.data,
+					       pat.len, TOTALS_SCAN_COUNT);
+		if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[0]->len >= sizeof(cursor) ||
+		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
+			redis_fail(c, rep, "SCAN", err, errlen);
+			if (rep)
+				freeReplyObject(rep);
+			goto out;
+		}
+		memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
+		int prc = rep->element[1]->elements ? scan_page(c, a, rep->element[1], err, errlen) : 0;
+		freeReplyObject(rep);
+		if (prc < 0)
+			goto out;
+	} while (strcmp(cursor, "0") != 0);
+	if (totals_acc_finish(a, out) < 0) {
+		snprintf(err, errlen, "%s", totals_acc_error(a));
+		goto out;
+	}
+	rc = 0;
+out:
+	totals_acc_free(a);
+	buf_release(&pat);
+	return rc;
+}
