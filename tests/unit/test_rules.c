@@ -1,0 +1,273 @@
+/*
+ * test_rules.c — totalizer rules: templates and transforms on tricky lines,
+ * key safety (';', binary bytes, overlong fields), bucket alignment, the
+ * allow list, and compile errors.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "job.h"
+#include "rules.h"
+#include "totalizer.h"
+#include "suites.h"
+
+static const char *CLIENT_RE = "^([^ ]+).*?\"(?:GET|POST) .*? HTTP/[^\"]*\" (\\d\\d\\d)";
+static const char *PAGE_RE = "\"(?:GET|POST) ([^ ?\"]*)[^\"]*\" \\d\\d\\d";
+
+static struct rule_cfg base(const char *match, const char *matched)
+{
+	struct rule_cfg c = {
+		.name = "", .prefix = "web", .listen = "127.0.0.1:1", .match = (char *)match,
+		.matched = (char *)matched, .source = "web1", .ttl = 86400, .buckets = 4,
+		.keypattern = "<prefix>;<matched>;<source>;<start_ts>",
+	};
+	return c;
+}
+
+/* Apply cfg to line at time now; returns the key text or "" for no match. */
+static const char *apply(struct rule_cfg c, const char *line, const char *peer, time_t now)
+{
+	static char out[RULE_KEY_MAX + 1];
+	char err[256];
+	struct rule *r = rule_compile(&c, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	struct rule_scratch *s = rule_scratch_new();
+	struct key_fields f;
+	int n = rule_apply(r, s, line, strlen(line), peer, now, out, &f);
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_lt(n, RULE_KEY_MAX);
+	out[n] = '\0';
+	rule_scratch_free(s);
+	rule_free(r);
+	return out;
+}
+
+START_TEST(sample_rules)
+{
+	const char *line = "10.0.0.224 - - [23/Nov/2026:10:00:00 +0000] \"GET /Docs/Guide/Intro.HTML?x=1 HTTP/1.1\" 304 0 \"-\" \"curl/8\"";
+	ck_assert_str_eq(apply(base(CLIENT_RE, "$1,$2"), line, "", 1000), "web;10.0.0.224,304;web1;0");
+	struct rule_cfg p = base(PAGE_RE, "$1");
+	p.last_segment = true;
+	p.lower = true;
+	p.max_len = 32;
+	ck_assert_str_eq(apply(p, line, "", 21600), "web;intro.html;web1;21600");
+	/* trailing slash ignored, then the last segment */
+	const char *l2 = "1.2.3.4 - - [x] \"POST /api/Login/ HTTP/1.0\" 200 1";
+	ck_assert_str_eq(apply(p, l2, "", 0), "web;login;web1;0");
+	/* max_len caps after last_segment */
+	const char *l3 = "1.2.3.4 - - [x] \"GET /a/ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789xyz HTTP/1.0\" 200 1";
+	ck_assert_str_eq(apply(p, l3, "", 0), "web;abcdefghijklmnopqrstuvwxyz012345;web1;0");
+	/* no match */
+	ck_assert_str_eq(apply(base(CLIENT_RE, "$1,$2"), "garbage", "", 0), "");
+	ck_assert_str_eq(apply(base(CLIENT_RE, "$1,$2"), "", "", 0), "");
+}
+END_TEST
+
+START_TEST(templates)
+{
+	ck_assert_str_eq(apply(base("(?<user>\\w+)@(\\w+)", "${user} at $2 $$1 ${2}"), "x bob@host y", "", 0),
+			 "web;bob at host $1 host;web1;0");
+	/* an empty or unset group contributes nothing */
+	ck_assert_str_eq(apply(base("a(b?)(c)?", "[$1][$2]"), "a", "", 0), "web;[][];web1;0");
+	ck_assert_str_eq(apply(base("x", "$0"), "axb", "", 0), "web;x;web1;0");
+	/* $peer as the source */
+	struct rule_cfg c = base("x", "$0");
+	c.source = "$peer";
+	ck_assert_str_eq(apply(c, "x", "192.0.2.7", 0), "web;x;192.0.2.7;0");
+	ck_assert_str_eq(apply(c, "x", "2001:db8::1", 0), "web;x;2001:db8::1;0");
+	/* a custom key pattern */
+	c = base("(\\d+)", "$1");
+	c.keypattern = "<prefix>;<source>;v2;<matched>;<start_ts>";
+	ck_assert_str_eq(apply(c, "n=42", "", 7200), "web;web1;v2;42;0");
+}
+END_TEST
+
+START_TEST(key_safety)
+{
+	/* ';' and backslash inside a field are escaped, so the key keeps four fields */
+	ck_assert_str_eq(apply(base("v=(\\S+)", "$1"), "v=a;b\\c", "", 0), "web;a\\x3bb\\x5cc;web1;0");
+	/* bytes outside printable ASCII become \xNN */
+	ck_assert_str_eq(apply(base("v=(.*)", "$1"), "v=\x01\xff\xc3\xa9 ok", "", 0),
+			 "web;\\x01\\xff\\xc3\\xa9 ok;web1;0");
+	/* an overlong field is capped so the key stays under RULE_KEY_MAX */
+	char line[2100] = "v=";
+	memset(line + 2, 'a', 2000);
+	line[2002] = '\0';
+	const char *k = apply(base("v=(.*)", "$1"), line, "", 1700000000);
+	ck_assert_uint_lt(strlen(k), RULE_KEY_MAX);
+	ck_assert_ptr_nonnull(strstr(k, ";web1;1699984800"));
+	/* capping never splits an escape */
+	memset(line + 2, '\x01', 2000);
+	k = apply(base("v=(.*)", "$1"), line, "", 0);
+	const char *m = strchr(k, ';') + 1;
+	size_t mlen = (size_t)(strchr(m, ';') - m);
+	ck_assert_uint_eq(mlen % 4, 0);
+	/* a hostile $peer cannot inject fields either */
+	struct rule_cfg c = base("x", "$0");
+	c.source = "$peer";
+	ck_assert_str_eq(apply(c, "x", "a;b", 0), "web;x;a\\x3bb;0");
+}
+END_TEST
+
+START_TEST(buckets)
+{
+	ck_assert_int_eq(bucket_start(1700000000, 21600), 1699984800);
+	ck_assert_int_eq(bucket_start(1699984800, 21600), 1699984800);
+	ck_assert_int_eq(bucket_start(1699984799, 21600), 1699963200);
+	ck_assert_int_eq(bucket_start(59, 60), 0);
+	ck_assert_int_eq(bucket_start(60, 60), 60);
+	ck_assert_int_eq(bucket_start(0, 1), 0);
+	/* width = ttl / buckets, used in the key */
+	struct rule_cfg c = base("x", "$0");
+	c.ttl = 3600;
+	c.buckets = 60;
+	ck_assert_str_eq(apply(c, "x", "", 1700000059), "web;x;web1;1700000040");
+}
+END_TEST
+
+static void compile_fails(struct rule_cfg c, const char *needle)
+{
+	char err[256];
+	struct rule *r = rule_compile(&c, err, sizeof(err));
+	ck_assert_msg(r == NULL, "compiled but should not: %s", needle);
+	ck_assert_msg(strstr(err, needle) != NULL, "'%s' lacks '%s'", err, needle);
+}
+
+START_TEST(compile_errors)
+{
+	compile_fails(base("(unclosed", "$1"), "does not compile");
+	compile_fails(base("(a)", "$2"), "refers to group 2");
+	compile_fails(base("(a)", "${nope}"), "names group 'nope'");
+	compile_fails(base("(a)", "$x"), "'$' must be followed");
+	struct rule_cfg c = base("(a)", "$1");
+	c.prefix = "we;b";
+	compile_fails(c, "'prefix'");
+	c = base("(a)", "$1");
+	c.source = "a b";
+	compile_fails(c, "'source'");
+	c = base("(a)", "$1");
+	c.ttl = 100;
+	c.buckets = 3;
+	compile_fails(c, "whole multiple");
+	c = base("(a)", "$1");
+	c.keypattern = "<matched>;<prefix>;<source>;<start_ts>";
+	compile_fails(c, "must start with <prefix>");
+	c = base("(a)", "$1");
+	c.keypattern = "<prefix>;<matched>;<start_ts>";
+	compile_fails(c, "must start with <prefix>");
+}
+END_TEST
+
+static bool allowed(const struct cidr *l, size_t n, const char *addr)
+{
+	struct sockaddr_storage ss = { 0 };
+	if (strchr(addr, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, addr, &s6->sin6_addr);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		inet_pton(AF_INET, addr, &s4->sin_addr);
+	}
+	return cidr_allows(l, n, (struct sockaddr *)&ss);
+}
+
+START_TEST(allow_list)
+{
+	struct cidr l[3];
+	ck_assert_int_eq(cidr_parse("10.1.0.0/16", &l[0]), 0);
+	ck_assert_int_eq(cidr_parse("192.0.2.9", &l[1]), 0);
+	ck_assert_int_eq(cidr_parse("2001:db8::/32", &l[2]), 0);
+	ck_assert(allowed(l, 3, "10.1.255.3"));
+	ck_assert(!allowed(l, 3, "10.2.0.1"));
+	ck_assert(allowed(l, 3, "192.0.2.9"));
+	ck_assert(!allowed(l, 3, "192.0.2.10"));
+	ck_assert(allowed(l, 3, "2001:db8:1::5"));
+	ck_assert(!allowed(l, 3, "2001:db9::5"));
+	ck_assert(allowed(l, 3, "::ffff:10.1.2.3"));	/* v4-mapped counts as v4 */
+	ck_assert(!allowed(l, 0, "10.1.2.3"));
+	struct cidr x;
+	ck_assert_int_eq(cidr_parse("10.0.0.1/33", &x), -1);
+	ck_assert_int_eq(cidr_parse("nonsense", &x), -1);
+	ck_assert_int_eq(cidr_parse("10.0.0.0/", &x), -1);
+	ck_assert_int_eq(cidr_parse("10.3.4.5/8", &x), 0);	/* host bits cleared */
+	ck_assert_int_eq(x.addr[1], 0);
+}
+END_TEST
+
+/* totalizer config errors carry the line of the offending rule or key. */
+static void cfg_fails(const char *text, int line, const char *needle)
+{
+	char *path = unit_tmpfile(text);
+	struct cfg_ctx ctx;
+	cfg_ctx_init(&ctx, path);
+	struct config *cfg = config_load(path, &ctx);
+	ck_assert_msg(cfg == NULL, "accepted: %s", text);
+	char want[300];
+	snprintf(want, sizeof(want), "%s:%d: ", path, line);
+	const char *hit = strstr(ctx.errors.data, want);
+	ck_assert_msg(hit && strstr(hit, needle), "want line %d '%s' in:\n%s", line, needle,
+		      ctx.errors.data);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+}
+
+#define RULE(extra) "{ prefix = \"web\"; listen = \"127.0.0.1:3430\"; match = \"(a)\"; matched = \"$1\"; " extra " }"
+
+START_TEST(totalizer_config)
+{
+	char *path = unit_tmpfile("totalizer = {\n rules = ( " RULE("") " );\n};\n");
+	struct cfg_ctx ctx;
+	cfg_ctx_init(&ctx, path);
+	struct config *cfg = config_load(path, &ctx);
+	ck_assert_msg(cfg != NULL, "%s", ctx.errors.data);
+	const struct totalizer_cfg *t = cfg->jobs[job_index("totalizer")];
+	ck_assert(t->enabled);
+	ck_assert_int_eq(t->flush_ms, 1000);
+	ck_assert_int_eq(t->threads, 2);
+	ck_assert_uint_eq(t->nallow, 2);
+	ck_assert_uint_eq(t->nrules, 1);
+	ck_assert_str_eq(t->rules[0].source, "$peer");
+	ck_assert_int_eq(t->rules[0].ttl, 86400);
+	config_free(cfg);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+
+	cfg_fails("totalizer = {\n rules = (\n  " RULE("") ",\n  { prefix = \"x\"; listen = \"127.0.0.1:1\"; match = \"(\"; matched = \"$1\"; }\n );\n};\n",
+		  4, "totalizer.rules[1]: 'match' does not compile");
+	cfg_fails("totalizer = {\n rules = (\n  " RULE("") ",\n  " RULE("") "\n );\n};\n",
+		  4, "name 'web' is used by rule 0");
+	cfg_fails("totalizer = {\n rules = (\n  " RULE("name = \"a\";") ",\n  " RULE("name = \"b\"; ttl = 60; buckets = 2;") "\n );\n};\n",
+		  4, "another bucket width");
+	cfg_fails("totalizer = {\n rules = (\n  { prefix = \"x\"; match = \"a\"; matched = \"$0\"; }\n );\n};\n",
+		  3, "'totalizer.rules[0].listen' is required");
+	cfg_fails("totalizer = {\n rules = ( " RULE("colour = 1;") " );\n};\n", 2, "unknown key 'totalizer.rules[0].colour'");
+	cfg_fails("totalizer = {\n allow = [ \"10.0.0.0/8\", \"bogus\" ];\n rules = ( " RULE("") " );\n};\n",
+		  2, "'totalizer.allow[1]' is \"bogus\"");
+	cfg_fails("totalizer = {\n flush_ms = 10;\n rules = ( " RULE("") " );\n};\n", 2, "'totalizer.flush_ms' is 10");
+	cfg_fails("\ntotalizer = { };\n", 2, "needs at least one rule");
+	cfg_fails("totalizer = {\n rules = ( " RULE("ttl = 100; buckets = 3;") " );\n};\n", 2, "whole multiple");
+}
+END_TEST
+
+Suite *rules_suite(void)
+{
+	Suite *s = suite_create("rules");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, sample_rules);
+	tcase_add_test(tc, templates);
+	tcase_add_test(tc, key_safety);
+	tcase_add_test(tc, buckets);
+	tcase_add_test(tc, compile_errors);
+	tcase_add_test(tc, allow_list);
+	tcase_add_test(tc, totalizer_config);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,73 @@
+/* test_tally.c — the counting table: add, grow, merge with a key cap, clear. */
+#include <stdio.h>
+#include <string.h>
+
+#include "suites.h"
+#include "tally.h"
+
+static int64_t get(const struct tally *t, const char *key)
+{
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct tally_entry *e = &t->slots[i];
+		if (e->used && e->key_len == strlen(key) && memcmp(tally_key(t, e), key, e->key_len) == 0)
+			return e->delta;
+	}
+	return -1;
+}
+
+START_TEST(add_and_grow)
+{
+	struct tally *t = tally_new(1);
+	struct key_fields f = { 0 };
+	char k[32];
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 5000; i++) {
+			snprintf(k, sizeof(k), "p;%d;s;0", i);
+			ck_assert_int_eq(tally_add(t, k, strlen(k), i % 7 + 1, 60, &f), 0);
+		}
+	ck_assert_uint_eq(t->count, 5000);
+	ck_assert_int_eq(get(t, "p;0;s;0"), 3);
+	ck_assert_int_eq(get(t, "p;13;s;0"), 3 * 7);
+	ck_assert_int_eq(get(t, "p;5000;s;0"), -1);
+	uint64_t want = 0;
+	for (int i = 0; i < 5000; i++)
+		want += 3u * (unsigned)(i % 7 + 1);
+	ck_assert_uint_eq(t->total, want);
+	tally_clear(t);
+	ck_assert_uint_eq(t->count, 0);
+	ck_assert_int_eq(get(t, "p;0;s;0"), -1);
+	tally_free(t);
+}
+END_TEST
+
+START_TEST(merge_with_cap)
+{
+	struct tally *a = tally_new(8), *b = tally_new(8);
+	struct key_fields f = { 0 };
+	tally_add(a, "k1", 2, 5, 60, &f);
+	tally_add(a, "k2", 2, 1, 60, &f);
+	tally_add(b, "k2", 2, 2, 90, &f);
+	tally_add(b, "k3", 2, 4, 60, &f);
+	tally_add(b, "k4", 2, 8, 60, &f);
+	uint64_t dk = 0, dc = 0;
+	ck_assert_int_eq(tally_merge(a, b, 3, &dk, &dc), 0);
+	ck_assert_int_eq(get(a, "k1"), 5);
+	ck_assert_int_eq(get(a, "k2"), 3);	/* existing keys always merge */
+	ck_assert_uint_eq(a->count, 3);		/* one of k3/k4 fit, the other dropped */
+	ck_assert_uint_eq(dk, 1);
+	ck_assert(dc == 4 || dc == 8);
+	ck_assert_uint_eq(a->total + dc, 5 + 1 + 2 + 4 + 8);
+	tally_free(a);
+	tally_free(b);
+}
+END_TEST
+
+Suite *tally_suite(void)
+{
+	Suite *s = suite_create("tally");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, add_and_grow);
+	tcase_add_test(tc, merge_with_cap);
+	suite_add_tcase(s, tc);
+	return s;
+}
