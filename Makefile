@@ -75,7 +75,7 @@ DAEMON   := $(BUILD)/aggregatord
 CTL      := $(BUILD)/aggregatorctl
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/check_unit
-HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool
+HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast
 
 .PHONY: all check unit integration bench demo install uninstall clean deps harness
 all: $(DAEMON) $(CTL)
@@ -107,6 +107,11 @@ tests/harness/kafka_mock: tests/harness/kafka_mock.c
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $< $(RDKAFKA_CFLAGS) $(RDKAFKA_LIBS)
 
 tests/harness/htool: tests/harness/htool.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+
+# The synthetic log source and load generator, shared by tests and bench.
+tests/harness/udp_blast: bench/udp_blast.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
 

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# test_totalizer.sh — the totalizer end to end: synthetic Apache lines over
+# UDP loopback in 1-line and 10-line datagrams into a real Redis, compared
+# key by key with counts computed independently (awk) from the same input;
+# TTLs; Redis killed and restarted mid-stream; a rule added by SIGHUP while
+# traffic flows; hostile datagrams; --test-rules; SIGTERM flushes.
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$(dirname "$0")/common.sh"
+h_init
+trap 'rc=$?; [ $rc -eq 0 ] || { agg_dump_log t; tail -5 "$H_TMP/r1.log" >&2 || true; }; h_cleanup' EXIT
+BLAST=$H_BIN/udp_blast
+
+# Redis with an fsync'd append-only file, so a kill -9 loses nothing it acknowledged.
+rport=$(h_free_port tcp)
+mkdir -p "$H_TMP/rdata"
+start_redis() {
+    h_spawn "$1" "$H_TMP/$1.log" redis-server --port "$rport" --bind 127.0.0.1 --save '' \
+        --appendonly yes --appendfsync always --dir "$H_TMP/rdata" --daemonize no
+    h_wait_until 20 sh -c "redis-cli -p $rport ping 2>/dev/null | grep -q PONG"
+}
+R() { redis-cli -p "$rport" "$@"; }
+start_redis r1
+
+uport=$(h_free_port udp)
+hport=$(h_free_port tcp)
+conf=$H_TMP/t.conf
+rules() {
+cat <<CONF
+    { prefix = "web_client"; listen = "127.0.0.1:$uport";
+      match = "^([^ ]+).*?\\"(?:GET|POST) .*? HTTP/[^\\"]*\\" (\\\\d\\\\d\\\\d)";
+      matched = "\$1,\$2"; source = "web1"; ttl = 86400; buckets = 4; },
+    { prefix = "web_page"; listen = "127.0.0.1:$uport";
+      match = "\\"(?:GET|POST) ([^ ?\\"]*)[^\\"]*\\" \\\\d\\\\d\\\\d";
+      matched = "\$1"; last_segment = true; lower = true; max_len = 32; source = "web1"; }$1
+CONF
+}
+write_conf() {	# FLUSH_MS [extra rule text]
+    cat > "$conf" <<CONF
+node = { name = "tz-a"; state_dir = "$H_TMP/state"; };
+http = { listen = "127.0.0.1:$hport"; };
+redis = { port = $rport; timeout_ms = 300; };
+totalizer = {
+  flush_ms = $1; threads = 2; allow = [ "127.0.0.1/32", "::1/128" ];
+  rules = (
+$(rules "${2:-}")
+  );
+};
+CONF
+}
+write_conf 200
+"$AGGD" -n -c "$conf" >/dev/null || h_fail "config rejected: $("$AGGD" -n -c "$conf" 2>&1)"
+
+# --- --test-rules ---
+printf '%s\n' '10.9.8.7 - - [x] "GET /A/B/Index.HTML?q=1 HTTP/1.1" 304 1 "-" "ua"' 'nothing here' \
+    | "$AGGD" -c "$conf" --test-rules > "$H_TMP/tr.txt"
+grep -Pq '^1\tweb_client\tweb_client;10\.9\.8\.7,304;web1;\d+$' "$H_TMP/tr.txt" || h_fail "test-rules: $(cat "$H_TMP/tr.txt")"
+grep -Pq '^1\tweb_page\tweb_page;index\.html;web1;\d+$' "$H_TMP/tr.txt" || h_fail "test-rules page"
+grep -Pq '^2\tno match$' "$H_TMP/tr.txt" || h_fail "test-rules no match"
+h_ok "--test-rules prints the keys each line would bump"
+
+agg_start t "$conf"
+h_wait_until 10 agg_healthy t || h_fail "daemon did not start"
+
+# Expected totals, computed with awk from the lines themselves.
+expect() {	# FILE -> "key-without-ts count" lines, sorted
+    awk -F'"' '
+    {
+        n = split($2, rq, " ")
+        if ((rq[1] != "GET" && rq[1] != "POST") || rq[3] !~ /^HTTP\//) next
+        split($1, a, " "); split($3, b, " ")
+        client["web_client;" a[1] "," b[1] ";web1"]++
+        p = rq[2]; sub(/\?.*/, "", p); sub(/\/$/, "", p); sub(/.*\//, "", p)
+        p = tolower(substr(p, 1, 32))
+        client["web_page;" p ";web1"]++
+    }
+    END { for (k in client) print k, client[k] }' "$1" | sort
+}
+actual() {	# -> "key-without-ts count" lines from Redis, summed over buckets
+    R --scan --pattern 'web_*' | sort > "$H_TMP/keys.txt"
+    [ -s "$H_TMP/keys.txt" ] || return 0
+    paste -d' ' "$H_TMP/keys.txt" <(xargs -a "$H_TMP/keys.txt" -d '\n' redis-cli -p "$rport" MGET) |
+        awk '{ k = $1; sub(/;[0-9]+$/, "", k); s[k] += $2 } END { for (k in s) print k, s[k] }' | sort
+}
+counted_is() { agg_metric_is t aggregatord_totalizer_counted_total "$1"; }
+
+# --- 1-line and 10-line datagrams: exact ---
+"$BLAST" --print -n 50000 > "$H_TMP/in50k.txt"
+cat "$H_TMP/in50k.txt" "$H_TMP/in50k.txt" > "$H_TMP/in.txt"
+"$BLAST" -n 50000 -k 1 --rate 40000 127.0.0.1 "$uport" > /dev/null
+"$BLAST" -n 50000 -k 10 --rate 200000 127.0.0.1 "$uport" > /dev/null
+expect "$H_TMP/in.txt" > "$H_TMP/want.txt"
+want_total=$(awk '{ s += $2 } END { print s }' "$H_TMP/want.txt")
+h_wait_until 20 counted_is "$want_total" || h_fail "counted $(agg_metric t aggregatord_totalizer_counted_total), want $want_total; drops: $(agg_get t /metrics | grep dropped_total | tr '\n' ' ')"
+actual > "$H_TMP/got.txt"
+diff "$H_TMP/want.txt" "$H_TMP/got.txt" > "$H_TMP/diff.txt" || h_fail "Redis differs from the input: $(head -5 "$H_TMP/diff.txt")"
+[ "$(agg_metric t aggregatord_totalizer_lines_total)" = 100000 ] || h_fail "lines_total"
+h_ok "100k lines (1-line and 10-line datagrams): $(wc -l < "$H_TMP/want.txt") keys in Redis equal the input's counts"
+
+# keys match the pattern, TTLs set
+bad=$(grep -Evc '^web_(client|page);[^;]*;web1;[0-9]+$' "$H_TMP/keys.txt" || true)
+[ "$bad" = 0 ] || h_fail "$bad keys do not match <prefix>;<matched>;<source>;<start_ts>"
+awk -F';' '$4 % 21600 != 0 { bad = 1 } END { exit bad }' "$H_TMP/keys.txt" || h_fail "start_ts not aligned to 21600 s"
+k=$(head -1 "$H_TMP/keys.txt")
+ttl=$(R TTL "$k")
+[ "$ttl" -gt 86000 ] && [ "$ttl" -le 86400 ] || h_fail "TTL of $k is $ttl"
+h_ok "keys match the pattern, start_ts aligned, TTL set"
+
+# --- Redis killed (kill -9) and restarted mid-stream: still exact ---
+R FLUSHALL > /dev/null
+base=$(agg_metric t aggregatord_totalizer_counted_total)
+"$BLAST" -n 60000 -k 5 --rate 20000 127.0.0.1 "$uport" > "$H_TMP/blast.out" &
+blast=$!
+h_wait_until 10 sh -c "[ \$(redis-cli -p $rport DBSIZE) -gt 0 ]" || h_fail "no writes before the kill"
+h_kill r1
+h_wait_until 10 agg_metric_is t aggregatord_totalizer_redis_up 0 || h_fail "outage not noticed"
+start_redis r2
+wait "$blast"
+"$BLAST" --print -n 60000 > "$H_TMP/in2.txt"
+expect "$H_TMP/in2.txt" > "$H_TMP/want2.txt"
+want2=$(awk '{ s += $2 } END { print s }' "$H_TMP/want2.txt")
+h_wait_until 20 counted_is $((base + want2)) || h_fail "after the outage: counted $(agg_metric t aggregatord_totalizer_counted_total), want $((base + want2))"
+actual > "$H_TMP/got2.txt"
+diff "$H_TMP/want2.txt" "$H_TMP/got2.txt" > "$H_TMP/diff.txt" || h_fail "after the outage Redis differs: $(head -5 "$H_TMP/diff.txt")"
+[ "$(agg_metric t aggregatord_totalizer_redis_errors_total)" -gt 0 ] || h_fail "no redis error counted"
+agg_log_has t "holding [0-9]+ key" || h_fail "outage not logged"
+h_ok "Redis killed and restarted mid-stream: every count arrives exactly once"
+
+# --- a rule added by SIGHUP while traffic flows: nothing lost ---
+R FLUSHALL > /dev/null
+base=$(agg_metric t aggregatord_totalizer_counted_total)
+"$BLAST" -n 60000 -k 5 --rate 20000 127.0.0.1 "$uport" > /dev/null &
+blast=$!
+h_wait_until 10 sh -c "[ \$(redis-cli -p $rport DBSIZE) -gt 0 ]"
+write_conf 200 ',
+    { prefix = "web_status"; listen = "127.0.0.1:'"$uport"'"; match = "\" (\\d\\d\\d) "; matched = "$1"; source = "web1"; }'
+"$AGGD" -n -c "$conf" > /dev/null || h_fail "new rule rejected: $("$AGGD" -n -c "$conf" 2>&1)"
+h_signal t HUP
+h_wait_until 10 agg_metric_is t 'aggregatord_config_reloads_total{result="ok"}' 1 || h_fail "reload not applied"
+wait "$blast"
+old_sum() {
+    redis-cli -p "$rport" --scan --pattern 'web_[cp]*' | xargs -r redis-cli -p "$rport" MGET | awk '{ s += $1 } END { print s + 0 }'
+}
+want2_total=$(awk '{ s += $2 } END { print s }' "$H_TMP/want2.txt")
+h_wait_until 20 sh -c "[ \"\$(redis-cli -p $rport --scan --pattern 'web_[cp]*' | xargs -r redis-cli -p $rport MGET | awk '{ s += \$1 } END { print s + 0 }')\" = $want2_total ]" \
+    || h_fail "after the reload the old rules hold $(old_sum), want $want2_total"
+actual | grep -v '^web_status;' > "$H_TMP/got3.txt" || true
+diff "$H_TMP/want2.txt" "$H_TMP/got3.txt" > "$H_TMP/diff.txt" || h_fail "reload lost counts: $(head -5 "$H_TMP/diff.txt")"
+new=$(R --scan --pattern 'web_status;*' | xargs -r redis-cli -p "$rport" MGET | awk '{ s += $1 } END { print s + 0 }')
+[ "$new" -gt 0 ] && [ "$new" -le 60000 ] || h_fail "the new rule counted $new"
+m=$(agg_get t /metrics)
+grep -q '^aggregatord_totalizer_matched_total{rule="web_status"} [1-9]' <<< "$m" || h_fail "no metrics for the new rule"
+h_ok "SIGHUP adding a rule mid-stream: old rules exact, the new rule counted $new"
+
+# --- hostile datagrams: counted, nothing crashes, counting stays exact ---
+send_raw() {	# SRC_ADDR PAYLOAD_PERL_EXPR
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]", LocalAddr => $ARGV[1],
+                                      Proto => "udp") or die "socket: $!";
+        my $p = eval $ARGV[2]; defined($s->send($p)) or die "send: $!";' "$uport" "$1" "$2"
+}
+d0=$(agg_metric t aggregatord_totalizer_datagrams_total)
+send_raw 127.0.0.1 '""'                                      # empty
+send_raw 127.0.0.1 'join "", map { chr(int(rand(256))) } 1..4000'   # binary
+send_raw 127.0.0.1 '"x" x 65000'                             # 64 KiB, one oversize line
+send_raw 127.0.0.1 '("\n" x 100) . ("\r\n" x 100)'           # only empty lines
+send_raw 127.0.0.1 '"a;b\x00c\xff \"GET /x;y HTTP/1.1\" 200 1\n"'  # NUL, ';' in a field
+send_raw 127.0.0.2 '"10.1.1.1 - - [x] \"GET /denied HTTP/1.1\" 200 1"'  # outside allow
+h_wait_until 10 agg_metric_is t aggregatord_totalizer_datagrams_total $((d0 + 6)) || h_fail "hostile datagrams not all seen"
+[ "$(agg_metric t 'aggregatord_totalizer_dropped_total{cause="allow"}')" = 1 ] || h_fail "allow-list drop not counted"
+[ "$(agg_metric t 'aggregatord_totalizer_dropped_total{cause="oversize"}')" = 1 ] || h_fail "oversize line not counted"
+agg_healthy t || h_fail "daemon died"
+R --scan --pattern 'web_page;denied;*' | grep -q . && h_fail "a datagram from outside the allow list was counted"
+h_wait_until 10 sh -c "redis-cli -p $rport --scan --pattern 'web_page;x\\\\x3by;*' | grep -q ." \
+    || h_fail "';' in a field was not escaped: $(R --scan --pattern 'web_page;x*')"
+h_ok "empty, binary, 64 KiB, NUL/';' and foreign datagrams: counted or dropped, never a crash"
+
+# --- SIGTERM flushes what it holds ---
+write_conf 60000
+h_signal t HUP
+h_wait_until 10 agg_metric_is t 'aggregatord_config_reloads_total{result="ok"}' 2 || h_fail "reload to flush_ms=60000"
+R FLUSHALL > /dev/null
+l0=$(agg_metric t aggregatord_totalizer_lines_total)
+"$BLAST" -n 1000 -k 10 127.0.0.1 "$uport" > /dev/null
+h_wait_until 10 agg_metric_is t aggregatord_totalizer_lines_total $((l0 + 1000)) || h_fail "lines not received"
+[ "$(R DBSIZE)" = 0 ] || h_fail "flushed before the stop"
+h_stop t 10
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
+"$BLAST" --print -n 1000 > "$H_TMP/in4.txt"
+expect "$H_TMP/in4.txt" > "$H_TMP/want4.txt"
+actual > "$H_TMP/got4.txt"
+diff "$H_TMP/want4.txt" "$H_TMP/got4.txt" > /dev/null || h_fail "SIGTERM did not flush exactly"
+h_ok "SIGTERM flushes held counts before exit"
