@@ -26,6 +26,7 @@
 #include "config.h"
 
 struct daemon;
+struct http_req;
 
 /* Arguments of `aggregatord --once JOB`. */
 struct once_args {
@@ -54,6 +55,12 @@ struct job_ops {
 	void (*status)(void *job, struct buf *out);
 	/* Run one cycle and return 0/-1 (`--once`); NULL: not supported. */
 	int (*once)(void *job, const struct once_args *args);
+
+	/* The job's HTTP endpoint (exact path, or a prefix ending in '/'), served
+	 * by http() while the job runs and answered 503 while it does not. */
+	const char *http_path;
+	int http_methods;			/* EVHTTP_REQ_GET ... */
+	void (*http)(void *job, struct http_req *r);
 };
 
 /* The job table: NULL-terminated, slot i matches config->jobs[i]. */

@@ -55,7 +55,7 @@ struct totals_counts {
 	unsigned long long counted;	/* distinct keys with a non-zero weight */
 	unsigned long long skipped;	/* unparsable: field count, start_ts, value */
 	unsigned long long future;	/* start_ts after now (clock skew?) */
-	unsigned long long missing;	/* gone between SCAN and MGET (expired) */
+	unsigned long long missing;	/* no string value at MGET (expired, or another type) */
 	unsigned long long repeated;	/* the same bucket handed in again */
 };
 
@@ -70,7 +70,7 @@ struct totals_result {
 	struct totals_counts keys;
 };
 
-/* Is q usable?  0, or -1 with the reason in err (e.g. "field 2 contains ';'"). */
+/* Is q usable?  0, or -1 with the reason in err (e.g. "field 2 'a;b' contains ';'"). */
 int totals_query_check(const struct totals_query *q, char *err, size_t errlen);
 
 /*
@@ -101,7 +101,7 @@ void totals_acc_free(struct totals_acc *a);
  */
 int totals_acc_add(struct totals_acc *a, const char *key, size_t keylen,
 		   const char *val, size_t vallen);
-/* A key listed by SCAN had no value any more. */
+/* A key listed by SCAN had no string value at MGET (expired, or another type). */
 void totals_acc_missing(struct totals_acc *a);
 /* Why the last call failed ("out of memory", ...), or "" when none did. */
 const char *totals_acc_error(const struct totals_acc *a);

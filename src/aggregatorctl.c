@@ -2,7 +2,8 @@
  * aggregatorctl.c — the operator's command line for a running aggregatord.
  *
  * It speaks the daemon's HTTP API (see docs/operations.md): `status` reads
- * /v1/status and prints a table (or the JSON with --json), `role` posts to
+ * /v1/status and prints a table (or the JSON with --json), `total` reads
+ * /v1/totals and prints a table of totals (or the JSON), `role` posts to
  * /v1/role.  Where the daemon is: -s URL, else $AGGREGATORD_URL, else the
  * http.listen of the config file (-c FILE, default the system one, if
  * readable), else http://127.0.0.1:8089.  The token likewise: -t TOKEN,
@@ -34,6 +35,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: aggregatorctl [-s URL] [-t TOKEN] [-c FILE] COMMAND\n"
 		"  status [--json]                    role, jobs, last runs, counters\n"
+		"  total PREFIX [FIELD|* ...] [--window SECONDS] [--json]\n"
+		"                                     a totalizer's counts over the last SECONDS\n"
+		"                                     (default 3600), one row per value of each\n"
+		"                                     '*' field; other fields fix their value\n"
 		"  role active|standby|auto|yield     override the election (like SIGRTMIN+1,2,3,0)\n"
 		"options:\n"
 		"  -s URL     the daemon's HTTP API (default: http.listen of the config file)\n"
@@ -207,6 +212,165 @@ static int cmd_status(struct ctl *c)
 	return 0;
 }
 
+/* Column title of grouped field i (0 = the first field after the prefix). */
+static void field_title(size_t i, char *out, size_t len)
+{
+	if (i == 0)
+		snprintf(out, len, "MATCHED");
+	else if (i == 1)
+		snprintf(out, len, "SOURCE");
+	else
+		snprintf(out, len, "FIELD%zu", i + 1);
+}
+
+/* The text of a total (the JSON number as the daemon wrote it). */
+static const char *total_text(const struct json *v)
+{
+	return v && v->type == JSON_NUM ? v->str : "?";
+}
+
+/* Print /v1/totals' answer as a table: grouped fields, TOTAL, then the sum. */
+static int print_totals(const struct json *j)
+{
+	const struct json *gb = json_get(j, "group_by"), *rows = json_get(j, "rows"), *g, *r;
+	size_t ng = 0, lw = 0, tw = strlen("TOTAL");
+	char title[32];
+
+	for (g = gb && gb->type == JSON_ARR ? gb->child : NULL; g; g = g->next)
+		ng++;
+	size_t *w = calloc(ng ? ng : 1, sizeof(*w));
+	if (!w) {
+		fprintf(stderr, "aggregatorctl: out of memory for the table\n");
+		return 1;
+	}
+	size_t i = 0;
+	for (g = gb && gb->type == JSON_ARR ? gb->child : NULL; g; g = g->next, i++) {
+		field_title((size_t)g->num, title, sizeof(title));
+		w[i] = strlen(title);
+	}
+	for (r = rows && rows->type == JSON_ARR ? rows->child : NULL; r; r = r->next) {
+		const struct json *f = json_get(r, "fields");
+		i = 0;
+		for (f = f && f->type == JSON_ARR ? f->child : NULL; f && i < ng; f = f->next, i++)
+			if (f->type == JSON_STR && strlen(f->str) > w[i])
+				w[i] = strlen(f->str);
+		if (strlen(total_text(json_get(r, "total"))) > tw)
+			tw = strlen(total_text(json_get(r, "total")));
+	}
+	if (strlen(total_text(json_get(j, "total"))) > tw)
+		tw = strlen(total_text(json_get(j, "total")));
+	for (i = 0; i < ng; i++)
+		lw += w[i] + (i ? 2 : 0);
+	if (lw < strlen("total")) {	/* room for the "total" label */
+		if (ng)
+			w[ng - 1] += strlen("total") - lw;
+		lw = strlen("total");
+	}
+
+	i = 0;
+	for (g = gb && gb->type == JSON_ARR ? gb->child : NULL; g; g = g->next, i++) {
+		field_title((size_t)g->num, title, sizeof(title));
+		printf("%-*s  ", (int)w[i], title);
+	}
+	printf("%s%*s\n", ng ? "" : "       ", (int)tw, "TOTAL");
+	for (r = rows && rows->type == JSON_ARR ? rows->child : NULL; r; r = r->next) {
+		const struct json *f = json_get(r, "fields");
+		f = f && f->type == JSON_ARR ? f->child : NULL;
+		for (i = 0; i < ng; i++, f = f ? f->next : NULL)
+			printf("%-*s  ", (int)w[i], f && f->type == JSON_STR ? f->str : "");
+		printf("%s%*s\n", ng ? "" : "       ", (int)tw, total_text(json_get(r, "total")));
+	}
+	for (i = 0; i < lw + 2 + tw; i++)
+		putchar('-');
+	printf("\n%-*s  %*s\n", (int)lw, "total", (int)tw, total_text(json_get(j, "total")));
+	free(w);
+
+	const struct json *keys = json_get(j, "keys");
+	double skipped = json_get_num(keys, "skipped", 0), future = json_get_num(keys, "future", 0);
+	if (skipped > 0 || future > 0)
+		fprintf(stderr, "aggregatorctl: keys under '%s' left out: %.0f unparsable, %.0f starting "
+			"after the daemon's clock\n", json_get_str(j, "prefix", "?"), skipped, future);
+	return 0;
+}
+
+/* total PREFIX [FIELD|* ...] [--window SECONDS]: GET /v1/totals. */
+static int cmd_total(struct ctl *c, int argc, char **argv)
+{
+	struct buf path = BUF_INIT, fields = BUF_INIT;
+	const char *prefix = NULL, *window = "3600";
+	bool opts = true;
+	int rc = 2;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (opts && strcmp(a, "--") == 0) {
+			opts = false;
+		} else if (opts && strcmp(a, "--window") == 0) {
+			if (++i == argc)
+				goto usage;
+			window = argv[i];
+		} else if (opts && strncmp(a, "--window=", 9) == 0) {
+			window = a + 9;
+		} else if (opts && a[0] == '-' && a[1] == '-') {
+			fprintf(stderr, "aggregatorctl: total: unknown option '%s'\n", a);
+			goto usage;
+		} else if (!prefix) {
+			prefix = a;
+		} else {
+			buf_adds(&fields, "&field=");
+			httpc_escape(&fields, a);
+		}
+	}
+	if (!prefix || !prefix[0])
+		goto usage;
+	if (!window[0] || strspn(window, "0123456789") != strlen(window) ||
+	    strspn(window, "0") == strlen(window) || strlen(window) > 10) {
+		fprintf(stderr, "aggregatorctl: --window '%s' is not a number of seconds\n", window);
+		goto out;
+	}
+	buf_adds(&path, "/v1/totals?prefix=");
+	httpc_escape(&path, prefix);
+	buf_addf(&path, "&window=%s%s", window, fields.data);
+	if (path.oom || fields.oom) {
+		fprintf(stderr, "aggregatorctl: out of memory for the query\n");
+		rc = 1;
+		goto out;
+	}
+	if (strlen(c->url) + path.len >= 1024) {	/* the URL buffer of call() */
+		fprintf(stderr, "aggregatorctl: total: the query is too long (%zu bytes)\n",
+			path.len);
+		goto out;
+	}
+	struct httpc_resp resp;
+	rc = 1;
+	if (call(c, "GET", path.data, NULL, &resp) < 0)
+		goto out;
+	if (c->json) {
+		fputs(resp.body.data, stdout);
+		if (resp.body.len && resp.body.data[resp.body.len - 1] != '\n')
+			putchar('\n');
+		buf_release(&resp.body);
+		rc = 0;
+		goto out;
+	}
+	char err[128];
+	struct json *j = json_parse(resp.body.data, resp.body.len, err, sizeof(err));
+	buf_release(&resp.body);
+	if (!j) {
+		fprintf(stderr, "aggregatorctl: bad totals JSON: %s\n", err);
+		goto out;
+	}
+	rc = print_totals(j);
+	json_free(j);
+	goto out;
+usage:
+	usage(stderr);
+out:
+	buf_release(&path);
+	buf_release(&fields);
+	return rc;
+}
+
 static int cmd_role(struct ctl *c, const char *what)
 {
 	if (role_cmd_from_name(what) < 0) {
@@ -286,6 +450,8 @@ int main(int argc, char **argv)
 	int rc;
 	if (strcmp(cmd, "status") == 0 && optind == argc) {
 		rc = cmd_status(&c);
+	} else if (strcmp(cmd, "total") == 0 && optind < argc) {
+		rc = cmd_total(&c, argc - optind, argv + optind);
 	} else if (strcmp(cmd, "role") == 0 && optind + 1 == argc) {
 		rc = cmd_role(&c, argv[optind]);
 	} else {

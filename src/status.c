@@ -198,8 +198,37 @@ out:
 	buf_release(&body);
 }
 
+/* A job's endpoint: served by the job while it runs here. */
+struct job_route {
+	struct daemon *d;
+	size_t slot;
+};
+
+static void h_job(struct http_req *r, void *arg)
+{
+	struct job_route *jr = arg;
+	void *job = jr->d->jobs[jr->slot];
+	if (!job) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "job '%s' is not running on this node",
+			 job_table[jr->slot]->name);
+		http_error(r, 503, msg);
+		return;
+	}
+	job_table[jr->slot]->http(job, r);
+}
+
 int status_routes(struct daemon *d)
 {
+	static struct job_route routes[JOB_MAX];
+	for (size_t i = 0; job_table[i] && i < JOB_MAX; i++) {
+		if (!job_table[i]->http)
+			continue;
+		routes[i] = (struct job_route){ d, i };
+		if (http_route(d->http, job_table[i]->http_path, job_table[i]->http_methods,
+			       h_job, &routes[i]) < 0)
+			return -1;
+	}
 	if (http_route(d->http, "/healthz", EVHTTP_REQ_GET, h_healthz, d) < 0 ||
 	    http_route(d->http, "/metrics", EVHTTP_REQ_GET, h_metrics, d) < 0 ||
 	    http_route(d->http, "/v1/status", EVHTTP_REQ_GET, h_status, d) < 0 ||

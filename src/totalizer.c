@@ -38,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/queue.h>
+#include <event2/keyvalq_struct.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -48,9 +50,11 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "offload.h"
 #include "publish.h"
 #include "tally.h"
 #include "thread.h"
+#include "totals.h"
 
 #define MAX_THREADS 64
 #define MAX_RULES 256
@@ -286,6 +290,12 @@ struct totalizer {
 
 	struct rule_total totals[MAX_RULES * 2];	/* main thread only */
 	size_t ntotals;
+
+	/* totals queries (GET /v1/totals) run on their own worker */
+	struct offload *queries;
+	redisContext *qconn;		/* used only on the query worker */
+	struct redis_cfg qredis;	/* copy for the worker; swapped on the loop between queries */
+	unsigned long qredis_gen;	/* redis_gen the worker's connection was made with */
 };
 
 /* ---- sockets ---- */
@@ -1113,6 +1123,11 @@ static int totalizer_start(void *job)
 	if (thread_spawn(&tz->flusher, "flush", flusher_main, tz) < 0)
 		return error("totalizer: cannot start the flusher thread");
 	tz->flusher_started = true;
+	if (tz->d->base) {
+		tz->queries = offload_new(tz->d->base, "totals");
+		if (!tz->queries)
+			return error("totalizer: cannot start the totals query worker");
+	}
 	struct gen *g = atomic_load(&tz->gen);
 	for (size_t i = 0; i < g->ngls; i++)
 		log_info("totalizer: listening on udp %s (%zu rule(s), %d thread(s))", g->gls[i].l->addr,
@@ -1175,6 +1190,12 @@ static int totalizer_reconfigure(void *job, const void *cfgp)
 static void totalizer_stop(void *job)
 {
 	struct totalizer *tz = job;
+	offload_free(tz->queries);	/* answers the queries still queued */
+	tz->queries = NULL;
+	if (tz->qconn) {
+		redisFree(tz->qconn);
+		tz->qconn = NULL;
+	}
 	atomic_store(&tz->running, false);
 	for (int i = 0; i < tz->nthreads; i++) {
 		if (!tz->rx[i].started)
@@ -1392,6 +1413,165 @@ out:
 	return rc;
 }
 
+/* ---- GET /v1/totals ---- */
+
+struct totals_call {
+	struct totalizer *tz;
+	struct http_req req;		/* evhttp request kept for the reply */
+	struct evhttp_request *evreq;
+	struct totals_query q;
+	const char *fields[TOTALS_MAX_FIELDS];
+	char *strings[TOTALS_MAX_FIELDS + 1];	/* owned copies */
+	struct redis_cfg redis;		/* private copy for the worker */
+	char host[256], password[256];
+	unsigned long redis_gen;
+	struct totals_result res;
+	int rc;
+	char err[256];
+};
+
+static void totals_work(void *arg)
+{
+	struct totals_call *c = arg;
+	struct totalizer *tz = c->tz;
+	if (tz->qconn && tz->qredis_gen != c->redis_gen) {
+		redisFree(tz->qconn);
+		tz->qconn = NULL;
+	}
+	if (!tz->qconn) {
+		tz->qconn = redis_open(&c->redis, c->err, sizeof(c->err));
+		tz->qredis_gen = c->redis_gen;
+	}
+	c->rc = tz->qconn ? totals_run(tz->qconn, &c->q, &c->res, c->err, sizeof(c->err)) : -1;
+	if (c->rc < 0 && tz->qconn) {
+		redisFree(tz->qconn);
+		tz->qconn = NULL;
+	}
+}
+
+static void totals_call_free(struct totals_call *c)
+{
+	for (size_t i = 0; i <= TOTALS_MAX_FIELDS; i++)
+		free(c->strings[i]);
+	free(c);
+}
+
+static void totals_done(void *arg)
+{
+	struct totals_call *c = arg;
+	struct http_req r = { .req = c->evreq, .srv = c->req.srv };
+	if (c->rc < 0) {
+		http_error(&r, 503, c->err);
+	} else {
+		struct buf b = BUF_INIT;
+		if (totals_json(&c->res, &b) < 0)
+			http_error(&r, 503, "out of memory");
+		else
+			http_reply(&r, 200, "application/json", &b);
+		buf_release(&b);
+		totals_result_release(&c->res);
+	}
+	totals_call_free(c);
+}
+
+static bool parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void totalizer_http(void *job, struct http_req *r)
+{
+	struct totalizer *tz = job;
+	struct totals_call *c = calloc(1, sizeof(*c));
+	char err[256];
+	if (!c) {
+		http_error(r, 503, "out of memory");
+		return;
+	}
+	c->tz = tz;
+	const char *prefix = http_query(r, "prefix");
+	if (!prefix || !prefix[0]) {
+		http_error(r, 400, "'prefix' is required");
+		goto fail;
+	}
+	long long window = 3600, width = 0;
+	const char *w = http_query(r, "window");
+	if (w && !parse_ll(w, 1, 10LL * 366 * 86400, &window)) {
+		http_error(r, 400, "'window' must be a number of seconds, 1 or more");
+		goto fail;
+	}
+	const char *wd = http_query(r, "width");
+	if (wd && !parse_ll(wd, 1, TOTALS_MAX_WIDTH, &width)) {
+		http_error(r, 400, "'width' must be a number of seconds, 1 or more");
+		goto fail;
+	}
+	if (!width) {
+		struct gen *g = atomic_load(&tz->gen);
+		for (size_t i = 0; i < g->nrules && !width; i++)
+			if (strcmp(rule_prefix(g->rules[i]), prefix) == 0)
+				width = rule_width(g->rules[i]);
+		if (!width) {
+			http_error(r, 400, "no rule here has that prefix: give its bucket width as 'width' (seconds)");
+			goto fail;
+		}
+	}
+	c->strings[TOTALS_MAX_FIELDS] = strdup(prefix);
+	size_t n = 0;
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, r->query, next) {
+		if (strcmp(kv->key, "field") != 0)
+			continue;
+		if (n == TOTALS_MAX_FIELDS) {
+			http_error(r, 400, "too many 'field' parameters");
+			goto fail;
+		}
+		c->strings[n] = strdup(kv->value);
+		c->fields[n] = c->strings[n];
+		if (!c->strings[n]) {
+			http_error(r, 503, "out of memory");
+			goto fail;
+		}
+		n++;
+	}
+	if (!c->strings[TOTALS_MAX_FIELDS]) {
+		http_error(r, 503, "out of memory");
+		goto fail;
+	}
+	c->q = (struct totals_query){
+		.prefix = c->strings[TOTALS_MAX_FIELDS], .fields = c->fields, .nfields = n,
+		.window_s = window, .width_s = width, .now = (long long)time(NULL),
+	};
+	if (totals_query_check(&c->q, err, sizeof(err)) < 0) {
+		http_error(r, 400, err);
+		goto fail;
+	}
+	pthread_mutex_lock(&tz->mu);
+	snprintf(c->host, sizeof(c->host), "%s", tz->redis.host);
+	snprintf(c->password, sizeof(c->password), "%s", tz->redis.password);
+	c->redis = tz->redis;
+	c->redis_gen = tz->redis_gen;
+	pthread_mutex_unlock(&tz->mu);
+	c->redis.host = c->host;
+	c->redis.password = c->password;
+	c->evreq = r->req;
+	c->req.srv = r->srv;
+	if (!tz->queries || offload_submit(tz->queries, totals_work, totals_done, c) < 0) {
+		http_error(r, 503, "cannot queue the query");
+		goto fail;
+	}
+	return;
+fail:
+	totals_call_free(c);
+}
+
 const struct job_ops totalizer_job = {
 	.name = "totalizer",
 	.keys = totalizer_keys,
@@ -1405,4 +1585,7 @@ const struct job_ops totalizer_job = {
 	.destroy = totalizer_destroy,
 	.metrics = totalizer_metrics,
 	.status = totalizer_status,
+	.http_path = "/v1/totals",
+	.http_methods = EVHTTP_REQ_GET,
+	.http = totalizer_http,
 };

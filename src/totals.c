@@ -4,13 +4,14 @@
  *
  * DESIGN.  A pure core and a thin I/O shell.  The core is an accumulator
  * that takes (key, value) pairs in any order — SCAN gives no order and may
- * hand out a key twice — and keeps, per resource (a key without its
- * start_ts), the start_ts of the buckets it already counted whole (so a
- * repeated key is not counted twice) and the newest bucket that started
- * before the window (the only one that may count pro-rated, settled at the
- * end).  Whole buckets are added to their group at once.  Totals are kept
- * exact as whole + frac / width_s, so nothing is lost to floating point.
- * Memory is one entry per counted resource plus one per group.
+ * hand out a key twice.  It keeps, per resource (a key without its
+ * start_ts), its group and the newest bucket that started before the window
+ * (the only one that may count pro-rated, settled at the end), and a set of
+ * the (resource, start_ts) pairs it counted whole, so a repeated key is not
+ * counted twice.  Whole buckets are added to their group at once.  Totals
+ * are kept exact as whole + frac / width_s: nothing is lost to floating
+ * point.  Memory: one entry per counted resource, per counted bucket (16
+ * bytes) and per group; none per key outside the window.
  *
  * The shell, totals_run(), pages through SCAN ... MATCH ... COUNT and asks
  * for each page's values with one MGET, freeing each page before the next.
@@ -176,6 +177,61 @@ static void smap_release(struct smap *m)
 	*m = (struct smap){ 0 };
 }
 
+/* ---- a set of (resource, start_ts) pairs: the buckets counted whole ---- */
+
+struct bset_slot {
+	size_t res1;		/* resource index + 1; 0 when the slot is free */
+	long long start;	/* start_ts, s */
+};
+
+struct bset {
+	struct bset_slot *slot;	/* cap slots, cap a power of two */
+	size_t cap;
+	size_t n;
+};
+
+static size_t bset_hash(size_t res, long long start)
+{
+	uint64_t x = (uint64_t)res * 0x9e3779b97f4a7c15ULL ^ (uint64_t)start;
+	x ^= x >> 30;	/* splitmix64's finaliser */
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return (size_t)(x ^ (x >> 31));
+}
+
+static struct bset_slot *bset_probe(struct bset_slot *slot, size_t cap, size_t res1,
+				    long long start)
+{
+	size_t i = bset_hash(res1, start) & (cap - 1);
+	while (slot[i].res1 && !(slot[i].res1 == res1 && slot[i].start == start))
+		i = (i + 1) & (cap - 1);
+	return &slot[i];
+}
+
+/* Add (res, start): 1 when added, 0 when it was there, -1 when out of memory. */
+static int bset_add(struct bset *s, size_t res, long long start)
+{
+	if ((s->n + 1) * 10 > s->cap * 7) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct bset_slot *slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return -1;
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i].res1)
+				*bset_probe(slot, cap, s->slot[i].res1, s->slot[i].start) = s->slot[i];
+		free(s->slot);
+		s->slot = slot;
+		s->cap = cap;
+	}
+	struct bset_slot *e = bset_probe(s->slot, s->cap, res + 1, start);
+	if (e->res1)
+		return 0;
+	*e = (struct bset_slot){ res + 1, start };
+	s->n++;
+	return 1;
+}
+
 /* ---- exact amounts: whole + frac / width, 0 <= frac < width ---- */
 
 /* Add v * covered / width.  0, or -1 when the total leaves long long. */
@@ -233,8 +289,6 @@ void totals_fmt(long long whole, long long frac, long long width, char *out, siz
 
 struct resource {
 	size_t group;		/* index into rows */
-	long long *starts;	/* start_ts of the buckets counted whole */
-	size_t nstarts, capstarts;
 	bool has_cand;		/* a bucket started before the window, weight > 0 */
 	long long cand_start;	/* the newest such bucket's start_ts, s */
 	long long cand_value;	/* and its counter */
@@ -256,6 +310,7 @@ struct totals_acc {
 	struct smap res_map;		/* key without ";start_ts" -> resource */
 	struct resource *res;
 	size_t nres, capres;
+	struct bset counted;		/* buckets counted whole, against SCAN repeats */
 
 	struct buf label;		/* scratch for a group label */
 	struct totals_counts keys;
@@ -320,9 +375,8 @@ void totals_acc_free(struct totals_acc *a)
 	for (size_t i = 0; i < a->nrows; i++)
 		free_fields(a->rows[i].fields, a->ngroup);
 	free(a->rows);
-	for (size_t i = 0; i < a->nres; i++)
-		free(a->res[i].starts);
 	free(a->res);
+	free(a->counted.slot);
 	smap_release(&a->group_map);
 	smap_release(&a->res_map);
 	buf_release(&a->label);
@@ -440,24 +494,16 @@ static int resource_for(struct totals_acc *a, const char *key, size_t n,
 
 static int count_whole(struct totals_acc *a, struct resource *r, long long start, long long v)
 {
-	for (size_t i = 0; i < r->nstarts; i++) {
-		if (r->starts[i] == start) {
-			a->keys.repeated++;
-			return 0;
-		}
-	}
-	if (r->nstarts == r->capstarts) {
-		size_t cap = r->capstarts ? r->capstarts * 2 : 4;
-		long long *s = realloc(r->starts, cap * sizeof(*s));
-		if (!s)
-			return acc_fail(a, "out of memory for the totals");
-		r->starts = s;
-		r->capstarts = cap;
+	int added = bset_add(&a->counted, (size_t)(r - a->res), start);
+	if (added < 0)
+		return acc_fail(a, "out of memory for the totals");
+	if (!added) {
+		a->keys.repeated++;
+		return 0;
 	}
 	struct totals_row *row = &a->rows[r->group];
 	if (amount_add(&row->whole, &row->frac, v, a->width_s, a->width_s) < 0)
 		return acc_fail(a, "a total is out of range");
-	r->starts[r->nstarts++] = start;
 	a->counted_whole++;
 	return 0;
 }

@@ -152,6 +152,26 @@ m=$(agg_get t /metrics)
 grep -q '^aggregatord_totalizer_matched_total{rule="web_status"} [1-9]' <<< "$m" || h_fail "no metrics for the new rule"
 h_ok "SIGHUP adding a rule mid-stream: old rules exact, the new rule counted $new"
 
+# --- aggregatorctl total / GET /v1/totals against known bucket contents ---
+R FLUSHALL > /dev/null
+now=$(date +%s); b0=$(( now / 21600 * 21600 ))
+R INCRBY "web_client;10.0.0.224,200;web1;$b0" 7 > /dev/null
+R INCRBY "web_client;10.0.0.224,200;web2;$((b0 - 21600))" 10 > /dev/null
+R INCRBY "web_client;10.0.0.224,304;web1;$b0" 2 > /dev/null
+R INCRBY "web_client;10.0.0.9,200;web1;$((b0 - 4 * 86400))" 99 > /dev/null	# outside the window
+R INCRBY "web_client;bad key" 5 > /dev/null
+"$AGGCTL" -s "$t_URL" total web_client '*' --window 172800 > "$H_TMP/total.txt"
+grep -Eq '^10\.0\.0\.224,200 +17$' "$H_TMP/total.txt" || h_fail "total: $(cat "$H_TMP/total.txt")"
+grep -Eq '^10\.0\.0\.224,304 +2$' "$H_TMP/total.txt" || h_fail "total row 2"
+grep -Eq '^total +19$' "$H_TMP/total.txt" || h_fail "total line"
+"$AGGCTL" -s "$t_URL" total web_client '*' '*' --window 172800 | grep -Eq '^10\.0\.0\.224,200 +web2 +10$' \
+    || h_fail "grouping by source"
+"$AGGCTL" -s "$t_URL" total web_client 10.0.0.224,304 --window 172800 --json | grep -q '"total":2}' \
+    || h_fail "a literal field"
+[ "$(agg_get t '/v1/totals?prefix=web_client&window=x' -o /dev/null -w '%{http_code}')" = 400 ] || h_fail "bad window not 400"
+[ "$(agg_get t '/v1/totals?prefix=nope' -o /dev/null -w '%{http_code}')" = 400 ] || h_fail "unknown prefix not 400"
+h_ok "aggregatorctl total and /v1/totals: grouping, literals, window, errors"
+
 # --- hostile datagrams: counted, nothing crashes, counting stays exact ---
 send_raw() {	# SRC_ADDR PAYLOAD_PERL_EXPR
     perl -MIO::Socket::INET -e '

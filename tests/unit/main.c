@@ -29,6 +29,9 @@ int main(void)
 	srunner_add_suite(sr, role_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, status_suite());
+	srunner_add_suite(sr, rules_suite());
+	srunner_add_suite(sr, tally_suite());
+	srunner_add_suite(sr, totals_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -9,6 +9,9 @@ Suite *json_suite(void);
 Suite *role_suite(void);
 Suite *http_suite(void);
 Suite *status_suite(void);
+Suite *rules_suite(void);
+Suite *tally_suite(void);
+Suite *totals_suite(void);
 
 /* Write text to a fresh temp file; returns its path (static buffer per call site). */
 char *unit_tmpfile(const char *text);

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# test_totals_redis.sh — the totals query (src/totals.c) against a real
+# redis-server: SCAN + MGET paging, the window rule on buckets inside,
+# straddling and outside a window, grouping by wildcards and literals, glob
+# characters in a literal, unparsable and vanished keys, and a refused SCAN.
+#
+# Buckets are laid out around the current time rounded down to the width;
+# the clock handed to the query is fixed relative to that base, so the
+# expected totals do not depend on when the test runs.  The driver
+# tests/harness/totals_cli.c is built here against $AGG_BUILD/libagg.a.
+# shellcheck disable=SC2154  # r_PORT is exported by h_start_redis
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+: "${AGG_BUILD:=build}"
+h_init
+
+lib=$H_TOP/$AGG_BUILD/libagg.a
+[ -f "$lib" ] || h_fail "$lib is not built (run make)"
+cli=$H_TMP/totals_cli
+# shellcheck disable=SC2046
+cc -std=c11 -D_GNU_SOURCE -I"$H_TOP/include" -o "$cli" "$H_TOP/tests/harness/totals_cli.c" \
+    "$lib" $(pkg-config --cflags --libs hiredis libconfig libevent libevent_pthreads) \
+    -pthread -lm || h_fail "cannot build totals_cli"
+h_ok "totals_cli builds against libagg.a"
+
+h_start_redis r
+
+W=900                                   # bucket width: ttl 3600, 4 buckets
+base=$(( $(date +%s) / W * W ))
+NOW=$(( base + 300 ))                   # window 3600: lo = base - 4W + 300
+
+# put KEY VALUE: as the counting side writes it (INCRBY, then EXPIRE ttl).
+cmds=$H_TMP/load.txt
+: > "$cmds"
+put() {
+    printf 'INCRBY "%s" %s\nEXPIRE "%s" 7200\n' "$1" "$2" "$1" >> "$cmds"
+}
+b() {   # b N: the bucket N widths from base
+    echo $(( base + $1 * W ))
+}
+put "web_client;10.0.0.224,200;web1;$(b 0)" 4
+put "web_client;10.0.0.224,200;web1;$(b -1)" 2
+put "web_client;10.0.0.224,200;web1;$(b -4)" 3      # straddles: 600 of 900 s -> 2
+put "web_client;10.0.0.224,200;web1;$(b -5)" 100    # before the window -> 0
+put "web_client;10.0.0.224,200;web2;$(b -3)" 1
+put "web_client;10.0.0.224,200;web2;$(b 1)" 50      # future -> 0
+put "web_client;10.0.0.224,304;web1;$(b -2)" 2
+put "web_client;10.0.0.9,404;web3;$(b -4)" 1        # straddles -> 0.667
+put "web_client;a[1]*?;web1;$(b 0)" 5               # glob characters in a field
+put "web_client;a1xy;web1;$(b 0)" 1000              # what an unescaped glob would match
+put "web_client;bad;web1;notanumber" 7              # unparsable start_ts
+put "web_clientx;10.0.0.224,200;web1;$(b 0)" 10000  # another prefix
+printf 'SET "web_client;x;web1;%s" abc\n' "$(b 0)" >> "$cmds"        # unparsable value
+printf 'RPUSH "web_client;list;web1;%s" 1\n' "$(b 0)" >> "$cmds"     # not a string: MGET nil
+# Enough keys under a second prefix for several SCAN pages.
+bulk_total=0
+for i in $(seq 1 3000); do
+    put "bulk;m$i;s$(( i % 3 ));$(b 0)" $(( i % 7 + 1 ))
+    bulk_total=$(( bulk_total + i % 7 + 1 ))
+done
+h_redis r < "$cmds" > "$H_TMP/load.out" || h_fail "redis-cli could not load the keys"
+grep -q ERR "$H_TMP/load.out" && h_fail "loading keys: $(grep ERR "$H_TMP/load.out" | head -n 1)"
+[ "$(h_redis r dbsize)" = 3014 ] || h_fail "expected 3014 keys, redis has $(h_redis r dbsize)"
+h_ok "loaded 3014 keys around $base (width $W)"
+
+# q WINDOW [FIELD...]: run the query on web_client; the JSON goes to $out.
+q() {
+    local window=$1
+    shift
+    out=$("$cli" 127.0.0.1 "$r_PORT" web_client "$window" "$W" "$NOW" "$@") ||
+        h_fail "totals_cli web_client $window $* failed"
+}
+# grand: the grand total of $out.
+grand() {
+    sed -n 's/.*\],"total":\([-0-9.]*\),"keys".*/\1/p' <<< "$out"
+}
+# rows: one line per row of $out, "field|field|...=TOTAL".
+rows() {
+    grep -oP '\{"fields":\[.*?\],"total":[-0-9.]+\}' <<< "$out" |
+        sed -e 's/^{"fields":\[//' -e 's/\],"total":/=/' -e 's/}$//' -e 's/","/|/g' -e 's/"//g'
+}
+# keys NAME: one of the key counters of $out.
+keys() {
+    sed -n "s/.*\"keys\":{.*\"$1\":\([0-9]*\).*/\1/p" <<< "$out"
+}
+expect_rows() {   # WHAT EXPECTED-LINES
+    local got
+    got=$(rows)
+    [ "$got" = "$2" ] || h_fail "$1: rows differ; got:
+$got
+expected:
+$2"
+}
+
+q 3600
+[ "$(grand)" = 1016.667 ] || h_fail "total web_client: $(grand), expected 1016.667 ($out)"
+expect_rows "total web_client" "=1016.667"
+if ! { [ "$(keys seen)" = 12 ] && [ "$(keys counted)" = 8 ] && [ "$(keys skipped)" = 2 ] &&
+        [ "$(keys future)" = 1 ] && [ "$(keys missing)" = 1 ]; }; then
+    h_fail "key counters: $out"
+fi
+h_ok "total over everything: whole buckets, 2/3 of the straddling ones, none older or future"
+
+q 3600 '*'
+expect_rows "grouped by matched" "a1xy=1000
+10.0.0.224,200=9
+a[1]*?=5
+10.0.0.224,304=2
+10.0.0.9,404=0.667"
+grep -q '"group_by":\[0\]' <<< "$out" || h_fail "group_by: $out"
+h_ok "grouped by matched, summed over sources, sorted by total"
+
+q 3600 '*' '*'
+expect_rows "grouped by matched and source" "a1xy|web1=1000
+10.0.0.224,200|web1=8
+a[1]*?|web1=5
+10.0.0.224,304|web1=2
+10.0.0.224,200|web2=1
+10.0.0.9,404|web3=0.667"
+h_ok "grouped by matched and source"
+
+q 3600 10.0.0.224,200
+expect_rows "literal matched" "=9"
+q 3600 10.0.0.224,200 '*'
+expect_rows "literal matched, by source" "web1=8
+web2=1"
+q 3600 '*' web3
+expect_rows "by matched, literal source" "10.0.0.9,404=0.667"
+h_ok "literals fix a field; wildcards group"
+
+q 3600 'a[1]*?'
+expect_rows "literal with glob characters" "=5"
+h_ok "glob characters in a literal are escaped in SCAN MATCH"
+
+q 86400
+[ "$(grand)" = 1118 ] || h_fail "window longer than the data: $(grand), expected 1118"
+q 600                                   # lo = base - 300: 1/3 of bucket -1
+[ "$(grand)" = 1009.667 ] || h_fail "window of 600 s: $(grand), expected 1009.667"
+h_ok "window longer than all data, and shorter than one bucket"
+
+out=$("$cli" 127.0.0.1 "$r_PORT" bulk 3600 "$W" "$NOW" '*' '*') || h_fail "bulk query failed"
+[ "$(grand)" = "$bulk_total" ] || h_fail "bulk: total $(grand), expected $bulk_total"
+[ "$(rows | wc -l)" = 3000 ] || h_fail "bulk: $(rows | wc -l) rows, expected 3000"
+[ "$(keys seen)" = 3000 ] || h_fail "bulk: seen $(keys seen)"
+out=$("$cli" 127.0.0.1 "$r_PORT" bulk 3600 "$W" "$NOW" '*' s1) || h_fail "bulk query failed"
+[ "$(rows | wc -l)" = 1000 ] || h_fail "bulk s1: $(rows | wc -l) rows, expected 1000"
+h_ok "3000 keys over several SCAN pages: every key once"
+
+h_redis r config set requirepass sekrit > /dev/null
+set +e
+err=$("$cli" 127.0.0.1 "$r_PORT" web_client 3600 "$W" "$NOW" 2>&1)
+rc=$?
+set -e
+h_redis r -a sekrit --no-auth-warning config set requirepass '' > /dev/null
+[ $rc = 1 ] || h_fail "a refused SCAN exited $rc"
+case $err in
+    "totals_cli: redis SCAN failed: NOAUTH"*) ;;
+    *) h_fail "a refused SCAN said: $err" ;;
+esac
+h_ok "a refused SCAN is an error naming the command"
+
