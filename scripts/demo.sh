@@ -13,12 +13,29 @@ h_init
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
+say "throwaway servers on loopback"
+h_start_redis r
+echo "redis on 127.0.0.1:$r_PORT"
+
 port=$(h_free_port tcp)
+uport=$(h_free_port udp)
 conf=$H_TMP/aggregatord.conf
 cat > "$conf" <<CONF
 node = { name = "demo-a"; state_dir = "$H_TMP/state"; };
 log  = { level = "info"; };
 http = { listen = "127.0.0.1:$port"; token = "demo-token"; };
+redis = { port = $r_PORT; };
+totalizer = {
+  flush_ms = 500;
+  rules = (
+    { prefix = "web_client"; listen = "127.0.0.1:$uport";
+      match = "^([^ ]+).*?\\"(?:GET|POST) .*? HTTP/[^\\"]*\\" (\\\\d\\\\d\\\\d)";
+      matched = "\$1,\$2"; source = "web1"; ttl = 86400; buckets = 4; },
+    { prefix = "web_page"; listen = "127.0.0.1:$uport";
+      match = "\\"(?:GET|POST) ([^ ?\\"]*)[^\\"]*\\" \\\\d\\\\d\\\\d";
+      matched = "\$1"; last_segment = true; lower = true; max_len = 32; source = "web1"; }
+  );
+};
 CONF
 
 say "the config, checked as systemd's ExecStartPre does"
@@ -58,6 +75,28 @@ say "/metrics (Prometheus), checked by promtool"
 curl -sf -H 'Authorization: Bearer demo-token' "http://127.0.0.1:$port/metrics" > "$H_TMP/metrics.txt"
 grep -E '^aggregatord_(build_info|config_reloads_total|role_overrides_total)' "$H_TMP/metrics.txt" | sed 's/^/  /'
 run promtool check metrics < "$H_TMP/metrics.txt"
+
+say "totalizer: check the rules on a few lines first (--test-rules touches nothing)"
+"$PWD/tests/harness/udp_blast" --print -n 20000 --clients 40 --pages 30 > "$H_TMP/access.log"
+head -n 3 "$H_TMP/access.log" | sed 's/^/  /'
+head -n 3 "$H_TMP/access.log" | "$AGGD" -c "$conf" --test-rules | sed 's/^/  /'
+
+say "totalizer: stream the access log over UDP (as tail -F access.log | nc -u 127.0.0.1 $uport would)"
+"$PWD/tests/harness/htool" udp-send 127.0.0.1 "$uport" < "$H_TMP/access.log"
+echo "sent $(wc -l < "$H_TMP/access.log") lines, one datagram each"
+export AGGREGATORD_TOKEN=demo-token
+counted() { curl -sf -H 'Authorization: Bearer demo-token' "http://127.0.0.1:$port/metrics" |
+            awk '$1 == "aggregatord_totalizer_lines_total" { l = $2 }
+                 $1 ~ /^aggregatord_totalizer_matched_total/ { m += $2 }
+                 $1 == "aggregatord_totalizer_counted_total" { c = $2 }
+                 END { exit !(l == '"$(wc -l < "$H_TMP/access.log")"' && c == m) }'; }
+h_wait_until 20 counted
+echo "keys in redis: $(redis-cli -p "$r_PORT" DBSIZE) (e.g. $(redis-cli -p "$r_PORT" --scan --pattern 'web_client;*' | head -n 1))"
+run "$AGGCTL" -c "$conf" total web_client '*' --window 3600 > "$H_TMP/total.txt"
+head -n 6 "$H_TMP/total.txt"; echo "  ..."; tail -n 2 "$H_TMP/total.txt"
+run "$AGGCTL" -c "$conf" total web_page '*' --window 3600 > "$H_TMP/pages.txt"
+head -n 6 "$H_TMP/pages.txt"; echo "  ..."; tail -n 2 "$H_TMP/pages.txt"
+run "$AGGCTL" -c "$conf" status
 
 say "without the token, the API says no (except /healthz)"
 run curl -s "http://127.0.0.1:$port/v1/status"; echo

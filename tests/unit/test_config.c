@@ -291,6 +291,20 @@ START_TEST(keys_documented)
 			ck_assert_msg(strstr(sample, want), "conf/aggregatord.conf lacks '%s'", want);
 		}
 	}
+	/* Each job's keys are in its own page and in the sample. */
+	for (size_t j = 0; job_table[j]; j++) {
+		char page[64];
+		snprintf(page, sizeof(page), "docs/%s.md", job_table[j]->name);
+		char *jdoc = slurp(page);
+		for (const struct cfg_key *k = job_table[j]->keys; k->name; k++) {
+			char want[128];
+			snprintf(want, sizeof(want), "`%s.%s`", job_table[j]->name, k->name);
+			ck_assert_msg(strstr(jdoc, want), "%s lacks %s", page, want);
+			snprintf(want, sizeof(want), "%s =", k->name);
+			ck_assert_msg(strstr(sample, want), "conf/aggregatord.conf lacks '%s'", want);
+		}
+		free(jdoc);
+	}
 	free(doc);
 	free(sample);
 }
