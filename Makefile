@@ -101,6 +101,11 @@ $(UNIT_BIN): $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
+# The totals query driver links the library under test (sanitized with it).
+$(BUILD)/totals_cli: $(BUILD)/tests/harness/totals_cli.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Test tools: plain builds, never sanitized (they are not under test).
 tests/harness/kafka_mock: tests/harness/kafka_mock.c
 	$(call msg,CC,$@)
@@ -123,11 +128,11 @@ deps:
 unit: $(UNIT_BIN)
 	$(Q)CK_DEFAULT_TIMEOUT=20 $(UNIT_BIN)
 
-integration: all harness
+integration: all harness $(BUILD)/totals_cli
 	$(Q)AGG_BUILD=$(BUILD) tests/integration/run.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN)
+	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN) $(BUILD)/totals_cli
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 

@@ -768,8 +768,8 @@ static int send_inflight(struct totalizer *tz, redisContext *c, char *err, size_
 {
 	const struct tally *t = tz->inflight;
 	size_t nchunks = (t->count + CHUNK_KEYS - 1) / CHUNK_KEYS;
-	const char **argv = malloc((4 + 3 * CHUNK_KEYS) * sizeof(*argv));
-	size_t *argl = malloc((4 + 3 * CHUNK_KEYS) * sizeof(*argl));
+	const char **argv = malloc((5 + 3 * CHUNK_KEYS) * sizeof(*argv));	/* EVAL script n id keys ttl (delta ttl)... */
+	size_t *argl = malloc((5 + 3 * CHUNK_KEYS) * sizeof(*argl));
 	char (*nums)[24] = malloc((2 * CHUNK_KEYS + 2) * sizeof(*nums));
 	int rc = -1;
 	if (!argv || !argl || !nums) {
