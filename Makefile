@@ -106,6 +106,10 @@ $(BUILD)/totals_cli: $(BUILD)/tests/harness/totals_cli.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/bench_core: $(BUILD)/bench/bench_core.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Test tools: plain builds, never sanitized (they are not under test).
 tests/harness/kafka_mock: tests/harness/kafka_mock.c
 	$(call msg,CC,$@)
@@ -137,7 +141,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory integration
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all harness
+	$(Q)$(MAKE) --no-print-directory all harness $(BUILD)/bench_core
 	$(Q)AGG_BUILD=$(BUILD) bench/run.sh
 
 demo: deps

@@ -8,8 +8,6 @@ cd "$(dirname "$0")/.."
 : "${AGG_BUILD:=build}"
 h_init
 
-cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -o "$H_TMP/bench_core" bench/bench_core.c \
-    "$AGG_BUILD/libagg.a" $(pkg-config --cflags --libs libconfig libevent libevent_pthreads) -pthread
 
 port=$(h_free_port tcp)
 cat > "$H_TMP/bench.conf" <<CONF
@@ -21,7 +19,80 @@ h_spawn d "$H_TMP/d.log" "$AGG_BUILD/aggregatord" -c "$H_TMP/bench.conf"
 h_wait_until 10 curl -sf "http://127.0.0.1:$port/healthz" -o /dev/null
 
 echo "== foundation ($(nproc) cores)"
-"$H_TMP/bench_core" conf/aggregatord.conf "http://127.0.0.1:$port"
+"$AGG_BUILD/bench_core" conf/aggregatord.conf "http://127.0.0.1:$port"
 rss=$(awk '/VmHWM/ { print $2, $3 }' "/proc/$(h_pid d)/status")
 echo "daemon peak RSS (idle, after the HTTP runs): $rss"
 h_stop d
+
+# ---------------------------------------------------------------------------
+# totalizer: zero-loss line rate end to end into Redis, beside the raw sink
+# ---------------------------------------------------------------------------
+. bench/totalizer_bench.sh
+totalizer_bench_build
+echo
+totalizer_sink_baseline 2 1 10
+
+h_start_redis r
+uport=$(h_free_port udp)
+tport=$(h_free_port tcp)
+cat > "$H_TMP/tz.conf" <<CONF
+node = { name = "bench"; state_dir = "$H_TMP/state-tz"; };
+log = { level = "warn"; };
+http = { listen = "127.0.0.1:$tport"; };
+redis = { port = $r_PORT; };
+totalizer = {
+  flush_ms = 1000; threads = 2; rcvbuf = $TOTALIZER_RCVBUF;
+  rules = (
+    { prefix = "web_client"; listen = "127.0.0.1:$uport";
+      match = "^([^ ]+).*?\\"(?:GET|POST) .*? HTTP/[^\\"]*\\" (\\\\d\\\\d\\\\d)";
+      matched = "\$1,\$2"; source = "web1"; },
+    { prefix = "web_page"; listen = "127.0.0.1:$uport";
+      match = "\\"(?:GET|POST) ([^ ?\\"]*)[^\\"]*\\" \\\\d\\\\d\\\\d";
+      matched = "\$1"; last_segment = true; lower = true; max_len = 32; source = "web1"; }
+  );
+};
+CONF
+h_spawn tz "$H_TMP/tz.log" "$AGG_BUILD/aggregatord" -c "$H_TMP/tz.conf"
+h_wait_until 10 curl -sf "http://127.0.0.1:$tport/healthz" -o /dev/null
+tmetric() { curl -sf "http://127.0.0.1:$tport/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
+tz_lines() { tmetric aggregatord_totalizer_lines_total; }
+echo
+echo "== totalizer: aggregatord, 2 rx threads, the two sample rules, rcvbuf $TOTALIZER_RCVBUF, flush 1 s, into Redis"
+declare -A TZ_RATE
+for k in 1 10; do
+    TOTALIZER_QUIET_MS=400 TOTALIZER_RX_PID=$(h_pid tz) totalizer_rate_probe 127.0.0.1 "$uport" tz_lines "$k"
+    TZ_RATE[$k]=$TOTALIZER_ZERO_LOSS
+    note=$TOTALIZER_LIMIT
+    case $TOTALIZER_LIMIT in
+        loss) note="first loss at $TOTALIZER_LOSS_RATE lines/s: $TOTALIZER_LOSS_PCT%" ;;
+        sender) note="sender-bound" ;;
+    esac
+    printf '  -> %d-line datagrams: zero loss up to %d lines/s (%s)\n' "$k" "$TOTALIZER_ZERO_LOSS" "$note"
+done
+# Everything received must be in Redis: counted == matched.
+matched_sum() { curl -sf "http://127.0.0.1:$tport/metrics" | awk '$1 ~ /^aggregatord_totalizer_matched_total/ { s += $2 } END { print s }'; }
+h_wait_until 30 sh -c "[ \"\$(curl -sf http://127.0.0.1:$tport/metrics | awk '\$1 == \"aggregatord_totalizer_counted_total\" { print \$2 }')\" = \"$(matched_sum)\" ]" \
+    && echo "  Redis holds every matched line: counted_total = matched = $(matched_sum)" \
+    || echo "  WARNING: counted_total $(tmetric aggregatord_totalizer_counted_total) != matched $(matched_sum)"
+
+# Redis commands per second follow distinct keys, not lines.
+redis_cmds() { redis-cli -p "$r_PORT" INFO stats | awk -F: '/^total_commands_processed/ { print $2 + 0 }'; }
+for rate in 100000 1000000; do
+    c0=$(redis_cmds); t0=$(date +%s.%N)
+    "$TOTALIZER_BLAST" -n $((rate * 3)) -k 10 --rate "$rate" 127.0.0.1 "$uport" > /dev/null
+    sleep_until=$(( $(date +%s) + 2 ))
+    h_wait_until 5 sh -c "[ \$(date +%s) -ge $sleep_until ]"
+    c1=$(redis_cmds); t1=$(date +%s.%N)
+    awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v r="$rate" \
+        'BEGIN { printf "  Redis commands/s while fed %7d lines/s: %6.1f\n", r, (b - a) / (e - s) }'
+done
+
+r1=${TZ_RATE[1]} r10=${TZ_RATE[10]}
+s1=${TOTALIZER_SINK_RATE_1:-0} s10=${TOTALIZER_SINK_RATE_10:-0}
+echo
+printf '%-46s %12s   baseline %12s (raw recvmmsg sink)   ratio %s\n' \
+    "totalizer zero-loss lines/s, 1-line datagrams" "$r1" "$s1" "$(awk -v a="$r1" -v b="$s1" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+printf '%-46s %12s   baseline %12s (raw recvmmsg sink)   ratio %s\n' \
+    "totalizer zero-loss lines/s, 10-line datagrams" "$r10" "$s10" "$(awk -v a="$r10" -v b="$s10" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+echo "daemon peak RSS: $(awk '/VmHWM/ { print $2, $3 }' "/proc/$(h_pid tz)/status")"
+h_stop tz
