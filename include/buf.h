@@ -35,4 +35,7 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 char *buf_detach(struct buf *b, size_t *len);	/* caller frees; NULL if oom */
 
+/* Format a message into the caller's err[errlen]; returns -1 (for `return set_err(...)`). */
+int set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -122,3 +122,12 @@ char *buf_detach(struct buf *b, size_t *len)
 	buf_init(b);
 	return p;
 }
+
+int set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}

@@ -19,17 +19,6 @@
 
 #include "addr.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 void httpc_escape(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -55,7 +44,7 @@ static int dial(const char *host, int port, int timeout_ms, char *err, size_t er
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	int rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0) {
-		fail(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+		set_err(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
 		return -1;
 	}
 	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
@@ -76,7 +65,7 @@ static int dial(const char *host, int port, int timeout_ms, char *err, size_t er
 	if (fd < 0) {
 		char hp[300];
 		snprintf(hp, sizeof(hp), "%s:%d", host, port);
-		fail(err, errlen, "cannot connect to %s: %s", hp, strerror(saved));
+		set_err(err, errlen, "cannot connect to %s: %s", hp, strerror(saved));
 	}
 	return fd;
 }
@@ -107,18 +96,18 @@ int httpc_request(const char *method, const char *url, const char *token,
 	resp->status = 0;
 	buf_init(&resp->body);
 	if (strncmp(url, "http://", 7) != 0)
-		return fail(err, errlen, "URL '%s' must start with http://", url);
+		return set_err(err, errlen, "URL '%s' must start with http://", url);
 	const char *hp = url + 7;
 	const char *path = strchr(hp, '/');
 	size_t hplen = path ? (size_t)(path - hp) : strlen(hp);
 	if (hplen == 0 || hplen >= sizeof(hostport))
-		return fail(err, errlen, "bad URL '%s'", url);
+		return set_err(err, errlen, "bad URL '%s'", url);
 	memcpy(hostport, hp, hplen);
 	hostport[hplen] = '\0';
 	if (!strchr(hostport, ':') || hostport[hplen - 1] == ']')
 		strcat(hostport, ":80");
 	if (addr_split(hostport, host, sizeof(host), &port, &why) < 0)
-		return fail(err, errlen, "bad URL '%s': %s", url, why);
+		return set_err(err, errlen, "bad URL '%s': %s", url, why);
 	if (!path)
 		path = "/";
 
@@ -135,7 +124,7 @@ int httpc_request(const char *method, const char *url, const char *token,
 		buf_adds(&req, body);
 	if (req.oom) {
 		buf_release(&req);
-		return fail(err, errlen, "out of memory");
+		return set_err(err, errlen, "out of memory");
 	}
 
 	int fd = dial(host, port, timeout_ms, err, errlen);
@@ -146,19 +135,19 @@ int httpc_request(const char *method, const char *url, const char *token,
 	int rc = -1;
 	struct buf in = BUF_INIT;
 	if (send_all(fd, req.data, req.len) < 0) {
-		fail(err, errlen, "cannot send the request to %s: %s", hostport, strerror(errno));
+		set_err(err, errlen, "cannot send the request to %s: %s", hostport, strerror(errno));
 		goto out;
 	}
 	for (;;) {
 		if (buf_grow(&in, 65536) < 0) {
-			fail(err, errlen, "out of memory reading from %s", hostport);
+			set_err(err, errlen, "out of memory reading from %s", hostport);
 			goto out;
 		}
 		ssize_t r = recv(fd, in.data + in.len, 65536, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			fail(err, errlen, "no answer from %s: %s", hostport,
+			set_err(err, errlen, "no answer from %s: %s", hostport,
 			     errno == EAGAIN ? "timed out" : strerror(errno));
 			goto out;
 		}
@@ -167,18 +156,18 @@ int httpc_request(const char *method, const char *url, const char *token,
 		in.len += (size_t)r;
 		in.data[in.len] = '\0';
 		if (in.len > HTTPC_MAX_BODY) {
-			fail(err, errlen, "answer from %s is too large", hostport);
+			set_err(err, errlen, "answer from %s is too large", hostport);
 			goto out;
 		}
 	}
 	int major, minor, status;
 	if (in.len < 12 || sscanf(in.data, "HTTP/%d.%d %d", &major, &minor, &status) != 3) {
-		fail(err, errlen, "%s did not answer with HTTP", hostport);
+		set_err(err, errlen, "%s did not answer with HTTP", hostport);
 		goto out;
 	}
 	const char *sep = strstr(in.data, "\r\n\r\n");
 	if (!sep) {
-		fail(err, errlen, "%s sent a truncated answer", hostport);
+		set_err(err, errlen, "%s sent a truncated answer", hostport);
 		goto out;
 	}
 	sep += 4;
@@ -186,7 +175,7 @@ int httpc_request(const char *method, const char *url, const char *token,
 	buf_add(&resp->body, sep, in.len - (size_t)(sep - in.data));
 	if (resp->body.oom) {
 		buf_release(&resp->body);
-		fail(err, errlen, "out of memory reading from %s", hostport);
+		set_err(err, errlen, "out of memory reading from %s", hostport);
 		goto out;
 	}
 	rc = 0;

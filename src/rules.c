@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 #define RULE_MAX_GROUPS 31	/* capture groups a pattern may have */
 #define TEMPLATE_MAX 32		/* segments of a `matched` template */
 #define MATCHED_RAW_MAX 1024	/* bytes of an assembled matched value before escaping */
@@ -111,17 +113,6 @@ size_t key_escape(char *out, size_t cap, const char *in, size_t len)
 	return o;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int add_text(struct seg *segs, size_t *n, const char *p, size_t len)
 {
 	if (len == 0)
@@ -150,7 +141,7 @@ static int parse_template(struct rule *r, const char *t, char *err, size_t errle
 			continue;
 		}
 		if (add_text(r->tmpl, &r->ntmpl, lit, (size_t)(p - lit)) < 0)
-			return fail(err, errlen, "'matched' template '%s' is too long", t);
+			return set_err(err, errlen, "'matched' template '%s' is too long", t);
 		p++;
 		int group = -1;
 		if (*p == '$') {
@@ -163,45 +154,45 @@ static int parse_template(struct rule *r, const char *t, char *err, size_t errle
 		} else if (*p == '{') {
 			const char *close = strchr(p, '}');
 			if (!close || close == p + 1)
-				return fail(err, errlen, "'matched' template '%s' has an unclosed or empty ${}", t);
+				return set_err(err, errlen, "'matched' template '%s' has an unclosed or empty ${}", t);
 			char name[64];
 			size_t nl = (size_t)(close - p - 1);
 			if (nl >= sizeof(name))
-				return fail(err, errlen, "'matched' template '%s' has a group name too long", t);
+				return set_err(err, errlen, "'matched' template '%s' has a group name too long", t);
 			memcpy(name, p + 1, nl);
 			name[nl] = '\0';
 			if (name[0] >= '0' && name[0] <= '9') {
 				char *end;
 				group = (int)strtol(name, &end, 10);
 				if (*end)
-					return fail(err, errlen, "'matched' template '%s' has a bad group ${...}", t);
+					return set_err(err, errlen, "'matched' template '%s' has a bad group ${...}", t);
 			} else {
 				group = pcre2_substring_number_from_name(r->code, (PCRE2_SPTR)name);
 				if (group < 0) {
 					char msg[160];
 					snprintf(msg, sizeof(msg), "'matched' names group '%s', which 'match' does not define", name);
-					return fail(err, errlen, "%s", msg);
+					return set_err(err, errlen, "%s", msg);
 				}
 			}
 			p = close + 1;
 		} else {
-			return fail(err, errlen, "'matched' template '%s': '$' must be followed by a group number, {name} or '$'", t);
+			return set_err(err, errlen, "'matched' template '%s': '$' must be followed by a group number, {name} or '$'", t);
 		}
 		if (group > (int)ngroups) {
 			char msg[200];
 			snprintf(msg, sizeof(msg), "'matched' refers to group %d but 'match' has %u group(s)",
 				 group, ngroups);
-			return fail(err, errlen, "%s", msg);
+			return set_err(err, errlen, "%s", msg);
 		}
 		if (r->ntmpl >= TEMPLATE_MAX)
-			return fail(err, errlen, "'matched' template '%s' is too long", t);
+			return set_err(err, errlen, "'matched' template '%s' is too long", t);
 		r->tmpl[r->ntmpl].kind = SEG_GROUP;
 		r->tmpl[r->ntmpl].group = group;
 		r->ntmpl++;
 		lit = p;
 	}
 	if (add_text(r->tmpl, &r->ntmpl, lit, (size_t)(p - lit)) < 0)
-		return fail(err, errlen, "'matched' template '%s' is too long", t);
+		return set_err(err, errlen, "'matched' template '%s' is too long", t);
 	return 0;
 }
 
@@ -219,7 +210,7 @@ static int parse_keypattern(struct rule *r, const char *kp, char *err, size_t er
 		const char *semi = strchr(p, ';');
 		size_t len = semi ? (size_t)(semi - p) : strlen(p);
 		if (r->nfields >= sizeof(r->fields) / sizeof(r->fields[0]))
-			return fail(err, errlen, "'keypattern' '%s' has too many fields", kp);
+			return set_err(err, errlen, "'keypattern' '%s' has too many fields", kp);
 		struct field *f = &r->fields[r->nfields++];
 		f->kind = F_TEXT;
 		for (size_t i = 0; i < 4; i++)
@@ -227,14 +218,14 @@ static int parse_keypattern(struct rule *r, const char *kp, char *err, size_t er
 				f->kind = names[i].kind;
 		if (f->kind == F_TEXT) {
 			if (len == 0)
-				return fail(err, errlen, "'keypattern' '%s' has an empty field", kp);
+				return set_err(err, errlen, "'keypattern' '%s' has an empty field", kp);
 			for (size_t i = 0; i < len; i++)
 				if (p[i] < 0x21 || p[i] > 0x7e || p[i] == '<' || p[i] == '>' || p[i] == '\\')
-					return fail(err, errlen, "'keypattern' '%s': fields are <prefix>, <matched>, <source>, <start_ts> or plain printable text", kp);
+					return set_err(err, errlen, "'keypattern' '%s': fields are <prefix>, <matched>, <source>, <start_ts> or plain printable text", kp);
 			f->text = strndup(p, len);
 			f->len = len;
 			if (!f->text)
-				return fail(err, errlen, "out of memory%s", "");
+				return set_err(err, errlen, "out of memory%s", "");
 			r->fixed_len += len;
 		}
 		seen[f->kind]++;
@@ -245,7 +236,7 @@ static int parse_keypattern(struct rule *r, const char *kp, char *err, size_t er
 	}
 	if (seen[F_PREFIX] != 1 || seen[F_MATCHED] != 1 || seen[F_SOURCE] != 1 || seen[F_TS] != 1 ||
 	    r->fields[0].kind != F_PREFIX || r->fields[r->nfields - 1].kind != F_TS)
-		return fail(err, errlen, "'keypattern' '%s' must start with <prefix>, end with <start_ts>, and hold <matched> and <source> once each", kp);
+		return set_err(err, errlen, "'keypattern' '%s' must start with <prefix>, end with <start_ts>, and hold <matched> and <source> once each", kp);
 	r->fixed_len += r->prefix_len;
 	return 0;
 }

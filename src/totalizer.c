@@ -1281,19 +1281,17 @@ static void totalizer_metrics(void *job, struct buf *out)
 	HEAD("lines_total", "counter", "Lines taken from datagrams (empty lines not counted).");
 	buf_addf(out, "aggregatord_totalizer_lines_total %llu\n",
 		 (unsigned long long)rx_sum(tz, offsetof(struct rx, lines)));
-	HEAD("matched_total", "counter", "Lines a rule matched, by rule.");
-	for (size_t r = 0; r < g->nrules; r++) {
-		uint64_t m, u;
-		rule_counts(tz, rule_name(g->rules[r]), &m, &u);
-		buf_addf(out, "aggregatord_totalizer_matched_total{rule=\"%s\"} %llu\n",
-			 rule_name(g->rules[r]), (unsigned long long)m);
-	}
-	HEAD("unmatched_total", "counter", "Lines a rule did not match, by rule.");
-	for (size_t r = 0; r < g->nrules; r++) {
-		uint64_t m, u;
-		rule_counts(tz, rule_name(g->rules[r]), &m, &u);
-		buf_addf(out, "aggregatord_totalizer_unmatched_total{rule=\"%s\"} %llu\n",
-			 rule_name(g->rules[r]), (unsigned long long)u);
+	static const char *const per_rule[2] = { "matched_total", "unmatched_total" };
+	for (int which = 0; which < 2; which++) {
+		buf_addf(out, "# HELP aggregatord_totalizer_%s Lines a rule %s, by rule.\n"
+			      "# TYPE aggregatord_totalizer_%s counter\n", per_rule[which],
+			 which ? "did not match" : "matched", per_rule[which]);
+		for (size_t r = 0; r < g->nrules; r++) {
+			uint64_t mu[2];
+			rule_counts(tz, rule_name(g->rules[r]), &mu[0], &mu[1]);
+			buf_addf(out, "aggregatord_totalizer_%s{rule=\"%s\"} %llu\n", per_rule[which],
+				 rule_name(g->rules[r]), (unsigned long long)mu[which]);
+		}
 	}
 	HEAD("dropped_total", "counter", "Datagrams, lines or counts dropped, by cause.");
 	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"allow\"} %llu\n",
