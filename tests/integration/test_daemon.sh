@@ -36,12 +36,14 @@ CONF
 }
 write_conf info ""
 h_start_notify n
-agg_start a "$conf" NOTIFY_SOCKET="$n_SOCKET"
+agg_start a "$conf" NOTIFY_SOCKET="$n_SOCKET" WATCHDOG_USEC=300000
 h_wait_until 10 agg_healthy a || h_fail "daemon did not answer /healthz"
 h_ok "daemon starts and answers /healthz"
 h_wait_until 5 grep -qx 'READY=1' "$n_OUT" || h_fail "no READY=1 on NOTIFY_SOCKET"
 grep -q '^STATUS=node node-a' "$n_OUT" || h_fail "no STATUS= line"
 h_ok "READY=1 and STATUS= reach NOTIFY_SOCKET"
+h_wait_until 5 grep -qx 'WATCHDOG=1' "$n_OUT" || h_fail "no WATCHDOG=1 with WATCHDOG_USEC set"
+h_ok "WATCHDOG=1 pings at half of WATCHDOG_USEC"
 [ -d "$H_TMP/state" ] || h_fail "state_dir was not created"
 
 # --- metrics and status ---

@@ -105,6 +105,10 @@ k=$(head -1 "$H_TMP/keys.txt")
 ttl=$(R TTL "$k")
 [ "$ttl" -gt 86000 ] && [ "$ttl" -le 86400 ] || h_fail "TTL of $k is $ttl"
 h_ok "keys match the pattern, start_ts aligned, TTL set"
+agg_get t /metrics > "$H_TMP/metrics.txt"
+promtool check metrics < "$H_TMP/metrics.txt" || h_fail "promtool rejects /metrics with the totalizer"
+"$AGGCTL" -s "$t_URL" status | grep -Eq '^ +lines +100000$' || h_fail "status lacks the totalizer"
+h_ok "/metrics with totalizer series passes promtool; aggregatorctl status shows the job"
 
 # --- Redis killed (kill -9) and restarted mid-stream: still exact ---
 R FLUSHALL > /dev/null
