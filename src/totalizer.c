@@ -63,7 +63,7 @@
 #define RX_BUF 65536		/* bytes per datagram buffer (> largest UDP payload) */
 #define RX_TICK_MS 50		/* how often an idle rx thread looks around */
 #define CHUNK_KEYS 500		/* keys per idempotent Redis script call */
-#define BATCH_ID_TTL 86400	/* s a batch id is remembered in Redis */
+#define BATCH_ID_TTL 3600	/* s a batch id is remembered in Redis (see docs/totalizer.md) */
 
 #ifndef SO_RXQ_OVFL
 #define SO_RXQ_OVFL 40
