@@ -61,6 +61,7 @@ LIB_SRCS := \
 	src/notify.c \
 	src/offload.c \
 	src/publish.c \
+	src/redisc.c \
 	src/role.c \
 	src/rules.c \
 	src/status.c \

@@ -46,4 +46,30 @@ const char *role_mode_name(enum role_mode mode);
 enum role_mode role_apply(struct role_state *st, enum role_cmd cmd, time_t now,
 			  const char *source);
 
+/*
+ * The process-wide role, shared across threads (all atomics, lock-free).
+ *
+ * Writers: the operator mode and yield requests are written by the main
+ * thread only (daemon_role_command); the current role and epoch by one
+ * owner: the election thread when the election job runs, else the main
+ * thread (active unless forced standby).  Readers: anyone, e.g. the publish
+ * thread gating Kafka, singleton jobs deciding whether to run a cycle.
+ */
+void role_set_mode(enum role_mode mode);	/* main thread */
+enum role_mode role_get_mode(void);
+void role_request_yield(void);			/* main thread */
+unsigned long role_yield_requests(void);	/* a counter: changes on each request */
+
+void role_set_current(bool active, unsigned long long epoch);	/* the role's owner */
+bool role_is_active(void);
+unsigned long long role_epoch(void);
+
+/*
+ * Who to wake when the mode changes or a yield is requested (the election
+ * thread registers itself; NULL to clear).  fn runs on the main thread and
+ * must only signal.
+ */
+void role_set_waker(void (*fn)(void *arg), void *arg);
+void role_wake(void);
+
 #endif

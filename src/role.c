@@ -8,6 +8,7 @@
 #include "role.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 
 static const struct {
@@ -77,4 +78,39 @@ enum role_mode role_apply(struct role_state *st, enum role_cmd cmd, time_t now,
 	default: break;
 	}
 	return st->mode;
+}
+
+/* ---- process-wide role (see role.h) ---- */
+
+static _Atomic int cur_mode = ROLE_MODE_AUTO;
+static _Atomic unsigned long yield_requests;
+static _Atomic bool cur_active = true;
+static _Atomic unsigned long long cur_epoch;
+static void (*waker)(void *);
+static void *waker_arg;
+
+void role_set_mode(enum role_mode mode) { atomic_store(&cur_mode, (int)mode); }
+enum role_mode role_get_mode(void) { return (enum role_mode)atomic_load(&cur_mode); }
+void role_request_yield(void) { atomic_fetch_add(&yield_requests, 1); }
+unsigned long role_yield_requests(void) { return atomic_load(&yield_requests); }
+
+void role_set_current(bool active, unsigned long long epoch)
+{
+	atomic_store(&cur_epoch, epoch);
+	atomic_store(&cur_active, active);
+}
+
+bool role_is_active(void) { return atomic_load(&cur_active); }
+unsigned long long role_epoch(void) { return atomic_load(&cur_epoch); }
+
+void role_set_waker(void (*fn)(void *arg), void *arg)
+{
+	waker = fn;
+	waker_arg = arg;
+}
+
+void role_wake(void)
+{
+	if (waker)
+		waker(waker_arg);
 }

@@ -52,6 +52,7 @@
 #include "log.h"
 #include "offload.h"
 #include "publish.h"
+#include "redisc.h"
 #include "tally.h"
 #include "thread.h"
 #include "totals.h"
@@ -722,43 +723,6 @@ static const char flush_script[] =
 	"end\n"
 	"return 1\n";
 
-static redisContext *redis_open(const struct redis_cfg *rc, char *err, size_t errlen)
-{
-	struct timeval tv = { .tv_sec = rc->timeout_ms / 1000, .tv_usec = (rc->timeout_ms % 1000) * 1000 };
-	redisContext *c = rc->host[0] == '/' ? redisConnectUnixWithTimeout(rc->host, tv)
-					     : redisConnectWithTimeout(rc->host, rc->port, tv);
-	if (!c || c->err) {
-		snprintf(err, errlen, "cannot connect: %s", c ? c->errstr : "out of memory");
-		if (c)
-			redisFree(c);
-		return NULL;
-	}
-	redisSetTimeout(c, tv);
-	redisReply *r = NULL;
-	if (rc->password[0]) {
-		r = redisCommand(c, "AUTH %s", rc->password);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "AUTH failed: %s", r ? r->str : c->errstr);
-			goto fail;
-		}
-		freeReplyObject(r);
-	}
-	if (rc->db) {
-		r = redisCommand(c, "SELECT %d", rc->db);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "SELECT %d failed: %s", rc->db, r ? r->str : c->errstr);
-			goto fail;
-		}
-		freeReplyObject(r);
-	}
-	return c;
-fail:
-	if (r)
-		freeReplyObject(r);
-	redisFree(c);
-	return NULL;
-}
-
 /*
  * Send the in-flight batch: one pipelined round trip of EVAL calls, chunk k
  * carrying batch id inflight_seq + k.  0 when every chunk is acknowledged
@@ -943,7 +907,7 @@ static void write_out(struct totalizer *tz, redisContext **c, const struct redis
 		}
 		uint64_t t0 = mono_usec();
 		if (!*c)
-			*c = redis_open(rcfg, err, sizeof(err));
+			*c = redis_connect(rcfg, err, sizeof(err));
 		if (!*c || send_inflight(tz, *c, err, sizeof(err)) < 0) {
 			atomic_fetch_add(&tz->redis_errors, 1);
 			if (atomic_exchange(&tz->redis_up, false))
@@ -1437,7 +1401,7 @@ static void totals_work(void *arg)
 		tz->qconn = NULL;
 	}
 	if (!tz->qconn) {
-		tz->qconn = redis_open(&c->redis, c->err, sizeof(c->err));
+		tz->qconn = redis_connect(&c->redis, c->err, sizeof(c->err));
 		tz->qredis_gen = c->redis_gen;
 	}
 	c->rc = tz->qconn ? totals_run(tz->qconn, &c->q, &c->res, c->err, sizeof(c->err)) : -1;

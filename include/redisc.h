@@ -1,0 +1,22 @@
+/*
+ * redisc.h — one way to open a blocking hiredis connection from the config.
+ *
+ * Each thread that talks to Redis owns its own connection (hiredis contexts
+ * are not thread-safe).  Timeouts: redis.timeout_ms for connect and for every
+ * command, so a stalled Redis costs a thread at most that long per call.
+ */
+#ifndef AGG_REDISC_H
+#define AGG_REDISC_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/*
+ * Connect to rc's server, AUTH and SELECT as configured.  Returns the
+ * context (caller frees with redisFree()), or NULL with the reason in err.
+ */
+redisContext *redis_connect(const struct redis_cfg *rc, char *err, size_t errlen);
+
+#endif

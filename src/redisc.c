@@ -1,0 +1,47 @@
+/*
+ * redisc.c — connecting to Redis the way every thread of the daemon does:
+ * the configured host (or unix socket), connect and command timeouts,
+ * AUTH and SELECT.  See redisc.h.
+ */
+#include "redisc.h"
+
+#include <stdio.h>
+#include <sys/time.h>
+
+redisContext *redis_connect(const struct redis_cfg *rc, char *err, size_t errlen)
+{
+	struct timeval tv = { .tv_sec = rc->timeout_ms / 1000, .tv_usec = (rc->timeout_ms % 1000) * 1000 };
+	redisContext *c = rc->host[0] == '/' ? redisConnectUnixWithTimeout(rc->host, tv)
+					     : redisConnectWithTimeout(rc->host, rc->port, tv);
+	if (!c || c->err) {
+		snprintf(err, errlen, "cannot connect: %s", c ? c->errstr : "out of memory");
+		if (c)
+			redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	redisReply *r = NULL;
+	if (rc->password[0]) {
+		r = redisCommand(c, "AUTH %s", rc->password);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "AUTH failed: %s", r ? r->str : c->errstr);
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	if (rc->db) {
+		r = redisCommand(c, "SELECT %d", rc->db);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "SELECT %d failed: %s", rc->db, r ? r->str : c->errstr);
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+fail:
+	if (r)
+		freeReplyObject(r);
+	redisFree(c);
+	return NULL;
+}
+
