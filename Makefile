@@ -16,7 +16,7 @@ UNITDIR   ?= /lib/systemd/system
 
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS      := libevent libevent_pthreads libconfig libpcre2-8 hiredis
+PKGS      := libevent libevent_pthreads libconfig libpcre2-8 hiredis rdkafka zlib
 CHECK_PKGS := check
 
 BUILD     := build$(if $(SANITIZE),-san)
@@ -52,6 +52,7 @@ LIB_SRCS := \
 	src/addr.c \
 	src/buf.c \
 	src/config.c \
+	src/elect.c \
 	src/http.c \
 	src/httpc.c \
 	src/jobs.c \
@@ -111,6 +112,10 @@ $(BUILD)/bench_core: $(BUILD)/bench/bench_core.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/bench_publish: $(BUILD)/bench/bench_publish.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Test tools: plain builds, never sanitized (they are not under test).
 tests/harness/kafka_mock: tests/harness/kafka_mock.c
 	$(call msg,CC,$@)
@@ -142,7 +147,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory integration
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all harness $(BUILD)/bench_core
+	$(Q)$(MAKE) --no-print-directory all harness $(BUILD)/bench_core $(BUILD)/bench_publish
 	$(Q)AGG_BUILD=$(BUILD) bench/run.sh
 
 demo: deps

@@ -139,6 +139,7 @@ struct redis_cfg {
 };
 
 struct kafka_cfg {
+	bool enabled;		/* produce events; false: count them only */
 	char *brokers;		/* bootstrap.servers */
 	char *topic_prefix;	/* prepended to radacct, totals, usage */
 	struct kv_list properties;	/* passed to librdkafka as is */

@@ -52,6 +52,8 @@ void loop_teardown(struct daemon *d);
 int daemon_reload(struct daemon *d);
 /* An operator override from a signal or the HTTP API. */
 void daemon_role_command(struct daemon *d, enum role_cmd cmd, const char *source);
+/* The standby window of the publish gate for cfg (election section or default). */
+int daemon_standby_window_ms(const struct config *cfg);
 /* Send the one-line STATUS= to systemd. */
 void daemon_notify_status(struct daemon *d);
 
@@ -60,10 +62,12 @@ int status_routes(struct daemon *d);
 void status_metrics(struct daemon *d, struct buf *out);
 void status_json(struct daemon *d, struct buf *out);
 
-/* jobs.c: drive every configured job through its life cycle. */
+/* jobs.c: drive every configured job through its life cycle.  Shut-down:
+ * jobs_stop, publish_stop, jobs_stop_late, jobs_destroy. */
 int jobs_start(struct daemon *d);
 void jobs_reconfigure(struct daemon *d, struct config *next);
-void jobs_stop(struct daemon *d);
+void jobs_stop(struct daemon *d);		/* all but the stop_late ones */
+void jobs_stop_late(struct daemon *d);		/* after the publish path flushed */
 void jobs_destroy(struct daemon *d);
 
 #endif

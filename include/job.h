@@ -59,6 +59,9 @@ struct job_ops {
 	/* The job's HTTP endpoint (exact path, or a prefix ending in '/'), served
 	 * by http() while the job runs and answered 503 while it does not. */
 	const char *http_path;
+	/* Stopped after the publish path is flushed (jobs_stop_late), not with
+	 * the others: the election keeps the node's role until then. */
+	bool stop_late;
 	int http_methods;			/* EVHTTP_REQ_GET ... */
 	void (*http)(void *job, struct http_req *r);
 };

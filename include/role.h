@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <time.h>
 
+/* Standby window of the publish gate when no election section sets one, ms. */
+#define ROLE_DEFAULT_WINDOW_MS 5000
+
 enum role_cmd {
 	ROLE_CMD_YIELD,		/* SIGRTMIN+0: take a fresh attachment timestamp */
 	ROLE_CMD_ACTIVE,	/* SIGRTMIN+1: force active */

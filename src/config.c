@@ -495,6 +495,8 @@ static void free_props(void *field)
 }
 
 const struct cfg_key kafka_keys[] = {
+	{ .name = "enabled", .type = CFG_T_BOOL, .offset = OFF(struct kafka_cfg, enabled),
+	  .idef = 0, .flags = CFG_RESTART },
 	{ .name = "brokers", .type = CFG_T_STR, .offset = OFF(struct kafka_cfg, brokers),
 	  .sdef = "127.0.0.1:9092", .check = cfg_check_nonempty, .flags = CFG_RESTART },
 	{ .name = "topic_prefix", .type = CFG_T_STR, .offset = OFF(struct kafka_cfg, topic_prefix),

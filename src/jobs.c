@@ -8,9 +8,11 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "elect.h"
 #include "totalizer.h"
 
 const struct job_ops *const job_table[] = {
+	&election_job,	/* first: the role exists before the jobs that it gates */
 	&totalizer_job,
 	NULL
 };
@@ -100,11 +102,21 @@ void jobs_reconfigure(struct daemon *d, struct config *next)
 	}
 }
 
-void jobs_stop(struct daemon *d)
+static void stop_pass(struct daemon *d, bool late)
 {
 	for (size_t i = job_count(); i-- > 0;)
-		if (d->jobs[i])
+		if (d->jobs[i] && job_table[i]->stop_late == late)
 			job_table[i]->stop(d->jobs[i]);
+}
+
+void jobs_stop(struct daemon *d)
+{
+	stop_pass(d, false);
+}
+
+void jobs_stop_late(struct daemon *d)
+{
+	stop_pass(d, true);
 }
 
 void jobs_destroy(struct daemon *d)

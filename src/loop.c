@@ -18,7 +18,9 @@
 #include "http.h"
 #include "job.h"
 #include "log.h"
+#include "elect.h"
 #include "notify.h"
+#include "publish.h"
 #include "thread.h"
 
 void daemon_notify_status(struct daemon *d)
@@ -26,9 +28,9 @@ void daemon_notify_status(struct daemon *d)
 	size_t running = 0;
 	for (size_t i = 0; job_table[i]; i++)
 		running += d->jobs[i] != NULL;
-	notify_sendf("STATUS=node %s, role %s, %zu job(s) running, reloads %lu ok / %lu failed",
-		     d->cfg->node.name, role_mode_name(d->role.mode), running,
-		     d->reloads_ok, d->reloads_failed);
+	notify_sendf("STATUS=node %s, %s (epoch %llu, mode %s), %zu job(s) running, reloads %lu ok / %lu failed",
+		     d->cfg->node.name, role_is_active() ? "active" : "standby", role_epoch(),
+		     role_mode_name(d->role.mode), running, d->reloads_ok, d->reloads_failed);
 }
 
 static void log_errors(const char *text)
@@ -65,6 +67,7 @@ int daemon_reload(struct daemon *d)
 	cfg_ctx_release(&ctx);
 
 	config_carry_restart_keys(d->cfg, next);
+	publish_reconfigure(next, daemon_standby_window_ms(next));
 	log_set_level(d->debug ? LOG_LVL_DEBUG : (enum log_level)next->log.level);
 	if (d->http)
 		http_reconfigure(d->http, &next->http);
@@ -74,6 +77,11 @@ int daemon_reload(struct daemon *d)
 	d->cfg = next;
 	jobs_reconfigure(d, next);
 	config_free(old);
+	/* Without a running election this thread owns the role again. */
+	int ei = job_index("election");
+	if (ei < 0 || !d->jobs[ei])
+		role_set_current(role_get_mode() != ROLE_MODE_FORCE_STANDBY, role_epoch());
+	publish_wake();
 	d->reloads_ok++;
 	d->last_reload_ok = true;
 	log_info("config file '%s' reloaded (log level %s)", d->config_file,
@@ -83,10 +91,30 @@ int daemon_reload(struct daemon *d)
 	return 0;
 }
 
+int daemon_standby_window_ms(const struct config *cfg)
+{
+	int i = job_index("election");
+	if (i >= 0 && cfg->jobs[i])
+		return elect_standby_window_ms(cfg->jobs[i]);
+	return ROLE_DEFAULT_WINDOW_MS;
+}
+
 void daemon_role_command(struct daemon *d, enum role_cmd cmd, const char *source)
 {
 	enum role_mode before = d->role.mode;
 	enum role_mode after = role_apply(&d->role, cmd, time(NULL), source);
+
+	/* Hand the command to whoever owns the role: the election thread, or,
+	 * on a node without an election, this thread. */
+	role_set_mode(after);
+	if (cmd == ROLE_CMD_YIELD)
+		role_request_yield();
+	int ei = job_index("election");
+	if (ei >= 0 && d->jobs[ei])
+		role_wake();
+	else
+		role_set_current(after != ROLE_MODE_FORCE_STANDBY, role_epoch());
+	publish_wake();
 
 	if (cmd == ROLE_CMD_YIELD)
 		log_info("role command 'yield' from %s: taking a fresh attachment timestamp",

@@ -24,8 +24,11 @@
 #include "job.h"
 #include "log.h"
 #include "notify.h"
+#include "publish.h"
 #include "thread.h"
 #include "totalizer.h"
+
+#define PUBLISH_STOP_MS 5000	/* how long a clean stop waits for Kafka */
 
 #ifndef AGG_VERSION
 #define AGG_VERSION "dev"
@@ -181,8 +184,13 @@ int main(int argc, char **argv)
 	d.http = http_new(d.base, &cfg->http);
 	if (!d.http || status_routes(&d) < 0)
 		goto out_http;
-	if (jobs_start(&d) < 0)
+	role_set_current(true, 0);	/* until an election says otherwise */
+	if (publish_start(d.base, cfg, daemon_standby_window_ms(cfg)) < 0)
+		goto out_publish;
+	if (jobs_start(&d) < 0) {
+		publish_stop(PUBLISH_STOP_MS);
 		goto out_http;
+	}
 
 	log_info("aggregatord %s started: node '%s', config '%s', log level %s",
 		 AGG_VERSION, cfg->node.name, file, log_level_name(log_get_level()));
@@ -192,9 +200,13 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	/* Reverse order of start-up: stop intake and workers, flush, close. */
-	jobs_stop(&d);
 	rc = d.stop_signal ? 0 : 1;
-	log_info("stopped");
+out_publish:
+	jobs_stop(&d);		/* no-op for jobs already stopped */
+	publish_stop(PUBLISH_STOP_MS);
+	jobs_stop_late(&d);	/* the election gives up the role last */
+	if (rc == 0)
+		log_info("stopped");
 out_http:
 	http_free(d.http);
 	d.http = NULL;

@@ -16,6 +16,7 @@
 #include "job.h"
 #include "json.h"
 #include "log.h"
+#include "publish.h"
 #include "thread.h"
 
 #ifndef AGG_VERSION
@@ -71,6 +72,7 @@ void status_metrics(struct daemon *d, struct buf *out)
 			 d->jobs[i] != NULL);
 	if (d->http)
 		http_metrics(d->http, out);
+	publish_metrics(out);
 	for (size_t i = 0; job_table[i]; i++)
 		if (d->jobs[i] && job_table[i]->metrics)
 			job_table[i]->metrics(d->jobs[i], out);
@@ -101,7 +103,8 @@ void status_json(struct daemon *d, struct buf *out)
 	} else {
 		buf_adds(out, "null,\"last_reload_ok\":true");
 	}
-	buf_adds(out, "},\"role\":{\"mode\":");
+	buf_addf(out, "},\"role\":{\"state\":\"%s\",\"epoch\":%llu,\"mode\":",
+		 role_is_active() ? "active" : "standby", role_epoch());
 	json_add_str(out, role_mode_name(d->role.mode));
 	buf_adds(out, ",\"commands\":{");
 	for (int c = 0; c < ROLE_CMD_COUNT; c++)
@@ -115,7 +118,9 @@ void status_json(struct daemon *d, struct buf *out)
 	} else {
 		buf_adds(out, "null,\"last_source\":null");
 	}
-	buf_adds(out, "},\"jobs\":[");
+	buf_adds(out, "},\"publish\":");
+	publish_status(out);
+	buf_adds(out, ",\"jobs\":[");
 	for (size_t i = 0; job_table[i]; i++) {
 		buf_addf(out, "%s{\"name\":", i ? "," : "");
 		json_add_str(out, job_table[i]->name);

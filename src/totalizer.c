@@ -810,15 +810,13 @@ static void publish_inflight(struct totalizer *tz, uint64_t interval_start_ms, i
 		const char *k = tally_key(t, e);
 		const char *ts = memrchr(k, ';', e->key_len);
 		buf_reset(&b);
-		buf_adds(&b, "{\"node\":");
-		json_add_str(&b, tz->node);
-		buf_adds(&b, ",\"epoch\":0,\"prefix\":");
+		buf_adds(&b, "\"prefix\":");
 		json_add_strn(&b, k, e->f.prefix_len);
 		buf_adds(&b, ",\"matched\":");
 		json_add_strn(&b, k + e->f.matched_off, e->f.matched_len);
 		buf_adds(&b, ",\"source\":");
 		json_add_strn(&b, k + e->f.source_off, e->f.source_len);
-		buf_addf(&b, ",\"start_ts\":%.*s,\"delta\":%lld,\"interval_start_ms\":%llu,\"flush_ms\":%d}",
+		buf_addf(&b, ",\"start_ts\":%.*s,\"delta\":%lld,\"interval_start_ms\":%llu,\"flush_ms\":%d",
 			 ts ? (int)(e->key_len - (size_t)(ts + 1 - k)) : 1, ts ? ts + 1 : "0",
 			 (long long)e->delta, (unsigned long long)interval_start_ms, flush_ms);
 		if (!b.oom)
@@ -1289,7 +1287,6 @@ static void totalizer_metrics(void *job, struct buf *out)
 	HEAD("redis_up", "gauge", "1 while the last Redis write succeeded.");
 	buf_addf(out, "aggregatord_totalizer_redis_up %d\n", atomic_load(&tz->redis_up) ? 1 : 0);
 #undef HEAD
-	publish_metrics(out);
 }
 
 static void totalizer_status(void *job, struct buf *out)

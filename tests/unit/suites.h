@@ -12,6 +12,7 @@ Suite *status_suite(void);
 Suite *rules_suite(void);
 Suite *tally_suite(void);
 Suite *totals_suite(void);
+Suite *elect_suite(void);
 
 /* Write text to a fresh temp file; returns its path (static buffer per call site). */
 char *unit_tmpfile(const char *text);

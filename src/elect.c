@@ -1,0 +1,1149 @@
+/*
+ * elect.c — the election job: one active node per group, chosen through
+ * Redis timestamps (see elect.h and docs/election.md).
+ *
+ * Design: a pure core (elect_decide() and the key helpers) and a thin shell.
+ * The shell is one thread ("elect") that owns a blocking hiredis connection
+ * with redis.timeout_ms on connect and on every command, so a stalled Redis
+ * costs this thread a few timeouts and never the event loop.  Every
+ * interval_ms, or at once when woken, a round:
+ *
+ *   1. connects if needed; takes the attachment timestamp from Redis TIME
+ *      on the first round and whenever a yield was requested (SIGRTMIN+0);
+ *   2. SET <cluster>+<id>+<node>+attachment_time <ts> PX ttl_ms, pipelined
+ *      with the first SCAN page (MATCH <cluster>+<id>+*+attachment_time);
+ *   3. reads every live key, and the group's epoch, in one MGET;
+ *   4. decides (elect_decide) and, on a change of role, takes a new epoch
+ *      when becoming active (INCR <cluster>+<id>+epoch, in a script that
+ *      never goes below an epoch already seen: a restarted Redis may have
+ *      lost the key), publishes the role with role_set_current(), logs the
+ *      transition once and wakes the main loop (event_active on an event of
+ *      d->base).
+ *
+ * A round that fails on a connection the server dropped is retried once on
+ * a fresh one.  A failing Redis is logged once when it goes and once when it
+ * answers again; for ttl_ms after the last good round the role is kept (our
+ * key still stands for the peers), then on_redis_down decides.
+ *
+ * Ownership and threads: the thread is the only writer of the process role
+ * while the job runs.  The main thread talks to it through a mailbox under
+ * `mu` (stop, wake, new settings) and reads what it learnt from a snapshot
+ * under the same mutex; no I/O is done with `mu` held.  Role commands reach
+ * the thread through role_set_waker() (the main loop calls role_wake()).
+ *
+ * Stop: the thread deletes its key (a peer takes over on its next round),
+ * closes its connection and exits; stop() then marks the node standby.
+ */
+#include "elect.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "json.h"
+#include "log.h"
+#include "redisc.h"
+#include "role.h"
+#include "thread.h"
+
+#define KEY_MAX 256		/* bytes of a key we build or accept */
+#define SCAN_COUNT 100		/* SCAN ... COUNT hint */
+#define SCAN_MAX_CALLS 10000	/* SCAN calls per round at most (a huge keyspace) */
+#define ATTACH_SUFFIX "+attachment_time"
+
+/* ---- pure core ---- */
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+/* Does (ts_a, name_a) come before (ts_b, name_b)? */
+static bool precedes(long long ts_a, const char *name_a, long long ts_b, const char *name_b)
+{
+	if (ts_a != ts_b)
+		return ts_a < ts_b;
+	return strcmp(name_a, name_b) < 0;
+}
+
+const struct elect_peer *elect_leader(const struct elect_input *in)
+{
+	const struct elect_peer *best = NULL;
+	long long best_ts = in->self_ts;
+	const char *best_name = in->self;
+	for (size_t i = 0; i < in->npeers; i++) {
+		const struct elect_peer *p = &in->peers[i];
+		if (p->ts_us <= 0 || strcmp(p->name, in->self) == 0)
+			continue;	/* we count with self_ts, whatever the read found */
+		if (precedes(p->ts_us, p->name, best_ts, best_name)) {
+			best = p;
+			best_ts = p->ts_us;
+			best_name = p->name;
+		}
+	}
+	return best;
+}
+
+bool elect_decide(const struct elect_input *in, const char **reason)
+{
+	const char *why;
+	bool active;
+
+	if (in->mode == ROLE_MODE_FORCE_STANDBY) {
+		why = "forced standby";
+		active = false;
+	} else if (in->mode == ROLE_MODE_FORCE_ACTIVE) {
+		why = "forced active";
+		active = true;
+	} else if (in->redis == ELECT_REDIS_DOWN) {
+		switch (in->on_redis_down) {
+		case ELECT_DOWN_STANDBY:
+			why = "redis unreachable: on_redis_down=standby";
+			active = false;
+			break;
+		case ELECT_DOWN_KEEP:
+			active = in->last_active;
+			why = active ? "redis unreachable: on_redis_down=keep (was active)"
+				     : "redis unreachable: on_redis_down=keep (was standby)";
+			break;
+		default:
+			why = "redis unreachable: on_redis_down=active";
+			active = true;
+			break;
+		}
+	} else if (in->redis == ELECT_REDIS_HOLD) {
+		active = in->last_active;
+		why = "redis did not answer this round (for less than ttl_ms): role kept";
+	} else if (in->self_ts <= 0) {
+		why = "no attachment timestamp yet";
+		active = false;
+	} else {
+		const struct elect_peer *leader = elect_leader(in);
+		bool tie = false, others = false;
+		for (size_t i = 0; i < in->npeers; i++) {
+			const struct elect_peer *p = &in->peers[i];
+			if (p->ts_us <= 0 || strcmp(p->name, in->self) == 0)
+				continue;
+			others = true;
+			if (!leader && p->ts_us == in->self_ts)
+				tie = true;	/* we win, on the name */
+		}
+		if (leader && leader->ts_us == in->self_ts)
+			tie = true;		/* a peer wins against us on the name */
+		active = leader == NULL;
+		if (active && !in->last_active && in->first_round) {
+			active = false;
+			why = "first good round: waiting a round for the peers' keys";
+		} else if (active) {
+			why = !others ? "only live node of the group"
+			      : tie ? "tie on timestamp: smaller name wins"
+				    : "smallest attachment timestamp";
+		} else {
+			why = tie ? "tie on timestamp: a peer's name is smaller"
+				  : "a peer attached earlier";
+		}
+	}
+	if (reason)
+		*reason = why;
+	return active;
+}
+
+enum elect_redis elect_redis_state(bool round_ok, long long since_ok_ms, int ttl_ms)
+{
+	if (round_ok)
+		return ELECT_REDIS_OK;
+	if (since_ok_ms < 0 || since_ok_ms >= ttl_ms)
+		return ELECT_REDIS_DOWN;
+	return ELECT_REDIS_HOLD;
+}
+
+/* snprintf's result as a length, or -1 when it did not fit. */
+static int fitted(size_t len, int n)
+{
+	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+int elect_key(char *out, size_t len, const char *cluster, int cluster_id, const char *node)
+{
+	return fitted(len, snprintf(out, len, "%s+%d+%s" ATTACH_SUFFIX, cluster, cluster_id, node));
+}
+
+int elect_epoch_key(char *out, size_t len, const char *cluster, int cluster_id)
+{
+	return fitted(len, snprintf(out, len, "%s+%d+epoch", cluster, cluster_id));
+}
+
+int elect_scan_pattern(char *out, size_t len, const char *cluster, int cluster_id)
+{
+	size_t n = 0;
+	for (const char *p = cluster; *p; p++) {
+		if (strchr("*?[]\\", *p)) {
+			if (n + 1 >= len)
+				return -1;
+			out[n++] = '\\';
+		}
+		if (n + 1 >= len)
+			return -1;
+		out[n++] = *p;
+	}
+	int k = snprintf(out + n, len - n, "+%d+*" ATTACH_SUFFIX, cluster_id);
+	if (k < 0 || (size_t)k >= len - n)
+		return -1;
+	return (int)(n + (size_t)k);
+}
+
+int elect_parse_key(const char *key, size_t len, const char *cluster, int cluster_id,
+		    char *node)
+{
+	char prefix[KEY_MAX];
+	int pl = snprintf(prefix, sizeof(prefix), "%s+%d+", cluster, cluster_id);
+	size_t sl = sizeof(ATTACH_SUFFIX) - 1;
+	if (pl < 0 || (size_t)pl >= sizeof(prefix) || len <= (size_t)pl + sl)
+		return -1;
+	if (memcmp(key, prefix, (size_t)pl) != 0 || memcmp(key + len - sl, ATTACH_SUFFIX, sl) != 0)
+		return -1;
+	const char *name = key + pl;
+	size_t nl = len - (size_t)pl - sl;
+	if (nl == 0 || nl > ELECT_NAME_MAX)
+		return -1;
+	for (size_t i = 0; i < nl; i++)
+		if (!name_char(name[i]))
+			return -1;	/* '+', NUL, spaces, glob or control characters */
+	memcpy(node, name, nl);
+	node[nl] = '\0';
+	return 0;
+}
+
+/* Plain decimal digits, at most 18 (no sign, no spaces).  0 or -1. */
+static int parse_dec(const char *s, size_t len, long long *out)
+{
+	long long v = 0;
+	if (len == 0 || len > 18)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int elect_parse_ts(const char *s, size_t len, long long *out)
+{
+	long long v;
+	if (parse_dec(s, len, &v) < 0 || v <= 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* ---- config ---- */
+
+static const struct cfg_enum down_names[] = {
+	{ "active", ELECT_DOWN_ACTIVE },
+	{ "standby", ELECT_DOWN_STANDBY },
+	{ "keep", ELECT_DOWN_KEEP },
+	{ NULL, 0 },
+};
+
+#define EOFF(f) offsetof(struct elect_cfg, f)
+static const struct cfg_key elect_keys[] = {
+	{ .name = "enabled", .type = CFG_T_BOOL, .offset = EOFF(enabled), .idef = 1 },
+	{ .name = "cluster", .type = CFG_T_STR, .offset = EOFF(cluster), .sdef = "aggregatord",
+	  .check = cfg_check_name, .flags = CFG_RESTART },
+	{ .name = "cluster_id", .type = CFG_T_INT, .offset = EOFF(cluster_id), .min = 0,
+	  .max = 1000000, .idef = 0, .flags = CFG_RESTART },
+	{ .name = "interval_ms", .type = CFG_T_INT, .offset = EOFF(interval_ms), .min = 50,
+	  .max = 60000, .idef = 500, .unit = "ms" },
+	{ .name = "ttl_ms", .type = CFG_T_INT, .offset = EOFF(ttl_ms), .min = 100, .max = 600000,
+	  .idef = 1500, .unit = "ms" },
+	{ .name = "standby_window_ms", .type = CFG_T_INT, .offset = EOFF(standby_window_ms),
+	  .min = 0, .max = 3600000, .idef = 5000, .unit = "ms" },
+	{ .name = "on_redis_down", .type = CFG_T_ENUM, .offset = EOFF(on_redis_down),
+	  .sdef = "active", .enums = down_names },
+	{ .name = NULL },
+};
+
+static const char *down_name(int v)
+{
+	for (const struct cfg_enum *e = down_names; e->name; e++)
+		if (e->value == v)
+			return e->name;
+	return "?";
+}
+
+/* redis.timeout_ms of the file the section sec belongs to (default 1000). */
+static int root_redis_timeout(const config_setting_t *sec)
+{
+	const config_setting_t *root = sec;
+	int v = 1000;
+	while (root && !config_setting_is_root(root))
+		root = config_setting_parent(root);
+	const config_setting_t *redis = root ? config_setting_get_member(root, "redis") : NULL;
+	if (redis && config_setting_is_group(redis))
+		config_setting_lookup_int(redis, "timeout_ms", &v);
+	return v;
+}
+
+static const config_setting_t *member_or(const config_setting_t *sec, const char *name)
+{
+	const config_setting_t *s = sec ? config_setting_get_member(sec, name) : NULL;
+	return s ? s : sec;
+}
+
+static int elect_validate(struct cfg_ctx *ctx, const config_setting_t *sec, void *cfgp)
+{
+	const struct elect_cfg *c = cfgp;
+	if (c->ttl_ms <= c->interval_ms)
+		return cfg_error(ctx, member_or(sec, "ttl_ms"),
+				 "'election.ttl_ms' is %d ms: it must be longer than "
+				 "'election.interval_ms' (%d ms), or a live node's key expires "
+				 "between its refreshes", c->ttl_ms, c->interval_ms);
+	long long timeout = root_redis_timeout(sec);
+	long long worst = (long long)c->ttl_ms + c->interval_ms + timeout;
+	if (c->standby_window_ms < worst)
+		cfg_warning(ctx, member_or(sec, "standby_window_ms"),
+			    "'election.standby_window_ms' (%d ms) is shorter than the worst takeover "
+			    "time (%lld ms = ttl_ms %d + interval_ms %d + redis.timeout_ms %lld), so a "
+			    "failover can lose events", c->standby_window_ms, worst, c->ttl_ms,
+			    c->interval_ms, timeout);
+	if (c->ttl_ms < (long long)c->interval_ms + timeout)
+		cfg_warning(ctx, member_or(sec, "ttl_ms"),
+			    "'election.ttl_ms' (%d ms) is shorter than interval_ms + redis.timeout_ms "
+			    "(%lld ms): one slow round lets this node's key expire while it still "
+			    "counts itself, and two nodes can be active for a moment",
+			    c->ttl_ms, c->interval_ms + timeout);
+	return 0;
+}
+
+static int elect_enabled(const void *cfg)
+{
+	return ((const struct elect_cfg *)cfg)->enabled;
+}
+
+int elect_standby_window_ms(const void *cfg)
+{
+	return ((const struct elect_cfg *)cfg)->standby_window_ms;
+}
+
+/* ---- runtime ---- */
+
+struct elect_settings {
+	int interval_ms;
+	int ttl_ms;
+	int on_redis_down;	/* enum elect_down */
+	int standby_window_ms;
+};
+
+/* What the thread learnt, for the main thread (under mu). */
+struct elect_snap {
+	bool decided;		/* a first decision was made */
+	bool active;
+	unsigned long long epoch;
+	bool epoch_stale;	/* became active without Redis: epoch not fresh */
+	const char *reason;	/* static text */
+	char earliest[ELECT_NAME_MAX + 1];	/* smallest live timestamp; "" = unknown */
+	long long self_ts;	/* µs; 0 = not attached yet */
+	struct elect_peer peers[ELECT_MAX_PEERS];	/* other live nodes seen */
+	size_t npeers;
+	long long last_change_us;	/* wall clock of the last change of role, µs; 0 = none */
+	bool redis_up;
+};
+
+struct elect {
+	struct daemon *d;
+	/* fixed at create (restart-only) */
+	char node[ELECT_NAME_MAX + 1];
+	char cluster[ELECT_NAME_MAX + 1];
+	int cluster_id;
+	char key[KEY_MAX];		/* our attachment key */
+	char epoch_key[KEY_MAX];
+	char pattern[2 * KEY_MAX];	/* SCAN MATCH */
+	struct event *wake_ev;		/* on d->base: a change of role, seen by the loop */
+
+	pthread_t thread;
+	bool started;
+	int health;
+
+	pthread_mutex_t mu;		/* guards the mailbox, settings, redis and snap */
+	pthread_cond_t cv;		/* wakes the thread (CLOCK_MONOTONIC) */
+	bool stop;
+	bool woken;
+	struct elect_settings set;
+	struct redis_cfg redis;		/* private copy (host, password owned) */
+	unsigned long redis_gen;	/* bumped when the redis settings change */
+	struct elect_snap snap;
+
+	_Atomic bool active;
+	_Atomic unsigned long long transitions, redis_errors;
+
+	/* thread-only */
+	redisContext *c;
+	unsigned long conn_gen;		/* redis_gen the connection was made with */
+	long long self_ts;		/* µs from TIME; 0 = none yet */
+	unsigned long yields_seen;
+	bool decided, is_active;
+	unsigned long long epoch, known_epoch;
+	bool epoch_stale;
+	bool ever_ok;
+	bool prev_ok;			/* the last round reached Redis */
+	uint64_t last_ok_mono;		/* µs */
+	bool redis_up;
+	bool warned_overflow, warned_conflict;
+	struct elect_peer rd[ELECT_MAX_PEERS];	/* this round's read */
+	char rd_keys[ELECT_MAX_PEERS][KEY_MAX];
+	size_t nrd;
+};
+
+static uint64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static bool reply_is(const redisReply *r, int type)
+{
+	return r && r->type == type;
+}
+
+static void reply_err(const redisContext *c, const redisReply *r, const char *what,
+		      char *err, size_t errlen)
+{
+	if (!r)
+		snprintf(err, errlen, "%s: %s", what, c->errstr[0] ? c->errstr : "no reply");
+	else if (r->type == REDIS_REPLY_ERROR)
+		snprintf(err, errlen, "%s: %s", what, r->str);
+	else
+		snprintf(err, errlen, "%s: unexpected reply type %d", what, r->type);
+}
+
+/* Fresh attachment timestamp from the server's clock.  0 or -1. */
+static int take_time(redisContext *c, long long *ts, char *err, size_t errlen)
+{
+	redisReply *r = redisCommand(c, "TIME");
+	long long s, us;
+	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements != 2 ||
+	    !reply_is(r->element[0], REDIS_REPLY_STRING) ||
+	    !reply_is(r->element[1], REDIS_REPLY_STRING) ||
+	    parse_dec(r->element[0]->str, r->element[0]->len, &s) < 0 || s <= 0 ||
+	    parse_dec(r->element[1]->str, r->element[1]->len, &us) < 0 || us > 999999) {
+		reply_err(c, r, "TIME", err, errlen);
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	*ts = s * 1000000LL + us;
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Remember one SCAN page's keys of our group (deduplicated).  0 or -1. */
+static int scan_page(struct elect *e, redisContext *c, redisReply *r, char *cursor,
+		     size_t curlen, char *err, size_t errlen)
+{
+	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements != 2 ||
+	    !reply_is(r->element[0], REDIS_REPLY_STRING) ||
+	    !reply_is(r->element[1], REDIS_REPLY_ARRAY) || r->element[0]->len >= curlen) {
+		reply_err(c, r, "SCAN", err, errlen);
+		return -1;
+	}
+	memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
+	const redisReply *keys = r->element[1];
+	for (size_t i = 0; i < keys->elements; i++) {
+		const redisReply *k = keys->element[i];
+		char name[ELECT_NAME_MAX + 1];
+		if (!reply_is(k, REDIS_REPLY_STRING) || k->len >= KEY_MAX ||
+		    elect_parse_key(k->str, k->len, e->cluster, e->cluster_id, name) < 0)
+			continue;
+		size_t j;
+		for (j = 0; j < e->nrd; j++)
+			if (strcmp(e->rd[j].name, name) == 0)
+				break;
+		if (j < e->nrd)
+			continue;	/* SCAN may return a key twice */
+		if (e->nrd == ELECT_MAX_PEERS) {
+			if (!e->warned_overflow)
+				log_warn("election: more than %d live keys match '%s': the rest are "
+					 "ignored", ELECT_MAX_PEERS, e->pattern);
+			e->warned_overflow = true;
+			continue;
+		}
+		memcpy(e->rd_keys[e->nrd], k->str, k->len + 1);
+		memcpy(e->rd[e->nrd].name, name, sizeof(name));
+		e->rd[e->nrd].ts_us = 0;
+		e->nrd++;
+	}
+	return 0;
+}
+
+/* Read the timestamps of the keys found, and the group's epoch, in one MGET. */
+static int read_values(struct elect *e, redisContext *c, unsigned long long *epoch,
+		       char *err, size_t errlen)
+{
+	const char *argv[ELECT_MAX_PEERS + 2];
+	size_t argl[ELECT_MAX_PEERS + 2];
+	int a = 0;
+	argv[a] = "MGET"; argl[a++] = 4;
+	argv[a] = e->epoch_key; argl[a++] = strlen(e->epoch_key);
+	for (size_t i = 0; i < e->nrd; i++) {
+		argv[a] = e->rd_keys[i];
+		argl[a++] = strlen(e->rd_keys[i]);
+	}
+	redisReply *r = redisCommandArgv(c, a, argv, argl);
+	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements != (size_t)a - 1) {
+		reply_err(c, r, "MGET", err, errlen);
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	long long ep = 0;
+	if (reply_is(r->element[0], REDIS_REPLY_STRING) &&
+	    elect_parse_ts(r->element[0]->str, r->element[0]->len, &ep) == 0)
+		*epoch = (unsigned long long)ep;
+	size_t n = 0;
+	for (size_t i = 0; i < e->nrd; i++) {
+		const redisReply *v = r->element[i + 1];
+		long long ts;
+		/* nil: the key expired between SCAN and MGET — that node is gone */
+		if (!reply_is(v, REDIS_REPLY_STRING) || elect_parse_ts(v->str, v->len, &ts) < 0)
+			continue;
+		if (strcmp(e->rd[i].name, e->node) == 0 && ts != e->self_ts && !e->warned_conflict) {
+			log_warn("election: key '%s' holds %lld, not this node's timestamp %lld: "
+				 "another node uses the name '%s' in this group", e->rd_keys[i], ts,
+				 e->self_ts, e->node);
+			e->warned_conflict = true;
+		}
+		e->rd[n] = e->rd[i];
+		e->rd[n].ts_us = ts;
+		memmove(e->rd_keys[n], e->rd_keys[i], strlen(e->rd_keys[i]) + 1);
+		n++;
+	}
+	e->nrd = n;
+	freeReplyObject(r);
+	return 0;
+}
+
+/*
+ * The Redis part of a round: timestamp if needed, SET, SCAN, MGET.  0 on
+ * success with the live keys in e->rd; -1 with the reason in err (the
+ * connection is dropped, to be made again next round).
+ */
+static int redis_round(struct elect *e, const struct elect_settings *s,
+		       const struct redis_cfg *rc, unsigned long rgen,
+		       unsigned long long *epoch, char *err, size_t errlen)
+{
+	redisReply *r = NULL;
+	e->nrd = 0;
+	if (e->c && e->conn_gen != rgen) {
+		redisFree(e->c);
+		e->c = NULL;
+	}
+	if (!e->c) {
+		e->c = redis_connect(rc, err, errlen);
+		if (!e->c)
+			return -1;
+		e->conn_gen = rgen;
+	}
+	redisContext *c = e->c;
+	unsigned long y = role_yield_requests();
+	if (e->self_ts <= 0 || y != e->yields_seen) {
+		long long ts;
+		if (take_time(c, &ts, err, errlen) < 0)
+			goto fail;
+		if (e->self_ts > 0)
+			log_info("election: yield: fresh attachment timestamp %lld (was %lld): "
+				 "this node goes to the back of the line", ts, e->self_ts);
+		else
+			log_info("election: attached to group '%s+%d' as '%s' with timestamp %lld",
+				 e->cluster, e->cluster_id, e->node, ts);
+		e->self_ts = ts;
+		e->yields_seen = y;
+	}
+
+	char cursor[32] = "0";
+	/* A node in forced standby withdraws its key, so that its peers elect
+	 * among themselves (maintenance: SIGRTMIN+2 hands the role over). */
+	bool withdraw = role_get_mode() == ROLE_MODE_FORCE_STANDBY;
+	int qrc = withdraw ? redisAppendCommand(c, "DEL %s", e->key)
+			   : redisAppendCommand(c, "SET %s %lld PX %d", e->key, e->self_ts, s->ttl_ms);
+	if (qrc != REDIS_OK ||
+	    redisAppendCommand(c, "SCAN 0 MATCH %s COUNT %d", e->pattern, SCAN_COUNT) != REDIS_OK) {
+		snprintf(err, errlen, "cannot queue SET: %s", c->errstr);
+		goto fail;
+	}
+	/* On any failure the connection is dropped, pending replies with it. */
+	if (redisGetReply(c, (void **)&r) != REDIS_OK ||
+	    !reply_is(r, withdraw ? REDIS_REPLY_INTEGER : REDIS_REPLY_STATUS)) {
+		reply_err(c, r, "SET", err, errlen);
+		goto fail;
+	}
+	freeReplyObject(r);
+	r = NULL;
+	if (redisGetReply(c, (void **)&r) != REDIS_OK || scan_page(e, c, r, cursor, sizeof(cursor),
+								     err, errlen) < 0)
+		goto fail;
+	freeReplyObject(r);
+	r = NULL;
+	for (int calls = 1; strcmp(cursor, "0") != 0; calls++) {
+		if (calls == SCAN_MAX_CALLS) {
+			snprintf(err, errlen, "SCAN: more than %d calls for one round", SCAN_MAX_CALLS);
+			goto fail;
+		}
+		r = redisCommand(c, "SCAN %s MATCH %s COUNT %d", cursor, e->pattern, SCAN_COUNT);
+		if (scan_page(e, c, r, cursor, sizeof(cursor), err, errlen) < 0)
+			goto fail;
+		freeReplyObject(r);
+		r = NULL;
+	}
+	if (read_values(e, c, epoch, err, errlen) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (r)
+		freeReplyObject(r);
+	redisFree(e->c);
+	e->c = NULL;
+	e->nrd = 0;
+	return -1;
+}
+
+/*
+ * Bump the group's epoch: INCR, but never to a value this node has already
+ * seen (a restarted or flushed Redis loses the key; epochs must not go
+ * back, or consumers would drop the new leader's messages).  One EVAL, so
+ * it is atomic against the other nodes.
+ */
+static const char epoch_script[] =
+	"local v = redis.call('INCR', KEYS[1])\n"
+	"local floor = tonumber(ARGV[1])\n"
+	"if v <= floor then v = floor + 1; redis.call('SET', KEYS[1], v) end\n"
+	"return v\n";
+
+/* 0 with *epoch set, or -1 (the connection is dropped). */
+static int bump_epoch(struct elect *e, unsigned long long floor, unsigned long long *epoch,
+		      char *err, size_t errlen)
+{
+	if (!e->c) {
+		snprintf(err, errlen, "not connected");
+		return -1;
+	}
+	redisReply *r = redisCommand(e->c, "EVAL %s 1 %s %llu", epoch_script, e->epoch_key, floor);
+	if (!reply_is(r, REDIS_REPLY_INTEGER) || r->integer <= 0) {
+		reply_err(e->c, r, "INCR (EVAL)", err, errlen);
+		if (r)
+			freeReplyObject(r);
+		redisFree(e->c);
+		e->c = NULL;
+		return -1;
+	}
+	*epoch = (unsigned long long)r->integer;
+	freeReplyObject(r);
+	return 0;
+}
+
+static void peers_text(struct buf *b, const struct elect_peer *p, size_t n, const char *self)
+{
+	size_t shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(p[i].name, self) == 0)
+			continue;
+		if (shown == 16) {
+			buf_addf(b, ", ...");
+			break;
+		}
+		buf_addf(b, "%s'%s' %lld", shown ? ", " : "", p[i].name, p[i].ts_us);
+		shown++;
+	}
+	if (!shown)
+		buf_adds(b, "none");
+}
+
+static void round_once(struct elect *e, const struct elect_settings *s,
+		       const struct redis_cfg *rc, unsigned long rgen)
+{
+	char err[256] = "";
+	unsigned long long cluster_epoch = 0;
+	bool reused = e->c != NULL;
+	bool ok = redis_round(e, s, rc, rgen, &cluster_epoch, err, sizeof(err)) == 0;
+	if (!ok && reused)	/* a connection the server dropped: one fresh try */
+		ok = redis_round(e, s, rc, rgen, &cluster_epoch, err, sizeof(err)) == 0;
+	uint64_t now = mono_usec();
+
+	if (ok) {
+		e->ever_ok = true;
+		e->last_ok_mono = now;
+		if (cluster_epoch > e->known_epoch)
+			e->known_epoch = cluster_epoch;
+		if (!e->redis_up)
+			log_info("election: redis %s:%d answers%s", rc->host, rc->port,
+				 e->decided ? " again" : "");
+		e->redis_up = true;
+	} else {
+		atomic_fetch_add(&e->redis_errors, 1);
+		if (e->redis_up)
+			log_error("election: redis %s:%d: %s; after %d ms without an answer the role "
+				  "follows on_redis_down=%s", rc->host, rc->port, err, s->ttl_ms,
+				  down_name(s->on_redis_down));
+		e->redis_up = false;
+	}
+
+	long long since = e->ever_ok ? (long long)((now - e->last_ok_mono) / 1000u) : -1;
+	struct elect_input in = {
+		.mode = role_get_mode(),
+		.redis = elect_redis_state(ok, since, s->ttl_ms),
+		.on_redis_down = s->on_redis_down,
+		.last_active = e->is_active,
+		.first_round = ok && !e->prev_ok,
+		.self = e->node,
+		.self_ts = e->self_ts,
+		.peers = e->rd,
+		.npeers = ok ? e->nrd : 0,
+	};
+	const char *reason;
+	bool active = elect_decide(&in, &reason);
+	const struct elect_peer *leader = ok ? elect_leader(&in) : NULL;
+	bool changed = !e->decided || active != e->is_active;
+	e->prev_ok = ok;
+	unsigned long long epoch = e->epoch;
+
+	if (active && (active != e->is_active || e->epoch_stale)) {
+		bool promoted = active != e->is_active;
+		unsigned long long seen = e->known_epoch > e->epoch ? e->known_epoch : e->epoch;
+		if (ok && bump_epoch(e, seen, &epoch, err, sizeof(err)) == 0) {
+			if (!promoted)
+				log_info("election: epoch %llu taken now that redis answers (was %llu)",
+					 epoch, e->epoch);
+			e->epoch_stale = false;
+			e->known_epoch = epoch;
+		} else {
+			if (ok)
+				atomic_fetch_add(&e->redis_errors, 1);
+			epoch = seen;
+			if (promoted)
+				log_warn("election: cannot take a new epoch (%s): keeping epoch %llu, the "
+					 "last known; a fresh one is taken once redis answers",
+					 ok ? err : "redis unreachable", epoch);
+			e->epoch_stale = true;
+		}
+	} else if (!active) {
+		/* Standby: follow the group's epoch (what a promotion starts from). */
+		epoch = e->known_epoch > e->epoch ? e->known_epoch : e->epoch;
+		e->epoch_stale = false;
+	}
+
+	if (changed) {
+		struct buf b = BUF_INIT;
+		peers_text(&b, e->rd, in.npeers, e->node);
+		if (!e->decided)
+			log_info("election: %s at start: %s%s%s%s; epoch %llu; group '%s+%d'; peers: %s",
+				 active ? "active" : "standby", reason,
+				 leader ? " (earliest '" : "", leader ? leader->name : "",
+				 leader ? "')" : "", epoch, e->cluster, e->cluster_id,
+				 b.oom ? "?" : b.data);
+		else
+			log_info("election: %s -> %s: %s%s%s%s; epoch %llu; group '%s+%d'; peers: %s",
+				 e->is_active ? "active" : "standby", active ? "active" : "standby",
+				 reason, leader ? " (earliest '" : "", leader ? leader->name : "",
+				 leader ? "')" : "", epoch, e->cluster, e->cluster_id,
+				 b.oom ? "?" : b.data);
+		buf_release(&b);
+	}
+	bool role_changed = active != e->is_active;
+	if (role_changed || epoch != e->epoch || !e->decided)
+		role_set_current(active, epoch);
+	if (role_changed)
+		atomic_fetch_add(&e->transitions, 1);
+	atomic_store(&e->active, active);
+	e->is_active = active;
+	e->epoch = epoch;
+
+	pthread_mutex_lock(&e->mu);
+	struct elect_snap *sn = &e->snap;
+	sn->active = active;
+	sn->epoch = epoch;
+	sn->epoch_stale = e->epoch_stale;
+	sn->reason = reason;
+	sn->redis_up = ok;
+	sn->self_ts = e->self_ts;
+	if (ok) {
+		snprintf(sn->earliest, sizeof(sn->earliest), "%s", leader ? leader->name : e->node);
+		sn->npeers = 0;
+		for (size_t i = 0; i < e->nrd; i++)
+			if (strcmp(e->rd[i].name, e->node) != 0)
+				sn->peers[sn->npeers++] = e->rd[i];
+	} else {
+		sn->earliest[0] = '\0';
+	}
+	if (role_changed || !e->decided)
+		sn->last_change_us = (long long)wall_us();
+	sn->decided = true;
+	pthread_mutex_unlock(&e->mu);
+
+	if ((role_changed || !e->decided) && e->wake_ev)
+		event_active(e->wake_ev, EV_TIMEOUT, 0);
+	e->decided = true;
+}
+
+/* Delete our key at a clean stop, so a peer takes over on its next round. */
+static void drop_key(struct elect *e, const struct redis_cfg *rc, unsigned long rgen)
+{
+	char err[256];
+	if (e->self_ts <= 0)
+		return;		/* never wrote it */
+	if (e->c && e->conn_gen != rgen) {
+		redisFree(e->c);
+		e->c = NULL;
+	}
+	if (!e->c)
+		e->c = redis_connect(rc, err, sizeof(err));
+	if (!e->c) {
+		log_warn("election: cannot delete key '%s' at stop (%s): peers take over once it "
+			 "expires", e->key, err);
+		return;
+	}
+	redisReply *r = redisCommand(e->c, "DEL %s", e->key);
+	if (reply_is(r, REDIS_REPLY_INTEGER))
+		log_info("election: key '%s' deleted: a peer can take over now", e->key);
+	else
+		log_warn("election: cannot delete key '%s' at stop (%s): peers take over once it "
+			 "expires", e->key, r && r->type == REDIS_REPLY_ERROR ? r->str : e->c->errstr);
+	if (r)
+		freeReplyObject(r);
+}
+
+static void *elect_main(void *arg)
+{
+	struct elect *e = arg;
+	struct elect_settings s;
+	struct redis_cfg rc = { 0 };
+	char host[1024] = "", pass[1024] = "";
+	unsigned long rgen = 0;
+	log_set_thread_tag("elect");
+
+	pthread_mutex_lock(&e->mu);
+	while (!e->stop) {
+		s = e->set;
+		if (rgen != e->redis_gen) {
+			snprintf(host, sizeof(host), "%s", e->redis.host);
+			snprintf(pass, sizeof(pass), "%s", e->redis.password);
+			rc = e->redis;
+			rc.host = host;
+			rc.password = pass;
+			rgen = e->redis_gen;
+		}
+		e->woken = false;
+		pthread_mutex_unlock(&e->mu);
+
+		uint64_t start = mono_usec();
+		round_once(e, &s, &rc, rgen);
+		health_beat(e->health);
+
+		uint64_t next = start + (uint64_t)s.interval_ms * 1000u;
+		struct timespec ts = { .tv_sec = (time_t)(next / 1000000u),
+				       .tv_nsec = (long)(next % 1000000u) * 1000L };
+		pthread_mutex_lock(&e->mu);
+		while (!e->stop && !e->woken && mono_usec() < next)
+			if (pthread_cond_timedwait(&e->cv, &e->mu, &ts) == ETIMEDOUT)
+				break;
+	}
+	pthread_mutex_unlock(&e->mu);
+
+	drop_key(e, &rc, rgen);
+	if (e->c)
+		redisFree(e->c);
+	e->c = NULL;
+	return NULL;
+}
+
+/* Runs on the main thread when the role or the yield counter changes. */
+static void elect_waker(void *arg)
+{
+	struct elect *e = arg;
+	pthread_mutex_lock(&e->mu);
+	e->woken = true;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* On the loop: the thread saw a change of role. */
+static void on_change(evutil_socket_t fd, short what, void *arg)
+{
+	struct elect *e = arg;
+	(void)fd;
+	(void)what;
+	daemon_notify_status(e->d);
+}
+
+static int copy_redis(struct elect *e, const struct redis_cfg *r)
+{
+	char *h = strdup(r->host), *p = strdup(r->password);
+	if (!h || !p) {
+		free(h);
+		free(p);
+		return error("out of memory");
+	}
+	free(e->redis.host);
+	free(e->redis.password);
+	e->redis = *r;
+	e->redis.host = h;
+	e->redis.password = p;
+	e->redis_gen++;
+	return 0;
+}
+
+static bool redis_same(const struct redis_cfg *a, const struct redis_cfg *b)
+{
+	return strcmp(a->host, b->host) == 0 && a->port == b->port &&
+	       strcmp(a->password, b->password) == 0 && a->db == b->db &&
+	       a->timeout_ms == b->timeout_ms;
+}
+
+static void settings_from(struct elect_settings *s, const struct elect_cfg *cfg)
+{
+	s->interval_ms = cfg->interval_ms;
+	s->ttl_ms = cfg->ttl_ms;
+	s->on_redis_down = cfg->on_redis_down;
+	s->standby_window_ms = cfg->standby_window_ms;
+}
+
+static void elect_destroy(void *job);
+
+static void *elect_create(struct daemon *d, const void *cfgp)
+{
+	const struct elect_cfg *cfg = cfgp;
+	struct elect *e = calloc(1, sizeof(*e));
+	pthread_condattr_t ca;
+	if (!e) {
+		error("out of memory");
+		return NULL;
+	}
+	e->d = d;
+	e->health = -1;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	snprintf(e->node, sizeof(e->node), "%s", d->cfg->node.name);
+	snprintf(e->cluster, sizeof(e->cluster), "%s", cfg->cluster);
+	e->cluster_id = cfg->cluster_id;
+	settings_from(&e->set, cfg);
+	if (elect_key(e->key, sizeof(e->key), e->cluster, e->cluster_id, e->node) < 0 ||
+	    elect_epoch_key(e->epoch_key, sizeof(e->epoch_key), e->cluster, e->cluster_id) < 0 ||
+	    elect_scan_pattern(e->pattern, sizeof(e->pattern), e->cluster, e->cluster_id) < 0) {
+		error("election: keys for group '%s+%d' are too long", e->cluster, e->cluster_id);
+		goto fail;
+	}
+	if (copy_redis(e, &d->cfg->redis) < 0)
+		goto fail;
+	if (d->base) {
+		e->wake_ev = event_new(d->base, -1, 0, on_change, e);
+		if (!e->wake_ev) {
+			error("election: cannot create the loop event");
+			goto fail;
+		}
+	}
+	e->snap.reason = "not decided yet";
+	return e;
+fail:
+	elect_destroy(e);
+	return NULL;
+}
+
+static int elect_start(void *job)
+{
+	struct elect *e = job;
+	/* Standby until the first round decides: nothing is produced twice. */
+	role_set_current(false, 0);
+	e->yields_seen = role_yield_requests();
+	e->redis_up = true;	/* so the first failure is logged as such */
+	e->health = health_register("elect");
+	if (thread_spawn(&e->thread, "elect", elect_main, e) < 0) {
+		health_unregister(e->health);
+		e->health = -1;
+		return error("election: cannot start its thread");
+	}
+	e->started = true;
+	role_set_waker(elect_waker, e);
+	log_info("election: group '%s+%d' as '%s': a round every %d ms, keys live %d ms, "
+		 "on_redis_down=%s", e->cluster, e->cluster_id, e->node, e->set.interval_ms,
+		 e->set.ttl_ms, down_name(e->set.on_redis_down));
+	return 0;
+}
+
+static int elect_reconfigure(void *job, const void *cfgp)
+{
+	struct elect *e = job;
+	const struct elect_cfg *cfg = cfgp;
+	int rc = 0;
+	pthread_mutex_lock(&e->mu);
+	struct elect_settings old = e->set;
+	settings_from(&e->set, cfg);
+	if (!redis_same(&e->redis, &e->d->cfg->redis))
+		rc = copy_redis(e, &e->d->cfg->redis);
+	e->woken = true;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	if (memcmp(&old, &e->set, sizeof(old)) != 0)
+		log_info("election: now a round every %d ms, keys live %d ms, on_redis_down=%s, "
+			 "standby window %d ms", cfg->interval_ms, cfg->ttl_ms,
+			 down_name(cfg->on_redis_down), cfg->standby_window_ms);
+	return rc;
+}
+
+static void elect_stop(void *job)
+{
+	struct elect *e = job;
+	role_set_waker(NULL, NULL);
+	if (e->started) {
+		pthread_mutex_lock(&e->mu);
+		e->stop = true;
+		pthread_cond_signal(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+		pthread_join(e->thread, NULL);
+		e->started = false;
+		health_unregister(e->health);
+		e->health = -1;
+	}
+	/* This node no longer produces: it is standby for the rest of its life. */
+	role_set_current(false, e->epoch);
+	atomic_store(&e->active, false);
+	pthread_mutex_lock(&e->mu);
+	e->snap.active = false;
+	e->snap.reason = "stopped";
+	pthread_mutex_unlock(&e->mu);
+}
+
+static void elect_destroy(void *job)
+{
+	struct elect *e = job;
+	if (!e)
+		return;
+	if (e->wake_ev)
+		event_free(e->wake_ev);
+	if (e->c)
+		redisFree(e->c);
+	free(e->redis.host);
+	free(e->redis.password);
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+bool elect_active(void *job)
+{
+	return job ? atomic_load(&((struct elect *)job)->active) : role_is_active();
+}
+
+/* ---- metrics and status ---- */
+
+static void elect_metrics(void *job, struct buf *out)
+{
+	struct elect *e = job;
+	pthread_mutex_lock(&e->mu);
+	bool active = e->snap.active, up = e->snap.redis_up;
+	unsigned long long epoch = e->snap.epoch;
+	size_t npeers = e->snap.npeers;
+	long long last = e->snap.last_change_us;
+	pthread_mutex_unlock(&e->mu);
+#define HEAD(n, t, h) buf_adds(out, "# HELP aggregatord_election_" n " " h "\n# TYPE aggregatord_election_" n " " t "\n")
+	HEAD("role", "gauge", "1 while this node is active, 0 while standby.");
+	buf_addf(out, "aggregatord_election_role %d\n", active ? 1 : 0);
+	HEAD("epoch", "gauge", "The epoch this node publishes under (the group's while standby).");
+	buf_addf(out, "aggregatord_election_epoch %llu\n", epoch);
+	HEAD("transitions_total", "counter", "Changes of role (a node starts as standby).");
+	buf_addf(out, "aggregatord_election_transitions_total %llu\n",
+		 (unsigned long long)atomic_load(&e->transitions));
+	HEAD("redis_errors_total", "counter", "Election rounds or epoch bumps that Redis failed.");
+	buf_addf(out, "aggregatord_election_redis_errors_total %llu\n",
+		 (unsigned long long)atomic_load(&e->redis_errors));
+	HEAD("redis_up", "gauge", "1 while the last election round reached Redis.");
+	buf_addf(out, "aggregatord_election_redis_up %d\n", up ? 1 : 0);
+	HEAD("peers", "gauge", "Other live nodes of the group seen in the last good round.");
+	buf_addf(out, "aggregatord_election_peers %zu\n", npeers);
+	HEAD("last_change_timestamp_seconds", "gauge",
+	     "When the role last changed (or was first decided), seconds since the Unix epoch.");
+	buf_addf(out, "aggregatord_election_last_change_timestamp_seconds %.6f\n", (double)last / 1e6);
+#undef HEAD
+}
+
+static void iso_us(long long us, char *out, size_t len)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, len - n, ".%03dZ", (int)(us % 1000000 / 1000));
+}
+
+static void elect_status(void *job, struct buf *out)
+{
+	struct elect *e = job;
+	struct elect_settings s;
+	char ts[40];
+	pthread_mutex_lock(&e->mu);
+	s = e->set;
+	const struct elect_snap *sn = &e->snap;
+	buf_addf(out, "{\"role\":\"%s\",\"epoch\":%llu,\"epoch_fresh\":%s,\"reason\":",
+		 sn->active ? "active" : "standby", sn->epoch, sn->epoch_stale ? "false" : "true");
+	json_add_str(out, sn->reason);
+	buf_adds(out, ",\"mode\":");
+	json_add_str(out, role_mode_name(role_get_mode()));
+	buf_adds(out, ",\"cluster\":");
+	json_add_str(out, e->cluster);
+	buf_addf(out, ",\"cluster_id\":%d,\"node\":", e->cluster_id);
+	json_add_str(out, e->node);
+	buf_addf(out, ",\"attachment_ts_us\":%lld,\"earliest\":", sn->self_ts);
+	if (sn->earliest[0])
+		json_add_str(out, sn->earliest);
+	else
+		buf_adds(out, "null");
+	buf_adds(out, ",\"peers\":[");
+	for (size_t i = 0; i < sn->npeers; i++) {
+		buf_adds(out, i ? ",{\"name\":" : "{\"name\":");
+		json_add_str(out, sn->peers[i].name);
+		buf_addf(out, ",\"ts_us\":%lld}", sn->peers[i].ts_us);
+	}
+	buf_adds(out, "],\"last_change\":");
+	if (sn->last_change_us) {
+		iso_us(sn->last_change_us, ts, sizeof(ts));
+		buf_addf(out, "\"%s\"", ts);
+	} else {
+		buf_adds(out, "null");
+	}
+	buf_addf(out, ",\"redis\":\"%s\"", sn->decided ? (sn->redis_up ? "up" : "down") : "unknown");
+	pthread_mutex_unlock(&e->mu);
+	buf_addf(out, ",\"transitions\":%llu,\"redis_errors\":%llu,\"interval_ms\":%d,\"ttl_ms\":%d,"
+		 "\"standby_window_ms\":%d,\"on_redis_down\":\"%s\"}",
+		 (unsigned long long)atomic_load(&e->transitions),
+		 (unsigned long long)atomic_load(&e->redis_errors), s.interval_ms, s.ttl_ms,
+		 s.standby_window_ms, down_name(s.on_redis_down));
+}
+
+const struct job_ops election_job = {
+	.name = "election",
+	.keys = elect_keys,
+	.cfg_size = sizeof(struct elect_cfg),
+	.validate = elect_validate,
+	.enabled = elect_enabled,
+	.create = elect_create,
+	.start = elect_start,
+	.reconfigure = elect_reconfigure,
+	.stop = elect_stop,
+	.destroy = elect_destroy,
+	.metrics = elect_metrics,
+	.status = elect_status,
+	.stop_late = true,	/* keep the role until the publish queue is flushed */
+};

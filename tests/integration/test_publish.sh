@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# test_publish.sh — the Kafka side on one node (no election: the node is
+# active): totalizer flushes arrive on <prefix>totals through the harness's
+# broker, with node and epoch; the broker down for longer than
+# message.timeout.ms, then up: every event arrives, from the spool; the
+# spool survives a restart; a forced standby holds events and drops them
+# after the window; SIGTERM flushes.
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$(dirname "$0")/common.sh"
+h_init
+trap 'rc=$?; [ $rc -eq 0 ] || agg_dump_log p; h_cleanup' EXIT
+
+h_start_kafka k aggregatord.totals aggregatord.radacct aggregatord.usage
+h_start_redis r
+uport=$(h_free_port udp)
+hport=$(h_free_port tcp)
+conf=$H_TMP/p.conf
+cat > "$conf" <<CONF
+node = { name = "p1"; state_dir = "$H_TMP/state"; };
+http = { listen = "127.0.0.1:$hport"; };
+redis = { port = $r_PORT; };
+kafka = { enabled = true; brokers = "$k_BOOTSTRAP"; properties = [ "message.timeout.ms=2000" ]; };
+election = { enabled = false; standby_window_ms = 1000; };
+totalizer = { flush_ms = 200; rules = (
+  { prefix = "seq"; listen = "127.0.0.1:$uport"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
+CONF
+send() { seq "$1" "$2" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send 127.0.0.1 "$uport"; }
+# distinct seq numbers seen on the topic, from the start
+seen() { h_kafka_consume k aggregatord.totals "$1" 15 | awk -F'\t' '{ split($1, f, ";"); print f[2] }' | sort -un; }
+
+agg_start p "$conf"
+h_wait_until 10 agg_healthy p || h_fail "daemon did not start"
+
+send 1 50
+seen 50 > "$H_TMP/s1.txt"
+[ "$(wc -l < "$H_TMP/s1.txt")" = 50 ] || h_fail "expected 50 distinct events, got $(wc -l < "$H_TMP/s1.txt")"
+h_kafka_consume k aggregatord.totals 1 5 | grep -Eq '^seq;[0-9]+;s;[0-9]+	\{"node":"p1","epoch":0,"prefix":"seq","matched":"[0-9]+","source":"s","start_ts":[0-9]+,"delta":1,"interval_start_ms":[0-9]+,"flush_ms":200\}$' \
+    || h_fail "event format: $(h_kafka_consume k aggregatord.totals 1 5)"
+h_ok "totals events reach the topic with node, epoch and the Redis key as message key"
+
+# --- broker down past message.timeout.ms, then up ---
+h_kafka_down k
+send 51 100
+h_wait_until 20 agg_metric_is p aggregatord_publish_spooled_total 50 || h_fail "not spooled: $(agg_metric p aggregatord_publish_spooled_total)"
+ls "$H_TMP/state/spool/"*.spool > /dev/null || h_fail "no spool file"
+h_kafka_up k
+h_wait_until 30 agg_metric_is p aggregatord_publish_delivered_total 100 || h_fail "spool not replayed: delivered $(agg_metric p aggregatord_publish_delivered_total)"
+[ "$(seen 100 | wc -l)" = 100 ] || h_fail "events missing after the outage"
+h_wait_until 10 sh -c "! ls $H_TMP/state/spool/*.spool >/dev/null 2>&1" || h_fail "spool file not removed after replay"
+h_ok "broker down past message.timeout.ms: 50 events spooled, replayed, all 100 on the topic"
+
+# --- the spool survives a restart ---
+h_kafka_down k
+send 101 120
+h_wait_until 20 agg_metric_is p aggregatord_publish_spooled_total 70 || h_fail "second outage not spooled"
+h_stop p
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
+ls "$H_TMP/state/spool/"*.spool > /dev/null || h_fail "spool gone at stop"
+h_kafka_up k
+agg_start p "$conf"
+h_wait_until 30 agg_metric_is p aggregatord_publish_replayed_total 20 || h_fail "spool not replayed after restart"
+h_wait_until 30 agg_metric_is p aggregatord_publish_delivered_total 20 || h_fail "replayed events not delivered"
+[ "$(seen 120 | wc -l)" = 120 ] || h_fail "events missing after the restart"
+h_ok "spooled events survive a restart and are delivered after it"
+
+# --- forced standby holds, then drops after the window; back to auto produces ---
+h_signal p RTMIN+2
+h_wait_until 5 agg_log_has p "role command 'standby'" || h_fail "standby not taken"
+send 121 130
+h_wait_until 10 agg_metric_is p 'aggregatord_publish_dropped_total{cause="standby_window"}' 10 \
+    || h_fail "standby did not drop after the window: $(agg_metric p aggregatord_publish_queued) queued"
+send 131 140
+h_wait_until 5 agg_metric_is p aggregatord_publish_queued 10 || h_fail "standby does not hold events"
+h_signal p RTMIN+3
+h_wait_until 10 agg_metric_is p aggregatord_publish_delivered_total 30 || h_fail "held events not produced on promotion"
+seen 130 > "$H_TMP/s4.txt"
+grep -qx 135 "$H_TMP/s4.txt" || h_fail "held event 135 missing"
+grep -qx 125 "$H_TMP/s4.txt" && h_fail "event 125 older than the window was produced"
+h_ok "forced standby: holds events for standby_window_ms, drops older ones, produces the held ones on return"
+
+# --- SIGTERM flushes ---
+send 141 150
+h_stop p
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
+[ "$(seen 140 | wc -l)" = 140 ] || h_fail "events lost at stop"
+h_ok "SIGTERM flushes the producer"
