@@ -96,3 +96,14 @@ printf '%-46s %12s   baseline %12s (raw recvmmsg sink)   ratio %s\n' \
     "totalizer zero-loss lines/s, 10-line datagrams" "$r10" "$s10" "$(awk -v a="$r10" -v b="$s10" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
 echo "daemon peak RSS: $(awk '/VmHWM/ { print $2, $3 }' "/proc/$(h_pid tz)/status")"
 h_stop tz
+
+# ---------------------------------------------------------------------------
+# election + publish: failover and the gate's cost
+# ---------------------------------------------------------------------------
+. bench/election_bench.sh
+h_start_kafka kb
+echo
+echo "== election + publish ($(nproc) cores, mock Kafka broker, Redis)"
+mkdir -p "$H_TMP/pubstate"
+"$AGG_BUILD/bench_publish" "$kb_BOOTSTRAP" 1000000 "$H_TMP/pubstate"
+election_bench "$kb_BOOTSTRAP" "$r_PORT"
