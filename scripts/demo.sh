@@ -98,6 +98,52 @@ run "$AGGCTL" -c "$conf" total web_page '*' --window 3600 > "$H_TMP/pages.txt"
 head -n 6 "$H_TMP/pages.txt"; echo "  ..."; tail -n 2 "$H_TMP/pages.txt"
 run "$AGGCTL" -c "$conf" status
 
+say "election + publish: two nodes in one group, one Kafka stream (a mock broker on loopback)"
+h_start_kafka k aggregatord.totals aggregatord.radacct aggregatord.usage
+echo "kafka broker at $k_BOOTSTRAP"
+for n in node-1 node-2; do
+    up=$(h_free_port udp); hp=$(h_free_port tcp)
+    eval "UP_${n//-/_}=$up HP_${n//-/_}=$hp"
+    cat > "$H_TMP/$n.conf" <<CONF
+node = { name = "$n"; state_dir = "$H_TMP/state-$n"; };
+http = { listen = "127.0.0.1:$hp"; };
+redis = { port = $r_PORT; };
+kafka = { enabled = true; brokers = "$k_BOOTSTRAP"; };
+election = { cluster = "demo"; interval_ms = 500; ttl_ms = 1500; };
+totalizer = { flush_ms = 500; rules = (
+  { prefix = "web_client"; listen = "127.0.0.1:$up";
+    match = "^([^ ]+).*?\\"(?:GET|POST) .*? HTTP/[^\\"]*\\" (\\\\d\\\\d\\\\d)";
+    matched = "\$1,\$2"; source = "web1"; } ); };
+CONF
+done
+h_spawn n1 "$H_TMP/node-1.log" "$AGGD" -c "$H_TMP/node-1.conf"
+h_wait_until 10 sh -c "curl -sf http://127.0.0.1:$HP_node_1/v1/status | grep -q '\"state\":\"active\"'"
+h_spawn n2 "$H_TMP/node-2.log" "$AGGD" -c "$H_TMP/node-2.conf"
+h_wait_until 10 sh -c "curl -sf http://127.0.0.1:$HP_node_2/v1/status | grep -q '\"state\":\"standby\"'"
+for n in 1 2; do
+    hp=$(eval echo "\$HP_node_$n")
+    printf 'node-%s: ' "$n"; "$AGGCTL" -s "http://127.0.0.1:$hp" status | grep -E '^role'
+done
+echo "both nodes get the same log stream; only the active one produces to Kafka:"
+head -n 2000 "$H_TMP/access.log" | tee >("$PWD/tests/harness/htool" udp-send 127.0.0.1 "$UP_node_2") \
+    | "$PWD/tests/harness/htool" udp-send 127.0.0.1 "$UP_node_1"
+h_wait_until 20 sh -c "[ \$(kcat -b $k_BOOTSTRAP -C -t aggregatord.totals -o beginning -e -q 2>/dev/null | wc -l) -gt 0 ]"
+run kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -c 3 -f 'key %k\nvalue %s\n'
+echo "node-2 holds, produces nothing: $(curl -s http://127.0.0.1:$HP_node_2/metrics | awk '$1 == "aggregatord_publish_queued" { q = $2 } $1 == "aggregatord_publish_produced_total" { p = $2 } END { print q " held, " p " produced" }')"
+
+say "failover: systemctl stop on the active node (SIGTERM), the standby takes over"
+t0=$(date +%s%3N)
+h_stop n1
+h_wait_until 10 sh -c "curl -sf http://127.0.0.1:$HP_node_2/v1/status | grep -q '\"state\":\"active\"'"
+echo "node-2 active $(( $(date +%s%3N) - t0 )) ms after the stop began"
+"$AGGCTL" -s "http://127.0.0.1:$HP_node_2" status | grep -E '^role'
+grep -E "election: .*(active|standby)" "$H_TMP/node-2.log" | tail -n 2 | sed 's/^/  log: /'
+tail -n 2000 "$H_TMP/access.log" | "$PWD/tests/harness/htool" udp-send 127.0.0.1 "$UP_node_2"
+h_wait_until 20 sh -c "kcat -b $k_BOOTSTRAP -C -t aggregatord.totals -o beginning -e -q 2>/dev/null | grep -q '\"node\":\"node-2\"'"
+echo "events on the topic now come from node-2 with a higher epoch:"
+kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q 2>/dev/null | grep -o '"node":"[^"]*","epoch":[0-9]*' | sort | uniq -c | sed 's/^/  /'
+h_stop n2
+
 say "without the token, the API says no (except /healthz)"
 run curl -s "http://127.0.0.1:$port/v1/status"; echo
 run curl -s "http://127.0.0.1:$port/healthz"
