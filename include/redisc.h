@@ -19,4 +19,12 @@
  */
 redisContext *redis_connect(const struct redis_cfg *rc, char *err, size_t errlen);
 
+/*
+ * Make *dst a deep copy of src (host and password duplicated), freeing
+ * what dst held.  0, or -1 after logging (dst unchanged).  Release a copy
+ * with redis_cfg_release().
+ */
+int redis_cfg_copy(struct redis_cfg *dst, const struct redis_cfg *src);
+void redis_cfg_release(struct redis_cfg *c);
+
 #endif

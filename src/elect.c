@@ -888,17 +888,8 @@ static void on_change(evutil_socket_t fd, short what, void *arg)
 
 static int copy_redis(struct elect *e, const struct redis_cfg *r)
 {
-	char *h = strdup(r->host), *p = strdup(r->password);
-	if (!h || !p) {
-		free(h);
-		free(p);
-		return error("out of memory");
-	}
-	free(e->redis.host);
-	free(e->redis.password);
-	e->redis = *r;
-	e->redis.host = h;
-	e->redis.password = p;
+	if (redis_cfg_copy(&e->redis, r) < 0)
+		return -1;
 	e->redis_gen++;
 	return 0;
 }
@@ -1035,8 +1026,7 @@ static void elect_destroy(void *job)
 		event_free(e->wake_ev);
 	if (e->c)
 		redisFree(e->c);
-	free(e->redis.host);
-	free(e->redis.password);
+	redis_cfg_release(&e->redis);
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e);

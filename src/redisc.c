@@ -5,7 +5,11 @@
  */
 #include "redisc.h"
 
+#include "log.h"
+
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 
 redisContext *redis_connect(const struct redis_cfg *rc, char *err, size_t errlen)
@@ -45,3 +49,25 @@ fail:
 	return NULL;
 }
 
+
+int redis_cfg_copy(struct redis_cfg *dst, const struct redis_cfg *src)
+{
+	char *h = strdup(src->host), *p = strdup(src->password);
+	if (!h || !p) {
+		free(h);
+		free(p);
+		return error("out of memory");
+	}
+	redis_cfg_release(dst);
+	*dst = *src;
+	dst->host = h;
+	dst->password = p;
+	return 0;
+}
+
+void redis_cfg_release(struct redis_cfg *c)
+{
+	free(c->host);
+	free(c->password);
+	c->host = c->password = NULL;
+}

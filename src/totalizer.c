@@ -1007,17 +1007,8 @@ static void *flusher_main(void *arg)
 
 static int copy_redis(struct totalizer *tz, const struct redis_cfg *r)
 {
-	char *h = strdup(r->host), *p = strdup(r->password);
-	if (!h || !p) {
-		free(h);
-		free(p);
-		return error("out of memory");
-	}
-	free(tz->redis.host);
-	free(tz->redis.password);
-	tz->redis = *r;
-	tz->redis.host = h;
-	tz->redis.password = p;
+	if (redis_cfg_copy(&tz->redis, r) < 0)
+		return -1;
 	tz->redis_gen++;
 	return 0;
 }
@@ -1195,8 +1186,7 @@ static void totalizer_destroy(void *job)
 	}
 	tally_free(tz->pending);
 	tally_free(tz->inflight);
-	free(tz->redis.host);
-	free(tz->redis.password);
+	redis_cfg_release(&tz->redis);
 	free(tz->node);
 	pthread_cond_destroy(&tz->cv);
 	pthread_mutex_destroy(&tz->mu);
