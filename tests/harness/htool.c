@@ -209,16 +209,25 @@ static int cmd_notify_listen(int argc, char **argv)
     return stop_requested ? 0 : 1;
 }
 
-/* Sends one datagram; a refused send (nobody listening yet) is not fatal. */
+/*
+ * Sends one datagram.  ECONNREFUSED reports an ICMP port-unreachable for an
+ * earlier datagram (nobody was listening then) and means this one was not
+ * sent: send it once more; a second refusal is not fatal either.
+ */
 static int send_datagram(int fd, const char *buf, size_t len)
 {
+    int refused = 0;
+
     for (;;) {
         if (send(fd, buf, len, 0) >= 0)
             return 0;
         if (errno == EINTR)
             continue;
-        if (errno == ECONNREFUSED)
-            return 0;  /* ICMP port unreachable for an earlier datagram */
+        if (errno == ECONNREFUSED) {
+            if (refused++ == 0)
+                continue;
+            return 0;
+        }
         fprintf(stderr, "htool udp-send: send: %s\n", strerror(errno));
         return -1;
     }
@@ -293,8 +302,8 @@ static int cmd_udp_send(int argc, char **argv)
 
     rc = 0;
     while ((n = getline(&line, &cap, stdin)) >= 0) {
-        if (dlen + (size_t)n > dcap) {
-            size_t ncap = (dlen + (size_t)n) * 2;
+        if (dgram == NULL || dlen + (size_t)n > dcap) {
+            size_t ncap = (dlen + (size_t)n) * 2 + 64;
             char *p = realloc(dgram, ncap);
             if (p == NULL) {
                 fprintf(stderr, "htool udp-send: out of memory\n");

@@ -21,16 +21,23 @@
  * Signals are blocked in every thread (librdkafka's threads inherit the mask
  * from the main thread, which blocks them before creating anything) and
  * taken with sigwait() in the main thread, so no work happens in a signal
- * handler.
+ * handler.  See struct waker below for a work-around of a mock-cluster
+ * wake-up bug in librdkafka 2.0.2.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -59,12 +66,79 @@ static int parse_partitions(const char *s)
     return (int)v;
 }
 
+/*
+ * librdkafka 2.0.2's mock cluster thread sometimes misses the wake-up for a
+ * control operation (topic create, broker down/up) and only serves it on its
+ * next 1 s timer tick.  It serves pending operations whenever its poll()
+ * returns, so while an operation is pending a "waker" thread connects to the
+ * broker's listener every 10 ms (connect, then close) to end that poll.
+ * This does not help "broker up" (the listener is closed while down), which
+ * may still take up to 1 s.
+ */
+struct waker {
+    pthread_t thread;
+    struct sockaddr_in addr;
+    atomic_int stop;
+    int running;
+};
+
+/* Waker thread body: pokes the listener until asked to stop. */
+static void *waker_main(void *arg)
+{
+    struct waker *w = arg;
+    struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+    while (!atomic_load(&w->stop)) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+            (void)connect(fd, (struct sockaddr *)&w->addr, sizeof(w->addr));
+            close(fd);
+        }
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+/* Starts poking the listener at BOOTSTRAP ("127.0.0.1:PORT"); on any
+ * failure the waker just stays off. */
+static void waker_start(struct waker *w, const char *bootstrap)
+{
+    const char *colon = strrchr(bootstrap, ':');
+    long port;
+
+    w->running = 0;
+    atomic_store(&w->stop, 0);
+    if (colon == NULL)
+        return;
+    port = strtol(colon + 1, NULL, 10);
+    if (port <= 0 || port > 65535)
+        return;
+    memset(&w->addr, 0, sizeof(w->addr));
+    w->addr.sin_family = AF_INET;
+    w->addr.sin_port = htons((uint16_t)port);
+    w->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (pthread_create(&w->thread, NULL, waker_main, w) == 0)
+        w->running = 1;
+}
+
+/* Stops the waker started by waker_start, if it runs. */
+static void waker_stop(struct waker *w)
+{
+    if (!w->running)
+        return;
+    atomic_store(&w->stop, 1);
+    pthread_join(w->thread, NULL);
+    w->running = 0;
+}
+
 int main(int argc, char **argv)
 {
     char errstr[512];
     rd_kafka_conf_t *conf;
     rd_kafka_t *rk;
     rd_kafka_mock_cluster_t *mcluster;
+    struct waker waker;
+    const char *bootstrap;
     sigset_t set;
     int partitions = 1;
     int opt, i, sig, err;
@@ -126,19 +200,24 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    bootstrap = rd_kafka_mock_cluster_bootstraps(mcluster);
+
+    waker_start(&waker, bootstrap);
     for (i = optind; i < argc; i++) {
         rd_kafka_resp_err_t rerr =
             rd_kafka_mock_topic_create(mcluster, argv[i], partitions, 1);
         if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
             fprintf(stderr, "kafka_mock: cannot create topic '%s': %s\n",
                     argv[i], rd_kafka_err2str(rerr));
+            waker_stop(&waker);
             rd_kafka_mock_cluster_destroy(mcluster);
             rd_kafka_destroy(rk);
             return 1;
         }
     }
+    waker_stop(&waker);
 
-    printf("%s\n", rd_kafka_mock_cluster_bootstraps(mcluster));
+    printf("%s\n", bootstrap);
     fflush(stdout);
 
     for (;;) {
@@ -151,9 +230,12 @@ int main(int argc, char **argv)
             break;
         if (sig == SIGUSR1 || sig == SIGUSR2) {
             int up = (sig == SIGUSR2);
-            rd_kafka_resp_err_t rerr =
-                up ? rd_kafka_mock_broker_set_up(mcluster, MOCK_BROKER_ID)
-                   : rd_kafka_mock_broker_set_down(mcluster, MOCK_BROKER_ID);
+            rd_kafka_resp_err_t rerr;
+
+            waker_start(&waker, bootstrap);
+            rerr = up ? rd_kafka_mock_broker_set_up(mcluster, MOCK_BROKER_ID)
+                      : rd_kafka_mock_broker_set_down(mcluster, MOCK_BROKER_ID);
+            waker_stop(&waker);
             if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR)
                 fprintf(stderr, "kafka_mock: cannot set the broker %s: %s\n",
                         up ? "up" : "down", rd_kafka_err2str(rerr));

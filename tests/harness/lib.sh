@@ -45,17 +45,17 @@ esac
 : "${H_START_TIMEOUT:=30}"
 : "${H_STOP_TIMEOUT:=30}"
 
-declare -gA H__PID=()     # NAME -> pid
-declare -gA H__LOG=()     # NAME -> log file (for error messages)
-declare -gA H__PORT=()    # NAME -> main port
-declare -gA H__DIR=()     # NAME -> $H_TMP/NAME
-declare -gA H__STATUS=()  # pid -> exit status, once reaped
-declare -gA H__CHILD=()   # pid -> 1 while a child of this shell not yet reaped
-declare -gA H__LOGOFF=()  # NAME -> size of its log when it was last started
+declare -gA H__PID=()        # NAME -> pid
+declare -gA H__LOG=()        # NAME -> its log file (shown when something fails)
+declare -gA H__LOGOFF=()     # NAME -> size of that log when last started
+declare -gA H__PORT=()       # NAME -> main port
+declare -gA H__DIR=()        # NAME -> $H_TMP/NAME
 declare -gA H__BOOTSTRAP=()  # NAME -> kafka bootstrap address
-H__MARIADB_TPL=           # pristine MariaDB datadir to copy
-declare -ga H__ORDER=()   # NAMEs in registration order
-H_EXIT_STATUS=        # exit status of the process last stopped or waited for
+declare -gA H__CHILD=()      # pid -> 1 while a child of this shell, not reaped
+declare -gA H__STATUS=()     # pid -> exit status, once reaped
+declare -ga H__ORDER=()      # NAMEs in registration order
+H__MARIADB_TPL=              # pristine MariaDB datadir to copy
+H_EXIT_STATUS=               # exit status of the process last stopped or waited for
 H__NTEST=0
 H__CLEANED=
 H__SHELL=
@@ -489,7 +489,7 @@ h__redis_is() {
 }
 
 # h__redis_launch FUNC NAME: starts redis-server NAME on H__PORT[NAME] and
-# waits for PONG (return codes as h__await).
+# waits until it answers (return codes as h__await).
 h__redis_launch() {
     local func=$1 name=$2 port=${H__PORT[$2]} dir=${H__DIR[$2]}
     h__spawn "$name" "$dir/redis.log" "$dir/redis.log" "$dir/redis.log" \

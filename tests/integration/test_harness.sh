@@ -8,8 +8,11 @@
 # harness cleans up after a test that fails half-way or is killed outright.
 # Prints TAP-style "ok" lines; exits non-zero on the first failure.
 # Needs the harness tools built (tests/harness/htool and kafka_mock).
+# (NAME_PORT and friends are set by lib.sh; single-quoted $ args are meant.)
+# shellcheck source-path=SCRIPTDIR disable=SC2154,SC2016
 set -euo pipefail
 
+# shellcheck source=../harness/lib.sh
 . "$(dirname "$0")/../harness/lib.sh"
 h_init
 
