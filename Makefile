@@ -53,6 +53,7 @@ LIB_SRCS := \
 	src/buf.c \
 	src/config.c \
 	src/elect.c \
+	src/gateq.c \
 	src/http.c \
 	src/httpc.c \
 	src/jobs.c \

@@ -41,6 +41,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "gateq.h"
 #include "json.h"
 #include "log.h"
 #include "role.h"
@@ -61,8 +62,7 @@ struct spool_file {
 };
 
 struct pev {
-	struct pev *next;
-	uint64_t t_ms;			/* monotonic ms when queued */
+	struct gateq_item q;		/* first: links it in the gate queue */
 	int topic;
 	bool raw;			/* value complete (from the spool) */
 	struct spool_file *sf;		/* the spool file it came from, or NULL */
@@ -81,10 +81,9 @@ static struct {
 	pthread_t thread;
 	bool thread_started;
 	int health;
-	pthread_mutex_t mu;		/* guards head/tail/queued/stopping */
+	pthread_mutex_t mu;		/* guards queue/stopping/pump_* */
 	pthread_cond_t cv;
-	struct pev *head, **tail;
-	size_t queued;
+	struct gateq queue;
 	bool stopping;
 	bool pump_waiting;		/* the publish thread sleeps on cv */
 	bool pump_busy;			/* the publish thread is producing a taken list */
@@ -158,21 +157,18 @@ void publish_event(const char *topic, const char *key, size_t keylen,
 		atomic_fetch_add(&P.drop_full, 1);
 		return;
 	}
-	*e = (struct pev){ .t_ms = mono_ms(), .topic = t, .keylen = (uint32_t)keylen,
-			   .len = (uint32_t)len };
+	*e = (struct pev){ .topic = t, .keylen = (uint32_t)keylen, .len = (uint32_t)len };
 	memcpy(e->data, key, keylen);
 	memcpy(e->data + keylen, members, len);
 	pthread_mutex_lock(&P.mu);
-	if (P.queued >= QUEUE_MAX || P.stopping) {
+	if (P.stopping || gateq_push(&P.queue, &e->q, mono_ms()) < 0) {
+		bool stopping = P.stopping;
 		pthread_mutex_unlock(&P.mu);
-		atomic_fetch_add(P.stopping ? &P.drop_stop : &P.drop_full, 1);
+		atomic_fetch_add(stopping ? &P.drop_stop : &P.drop_full, 1);
 		free(e);
 		return;
 	}
-	*P.tail = e;
-	P.tail = &e->next;
-	P.queued++;
-	atomic_store(&P.nqueued, P.queued);
+	atomic_store(&P.nqueued, P.queue.n);
 	bool wake = P.pump_waiting;
 	P.pump_waiting = false;
 	pthread_mutex_unlock(&P.mu);
@@ -190,26 +186,12 @@ void publish_wake(void)
 	pthread_mutex_unlock(&P.mu);
 }
 
-/* Put a list back at the front of the queue (publish thread). */
+/* Put a list back at the front of the queue and end the busy spell (publish thread). */
 static void requeue_front(struct pev *list, size_t n)
 {
-	if (!list) {
-		pthread_mutex_lock(&P.mu);
-		P.pump_busy = false;
-		atomic_store(&P.busy, P.stopping);
-		pthread_mutex_unlock(&P.mu);
-		return;
-	}
-	struct pev *last = list;
-	while (last->next)
-		last = last->next;
 	pthread_mutex_lock(&P.mu);
-	last->next = P.head;
-	if (!P.head)
-		P.tail = &last->next;
-	P.head = list;
-	P.queued += n;
-	atomic_store(&P.nqueued, P.queued);
+	gateq_push_front(&P.queue, (struct gateq_item *)list, n);
+	atomic_store(&P.nqueued, P.queue.n);
 	P.pump_busy = false;
 	atomic_store(&P.busy, P.stopping);
 	pthread_mutex_unlock(&P.mu);
@@ -304,17 +286,12 @@ static int produce(struct pev *e)
 /* Drop held events older than the window (publish thread, mu held). */
 static void trim_window(void)
 {
-	uint64_t now = mono_ms(), win = (uint64_t)atomic_load(&P.window_ms);
-	while (P.head && now - P.head->t_ms > win) {
-		struct pev *e = P.head;
-		P.head = e->next;
-		if (!P.head)
-			P.tail = &P.head;
-		P.queued--;
-		atomic_store(&P.nqueued, P.queued);
+	struct gateq_item *it;
+	while ((it = gateq_pop_expired(&P.queue, mono_ms(), (uint64_t)atomic_load(&P.window_ms)))) {
 		atomic_fetch_add(&P.drop_window, 1);
-		pev_drop(e);
+		pev_drop((struct pev *)it);
 	}
+	atomic_store(&P.nqueued, P.queue.n);
 }
 
 static void *pump(void *arg)
@@ -324,12 +301,9 @@ static void *pump(void *arg)
 	pthread_mutex_lock(&P.mu);
 	for (;;) {
 		bool active = role_is_active();
-		if (P.head && active) {
-			struct pev *list = P.head;
-			size_t n = P.queued;
-			P.head = NULL;
-			P.tail = &P.head;
-			P.queued = 0;
+		if (P.queue.n && active) {
+			size_t n;
+			struct pev *list = (struct pev *)gateq_take_all(&P.queue, &n);
 			P.pump_busy = true;
 			atomic_store(&P.busy, true);
 			atomic_store(&P.nqueued, 0);
@@ -344,7 +318,7 @@ static void *pump(void *arg)
 					full = true;
 					break;
 				}
-				struct pev *next = list->next;
+				struct pev *next = (struct pev *)list->q.next;
 				if (rc < 0)
 					pev_drop(list);
 				else
@@ -521,7 +495,7 @@ static void spool_replay(const char *path)
 		return;
 	}
 	snprintf(sf->path, sizeof(sf->path), "%s", path);
-	struct pev *list = NULL, **tail = &list;
+	struct gateq_item *list = NULL, **tail = &list;
 	size_t n = 0, off = 0;
 	while (off + 20 <= size) {
 		const unsigned char *h = buf + off;
@@ -552,12 +526,12 @@ static void spool_replay(const char *path)
 		struct pev *e = malloc(sizeof(*e) + kl + vl);
 		if (!e)
 			break;
-		*e = (struct pev){ .t_ms = mono_ms(), .topic = topic, .raw = true, .sf = sf,
+		*e = (struct pev){ .q.t_ms = mono_ms(), .topic = topic, .raw = true, .sf = sf,
 				   .keylen = kl, .len = vl };
 		memcpy(e->data, k, kl);
 		memcpy(e->data + kl, v, vl);
-		*tail = e;
-		tail = &e->next;
+		*tail = &e->q;
+		tail = &e->q.next;
 		n++;
 	}
 	free(buf);
@@ -571,12 +545,8 @@ static void spool_replay(const char *path)
 	atomic_fetch_add(&P.replayed, n);
 	log_info("publish: replaying %zu event(s) from spool file '%s'", n, path);
 	pthread_mutex_lock(&P.mu);
-	*tail = P.head;
-	if (!P.head)
-		P.tail = tail;
-	P.head = list;
-	P.queued += n;
-	atomic_store(&P.nqueued, P.queued);
+	gateq_push_front(&P.queue, list, n);
+	atomic_store(&P.nqueued, P.queue.n);
 	pthread_cond_signal(&P.cv);
 	pthread_mutex_unlock(&P.mu);
 }
@@ -685,7 +655,7 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 {
 	pthread_mutex_init(&P.mu, NULL);
 	pthread_cond_init(&P.cv, NULL);
-	P.tail = &P.head;
+	gateq_init(&P.queue, QUEUE_MAX);
 	P.base = base;
 	atomic_store(&P.window_ms, standby_window_ms);
 	P.started = true;
@@ -776,14 +746,12 @@ void publish_stop(int timeout_ms)
 	}
 	/* What is still queued was held by a standby (or never made it). */
 	pthread_mutex_lock(&P.mu);
-	struct pev *e = P.head;
-	P.head = NULL;
-	P.tail = &P.head;
-	P.queued = 0;
+	size_t n;
+	struct pev *e = (struct pev *)gateq_take_all(&P.queue, &n);
 	atomic_store(&P.nqueued, 0);
 	pthread_mutex_unlock(&P.mu);
 	while (e) {
-		struct pev *next = e->next;
+		struct pev *next = (struct pev *)e->q.next;
 		atomic_fetch_add(&P.drop_stop, 1);
 		pev_drop(e);
 		e = next;
@@ -833,7 +801,7 @@ static size_t queued_now(void)
 	if (!P.started)
 		return 0;
 	pthread_mutex_lock(&P.mu);
-	size_t n = P.queued;
+	size_t n = P.queue.n;
 	pthread_mutex_unlock(&P.mu);
 	return n;
 }

@@ -11,6 +11,7 @@ Suite *http_suite(void);
 Suite *status_suite(void);
 Suite *rules_suite(void);
 Suite *tally_suite(void);
+Suite *gateq_suite(void);
 Suite *totals_suite(void);
 Suite *elect_suite(void);
 
