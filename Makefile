@@ -16,7 +16,7 @@ UNITDIR   ?= /lib/systemd/system
 
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS      := libevent libevent_pthreads libconfig libpcre2-8 hiredis rdkafka zlib
+PKGS      := libevent libevent_pthreads libconfig libpcre2-8 hiredis rdkafka zlib libmariadb
 CHECK_PKGS := check
 
 BUILD     := build$(if $(SANITIZE),-san)
@@ -63,10 +63,12 @@ LIB_SRCS := \
 	src/notify.c \
 	src/offload.c \
 	src/publish.c \
+	src/radacct.c \
 	src/redisc.c \
 	src/role.c \
 	src/rules.c \
 	src/status.c \
+	src/sweep.c \
 	src/tally.c \
 	src/thread.c \
 	src/totalizer.c \

@@ -9,11 +9,13 @@
 #include "daemon.h"
 #include "log.h"
 #include "elect.h"
+#include "sweep.h"
 #include "totalizer.h"
 
 const struct job_ops *const job_table[] = {
 	&election_job,	/* first: the role exists before the jobs that it gates */
 	&totalizer_job,
+	&sweep_job,
 	NULL
 };
 

@@ -32,6 +32,7 @@ int main(void)
 	srunner_add_suite(sr, rules_suite());
 	srunner_add_suite(sr, tally_suite());
 	srunner_add_suite(sr, gateq_suite());
+	srunner_add_suite(sr, radacct_suite());
 	srunner_add_suite(sr, totals_suite());
 	srunner_add_suite(sr, elect_suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,81 @@
+/*
+ * radacct.h — FreeRADIUS's radacct table as the sweep sees it: the row, the
+ * precedence rule between two copies of one session, and the SQL text of
+ * the statements the sweep prepares.  Pure: no I/O, usable from any thread.
+ *
+ * The contract is FreeRADIUS 3.x's MySQL schema (mods-config/sql/main/mysql/
+ * schema.sql).  `radacctid` is per server and never copied; `acctuniqueid`
+ * is the session's identity.  Every value travels as text (MariaDB converts
+ * DATETIME and integers to and from their text forms), NULL kept as NULL.
+ */
+#ifndef AGG_RADACCT_H
+#define AGG_RADACCT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+enum ra_col {
+	RA_ACCTSESSIONID, RA_ACCTUNIQUEID, RA_USERNAME, RA_REALM, RA_NASIPADDRESS,
+	RA_NASPORTID, RA_NASPORTTYPE, RA_ACCTSTARTTIME, RA_ACCTUPDATETIME, RA_ACCTSTOPTIME,
+	RA_ACCTINTERVAL, RA_ACCTSESSIONTIME, RA_ACCTAUTHENTIC, RA_CONNECTINFO_START,
+	RA_CONNECTINFO_STOP, RA_ACCTINPUTOCTETS, RA_ACCTOUTPUTOCTETS, RA_CALLEDSTATIONID,
+	RA_CALLINGSTATIONID, RA_ACCTTERMINATECAUSE, RA_SERVICETYPE, RA_FRAMEDPROTOCOL,
+	RA_FRAMEDIPADDRESS, RA_FRAMEDIPV6ADDRESS, RA_FRAMEDIPV6PREFIX, RA_FRAMEDINTERFACEID,
+	RA_DELEGATEDIPV6PREFIX, RA_CLASS,
+	RA_NCOLS
+};
+
+extern const char *const ra_col_names[RA_NCOLS];
+
+#define RA_VAL_MAX 132		/* bytes: the widest column (varchar(128)) plus room */
+
+/* One row of radacct (all columns but radacctid as text). */
+struct ra_row {
+	long long radacctid;		/* the server's own id (paging, delete) */
+	char v[RA_NCOLS][RA_VAL_MAX];	/* values, NUL-terminated */
+	unsigned long len[RA_NCOLS];	/* value lengths */
+	char null[RA_NCOLS];		/* 1 when the value is NULL */
+};
+
+/* What the precedence rule looks at. */
+struct ra_version {
+	bool closed;			/* acctstoptime IS NOT NULL */
+	char ts[20];			/* GREATEST(acctupdatetime, acctstoptime), "" if both NULL */
+	long long sessiontime;		/* acctsessiontime, NULL = 0 */
+	long long in, out;		/* octet counters, NULL = 0 */
+};
+
+void ra_version_of(const struct ra_row *r, struct ra_version *v);
+
+/*
+ * Which copy is the one right version?  > 0: a wins, < 0: b wins, 0: the
+ * same version.  A closed copy beats an open one; between two in the same
+ * state the later GREATEST(acctupdatetime, acctstoptime) wins, then the
+ * larger acctsessiontime, then the larger input octets, then output octets.
+ */
+int ra_compare(const struct ra_version *a, const struct ra_version *b);
+
+/* NULL when s is a plain identifier ([A-Za-z0-9_]{1,64}), else the reason. */
+const char *ra_check_identifier(const char *s);
+
+/*
+ * The statements (table already checked with ra_check_identifier()):
+ * page: SELECT radacctid, <cols> ... WHERE radacctid > ? ORDER BY radacctid LIMIT ?
+ * upsert: INSERT of n rows, ON DUPLICATE KEY UPDATE taking the new values
+ *   only when the precedence rule (in SQL, the same as ra_compare) says the
+ *   new copy wins; an older copy never overwrites a newer one.
+ * delete_exact: DELETE of n rows, each matched by radacctid and every
+ *   column null-safely, so a row changed since it was read survives.
+ * versions: SELECT acctuniqueid and the version columns for n acctuniqueids.
+ */
+void ra_sql_page(struct buf *b, const char *table);
+void ra_sql_upsert(struct buf *b, const char *table, size_t nrows);
+void ra_sql_delete_exact(struct buf *b, const char *table, size_t nrows);
+void ra_sql_versions(struct buf *b, const char *table, size_t n);
+
+/* Append r as JSON members ("acctuniqueid":...,...) for a Kafka event. */
+void ra_json_members(const struct ra_row *r, struct buf *b);
+
+#endif

@@ -1,0 +1,1172 @@
+/*
+ * sweep.c — move FreeRADIUS radacct rows from the members into master.
+ *
+ * The move protocol (docs/sweep.md has the argument in full):
+ *   1. read a member's table a page at a time, by radacctid (keyset paging:
+ *      memory is one page whatever the backlog);
+ *   2. upsert the page into master in one transaction, keyed by
+ *      acctuniqueid; the statement itself applies the precedence rule, so an
+ *      older copy never overwrites a newer one, in whatever order members
+ *      are swept;
+ *   3. only after master committed, delete from the member exactly the
+ *      closed rows that were read — every column compared null-safely, so a
+ *      row FreeRADIUS changed in between survives to the next cycle — and the
+ *      open copies master already holds closed with a newer-or-equal
+ *      version (late interims);
+ *   4. after all members, close on master (and on the members' copies) the
+ *      open sessions whose latest update is older than stale_after.
+ * A crash anywhere leaves at worst rows copied and not yet deleted; the next
+ * cycle copies them again (a no-op) and deletes them.  Master down: nothing
+ * is deleted anywhere.
+ *
+ * Threads: the sweep thread (cycles, stale closing, its own master
+ * connection), one thread per member per cycle (its own member and master
+ * connections), the main thread (life cycle, metrics, status).  Counters are
+ * atomics written by one thread each.
+ */
+#include "sweep.h"
+
+#include <errno.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "json.h"
+#include "log.h"
+#include "publish.h"
+#include "radacct.h"
+#include "role.h"
+#include "thread.h"
+
+#define DELETE_CHUNK 100	/* rows per DELETE statement */
+#define STALE_CHUNK 500		/* sessions closed per master transaction */
+#define MAX_MEMBERS 64
+
+/* ---- config ---- */
+
+#define DOFF(f) offsetof(struct sweep_db, f)
+static const struct cfg_key master_keys[] = {
+	{ .name = "host", .type = CFG_T_STR, .offset = DOFF(host), .flags = CFG_REQUIRED, .check = cfg_check_nonempty },
+	{ .name = "port", .type = CFG_T_INT, .offset = DOFF(port), .min = 1, .max = 65535, .idef = 3306 },
+	{ .name = "user", .type = CFG_T_STR, .offset = DOFF(user), .flags = CFG_REQUIRED, .check = cfg_check_nonempty },
+	{ .name = "password", .type = CFG_T_STR, .offset = DOFF(password), .sdef = "", .flags = CFG_SECRET },
+	{ .name = "database", .type = CFG_T_STR, .offset = DOFF(database), .sdef = "radius", .check = ra_check_identifier },
+	{ .name = "log_bin", .type = CFG_T_BOOL, .offset = DOFF(log_bin), .idef = 1 },
+	{ .name = NULL },
+};
+
+static const struct cfg_key member_keys[] = {
+	{ .name = "name", .type = CFG_T_STR, .offset = DOFF(name), .flags = CFG_REQUIRED, .check = cfg_check_name },
+	{ .name = "host", .type = CFG_T_STR, .offset = DOFF(host), .flags = CFG_REQUIRED, .check = cfg_check_nonempty },
+	{ .name = "port", .type = CFG_T_INT, .offset = DOFF(port), .min = 1, .max = 65535, .idef = 3306 },
+	{ .name = "user", .type = CFG_T_STR, .offset = DOFF(user), .flags = CFG_REQUIRED, .check = cfg_check_nonempty },
+	{ .name = "password", .type = CFG_T_STR, .offset = DOFF(password), .sdef = "", .flags = CFG_SECRET },
+	{ .name = "database", .type = CFG_T_STR, .offset = DOFF(database), .sdef = "radius", .check = ra_check_identifier },
+	{ .name = NULL },
+};
+
+static int parse_master(struct cfg_ctx *ctx, const config_setting_t *s, void *field)
+{
+	if (!s)
+		return 0;	/* reported by validate, with the section's line */
+	return cfg_parse_section(ctx, s, "sweep.master", master_keys, field);
+}
+
+static void free_master(void *field)
+{
+	cfg_free_section(master_keys, field);
+}
+
+#define SOFF(f) offsetof(struct sweep_cfg, f)
+static int parse_members(struct cfg_ctx *ctx, const config_setting_t *s, void *field)
+{
+	struct sweep_cfg *c = (struct sweep_cfg *)((char *)field - SOFF(members));
+	void *arr;
+	int rc = cfg_parse_list(ctx, s, "sweep.members", member_keys, sizeof(struct sweep_db),
+				&arr, &c->nmembers);
+	c->members = arr;
+	return rc;
+}
+
+static void free_members(void *field)
+{
+	struct sweep_cfg *c = (struct sweep_cfg *)((char *)field - SOFF(members));
+	cfg_free_list(member_keys, sizeof(struct sweep_db), c->members, c->nmembers);
+	c->members = NULL;
+	c->nmembers = 0;
+}
+
+static const struct cfg_key sweep_keys[] = {
+	{ .name = "enabled", .type = CFG_T_BOOL, .offset = SOFF(enabled), .idef = 1 },
+	{ .name = "interval", .type = CFG_T_INT, .offset = SOFF(interval), .min = 1, .max = 86400, .idef = 60, .unit = "s" },
+	{ .name = "stale_after", .type = CFG_T_INT, .offset = SOFF(stale_after), .min = 60, .max = 30 * 86400, .idef = 1800, .unit = "s" },
+	{ .name = "batch", .type = CFG_T_INT, .offset = SOFF(batch), .min = 1, .max = 2000, .idef = 1000, .unit = "rows" },
+	{ .name = "timeout", .type = CFG_T_INT, .offset = SOFF(timeout), .min = 1, .max = 3600, .idef = 30, .unit = "s" },
+	{ .name = "table", .type = CFG_T_STR, .offset = SOFF(table), .sdef = "radacct", .check = ra_check_identifier },
+	{ .name = "stale_cause", .type = CFG_T_STR, .offset = SOFF(stale_cause), .sdef = "Stale-Session" },
+	{ .name = "master", .type = CFG_T_CUSTOM, .offset = SOFF(master), .custom = parse_master, .custom_free = free_master },
+	{ .name = "members", .type = CFG_T_CUSTOM, .offset = SOFF(members), .custom = parse_members, .custom_free = free_members },
+	{ .name = NULL },
+};
+
+static int sweep_validate(struct cfg_ctx *ctx, const config_setting_t *sec, void *cfgp)
+{
+	struct sweep_cfg *c = cfgp;
+	int rc = 0;
+	if (!config_setting_get_member(sec, "master"))
+		rc = cfg_error(ctx, sec, "'sweep.master' is required");
+	if (c->nmembers == 0)
+		rc = cfg_error(ctx, sec, "'sweep.members' needs at least one member");
+	if (c->nmembers > MAX_MEMBERS)
+		rc = cfg_error(ctx, sec, "'sweep.members' has %zu members; at most %d", c->nmembers, MAX_MEMBERS);
+	if (strlen(c->stale_cause) > 32)
+		rc = cfg_error(ctx, config_setting_get_member(sec, "stale_cause"),
+			       "'sweep.stale_cause' is longer than the column (32)");
+	const config_setting_t *list = config_setting_get_member(sec, "members");
+	for (size_t i = 0; i < c->nmembers; i++)
+		for (size_t j = 0; j < i; j++)
+			if (c->members[i].name && c->members[j].name &&
+			    strcmp(c->members[i].name, c->members[j].name) == 0)
+				rc = cfg_error(ctx, config_setting_get_elem(list, (unsigned)i),
+					       "'sweep.members[%zu].name' '%s' is used by member %zu too",
+					       i, c->members[i].name, j);
+	return rc;
+}
+
+static int sweep_enabled(const void *cfg)
+{
+	return ((const struct sweep_cfg *)cfg)->enabled;
+}
+
+/* ---- runtime ---- */
+
+struct sweep;
+
+struct conn {
+	MYSQL *db;
+	MYSQL_STMT *page, *upsert_full, *delete_full;	/* cached statements */
+};
+
+struct member {
+	struct sweep *sw;
+	struct sweep_db cfg;		/* private copy */
+	struct conn mc;			/* member connection (its thread only) */
+	struct conn sc;			/* master connection (its thread only) */
+	pthread_t thread;
+	int failures;			/* consecutive failed cycles */
+	int skip;			/* cycles to skip (back-off) */
+	time_t down_since;		/* wall clock when it became unreachable; 0 = up */
+	bool ok;			/* this cycle succeeded */
+	char err[256];			/* why it failed */
+	struct ra_row *rows;		/* one page */
+	_Atomic uint64_t read, copied, moved, superseded, stale_closed, errors;
+	_Atomic uint64_t last_us;	/* last cycle's duration, µs */
+	_Atomic long long oldest_closed;	/* acctstoptime epoch of the oldest closed row left, 0 = none */
+};
+
+struct sweep {
+	struct daemon *d;
+	int interval, stale_after, batch, timeout;
+	char *table, *stale_cause;
+	struct sweep_db master;		/* private copy */
+	struct member *m;
+	size_t nm;
+	struct conn stale;		/* the sweep thread's master connection */
+	pthread_t thread;
+	bool started;
+	int health;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;			/* guarded by mu */
+	_Atomic uint64_t cycles, failed_cycles, stale_total;
+	_Atomic uint64_t last_cycle_us, last_cycle_wall;
+	_Atomic bool in_cycle;
+};
+
+static char *dupz(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+static int db_copy(struct sweep_db *dst, const struct sweep_db *src)
+{
+	*dst = *src;
+	dst->name = dupz(src->name);
+	dst->host = dupz(src->host);
+	dst->user = dupz(src->user);
+	dst->password = dupz(src->password);
+	dst->database = dupz(src->database);
+	return dst->name && dst->host && dst->user && dst->password && dst->database ? 0 : -1;
+}
+
+static void db_free(struct sweep_db *d)
+{
+	free(d->name);
+	free(d->host);
+	free(d->user);
+	free(d->password);
+	free(d->database);
+	memset(d, 0, sizeof(*d));
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->page)
+		mysql_stmt_close(c->page);
+	if (c->upsert_full)
+		mysql_stmt_close(c->upsert_full);
+	if (c->delete_full)
+		mysql_stmt_close(c->delete_full);
+	if (c->db)
+		mysql_close(c->db);
+	memset(c, 0, sizeof(*c));
+}
+
+static int fail(char *err, size_t len, const char *what, MYSQL *db, MYSQL_STMT *st)
+{
+	snprintf(err, len, "%s: %s", what, st ? mysql_stmt_error(st) : db ? mysql_error(db) : "out of memory");
+	return -1;
+}
+
+static MYSQL_STMT *prepare(MYSQL *db, const struct buf *sql, char *err, size_t len)
+{
+	MYSQL_STMT *st = mysql_stmt_init(db);
+	if (!st) {
+		fail(err, len, "mysql_stmt_init", db, NULL);
+		return NULL;
+	}
+	if (sql->oom || mysql_stmt_prepare(st, sql->data, sql->len) != 0) {
+		fail(err, len, "prepare", db, st);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Check that table has every column the sweep reads and writes. */
+static int check_columns(struct sweep *sw, MYSQL *db, const char *where, char *err, size_t len)
+{
+	struct buf q = BUF_INIT;
+	buf_adds(&q, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+		     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?");
+	MYSQL_STMT *st = prepare(db, &q, err, len);
+	buf_release(&q);
+	if (!st)
+		return -1;
+	MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->table,
+			 .buffer_length = strlen(sw->table) };
+	char name[128];
+	unsigned long nl = 0;
+	MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_STRING, .buffer = name,
+			 .buffer_length = sizeof(name) - 1, .length = &nl };
+	bool have[RA_NCOLS + 1] = { false };
+	if (mysql_stmt_bind_param(st, &p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, &r)) {
+		fail(err, len, "reading the table's columns", db, st);
+		mysql_stmt_close(st);
+		return -1;
+	}
+	while (mysql_stmt_fetch(st) == 0) {
+		name[nl < sizeof(name) ? nl : sizeof(name) - 1] = '\0';
+		for (int c = 0; c < RA_NCOLS; c++)
+			if (strcasecmp(name, ra_col_names[c]) == 0)
+				have[c] = true;
+		if (strcasecmp(name, "radacctid") == 0)
+			have[RA_NCOLS] = true;
+	}
+	mysql_stmt_close(st);
+	struct buf miss = BUF_INIT;
+	for (int c = 0; c <= RA_NCOLS; c++)
+		if (!have[c])
+			buf_addf(&miss, "%s%s", miss.len ? ", " : "", c < RA_NCOLS ? ra_col_names[c] : "radacctid");
+	int rc = 0;
+	if (miss.len) {
+		snprintf(err, len, "table '%s' on %s lacks column(s): %s", sw->table, where, miss.data);
+		rc = -1;
+	}
+	buf_release(&miss);
+	return rc;
+}
+
+static int conn_open(struct sweep *sw, struct conn *c, const struct sweep_db *d, bool master,
+		     const char *where, char *err, size_t len)
+{
+	if (c->db && mysql_ping(c->db) == 0)
+		return 0;
+	conn_close(c);
+	c->db = mysql_init(NULL);
+	if (!c->db)
+		return fail(err, len, "mysql_init", NULL, NULL);
+	unsigned int to = (unsigned int)sw->timeout;
+	mysql_options(c->db, MYSQL_OPT_CONNECT_TIMEOUT, &to);
+	mysql_options(c->db, MYSQL_OPT_READ_TIMEOUT, &to);
+	mysql_options(c->db, MYSQL_OPT_WRITE_TIMEOUT, &to);
+	mysql_options(c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (!mysql_real_connect(c->db, d->host, d->user, d->password, d->database,
+				(unsigned int)d->port, NULL, 0)) {
+		snprintf(err, len, "cannot connect to %s (%s:%d): %s", where, d->host, d->port,
+			 mysql_error(c->db));
+		conn_close(c);
+		return -1;
+	}
+	if (mysql_autocommit(c->db, 0) || mysql_query(c->db, "SET time_zone = '+00:00'") ||
+	    (master && !d->log_bin && mysql_query(c->db, "SET SESSION sql_log_bin = 0"))) {
+		snprintf(err, len, "%s: session settings: %s", where, mysql_error(c->db));
+		conn_close(c);
+		return -1;
+	}
+	if (check_columns(sw, c->db, where, err, len) < 0) {
+		conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind the RA_NCOLS values of row r into b[0..RA_NCOLS). */
+static void bind_row(MYSQL_BIND *b, struct ra_row *r)
+{
+	for (int c = 0; c < RA_NCOLS; c++) {
+		b[c] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = r->v[c],
+				     .buffer_length = r->len[c], .length = &r->len[c],
+				     .is_null = (my_bool *)&r->null[c] };
+	}
+}
+
+/* Read the next page of the member (rows after *last); returns the count or -1. */
+static long read_page(struct member *m, long long *last, char *err, size_t len)
+{
+	struct sweep *sw = m->sw;
+	struct conn *c = &m->mc;
+	if (!c->page) {
+		struct buf q = BUF_INIT;
+		ra_sql_page(&q, sw->table);
+		c->page = prepare(c->db, &q, err, len);
+		buf_release(&q);
+		if (!c->page)
+			return -1;
+	}
+	long long after = *last;
+	int lim = sw->batch;
+	MYSQL_BIND p[2] = {
+		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &after },
+		{ .buffer_type = MYSQL_TYPE_LONG, .buffer = &lim },
+	};
+	static _Thread_local struct ra_row scratch;
+	MYSQL_BIND r[RA_NCOLS + 1];
+	r[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &scratch.radacctid };
+	for (int k = 0; k < RA_NCOLS; k++)
+		r[k + 1] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = scratch.v[k],
+					 .buffer_length = RA_VAL_MAX - 1, .length = &scratch.len[k],
+					 .is_null = (my_bool *)&scratch.null[k] };
+	if (mysql_stmt_bind_param(c->page, p) || mysql_stmt_execute(c->page) ||
+	    mysql_stmt_bind_result(c->page, r))
+		return fail(err, len, "reading a page", c->db, c->page);
+	long n = 0;
+	int f;
+	while ((f = mysql_stmt_fetch(c->page)) == 0 || f == MYSQL_DATA_TRUNCATED) {
+		for (int k = 0; k < RA_NCOLS; k++) {
+			if (scratch.len[k] > RA_VAL_MAX - 1)
+				scratch.len[k] = RA_VAL_MAX - 1;	/* wider than the schema's column */
+			scratch.v[k][scratch.null[k] ? 0 : scratch.len[k]] = '\0';
+			if (scratch.null[k])
+				scratch.len[k] = 0;
+		}
+		if (n < sw->batch)
+			m->rows[n++] = scratch;
+	}
+	if (f != MYSQL_NO_DATA)
+		return fail(err, len, "fetching a page", c->db, c->page);
+	mysql_stmt_free_result(c->page);
+	mysql_commit(c->db);	/* end the read's snapshot */
+	if (n)
+		*last = m->rows[n - 1].radacctid;
+	return n;
+}
+
+/* Upsert rows[0..n) into master in one transaction. */
+static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, size_t len)
+{
+	struct sweep *sw = m->sw;
+	struct conn *c = &m->sc;
+	MYSQL_STMT *st = (n == (size_t)sw->batch) ? c->upsert_full : NULL;
+	bool cached = st != NULL;
+	if (!st) {
+		struct buf q = BUF_INIT;
+		ra_sql_upsert(&q, sw->table, n);
+		st = prepare(c->db, &q, err, len);
+		buf_release(&q);
+		if (!st)
+			return -1;
+		if (n == (size_t)sw->batch) {
+			c->upsert_full = st;
+			cached = true;
+		}
+	}
+	MYSQL_BIND *b = malloc(n * RA_NCOLS * sizeof(*b));
+	int rc = -1;
+	if (!b) {
+		snprintf(err, len, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		bind_row(b + i * RA_NCOLS, rows[i]);
+	if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
+		fail(err, len, "upsert into master", c->db, st);
+		mysql_rollback(c->db);
+		goto out;
+	}
+	if (mysql_commit(c->db)) {
+		fail(err, len, "commit on master", c->db, NULL);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(b);
+	if (!cached)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+/* Delete exactly rows[0..n) from the member; returns rows deleted or -1. */
+static long delete_exact(struct member *m, struct ra_row **rows, size_t n, char *err, size_t len)
+{
+	struct sweep *sw = m->sw;
+	struct conn *c = &m->mc;
+	long total = 0;
+	MYSQL_BIND *b = malloc(DELETE_CHUNK * (RA_NCOLS + 1) * sizeof(*b));
+	if (!b) {
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
+	for (size_t off = 0; off < n; off += DELETE_CHUNK) {
+		size_t k = n - off < DELETE_CHUNK ? n - off : DELETE_CHUNK;
+		MYSQL_STMT *st = k == DELETE_CHUNK ? c->delete_full : NULL;
+		if (!st) {
+			struct buf q = BUF_INIT;
+			ra_sql_delete_exact(&q, sw->table, k);
+			st = prepare(c->db, &q, err, len);
+			buf_release(&q);
+			if (!st)
+				goto fail;
+			if (k == DELETE_CHUNK)
+				c->delete_full = st;
+		}
+		for (size_t i = 0; i < k; i++) {
+			MYSQL_BIND *bi = b + i * (RA_NCOLS + 1);
+			bi[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG,
+					      .buffer = &rows[off + i]->radacctid };
+			bind_row(bi + 1, rows[off + i]);
+		}
+		int bad = mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st);
+		if (!bad)
+			total += (long)mysql_stmt_affected_rows(st);
+		else
+			fail(err, len, "delete on the member", c->db, st);
+		if (k != DELETE_CHUNK)
+			mysql_stmt_close(st);
+		if (bad)
+			goto fail;
+	}
+	free(b);
+	if (mysql_commit(c->db)) {
+		fail(err, len, "commit on the member", c->db, NULL);
+		return -1;
+	}
+	return total;
+fail:
+	free(b);
+	mysql_rollback(c->db);
+	return -1;
+}
+
+/*
+ * Of the open rows, which does master already hold closed with a version at
+ * least as new?  Sets keep[i] = false for those (they are to be deleted).
+ */
+static int find_superseded(struct member *m, struct ra_row **rows, size_t n, bool *obsolete,
+			   char *err, size_t len)
+{
+	struct sweep *sw = m->sw;
+	struct conn *c = &m->sc;
+	struct buf q = BUF_INIT;
+	ra_sql_versions(&q, sw->table, n);
+	MYSQL_STMT *st = prepare(c->db, &q, err, len);
+	buf_release(&q);
+	if (!st)
+		return -1;
+	MYSQL_BIND *p = calloc(n, sizeof(*p));
+	int rc = -1;
+	if (!p) {
+		snprintf(err, len, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING,
+				     .buffer = rows[i]->v[RA_ACCTUNIQUEID],
+				     .buffer_length = rows[i]->len[RA_ACCTUNIQUEID] };
+	struct ra_row mr;
+	memset(&mr, 0, sizeof(mr));
+	static const enum ra_col cols[6] = { RA_ACCTUNIQUEID, RA_ACCTUPDATETIME, RA_ACCTSTOPTIME,
+					     RA_ACCTSESSIONTIME, RA_ACCTINPUTOCTETS, RA_ACCTOUTPUTOCTETS };
+	MYSQL_BIND r[6];
+	for (int k = 0; k < 6; k++)
+		r[k] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = mr.v[cols[k]],
+				     .buffer_length = RA_VAL_MAX - 1, .length = &mr.len[cols[k]],
+				     .is_null = (my_bool *)&mr.null[cols[k]] };
+	if (mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
+		fail(err, len, "reading master's versions", c->db, st);
+		goto out;
+	}
+	int f;
+	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
+		for (int k = 0; k < 6; k++) {
+			enum ra_col cc = cols[k];
+			if (mr.len[cc] > RA_VAL_MAX - 1)
+				mr.len[cc] = RA_VAL_MAX - 1;
+			mr.v[cc][mr.null[cc] ? 0 : mr.len[cc]] = '\0';
+		}
+		if (mr.null[RA_ACCTSTOPTIME])
+			continue;	/* open on master: nothing supersedes */
+		struct ra_version mv, cv;
+		ra_version_of(&mr, &mv);
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(rows[i]->v[RA_ACCTUNIQUEID], mr.v[RA_ACCTUNIQUEID]) != 0)
+				continue;
+			ra_version_of(rows[i], &cv);
+			if (ra_compare(&cv, &mv) <= 0)
+				obsolete[i] = true;
+		}
+	}
+	mysql_stmt_free_result(st);
+	mysql_commit(c->db);
+	rc = f == MYSQL_NO_DATA ? 0 : fail(err, len, "fetching master's versions", c->db, st);
+out:
+	free(p);
+	mysql_stmt_close(st);
+	return rc;
+}
+
+static void publish_row(const struct member *m, const struct ra_row *r, const char *what)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "\"event\":");
+	json_add_str(&b, what);
+	buf_adds(&b, ",\"member\":");
+	json_add_str(&b, m ? m->cfg.name : "");
+	buf_addc(&b, ',');
+	ra_json_members(r, &b);
+	if (!b.oom)
+		publish_event("radacct", r->v[RA_ACCTUNIQUEID], r->len[RA_ACCTUNIQUEID], b.data, b.len);
+	buf_release(&b);
+}
+
+/* Sweep one member: every page, until the table is done or we are demoted. */
+static int sweep_member(struct member *m, bool once)
+{
+	struct sweep *sw = m->sw;
+	char *err = m->err;
+	size_t elen = sizeof(m->err);
+	char where[128];
+	snprintf(where, sizeof(where), "member '%s'", m->cfg.name);
+	if (conn_open(sw, &m->mc, &m->cfg, false, where, err, elen) < 0 ||
+	    conn_open(sw, &m->sc, &sw->master, true, "master", err, elen) < 0)
+		return -1;
+	struct ra_row **closed = malloc((size_t)sw->batch * sizeof(*closed));
+	struct ra_row **open = malloc((size_t)sw->batch * sizeof(*open));
+	struct ra_row **all = malloc((size_t)sw->batch * sizeof(*all));
+	bool *obsolete = malloc((size_t)sw->batch * sizeof(*obsolete));
+	int rc = -1;
+	if (!closed || !open || !all || !obsolete) {
+		snprintf(err, elen, "out of memory");
+		goto out;
+	}
+	long long last = 0, oldest_closed_left = 0;
+	for (;;) {
+		if (!once && !role_is_active()) {
+			log_info("sweep: member '%s': node demoted, stopping at a batch boundary", m->cfg.name);
+			break;
+		}
+		long n = read_page(m, &last, err, elen);
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		atomic_fetch_add(&m->read, (uint64_t)n);
+		size_t nc = 0, no = 0;
+		for (long i = 0; i < n; i++) {
+			all[i] = &m->rows[i];
+			if (m->rows[i].null[RA_ACCTSTOPTIME])
+				open[no++] = &m->rows[i];
+			else
+				closed[nc++] = &m->rows[i];
+		}
+		/* 2. master first */
+		if (upsert(m, all, (size_t)n, err, elen) < 0)
+			goto out;
+		atomic_fetch_add(&m->copied, (uint64_t)n);
+		/* 3. then the member: the exact closed rows, and superseded open copies */
+		if (nc) {
+			long d = delete_exact(m, closed, nc, err, elen);
+			if (d < 0)
+				goto out;
+			atomic_fetch_add(&m->moved, (uint64_t)d);
+			if ((size_t)d < nc)
+				log_info("sweep: member '%s': %zu closed row(s) changed since read; left for the next cycle",
+					 m->cfg.name, nc - (size_t)d);
+			for (size_t i = 0; i < nc; i++)
+				publish_row(m, closed[i], "closed");
+		}
+		if (no) {
+			memset(obsolete, 0, no * sizeof(*obsolete));
+			if (find_superseded(m, open, no, obsolete, err, elen) < 0)
+				goto out;
+			size_t k = 0;
+			for (size_t i = 0; i < no; i++)
+				if (obsolete[i])
+					open[k++] = open[i];
+			if (k) {
+				long d = delete_exact(m, open, k, err, elen);
+				if (d < 0)
+					goto out;
+				atomic_fetch_add(&m->superseded, (uint64_t)d);
+			}
+		}
+		health_beat(sw->health);
+		if (n < sw->batch)
+			break;
+	}
+	(void)oldest_closed_left;
+	rc = 0;
+out:
+	free(closed);
+	free(open);
+	free(all);
+	free(obsolete);
+	return rc;
+}
+
+/* The age of the oldest closed row still on the member (0 = none): a lag gauge. */
+static void measure_oldest(struct member *m)
+{
+	if (!m->mc.db)
+		return;
+	struct buf q = BUF_INIT;
+	buf_addf(&q, "SELECT UNIX_TIMESTAMP(MIN(`acctstoptime`)) FROM `%s` WHERE `acctstoptime` IS NOT NULL",
+		 m->sw->table);
+	char err[256];
+	MYSQL_STMT *st = prepare(m->mc.db, &q, err, sizeof(err));
+	buf_release(&q);
+	if (!st)
+		return;
+	long long v = 0;
+	my_bool isnull = 0;
+	MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &v, .is_null = &isnull };
+	if (mysql_stmt_execute(st) == 0 && mysql_stmt_bind_result(st, &r) == 0 &&
+	    mysql_stmt_fetch(st) == 0)
+		atomic_store(&m->oldest_closed, isnull ? 0 : v);
+	mysql_stmt_free_result(st);
+	mysql_stmt_close(st);
+	mysql_commit(m->mc.db);
+}
+
+struct member_run {
+	struct member *m;
+	bool once;
+};
+
+static void *member_main(void *arg)
+{
+	struct member_run *r = arg;
+	struct member *m = r->m;
+	char tag[16];
+	snprintf(tag, sizeof(tag), "sw-%s", m->cfg.name);
+	log_set_thread_tag(tag);
+	mysql_thread_init();
+	uint64_t t0 = mono_usec();
+	m->ok = sweep_member(m, r->once) == 0;
+	if (m->ok)
+		measure_oldest(m);
+	atomic_store(&m->last_us, mono_usec() - t0);
+	if (!m->ok) {
+		atomic_fetch_add(&m->errors, 1);
+		/* a broken connection is reopened next time */
+		conn_close(&m->mc);
+		conn_close(&m->sc);
+	}
+	mysql_thread_end();
+	return NULL;
+}
+
+/* Close stale sessions on master, then on the members' copies. */
+static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
+{
+	struct conn *c = &sw->stale;
+	if (conn_open(sw, c, &sw->master, true, "master", err, len) < 0)
+		return -1;
+	struct buf q = BUF_INIT;
+	buf_addf(&q, "SELECT `acctuniqueid` FROM `%s` WHERE `acctstoptime` IS NULL AND "
+		     "COALESCE(`acctupdatetime`, `acctstarttime`) < NOW() - INTERVAL ? SECOND "
+		     "ORDER BY `radacctid` LIMIT %d FOR UPDATE", sw->table, STALE_CHUNK);
+	MYSQL_STMT *sel = prepare(c->db, &q, err, len);
+	buf_reset(&q);
+	/* acctstoptime = the last update; acctsessiontime consistent with it */
+	static const char close_set[] =
+		" SET `acctstoptime` = COALESCE(`acctupdatetime`, `acctstarttime`),"
+		" `acctsessiontime` = GREATEST(0, CAST(UNIX_TIMESTAMP(COALESCE(`acctupdatetime`, `acctstarttime`))"
+		" - UNIX_TIMESTAMP(COALESCE(`acctstarttime`, `acctupdatetime`)) AS SIGNED)),"
+		" `acctterminatecause` = ? WHERE `acctuniqueid` = ? AND `acctstoptime` IS NULL";
+	buf_addf(&q, "UPDATE `%s`%s", sw->table, close_set);
+	MYSQL_STMT *upd = sel ? prepare(c->db, &q, err, len) : NULL;
+	buf_release(&q);
+	char (*ids)[RA_VAL_MAX] = malloc(STALE_CHUNK * sizeof(*ids));
+	unsigned long *idl = malloc(STALE_CHUNK * sizeof(*idl));
+	int rc = -1;
+	if (!sel || !upd || !ids || !idl) {
+		if (!err[0])
+			snprintf(err, len, "out of memory");
+		goto out;
+	}
+	long long after = sw->stale_after;
+	for (;;) {
+		char id[RA_VAL_MAX];
+		unsigned long il = 0;
+		MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &after };
+		MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_STRING, .buffer = id,
+				 .buffer_length = sizeof(id) - 1, .length = &il };
+		if (mysql_stmt_bind_param(sel, &p) || mysql_stmt_execute(sel) ||
+		    mysql_stmt_bind_result(sel, &r)) {
+			fail(err, len, "finding stale sessions on master", c->db, sel);
+			mysql_rollback(c->db);
+			goto out;
+		}
+		size_t n = 0;
+		while (mysql_stmt_fetch(sel) == 0 && n < STALE_CHUNK) {
+			if (il > sizeof(id) - 1)
+				il = sizeof(id) - 1;
+			memcpy(ids[n], id, il);
+			ids[n][il] = '\0';
+			idl[n++] = il;
+		}
+		mysql_stmt_free_result(sel);
+		for (size_t i = 0; i < n; i++) {
+			MYSQL_BIND up[2] = {
+				{ .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->stale_cause,
+				  .buffer_length = strlen(sw->stale_cause) },
+				{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ids[i], .buffer_length = idl[i] },
+			};
+			if (mysql_stmt_bind_param(upd, up) || mysql_stmt_execute(upd)) {
+				fail(err, len, "closing a stale session on master", c->db, upd);
+				mysql_rollback(c->db);
+				goto out;
+			}
+		}
+		if (mysql_commit(c->db)) {
+			fail(err, len, "commit on master", c->db, NULL);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		atomic_fetch_add(&sw->stale_total, n);
+		log_info("sweep: closed %zu stale session(s) on master (no update for %d s)", n, sw->stale_after);
+		/* The members' copies, so the next sweep does not bring them back open. */
+		for (size_t mi = 0; mi < sw->nm; mi++) {
+			struct member *m = &sw->m[mi];
+			char merr[256];
+			if (conn_open(sw, &m->mc, &m->cfg, false, m->cfg.name, merr, sizeof(merr)) < 0)
+				continue;	/* its copies are superseded by master's closed rows */
+			struct buf mq = BUF_INIT;
+			buf_addf(&mq, "UPDATE `%s`%s", sw->table, close_set);
+			MYSQL_STMT *mu = prepare(m->mc.db, &mq, merr, sizeof(merr));
+			buf_release(&mq);
+			if (!mu)
+				continue;
+			uint64_t closed = 0;
+			for (size_t i = 0; i < n; i++) {
+				MYSQL_BIND up[2] = {
+					{ .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->stale_cause,
+					  .buffer_length = strlen(sw->stale_cause) },
+					{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ids[i], .buffer_length = idl[i] },
+				};
+				if (mysql_stmt_bind_param(mu, up) || mysql_stmt_execute(mu))
+					break;
+				closed += mysql_stmt_affected_rows(mu);
+			}
+			mysql_stmt_close(mu);
+			mysql_commit(m->mc.db);
+			atomic_fetch_add(&m->stale_closed, closed);
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct buf b = BUF_INIT;
+			buf_adds(&b, "\"event\":\"stale-closed\",\"acctuniqueid\":");
+			json_add_strn(&b, ids[i], idl[i]);
+			buf_adds(&b, ",\"acctterminatecause\":");
+			json_add_str(&b, sw->stale_cause);
+			if (!b.oom)
+				publish_event("radacct", ids[i], idl[i], b.data, b.len);
+			buf_release(&b);
+		}
+		if (!once && !role_is_active())
+			break;
+		if (n < STALE_CHUNK)
+			break;
+	}
+	rc = 0;
+out:
+	free(ids);
+	free(idl);
+	if (sel)
+		mysql_stmt_close(sel);
+	if (upd)
+		mysql_stmt_close(upd);
+	return rc;
+}
+
+/*
+ * One cycle: every member concurrently (skipping those in back-off), then
+ * stale closing when master's view is whole enough.  0, or -1 with the
+ * failures logged (names of members or master).
+ */
+static int cycle(struct sweep *sw, bool once)
+{
+	uint64_t t0 = mono_usec();
+	time_t now = time(NULL);
+	struct member_run runs[MAX_MEMBERS];
+	bool ran[MAX_MEMBERS] = { false };
+	int rc = 0;
+	atomic_store(&sw->in_cycle, true);
+	for (size_t i = 0; i < sw->nm; i++) {
+		struct member *m = &sw->m[i];
+		m->err[0] = '\0';
+		m->ok = false;
+		if (!once && m->skip > 0) {
+			m->skip--;
+			continue;
+		}
+		runs[i] = (struct member_run){ m, once };
+		char name[16];
+		snprintf(name, sizeof(name), "sw-%s", m->cfg.name);
+		if (thread_spawn(&m->thread, name, member_main, &runs[i]) < 0) {
+			snprintf(m->err, sizeof(m->err), "cannot start a thread");
+			continue;
+		}
+		ran[i] = true;
+	}
+	bool whole = true;	/* may stale closing trust master's view? */
+	for (size_t i = 0; i < sw->nm; i++) {
+		struct member *m = &sw->m[i];
+		if (ran[i])
+			pthread_join(m->thread, NULL);
+		if (ran[i] && m->ok) {
+			if (m->down_since)
+				log_info("sweep: member '%s' is reachable again", m->cfg.name);
+			m->failures = 0;
+			m->down_since = 0;
+			continue;
+		}
+		rc = -1;
+		if (ran[i]) {
+			m->failures++;
+			int backoff = 1 << (m->failures < 4 ? m->failures - 1 : 3);
+			m->skip = backoff - 1;
+			if (!m->down_since)
+				m->down_since = now;
+			log_error("sweep: member '%s': %s; retrying in %d cycle(s)", m->cfg.name,
+				  m->err[0] ? m->err : "failed", backoff);
+		}
+		/* Its copies could be newer than master's, unless it has been away
+		 * for longer than stale_after (then nothing on it is that recent). */
+		if (!m->down_since || now - m->down_since < sw->stale_after)
+			whole = false;
+	}
+	char err[256] = "";
+	if (whole && (once || role_is_active())) {
+		if (close_stale(sw, once, err, sizeof(err)) < 0) {
+			log_error("sweep: master: %s", err);
+			conn_close(&sw->stale);
+			rc = -1;
+		}
+	} else if (!whole) {
+		log_info("sweep: stale sessions not closed this cycle: not every member was swept");
+	}
+	atomic_store(&sw->last_cycle_us, mono_usec() - t0);
+	atomic_store(&sw->last_cycle_wall, (uint64_t)time(NULL));
+	atomic_fetch_add(&sw->cycles, 1);
+	if (rc < 0)
+		atomic_fetch_add(&sw->failed_cycles, 1);
+	atomic_store(&sw->in_cycle, false);
+	return rc;
+}
+
+static void *sweep_main(void *arg)
+{
+	struct sweep *sw = arg;
+	log_set_thread_tag("sweep");
+	mysql_thread_init();
+	pthread_mutex_lock(&sw->mu);
+	while (!sw->stop) {
+		pthread_mutex_unlock(&sw->mu);
+		if (role_is_active())
+			cycle(sw, false);
+		health_beat(sw->health);
+		pthread_mutex_lock(&sw->mu);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += sw->interval;
+		/* wake at least every 5 s to check in with the watchdog */
+		while (!sw->stop) {
+			struct timespec now, step;
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (now.tv_sec > ts.tv_sec || (now.tv_sec == ts.tv_sec && now.tv_nsec >= ts.tv_nsec))
+				break;
+			step = now;
+			step.tv_sec += 5;
+			if (step.tv_sec > ts.tv_sec || (step.tv_sec == ts.tv_sec && step.tv_nsec > ts.tv_nsec))
+				step = ts;
+			pthread_cond_timedwait(&sw->cv, &sw->mu, &step);
+			pthread_mutex_unlock(&sw->mu);
+			health_beat(sw->health);
+			pthread_mutex_lock(&sw->mu);
+		}
+	}
+	pthread_mutex_unlock(&sw->mu);
+	conn_close(&sw->stale);
+	for (size_t i = 0; i < sw->nm; i++) {
+		conn_close(&sw->m[i].mc);
+		conn_close(&sw->m[i].sc);
+	}
+	mysql_thread_end();
+	return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static void sweep_destroy(void *job);
+
+static int load_cfg(struct sweep *sw, const struct sweep_cfg *cfg)
+{
+	sw->interval = cfg->interval;
+	sw->stale_after = cfg->stale_after;
+	sw->batch = cfg->batch;
+	sw->timeout = cfg->timeout;
+	sw->table = strdup(cfg->table);
+	sw->stale_cause = strdup(cfg->stale_cause);
+	if (!sw->table || !sw->stale_cause || db_copy(&sw->master, &cfg->master) < 0)
+		return -1;
+	sw->m = calloc(cfg->nmembers, sizeof(*sw->m));
+	if (!sw->m)
+		return -1;
+	sw->nm = cfg->nmembers;
+	for (size_t i = 0; i < sw->nm; i++) {
+		struct member *m = &sw->m[i];
+		m->sw = sw;
+		m->rows = malloc((size_t)cfg->batch * sizeof(*m->rows));
+		if (!m->rows || db_copy(&m->cfg, &cfg->members[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void unload_cfg(struct sweep *sw)
+{
+	for (size_t i = 0; i < sw->nm; i++) {
+		conn_close(&sw->m[i].mc);
+		conn_close(&sw->m[i].sc);
+		free(sw->m[i].rows);
+		db_free(&sw->m[i].cfg);
+	}
+	free(sw->m);
+	sw->m = NULL;
+	sw->nm = 0;
+	conn_close(&sw->stale);
+	db_free(&sw->master);
+	free(sw->table);
+	free(sw->stale_cause);
+	sw->table = sw->stale_cause = NULL;
+}
+
+static void *sweep_create(struct daemon *d, const void *cfgp)
+{
+	static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+	pthread_once(&lib_once, (void (*)(void))mysql_library_init);
+	struct sweep *sw = calloc(1, sizeof(*sw));
+	if (!sw) {
+		error("out of memory");
+		return NULL;
+	}
+	sw->d = d;
+	sw->health = -1;
+	pthread_mutex_init(&sw->mu, NULL);
+	pthread_cond_init(&sw->cv, NULL);
+	if (load_cfg(sw, cfgp) < 0) {
+		error("sweep: out of memory");
+		sweep_destroy(sw);
+		return NULL;
+	}
+	return sw;
+}
+
+static int sweep_start(void *job)
+{
+	struct sweep *sw = job;
+	sw->stop = false;
+	sw->health = health_register("sweep");
+	if (thread_spawn(&sw->thread, "sweep", sweep_main, sw) < 0)
+		return error("sweep: cannot start its thread");
+	sw->started = true;
+	log_info("sweep: %zu member(s) into master %s:%d/%s, table '%s', every %d s (only while active)",
+		 sw->nm, sw->master.host, sw->master.port, sw->master.database, sw->table, sw->interval);
+	return 0;
+}
+
+static void sweep_stop(void *job)
+{
+	struct sweep *sw = job;
+	if (!sw->started)
+		return;
+	pthread_mutex_lock(&sw->mu);
+	sw->stop = true;
+	pthread_cond_broadcast(&sw->cv);
+	pthread_mutex_unlock(&sw->mu);
+	pthread_join(sw->thread, NULL);	/* a cycle in progress ends at its batch boundary */
+	sw->started = false;
+	health_unregister(sw->health);
+	sw->health = -1;
+}
+
+static int sweep_reconfigure(void *job, const void *cfgp)
+{
+	struct sweep *sw = job;
+	bool was = sw->started;
+	sweep_stop(sw);
+	unload_cfg(sw);
+	if (load_cfg(sw, cfgp) < 0)
+		return error("sweep: out of memory");
+	return was ? sweep_start(sw) : 0;
+}
+
+static void sweep_destroy(void *job)
+{
+	struct sweep *sw = job;
+	if (!sw)
+		return;
+	unload_cfg(sw);
+	pthread_cond_destroy(&sw->cv);
+	pthread_mutex_destroy(&sw->mu);
+	free(sw);
+}
+
+static int sweep_once(void *job, const struct once_args *args)
+{
+	struct sweep *sw = job;
+	(void)args;
+	mysql_thread_init();
+	int rc = cycle(sw, true);
+	uint64_t moved = 0, read = 0, sup = 0;
+	for (size_t i = 0; i < sw->nm; i++) {
+		moved += atomic_load(&sw->m[i].moved);
+		read += atomic_load(&sw->m[i].read);
+		sup += atomic_load(&sw->m[i].superseded);
+	}
+	log_info("sweep: one cycle %s: %llu row(s) read, %llu moved, %llu superseded removed, "
+		 "%llu stale closed, %.3f s", rc == 0 ? "done" : "FAILED", (unsigned long long)read,
+		 (unsigned long long)moved, (unsigned long long)sup,
+		 (unsigned long long)atomic_load(&sw->stale_total),
+		 (double)atomic_load(&sw->last_cycle_us) / 1e6);
+	conn_close(&sw->stale);
+	for (size_t i = 0; i < sw->nm; i++) {
+		conn_close(&sw->m[i].mc);
+		conn_close(&sw->m[i].sc);
+	}
+	mysql_thread_end();
+	return rc;
+}
+
+/* ---- metrics and status ---- */
+
+static void sweep_metrics(void *job, struct buf *out)
+{
+	struct sweep *sw = job;
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} per[] = {
+		{ "rows_read_total", "Rows read from the member.", offsetof(struct member, read) },
+		{ "rows_copied_total", "Rows upserted into master.", offsetof(struct member, copied) },
+		{ "rows_moved_total", "Closed rows deleted from the member after master committed them.", offsetof(struct member, moved) },
+		{ "superseded_deleted_total", "Open copies deleted because master holds the session closed and newer.", offsetof(struct member, superseded) },
+		{ "stale_closed_total", "The member's copies closed as stale.", offsetof(struct member, stale_closed) },
+		{ "errors_total", "Failed member cycles.", offsetof(struct member, errors) },
+	};
+	for (size_t k = 0; k < sizeof(per) / sizeof(per[0]); k++) {
+		buf_addf(out, "# HELP aggregatord_sweep_%s %s\n# TYPE aggregatord_sweep_%s counter\n",
+			 per[k].name, per[k].help, per[k].name);
+		for (size_t i = 0; i < sw->nm; i++)
+			buf_addf(out, "aggregatord_sweep_%s{member=\"%s\"} %llu\n", per[k].name, sw->m[i].cfg.name,
+				 (unsigned long long)atomic_load((_Atomic uint64_t *)((char *)&sw->m[i] + per[k].off)));
+	}
+	buf_adds(out, "# HELP aggregatord_sweep_member_cycle_seconds Duration of the member's last cycle.\n"
+		      "# TYPE aggregatord_sweep_member_cycle_seconds gauge\n");
+	for (size_t i = 0; i < sw->nm; i++)
+		buf_addf(out, "aggregatord_sweep_member_cycle_seconds{member=\"%s\"} %.3f\n", sw->m[i].cfg.name,
+			 (double)atomic_load(&sw->m[i].last_us) / 1e6);
+	buf_adds(out, "# HELP aggregatord_sweep_oldest_closed_age_seconds Age of the oldest closed row still on the member (0: none).\n"
+		      "# TYPE aggregatord_sweep_oldest_closed_age_seconds gauge\n");
+	long long now = (long long)time(NULL);
+	for (size_t i = 0; i < sw->nm; i++) {
+		long long o = atomic_load(&sw->m[i].oldest_closed);
+		buf_addf(out, "aggregatord_sweep_oldest_closed_age_seconds{member=\"%s\"} %lld\n",
+			 sw->m[i].cfg.name, o ? now - o : 0);
+	}
+	buf_addf(out, "# HELP aggregatord_sweep_cycles_total Sweep cycles run.\n# TYPE aggregatord_sweep_cycles_total counter\n"
+		      "aggregatord_sweep_cycles_total %llu\n"
+		      "# HELP aggregatord_sweep_failed_cycles_total Cycles in which a member or master failed.\n# TYPE aggregatord_sweep_failed_cycles_total counter\n"
+		      "aggregatord_sweep_failed_cycles_total %llu\n"
+		      "# HELP aggregatord_sweep_stale_closed_total Sessions closed as stale on master.\n# TYPE aggregatord_sweep_stale_closed_total counter\n"
+		      "aggregatord_sweep_stale_closed_total %llu\n"
+		      "# HELP aggregatord_sweep_cycle_seconds Duration of the last cycle.\n# TYPE aggregatord_sweep_cycle_seconds gauge\n"
+		      "aggregatord_sweep_cycle_seconds %.3f\n",
+		 (unsigned long long)atomic_load(&sw->cycles), (unsigned long long)atomic_load(&sw->failed_cycles),
+		 (unsigned long long)atomic_load(&sw->stale_total), (double)atomic_load(&sw->last_cycle_us) / 1e6);
+}
+
+static void sweep_status(void *job, struct buf *out)
+{
+	struct sweep *sw = job;
+	buf_addf(out, "{\"interval_s\":%d,\"cycles\":%llu,\"failed_cycles\":%llu,\"last_cycle_s\":%.3f,"
+		      "\"stale_closed\":%llu,\"running\":%s,\"members\":{",
+		 sw->interval, (unsigned long long)atomic_load(&sw->cycles),
+		 (unsigned long long)atomic_load(&sw->failed_cycles),
+		 (double)atomic_load(&sw->last_cycle_us) / 1e6,
+		 (unsigned long long)atomic_load(&sw->stale_total),
+		 atomic_load(&sw->in_cycle) ? "true" : "false");
+	for (size_t i = 0; i < sw->nm; i++) {
+		struct member *m = &sw->m[i];
+		buf_adds(out, i ? "," : "");
+		json_add_str(out, m->cfg.name);
+		buf_addf(out, ":{\"read\":%llu,\"moved\":%llu,\"superseded\":%llu,\"errors\":%llu,\"state\":\"%s\"}",
+			 (unsigned long long)atomic_load(&m->read), (unsigned long long)atomic_load(&m->moved),
+			 (unsigned long long)atomic_load(&m->superseded), (unsigned long long)atomic_load(&m->errors),
+			 m->down_since ? "down" : "up");
+	}
+	buf_adds(out, "}}");
+}
+
+const struct job_ops sweep_job = {
+	.name = "sweep",
+	.keys = sweep_keys,
+	.cfg_size = sizeof(struct sweep_cfg),
+	.validate = sweep_validate,
+	.enabled = sweep_enabled,
+	.create = sweep_create,
+	.start = sweep_start,
+	.reconfigure = sweep_reconfigure,
+	.stop = sweep_stop,
+	.destroy = sweep_destroy,
+	.metrics = sweep_metrics,
+	.status = sweep_status,
+	.once = sweep_once,
+};

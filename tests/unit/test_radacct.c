@@ -1,0 +1,152 @@
+/*
+ * test_radacct.c — the sweep's precedence rule over every pair of states,
+ * the FreeRADIUS case of a Stop on one member and a later Interim-Update on
+ * another, the identifier check, and the shape of the generated SQL.
+ */
+#include <string.h>
+
+#include "radacct.h"
+#include "suites.h"
+
+static void set(struct ra_row *r, enum ra_col c, const char *v)
+{
+	if (!v) {
+		r->null[c] = 1;
+		r->v[c][0] = '\0';
+		r->len[c] = 0;
+		return;
+	}
+	r->null[c] = 0;
+	r->len[c] = strlen(v);
+	memcpy(r->v[c], v, r->len[c] + 1);
+}
+
+static struct ra_version ver(const char *upd, const char *stop, const char *st,
+			     const char *in, const char *out)
+{
+	struct ra_row r;
+	memset(&r, 0, sizeof(r));
+	set(&r, RA_ACCTUPDATETIME, upd);
+	set(&r, RA_ACCTSTOPTIME, stop);
+	set(&r, RA_ACCTSESSIONTIME, st);
+	set(&r, RA_ACCTINPUTOCTETS, in);
+	set(&r, RA_ACCTOUTPUTOCTETS, out);
+	struct ra_version v;
+	ra_version_of(&r, &v);
+	return v;
+}
+
+/* a must beat b, and the rule must be antisymmetric. */
+static void beats(struct ra_version a, struct ra_version b)
+{
+	ck_assert_int_gt(ra_compare(&a, &b), 0);
+	ck_assert_int_lt(ra_compare(&b, &a), 0);
+}
+
+START_TEST(closed_beats_open)
+{
+	/* even an open copy updated later loses to a closed one */
+	beats(ver("2026-11-23 10:00:00", "2026-11-23 10:05:00", "300", "1", "1"),
+	      ver("2026-11-23 11:00:00", NULL, "3900", "99", "99"));
+	beats(ver(NULL, "2026-11-23 10:05:00", NULL, NULL, NULL),
+	      ver("2026-11-23 11:00:00", NULL, "3900", "99", "99"));
+}
+END_TEST
+
+START_TEST(stop_then_late_interim)
+{
+	/* FreeRADIUS: Stop lands on member 1 (acctupdatetime untouched by the Stop
+	 * query), a later Interim-Update lands on member 2.  The Stop wins. */
+	struct ra_version stop = ver("2026-11-23 10:10:00", "2026-11-23 10:30:00", "1800", "5000", "6000");
+	struct ra_version late = ver("2026-11-23 10:20:00", NULL, "1200", "4000", "5000");
+	beats(stop, late);
+}
+END_TEST
+
+START_TEST(same_state_order)
+{
+	/* both open: later update wins */
+	beats(ver("2026-11-23 10:20:00", NULL, "10", "1", "1"), ver("2026-11-23 10:10:00", NULL, "99", "9", "9"));
+	/* both closed: GREATEST(update, stop) */
+	beats(ver("2026-11-23 10:00:00", "2026-11-23 10:40:00", "10", "1", "1"),
+	      ver("2026-11-23 10:30:00", "2026-11-23 10:35:00", "99", "9", "9"));
+	/* same time: larger session time */
+	beats(ver("2026-11-23 10:20:00", NULL, "600", "1", "1"), ver("2026-11-23 10:20:00", NULL, "599", "9", "9"));
+	/* then input octets, then output octets */
+	beats(ver("2026-11-23 10:20:00", NULL, "600", "10", "1"), ver("2026-11-23 10:20:00", NULL, "600", "9", "9"));
+	beats(ver("2026-11-23 10:20:00", NULL, "600", "10", "2"), ver("2026-11-23 10:20:00", NULL, "600", "10", "1"));
+	/* NULLs count as nothing */
+	beats(ver("2026-11-23 10:20:00", NULL, "1", NULL, NULL), ver("2026-11-23 10:20:00", NULL, NULL, NULL, NULL));
+	beats(ver("2026-11-23 00:00:01", NULL, NULL, NULL, NULL), ver(NULL, NULL, NULL, NULL, NULL));
+	/* equal versions are equal */
+	struct ra_version a = ver("2026-11-23 10:20:00", "2026-11-23 10:21:00", "60", "1", "2");
+	struct ra_version b = ver("2026-11-23 10:20:00", "2026-11-23 10:21:00", "60", "1", "2");
+	ck_assert_int_eq(ra_compare(&a, &b), 0);
+}
+END_TEST
+
+START_TEST(every_pair_is_ordered)
+{
+	/* A small lattice of states: the rule is a total order on it
+	 * (antisymmetric and transitive), whatever order copies arrive in. */
+	const char *upd[] = { NULL, "2026-11-23 10:00:00", "2026-11-23 10:10:00" };
+	const char *stop[] = { NULL, "2026-11-23 10:05:00", "2026-11-23 10:15:00" };
+	const char *st[] = { NULL, "300", "900" };
+	struct ra_version v[27];
+	int n = 0;
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			for (int k = 0; k < 3; k++)
+				v[n++] = ver(upd[i], stop[j], st[k], "1", "1");
+	for (int a = 0; a < n; a++)
+		for (int b = 0; b < n; b++) {
+			int ab = ra_compare(&v[a], &v[b]), ba = ra_compare(&v[b], &v[a]);
+			ck_assert_int_eq(ab > 0, ba < 0);
+			ck_assert_int_eq(ab == 0, ba == 0);
+			for (int c = 0; c < n; c++)
+				if (ab > 0 && ra_compare(&v[b], &v[c]) > 0)
+					ck_assert_int_gt(ra_compare(&v[a], &v[c]), 0);
+		}
+}
+END_TEST
+
+START_TEST(sql_shapes)
+{
+	ck_assert_ptr_null(ra_check_identifier("radacct"));
+	ck_assert_ptr_null(ra_check_identifier("radacct_2026"));
+	ck_assert_ptr_nonnull(ra_check_identifier("rad`acct"));
+	ck_assert_ptr_nonnull(ra_check_identifier("radacct; DROP TABLE x"));
+	ck_assert_ptr_nonnull(ra_check_identifier(""));
+	struct buf b = BUF_INIT;
+	ra_sql_upsert(&b, "radacct", 2);
+	ck_assert_ptr_nonnull(strstr(b.data, "INSERT INTO `radacct` (`acctsessionid`,"));
+	ck_assert_ptr_null(strstr(b.data, "radacctid"));	/* never copied */
+	ck_assert_ptr_nonnull(strstr(b.data, "ON DUPLICATE KEY UPDATE `acctsessionid`=IF((@agg_w:="));
+	ck_assert_ptr_null(strstr(b.data, "`acctuniqueid`=IF"));
+	size_t q = 0;
+	for (const char *p = b.data; *p; p++)
+		q += *p == '?';
+	ck_assert_uint_eq(q, 2 * RA_NCOLS);
+	buf_reset(&b);
+	ra_sql_delete_exact(&b, "radacct", 3);
+	q = 0;
+	for (const char *p = b.data; *p; p++)
+		q += *p == '?';
+	ck_assert_uint_eq(q, 3 * (RA_NCOLS + 1));
+	ck_assert_ptr_nonnull(strstr(b.data, "`acctstoptime`<=>?"));
+	buf_release(&b);
+}
+END_TEST
+
+Suite *radacct_suite(void)
+{
+	Suite *s = suite_create("radacct");
+	TCase *tc = tcase_create("precedence");
+	tcase_add_test(tc, closed_beats_open);
+	tcase_add_test(tc, stop_then_late_interim);
+	tcase_add_test(tc, same_state_order);
+	tcase_add_test(tc, every_pair_is_ordered);
+	tcase_add_test(tc, sql_shapes);
+	suite_add_tcase(s, tc);
+	return s;
+}
