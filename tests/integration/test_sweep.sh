@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# test_sweep.sh — the sweep against real MariaDB servers loaded with
+# FreeRADIUS's own schema: sessions spread across two members in every
+# order (start/interim/stop on different members, a late interim after the
+# stop, Accounting-On closing a NAS's sessions, duplicate stops, a stale
+# session), swept in both member orders: master holds every session once
+# with the winning version, members hold only open sessions, the stale one
+# is closed; a second sweep changes nothing.  Faults: the member delete
+# failing after master committed (as a kill between the two would), a
+# member down, master down, and a row FreeRADIUS updates between read and
+# delete.
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$(dirname "$0")/common.sh"
+h_init
+trap 'rc=$?; [ $rc -eq 0 ] || { cat "$H_TMP"/once*.log >&2 2>/dev/null || true; }; h_cleanup' EXIT
+
+SCHEMA=$(ls /etc/freeradius/3.0/mods-config/sql/main/mysql/schema.sql 2>/dev/null || \
+         find / -path '*/mods-config/sql/main/mysql/schema.sql' 2>/dev/null | head -n 1)
+[ -n "$SCHEMA" ] || h_fail "FreeRADIUS's schema.sql not found (package freeradius-config)"
+h_start_mariadb m1 m2 ms
+load_schema() { for n in "$@"; do h_mysql "$n" -e "DROP DATABASE IF EXISTS radius; CREATE DATABASE radius"; h_mysql "$n" radius < "$SCHEMA"; done; }
+load_schema m1 m2 ms
+Q() { local n=$1; shift; h_mysql "$n" radius -N -B -e "$*"; }
+
+conf() {	# FILE MEMBER...
+    local f=$1; shift
+    {
+        echo "node = { name = \"sw\"; state_dir = \"$H_TMP/state\"; };"
+        echo "sweep = { stale_after = 3600; batch = 3; timeout = 5;"
+        echo "  master = { host = \"127.0.0.1\"; port = $ms_PORT; user = \"root\"; };"
+        echo "  members = ("
+        local first=1 m p
+        for m in "$@"; do
+            p=$(eval echo "\$${m}_PORT")
+            [ $first = 1 ] || echo ","
+            first=0
+            echo "    { name = \"$m\"; host = \"127.0.0.1\"; port = $p; user = \"root\"; }"
+        done
+        echo "  ); };"
+    } > "$f"
+}
+conf "$H_TMP/both.conf" m1 m2
+conf "$H_TMP/m1.conf" m1
+conf "$H_TMP/m2.conf" m2
+n_once=0
+sweep() {	# CONF -> exit status of --once sweep
+    n_once=$((n_once + 1))
+    "$AGGD" -c "$1" --once sweep > "$H_TMP/once$n_once.log" 2>&1
+}
+
+# Rows as FreeRADIUS's queries would leave them; T is half an hour ago (UTC).
+COLS="acctsessionid,acctuniqueid,username,nasipaddress,nasportid,acctstarttime,acctupdatetime,acctstoptime,acctsessiontime,acctinputoctets,acctoutputoctets,acctterminatecause"
+T="UTC_TIMESTAMP() - INTERVAL 30 MINUTE"
+row() {	# MEMBER UNIQUEID START_MIN UPDATE_MIN STOP_MIN|NULL SESSTIME IN OUT CAUSE [NAS]
+    local stop=NULL
+    [ "$5" = NULL ] || stop="$T + INTERVAL $5 MINUTE"
+    Q "$1" "INSERT INTO radacct ($COLS) VALUES ('s-$2','$2','user-$2','${10:-10.0.0.1}','1',
+        $T + INTERVAL $3 MINUTE, $T + INTERVAL $4 MINUTE, $stop, $6, $7, $8, '$9')"
+}
+scenario() {
+    # open on both, the later interim on m2 wins
+    row m1 u_open 0 10 NULL 600 100 100 ''
+    row m2 u_open 0 20 NULL 1200 200 200 ''
+    # Stop on m1 (FreeRADIUS leaves acctupdatetime alone), a late interim on m2
+    row m1 u_stop 0 10 30 1800 5000 5000 User-Request
+    row m2 u_stop 0 20 NULL 1200 4000 4000 ''
+    # an interim after the stop, with a later update time: the stop still wins
+    row m1 u_after 0 5 25 1500 3000 3000 Lost-Carrier
+    row m2 u_after 0 28 NULL 1680 3100 3100 ''
+    # duplicate stops, identical
+    row m1 u_dup 0 10 30 1800 7000 7000 User-Request
+    row m2 u_dup 0 10 30 1800 7000 7000 User-Request
+    # two stops, the later one wins
+    row m1 u_two 0 10 30 1800 8000 8000 User-Request
+    row m2 u_two 0 10 31 1860 8100 8100 Idle-Timeout
+    # Accounting-On from NAS 10.0.0.9 closed the session on m2 (stock bulk query)
+    row m1 u_nas 0 15 NULL 900 900 900 '' 10.0.0.9
+    row m2 u_nas 0 15 NULL 900 900 900 '' 10.0.0.9
+    Q m2 "UPDATE radacct SET acctstoptime = $T + INTERVAL 20 MINUTE,
+          acctsessiontime = 1200, acctterminatecause = 'NAS-Reboot'
+          WHERE acctstoptime IS NULL AND nasipaddress = '10.0.0.9'"
+    # stale: no update for two hours
+    row m1 u_stale -180 -120 NULL 3600 10 10 ''
+    # fresh and open, on m2 only
+    row m2 u_fresh 25 29 NULL 240 1 1 ''
+}
+# What master must hold: uniqueid, open?, session time, cause
+expected() {
+    cat <<'EXP'
+u_after	0	1500	Lost-Carrier
+u_dup	0	1800	User-Request
+u_fresh	1	240	
+u_nas	0	1200	NAS-Reboot
+u_open	1	1200	
+u_stale	0	3600	Stale-Session
+u_stop	0	1800	User-Request
+u_two	0	1860	Idle-Timeout
+EXP
+}
+master_view() { Q ms "SELECT acctuniqueid, acctstoptime IS NULL, acctsessiontime, acctterminatecause FROM radacct ORDER BY acctuniqueid"; }
+# every column that matters, times relative to the session's start (the two
+# loads happen at different moments)
+master_sum() { Q ms "SELECT acctuniqueid, TIMESTAMPDIFF(SECOND, acctstarttime, acctupdatetime),
+    TIMESTAMPDIFF(SECOND, acctstarttime, acctstoptime), acctsessiontime, acctinputoctets,
+    acctoutputoctets, acctterminatecause, username, nasipaddress FROM radacct ORDER BY acctuniqueid" | md5sum; }
+
+for order in "m1 m2" "m2 m1"; do
+    load_schema m1 m2 ms
+    scenario
+    for m in $order; do
+        sweep "$H_TMP/$m.conf" || h_fail "sweep of $m failed: $(cat "$H_TMP/once$n_once.log")"
+    done
+    sweep "$H_TMP/both.conf" || h_fail "second sweep failed"	# moves the stale-closed copies
+    diff <(expected) <(master_view) > "$H_TMP/diff.txt" || h_fail "order $order: master differs: $(cat "$H_TMP/diff.txt")"
+    [ "$(Q ms "SELECT COUNT(*), COUNT(DISTINCT acctuniqueid) FROM radacct")" = "8	8" ] || h_fail "duplicates on master"
+    # the stale session: stop = last update, session time consistent
+    [ "$(Q ms "SELECT acctstoptime = acctupdatetime AND acctsessiontime = TIMESTAMPDIFF(SECOND, acctstarttime, acctstoptime) FROM radacct WHERE acctuniqueid = 'u_stale'")" = 1 ] \
+        || h_fail "stale session not closed consistently"
+    # members keep only open sessions that master does not hold closed
+    [ "$(Q m1 "SELECT GROUP_CONCAT(acctuniqueid ORDER BY acctuniqueid) FROM radacct")" = "u_open" ] \
+        || h_fail "order $order: m1 holds $(Q m1 "SELECT GROUP_CONCAT(acctuniqueid) FROM radacct")"
+    [ "$(Q m2 "SELECT GROUP_CONCAT(acctuniqueid ORDER BY acctuniqueid) FROM radacct")" = "u_fresh,u_open" ] \
+        || h_fail "order $order: m2 holds $(Q m2 "SELECT GROUP_CONCAT(acctuniqueid) FROM radacct")"
+    sum1=$(master_sum)
+    sweep "$H_TMP/both.conf" || h_fail "third sweep failed"
+    [ "$(master_sum)" = "$sum1" ] || h_fail "a rerun changed master"
+    eval "SUM_${order// /_}=\$sum1"
+    h_ok "members swept in order $order: master holds every session once with the winning version; members only open ones; stale closed; a rerun changes nothing"
+done
+[ "$SUM_m1_m2" = "$SUM_m2_m1" ] || h_fail "the two member orders give different masters"
+h_ok "both member orders give the same master"
+
+# --- the member delete fails after master committed (as a kill between the two would) ---
+load_schema m1 m2 ms
+scenario
+Q m1 "CREATE USER 'nodel'@'127.0.0.1'; GRANT SELECT, UPDATE ON radius.* TO 'nodel'@'127.0.0.1'"
+sed "s/port = $m1_PORT; user = \"root\"/port = $m1_PORT; user = \"nodel\"/" "$H_TMP/m1.conf" > "$H_TMP/m1-nodel.conf"
+before=$(Q m1 "SELECT COUNT(*) FROM radacct")
+if sweep "$H_TMP/m1-nodel.conf"; then h_fail "a sweep whose delete fails reported success"; fi
+grep -q "member 'm1'" "$H_TMP/once$n_once.log" || h_fail "the failure does not name the member: $(cat "$H_TMP/once$n_once.log")"
+[ "$(Q m1 "SELECT COUNT(*) FROM radacct")" = "$before" ] || h_fail "rows left m1 although the delete failed"
+[ "$(Q ms "SELECT COUNT(*) FROM radacct")" -gt 0 ] || h_fail "master got nothing"
+sweep "$H_TMP/m1.conf" && sweep "$H_TMP/m2.conf" && sweep "$H_TMP/both.conf" || h_fail "recovery sweeps failed"
+diff <(expected) <(master_view) > "$H_TMP/diff.txt" || h_fail "after the failed delete master differs: $(cat "$H_TMP/diff.txt")"
+[ "$(Q ms "SELECT COUNT(*) FROM radacct")" = 8 ] || h_fail "duplicates after recovery"
+h_ok "delete failing after the master commit: nothing lost, nothing doubled after the next sweep"
+
+# --- a member down: the other goes on; master down: nothing deleted anywhere ---
+load_schema m1 m2 ms
+scenario
+h_stop m2
+if sweep "$H_TMP/both.conf"; then h_fail "a sweep with a member down reported success"; fi
+grep -q "member 'm2'" "$H_TMP/once$n_once.log" || h_fail "the failure does not name m2"
+[ "$(Q m1 "SELECT COUNT(*) FROM radacct WHERE acctstoptime IS NOT NULL")" = 0 ] || h_fail "m1 was not swept while m2 was down"
+grep -q "stale sessions not closed" "$H_TMP/once$n_once.log" || h_fail "stale closing ran without m2's view"
+h_restart_mariadb m2
+h_stop ms
+c1=$(Q m1 "SELECT COUNT(*) FROM radacct"); c2=$(Q m2 "SELECT COUNT(*) FROM radacct")
+if sweep "$H_TMP/both.conf"; then h_fail "a sweep with master down reported success"; fi
+grep -q "master" "$H_TMP/once$n_once.log" || h_fail "the failure does not name master"
+[ "$(Q m1 "SELECT COUNT(*) FROM radacct")" = "$c1" ] && [ "$(Q m2 "SELECT COUNT(*) FROM radacct")" = "$c2" ] \
+    || h_fail "rows deleted from a member while master was down"
+h_restart_mariadb ms
+sweep "$H_TMP/both.conf" && sweep "$H_TMP/both.conf" || h_fail "sweeps after the outages failed"
+diff <(expected) <(master_view) > "$H_TMP/diff.txt" || h_fail "after the outages master differs: $(cat "$H_TMP/diff.txt")"
+h_ok "member down: skipped and named, the other swept; master down: nothing deleted; both back: exact"
+
+# --- a row updated between read and delete survives to the next cycle ---
+load_schema m1 m2 ms
+row m1 u_race 0 10 30 1800 100 100 User-Request
+Q ms "INSERT INTO radacct ($COLS) VALUES ('s-u_race','u_race','x','10.0.0.1','1', UTC_TIMESTAMP(), UTC_TIMESTAMP(), NULL, 1, 1, 1, '')"
+mkfifo "$H_TMP/lock.fifo"
+h_spawn locker "$H_TMP/locker.log" sh -c "mariadb --no-defaults -uroot --socket='$ms_SOCK' radius < '$H_TMP/lock.fifo'"
+exec 9> "$H_TMP/lock.fifo"
+echo "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE;" >&9
+h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e 'SELECT COUNT(*) FROM information_schema.INNODB_TRX') -ge 1 ]"
+"$AGGD" -c "$H_TMP/m1.conf" --once sweep > "$H_TMP/race.log" 2>&1 &
+sw=$!
+# the sweep has read the row and waits for master's lock: now FreeRADIUS writes
+h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e \"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO %radacct%'\") -ge 1 ]" \
+    || h_fail "the sweep never reached master"
+Q m1 "UPDATE radacct SET acctupdatetime = acctupdatetime + INTERVAL 1 MINUTE, acctinputoctets = 150 WHERE acctuniqueid = 'u_race'"
+echo "COMMIT;" >&9
+exec 9>&-
+wait $sw || h_fail "the raced sweep failed: $(cat "$H_TMP/race.log")"
+[ "$(Q m1 "SELECT acctinputoctets FROM radacct WHERE acctuniqueid = 'u_race'")" = 150 ] || h_fail "the updated row was deleted"
+grep -q "changed since read" "$H_TMP/race.log" || h_fail "the skipped delete was not logged"
+sweep "$H_TMP/m1.conf" || h_fail "next sweep failed"
+[ "$(Q m1 "SELECT COUNT(*) FROM radacct")" = 0 ] || h_fail "the updated row was not moved by the next sweep"
+[ "$(Q ms "SELECT acctinputoctets FROM radacct WHERE acctuniqueid = 'u_race'")" = 150 ] || h_fail "master lacks the update"
+h_ok "a row FreeRADIUS updated between read and delete survives, and the next sweep moves the new version"
