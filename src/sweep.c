@@ -1098,7 +1098,7 @@ static void sweep_metrics(void *job, struct buf *out)
 		{ "rows_copied_total", "Rows upserted into master.", offsetof(struct member, copied) },
 		{ "rows_moved_total", "Closed rows deleted from the member after master committed them.", offsetof(struct member, moved) },
 		{ "superseded_deleted_total", "Open copies deleted because master holds the session closed and newer.", offsetof(struct member, superseded) },
-		{ "stale_closed_total", "The member's copies closed as stale.", offsetof(struct member, stale_closed) },
+		{ "member_stale_closed_total", "The member's copies closed as stale.", offsetof(struct member, stale_closed) },
 		{ "errors_total", "Failed member cycles.", offsetof(struct member, errors) },
 	};
 	for (size_t k = 0; k < sizeof(per) / sizeof(per[0]); k++) {

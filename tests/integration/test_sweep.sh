@@ -190,3 +190,22 @@ sweep "$H_TMP/m1.conf" || h_fail "next sweep failed"
 [ "$(Q m1 "SELECT COUNT(*) FROM radacct")" = 0 ] || h_fail "the updated row was not moved by the next sweep"
 [ "$(Q ms "SELECT acctinputoctets FROM radacct WHERE acctuniqueid = 'u_race'")" = 150 ] || h_fail "master lacks the update"
 h_ok "a row FreeRADIUS updated between read and delete survives, and the next sweep moves the new version"
+
+# --- as a daemon: cycles on its own, metrics pass promtool, status per member ---
+load_schema m1 m2 ms
+scenario
+hport=$(h_free_port tcp)
+sed -e "s/^sweep = { stale_after = 3600;/sweep = { interval = 1; stale_after = 3600;/" "$H_TMP/both.conf" > "$H_TMP/d.conf"
+echo "http = { listen = \"127.0.0.1:$hport\"; };" >> "$H_TMP/d.conf"
+agg_start d "$H_TMP/d.conf"
+h_wait_until 20 sh -c "[ \$(curl -s http://127.0.0.1:$hport/metrics | awk '\$1 == \"aggregatord_sweep_cycles_total\" { print \$2 }') -ge 2 ]" \
+    || h_fail "the daemon does not cycle"
+diff <(expected) <(master_view) > "$H_TMP/diff.txt" || h_fail "daemon sweep: master differs: $(cat "$H_TMP/diff.txt")"
+agg_get d /metrics > "$H_TMP/metrics.txt"
+promtool check metrics < "$H_TMP/metrics.txt" || h_fail "promtool rejects the sweep metrics"
+grep -q '^aggregatord_sweep_rows_moved_total{member="m1"} [1-9]' "$H_TMP/metrics.txt" || h_fail "no per-member metrics"
+"$AGGCTL" -s "$d_URL" status > "$H_TMP/status.txt"
+grep -q '^\[sweep\]' "$H_TMP/status.txt" && grep -q 'm2:' "$H_TMP/status.txt" || h_fail "status lacks the sweep: $(cat "$H_TMP/status.txt")"
+h_stop d
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
+h_ok "daemon mode: cycles every interval, per-member metrics pass promtool, status shows members"
