@@ -144,6 +144,47 @@ echo "events on the topic now come from node-2 with a higher epoch:"
 kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q 2>/dev/null | grep -o '"node":"[^"]*","epoch":[0-9]*' | sort | uniq -c | sed 's/^/  /'
 h_stop n2
 
+say "sweep: FreeRADIUS radacct from two member databases into master"
+h_start_mariadb acct1 acct2 master > /dev/null
+SCHEMA=/etc/freeradius/3.0/mods-config/sql/main/mysql/schema.sql
+for n in acct1 acct2 master; do
+    h_mysql "$n" -e "CREATE DATABASE radius"
+    h_mysql "$n" radius < "$SCHEMA"
+done
+echo "three MariaDB servers with FreeRADIUS's own schema ($SCHEMA)"
+# Sessions as FreeRADIUS leaves them when a NAS round-robins its packets:
+# some Stops on one member with a late interim on the other, some open.
+COLS="acctsessionid,acctuniqueid,username,nasipaddress,nasportid,acctstarttime,acctupdatetime,acctstoptime,acctsessiontime,acctinputoctets,acctoutputoctets,acctterminatecause,framedipaddress"
+for i in $(seq 1 40); do
+    u=$(printf 'sess%04d' "$i"); m=$(( i % 2 ? 1 : 2 )); o=$(( 3 - m ))
+    if [ $((i % 4)) = 0 ]; then	# open on both, the newer interim on one
+        h_mysql acct$m radius -e "INSERT INTO radacct ($COLS) VALUES ('$u','$u','user$i','10.0.0.1','$i',UTC_TIMESTAMP() - INTERVAL 20 MINUTE,UTC_TIMESTAMP() - INTERVAL 5 MINUTE,NULL,900,${i}000,${i}500,'','100.64.0.$i')"
+        h_mysql acct$o radius -e "INSERT INTO radacct ($COLS) VALUES ('$u','$u','user$i','10.0.0.1','$i',UTC_TIMESTAMP() - INTERVAL 20 MINUTE,UTC_TIMESTAMP() - INTERVAL 10 MINUTE,NULL,600,${i}0,${i}5,'','100.64.0.$i')"
+    else	# Stop on one member, a stale interim on the other
+        h_mysql acct$m radius -e "INSERT INTO radacct ($COLS) VALUES ('$u','$u','user$i','10.0.0.1','$i',UTC_TIMESTAMP() - INTERVAL 60 MINUTE,UTC_TIMESTAMP() - INTERVAL 30 MINUTE,UTC_TIMESTAMP() - INTERVAL 20 MINUTE,2400,${i}9000,${i}9500,'User-Request','100.64.0.$i')"
+        h_mysql acct$o radius -e "INSERT INTO radacct ($COLS) VALUES ('$u','$u','user$i','10.0.0.1','$i',UTC_TIMESTAMP() - INTERVAL 60 MINUTE,UTC_TIMESTAMP() - INTERVAL 25 MINUTE,NULL,2100,${i}000,${i}500,'','100.64.0.$i')"
+    fi
+done
+counts() { for n in acct1 acct2 master; do printf '  %-7s %s\n' "$n" "$(h_mysql $n radius -N -e "SELECT CONCAT(COUNT(*), ' rows: ', COALESCE(SUM(acctstoptime IS NOT NULL), 0), ' closed, ', COALESCE(SUM(acctstoptime IS NULL), 0), ' open') FROM radacct")"; done; }
+echo "before:"; counts
+cat > "$H_TMP/sweep.conf" <<CONF
+node = { name = "sweeper"; state_dir = "$H_TMP/state-sweep"; };
+kafka = { enabled = true; brokers = "$k_BOOTSTRAP"; };
+sweep = { stale_after = 1800;
+  master = { host = "127.0.0.1"; port = $master_PORT; user = "root"; };
+  members = ( { name = "acct1"; host = "127.0.0.1"; port = $acct1_PORT; user = "root"; },
+              { name = "acct2"; host = "127.0.0.1"; port = $acct2_PORT; user = "root"; } ); };
+CONF
+run "$AGGD" -c "$H_TMP/sweep.conf" --once sweep
+echo "after one cycle:"; counts
+echo "(open copies that lost to a Stop on the other member go in the next cycle, once master holds the Stop)"
+"$AGGD" -c "$H_TMP/sweep.conf" --once sweep 2>&1 | grep 'one cycle' | sed 's/^/  /'
+echo "after two:"; counts
+echo "master's view of two sessions (a closed one: the Stop won over the later interim; an open one: the newer interim won):"
+h_mysql master radius -e "SELECT acctuniqueid, acctstoptime IS NOT NULL AS closed, acctsessiontime, acctinputoctets, acctterminatecause FROM radacct WHERE acctuniqueid IN ('sess0001','sess0004')"
+echo "moved sessions on the radacct topic:"
+kcat -b "$k_BOOTSTRAP" -C -t aggregatord.radacct -o beginning -e -q -c 2 -f '  key %k: %s\n' 2>/dev/null | cut -c1-200
+
 say "without the token, the API says no (except /healthz)"
 run curl -s "http://127.0.0.1:$port/v1/status"; echo
 run curl -s "http://127.0.0.1:$port/healthz"

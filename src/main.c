@@ -83,11 +83,27 @@ static int run_once(struct config *cfg, const char *job, const struct once_args 
 	struct daemon d = { .cfg = cfg, .config_file = cfg->file };
 	d.started = time(NULL);
 	d.started_mono = mono_usec();
-	void *j = job_table[i]->create(&d, cfg->jobs[i]);
-	if (!j)
+	/* The events of the cycle go out through the publish path, as in the
+	 * daemon; the stop below flushes them (delivery reports served there). */
+	if (make_dirs(cfg->node.state_dir) < 0)
 		return 1;
-	int rc = job_table[i]->once(j, args);
-	job_table[i]->destroy(j);
+	evthread_use_pthreads();
+	d.base = event_base_new();
+	role_set_current(true, 0);
+	if (!d.base || publish_start(d.base, cfg, daemon_standby_window_ms(cfg)) < 0) {
+		fprintf(stderr, "aggregatord: --once %s: cannot start the publish path\n", job);
+		if (d.base)
+			event_base_free(d.base);
+		return 1;
+	}
+	void *j = job_table[i]->create(&d, cfg->jobs[i]);
+	int rc = 1;
+	if (j) {
+		rc = job_table[i]->once(j, args);
+		job_table[i]->destroy(j);
+	}
+	publish_stop(PUBLISH_STOP_MS);
+	event_base_free(d.base);
 	return rc == 0 ? 0 : 1;
 }
 
