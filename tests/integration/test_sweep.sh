@@ -209,3 +209,10 @@ grep -q '^\[sweep\]' "$H_TMP/status.txt" && grep -q 'm2:' "$H_TMP/status.txt" ||
 h_stop d
 [ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
 h_ok "daemon mode: cycles every interval, per-member metrics pass promtool, status shows members"
+
+# --- the table is checked at connect: missing columns are named ---
+Q m2 "ALTER TABLE radacct DROP COLUMN class, DROP COLUMN framedinterfaceid"
+if sweep "$H_TMP/m2.conf"; then h_fail "a table without its columns was swept"; fi
+grep -q "table 'radacct' on member 'm2' lacks column(s): framedinterfaceid, class" "$H_TMP/once$n_once.log" \
+    || h_fail "missing columns not named: $(cat "$H_TMP/once$n_once.log")"
+h_ok "a member table lacking columns is refused, naming them"

@@ -3,8 +3,12 @@
  * the FreeRADIUS case of a Stop on one member and a later Interim-Update on
  * another, the identifier check, and the shape of the generated SQL.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "radacct.h"
 #include "suites.h"
 
@@ -138,6 +142,37 @@ START_TEST(sql_shapes)
 }
 END_TEST
 
+static void sweep_cfg_fails(const char *text, int line, const char *needle)
+{
+	char *path = unit_tmpfile(text);
+	struct cfg_ctx ctx;
+	cfg_ctx_init(&ctx, path);
+	struct config *cfg = config_load(path, &ctx);
+	ck_assert_msg(cfg == NULL, "accepted: %s", text);
+	char want[300];
+	snprintf(want, sizeof(want), "%s:%d: ", path, line);
+	const char *hit = strstr(ctx.errors.data, want);
+	ck_assert_msg(hit && strstr(hit, needle), "want line %d '%s' in:\n%s", line, needle, ctx.errors.data);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+}
+
+#define M "master = { host = \"h\"; user = \"u\"; };"
+#define MEM(n) "{ name = \"" n "\"; host = \"h\"; user = \"u\"; }"
+
+START_TEST(sweep_config)
+{
+	sweep_cfg_fails("sweep = {\n table = \"rad`acct\";\n " M " members = ( " MEM("a") " );\n};\n", 2, "'sweep.table'");
+	sweep_cfg_fails("\nsweep = { members = ( " MEM("a") " ); };\n", 2, "'sweep.master' is required");
+	sweep_cfg_fails("sweep = {\n " M "\n};\n", 1, "needs at least one member");
+	sweep_cfg_fails("sweep = { " M " members = (\n " MEM("a") ",\n " MEM("a") "\n); };\n", 3, "is used by member 0");
+	sweep_cfg_fails("sweep = { " M " members = (\n { name = \"a\"; user = \"u\"; }\n); };\n", 2, "'sweep.members[0].host' is required");
+	sweep_cfg_fails("sweep = {\n master = { host = \"h\"; user = \"u\"; database = \"x;y\"; };\n members = ( " MEM("a") " ); };\n", 2, "'sweep.master.database'");
+	sweep_cfg_fails("sweep = { " M " members = ( " MEM("a") " );\n batch = 0; };\n", 2, "'sweep.batch' is 0");
+}
+END_TEST
+
 Suite *radacct_suite(void)
 {
 	Suite *s = suite_create("radacct");
@@ -147,6 +182,7 @@ Suite *radacct_suite(void)
 	tcase_add_test(tc, same_state_order);
 	tcase_add_test(tc, every_pair_is_ordered);
 	tcase_add_test(tc, sql_shapes);
+	tcase_add_test(tc, sweep_config);
 	suite_add_tcase(s, tc);
 	return s;
 }
