@@ -4,6 +4,7 @@
 #   make check           install missing packages, unit + integration tests
 #   make demo            install missing packages, run a throwaway demo
 #   make bench           benchmarks (figures beside same-run baselines)
+#   make fuzz            fuzz the usage file decoder (clang, libFuzzer) for FUZZ_SECONDS
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined check    (separate build dir)
 #   make V=1             show the commands
@@ -16,7 +17,8 @@ UNITDIR   ?= /lib/systemd/system
 
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS      := libevent libevent_pthreads libconfig libpcre2-8 hiredis rdkafka zlib libmariadb
+PKGS      := libevent libevent_pthreads libconfig libpcre2-8 hiredis rdkafka zlib libmariadb \
+             xlsxwriter
 CHECK_PKGS := check
 
 BUILD     := build$(if $(SANITIZE),-san)
@@ -53,9 +55,11 @@ LIB_SRCS := \
 	src/buf.c \
 	src/config.c \
 	src/elect.c \
+	src/export.c \
 	src/gateq.c \
 	src/http.c \
 	src/httpc.c \
+	src/influx.c \
 	src/jobs.c \
 	src/json.c \
 	src/log.c \
@@ -66,13 +70,15 @@ LIB_SRCS := \
 	src/radacct.c \
 	src/redisc.c \
 	src/role.c \
+	src/rollup.c \
 	src/rules.c \
 	src/status.c \
 	src/sweep.c \
 	src/tally.c \
 	src/thread.c \
 	src/totalizer.c \
-	src/totals.c
+	src/totals.c \
+	src/usage_capnp.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libagg.a
 
@@ -82,7 +88,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/check_unit
 HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast
 
-.PHONY: all check unit integration bench demo install uninstall clean deps harness
+.PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -108,6 +114,16 @@ $(UNIT_BIN): $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 
 # The totals query driver links the library under test (sanitized with it).
 $(BUILD)/totals_cli: $(BUILD)/tests/harness/totals_cli.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The InfluxDB query driver (rollup of one hour, or the read-only floor).
+$(BUILD)/influx_cli: $(BUILD)/tests/harness/influx_cli.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The usage file codec driver (encode, decode, zlib) for the interop tests.
+$(BUILD)/usage_cli: $(BUILD)/tests/harness/usage_cli.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -141,11 +157,11 @@ deps:
 unit: $(UNIT_BIN)
 	$(Q)CK_DEFAULT_TIMEOUT=20 $(UNIT_BIN)
 
-integration: all harness $(BUILD)/totals_cli
+integration: all harness $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli
 	$(Q)AGG_BUILD=$(BUILD) tests/integration/run.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN) $(BUILD)/totals_cli
+	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN) $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 
@@ -156,6 +172,32 @@ bench: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all harness
 	$(Q)AGG_BUILD=$(BUILD) scripts/demo.sh
+
+# Fuzzing (clang's libFuzzer with ASan and UBSan): the decoder of the usage
+# files, built apart from the rest with its own flags.  New inputs go to
+# build/fuzz/corpus (seeded from tests/fuzz/corpus/usage, which keeps the
+# hand-picked ones), crashes to build/fuzz/crash-*.  The decoder's limits are
+# scaled down 32x (the same code paths, each input decoded in microseconds
+# rather than a 64 MiB message in seconds); the unit tests cover the real ones.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) \
+                -Wno-format-nonliteral -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -DUSAGE_MAX_RAW='(2u << 20)' -DUSAGE_TRAVERSAL_WORDS='(256u << 10)' \
+                -DUSAGE_MAX_DECODED='(4u << 20)'
+
+$(FUZZ_DIR)/fuzz_usage: tests/fuzz/fuzz_usage.c src/usage_capnp.c src/buf.c include/usage.h include/buf.h
+	$(call msg,FUZZCC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_usage.c src/usage_capnp.c src/buf.c \
+		$(shell $(PKG_CONFIG) --libs zlib)
+
+fuzz: $(FUZZ_DIR)/fuzz_usage
+	@mkdir -p $(FUZZ_DIR)/corpus
+	$(Q)$(FUZZ_DIR)/fuzz_usage -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus tests/fuzz/corpus/usage
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/aggregatord $(DESTDIR)$(UNITDIR)

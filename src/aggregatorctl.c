@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "export.h"
 #include "httpc.h"
 #include "json.h"
 #include "role.h"
@@ -40,6 +41,11 @@ static void usage(FILE *f)
 		"                                     (default 3600), one row per value of each\n"
 		"                                     '*' field; other fields fix their value\n"
 		"  role active|standby|auto|yield     override the election (like SIGRTMIN+1,2,3,0)\n"
+		"  export FILE.bin [-o OUT.xlsx | --csv]\n"
+		"                                     an hourly usage file as a sheet or CSV (offline)\n"
+		"  export --dir STATE_DIR/usage --account A --from YYYY-MM-DDTHH --to YYYY-MM-DDTHH\n"
+		"         -o OUT.xlsx                 an account's hours (UTC, --to included) as an\n"
+		"                                     invoice: a summary sheet, one sheet per day\n"
 		"options:\n"
 		"  -s URL     the daemon's HTTP API (default: http.listen of the config file)\n"
 		"  -t TOKEN   bearer token (default: $AGGREGATORD_TOKEN or http.token of the config)\n"
@@ -421,6 +427,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[optind++];
+	/* export works on files, offline: no daemon, no config. */
+	if (strcmp(cmd, "export") == 0)
+		return export_main(argc - optind, argv + optind);
 	/* Options may also follow the command (status --json). */
 	int rest = optind;
 	for (int i = optind; i < argc; i++) {

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "elect.h"
+#include "rollup.h"
 #include "sweep.h"
 #include "totalizer.h"
 
@@ -16,6 +17,7 @@ const struct job_ops *const job_table[] = {
 	&election_job,	/* first: the role exists before the jobs that it gates */
 	&totalizer_job,
 	&sweep_job,
+	&rollup_job,
 	NULL
 };
 

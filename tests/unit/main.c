@@ -33,8 +33,11 @@ int main(void)
 	srunner_add_suite(sr, tally_suite());
 	srunner_add_suite(sr, gateq_suite());
 	srunner_add_suite(sr, radacct_suite());
+	srunner_add_suite(sr, rollup_suite());
 	srunner_add_suite(sr, totals_suite());
 	srunner_add_suite(sr, elect_suite());
+	srunner_add_suite(sr, influx_suite());
+	srunner_add_suite(sr, usage_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -13,8 +13,11 @@ Suite *rules_suite(void);
 Suite *tally_suite(void);
 Suite *gateq_suite(void);
 Suite *radacct_suite(void);
+Suite *rollup_suite(void);
 Suite *totals_suite(void);
 Suite *elect_suite(void);
+Suite *influx_suite(void);
+Suite *usage_suite(void);
 
 /* Write text to a fresh temp file; returns its path (static buffer per call site). */
 char *unit_tmpfile(const char *text);

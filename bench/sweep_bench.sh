@@ -1,0 +1,385 @@
+# sweep_bench.sh — sourced by bench/run.sh (after lib.sh, h_init).
+#
+# The sweep's speed (issue 5, "Speed"): two member MariaDBs loaded with
+# FreeRADIUS's own schema, each seeded with CLOSED closed + OPEN open radacct
+# rows (default 250k + 50k), swept into an empty master by
+# `aggregatord --once sweep` (batch 1000), beside two baselines measured in
+# the same run on the same data:
+#   - the old way: per member, in turn, `mysqldump --replace` of the closed
+#     rows piped into `mysql` on master, then `DELETE FROM radacct WHERE
+#     acctstoptime IS NOT NULL` on the member;
+#   - the ceiling: `LOAD DATA LOCAL INFILE` of the same closed rows into an
+#     empty master (insert only: no read from a member, no delete).
+# Seeding and restoring are not timed.  Each method starts from the same
+# state: members reloaded from the same TSV (same radacctids), master empty,
+# InnoDB purge caught up on all three servers.
+#
+# Usage: sweep_bench [CLOSED [OPEN]]     (rows per member)
+# Environment: AGG_BUILD (default build), SWEEP_BENCH_BP (InnoDB buffer pool
+# set on each server for the run, default 1G; see below).
+# shellcheck shell=bash disable=SC2154  # NAME_PORT, NAME_SOCK are set by h_start_mariadb
+
+SB_COLS=acctsessionid,acctuniqueid,username,realm,nasipaddress,nasportid,nasporttype,acctstarttime,acctupdatetime,acctstoptime,acctinterval,acctsessiontime,acctauthentic,connectinfo_start,connectinfo_stop,acctinputoctets,acctoutputoctets,calledstationid,callingstationid,acctterminatecause,servicetype,framedprotocol,framedipaddress,framedipv6address,framedipv6prefix,framedinterfaceid,delegatedipv6prefix,class
+
+# sb__gen TOTAL OPEN MEMBER NOW SEED: prints TOTAL radacct rows as a TSV
+# for LOAD DATA (columns $SB_COLS, no radacctid; \N is NULL), in the order
+# FreeRADIUS would have inserted them (by start time, over the last day
+# before NOW).  OPEN of them, spread evenly, are open (no stop time, no
+# cause, connectinfo_stop NULL as the Start query leaves it); the others
+# closed with start < update < stop <= NOW - 60 and acctsessiontime = stop -
+# start.  acctuniqueid is 32 hex digits, distinct within and across members
+# (the third group is a bijection of MEMBER * 2^20 + row).  Times are UTC.
+sb__gen() {
+    awk -v TOTAL="$1" -v OPEN="$2" -v M="$3" -v NOW="$4" -v SEED="$5" '
+    function ts(t,   z, era, doe, yoe, doy, mp, d, m, y, s) {	# epoch -> "Y-m-d H:M:S" UTC
+        s = t % 86400; z = int(t / 86400) + 719468
+        era = int(z / 146097); doe = z - era * 146097
+        yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+        y = yoe + era * 400; doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100))
+        mp = int((5 * doy + 2) / 153); d = doy - int((153 * mp + 2) / 5) + 1
+        m = mp < 10 ? mp + 3 : mp - 9; if (m <= 2) y++
+        return sprintf("%04d-%02d-%02d %02d:%02d:%02d", y, m, d, int(s / 3600), int(s % 3600 / 60), s % 60)
+    }
+    function h32() { return int(rand() * 4294967296) }
+    function b() { return int(rand() * 256) }
+    BEGIN {
+        OFS = "\t"; srand(SEED)
+        nc = split("User-Request User-Request User-Request User-Request User-Request " \
+                   "User-Request User-Request User-Request User-Request Lost-Carrier " \
+                   "Lost-Carrier Lost-Carrier Lost-Carrier Idle-Timeout Idle-Timeout " \
+                   "Session-Timeout Session-Timeout NAS-Request Port-Error Admin-Reset", cause, " ")
+        for (i = 1; i <= TOTAL; i++) {
+            open = int(i * OPEN / TOTAL) != int((i - 1) * OPEN / TOTAL)
+            start = NOW - 86400 + int(i * 86000 / TOTAL)
+            avail = NOW - 60 - start			# >= 340 s
+            v = M * 1048576 + i
+            uid = sprintf("%08x%08x%08x%08x", h32(), h32(), (v * 2654435761) % 4294967296, h32())
+            nas = int(rand() * 40)
+            if (open) {
+                dur = 1 + int(rand() * avail); upd = start + dur
+                stop = "\\N"; tc = ""; cis = "\\N"
+            } else {
+                r = rand(); dur = 30 + int(r * r * (avail - 30))
+                upd = start + 1 + int(rand() * (dur - 1))
+                stop = ts(start + dur); tc = cause[1 + int(rand() * nc)]; cis = ""
+            }
+            p6 = rand() < 0.3
+            print sprintf("%08X", h32()), uid, sprintf("user%05d@isp.example", int(rand() * 40000)), "",
+                  sprintf("10.%d.%d.1", 20 + nas % 4, nas),
+                  sprintf("ae0.%d:%d-%d", 2000 + nas, 100 + int(rand() * 50), 1000 + int(rand() * 3000)),
+                  "Virtual", ts(start), ts(upd), stop, 300, dur, "RADIUS", "", cis,
+                  int(rand() * dur * 20000), int(rand() * dur * 200000), sprintf("bras-%02d", nas),
+                  sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b(), b(), b(), b(), b(), b()),
+                  tc, "Framed-User", "PPP",
+                  sprintf("100.%d.%d.%d", 64 + int(v / 65536) % 64, int(v / 256) % 256, v % 256), "",
+                  p6 ? sprintf("2001:db8:%x:%x::/64", M, i % 65536) : "", "",
+                  p6 ? sprintf("2001:db8:%x%02x:%x00::/56", M, int(i / 65536), i % 256) : "", "\\N"
+        }
+    }'
+}
+
+# sb__q NAME SQL: runs SQL in NAME's radius database (UTC), batch output.
+sb__q() {
+    h_mysql "$1" --local-infile=1 radius -N -B -e "SET time_zone = '+00:00'; $2"
+}
+
+# sb__load NAME TSV...: empties NAME's radacct (auto-increment back to 1) and
+# loads the TSVs into it.
+sb__load() {
+    local name=$1 f sql="TRUNCATE radacct;"
+    shift
+    for f in "$@"; do
+        sql+=" LOAD DATA LOCAL INFILE '$f' INTO TABLE radacct ($SB_COLS);"
+    done
+    sb__q "$name" "$sql"
+}
+
+# sb__purged NAME...: succeeds when InnoDB purge has caught up on each NAME
+# (a big DELETE leaves work that would run during the next measurement).
+sb__purged() {
+    local n v
+    for n in "$@"; do
+        v=$(h_mysql "$n" -N -B -e "SELECT count FROM information_schema.INNODB_METRICS WHERE name = 'trx_rseg_history_len'") || return 1
+        [ "${v:-1}" -lt 1000 ] || return 1
+    done
+}
+
+# sb__reset: members back to their seeded rows, master empty, purge done.
+sb__reset() {
+    local p1 p2 rc=0
+    sb__load swm1 "$SB_DIR/m1.tsv" & p1=$!
+    sb__load swm2 "$SB_DIR/m2.tsv" & p2=$!
+    sb__q swms "TRUNCATE radacct" || rc=1
+    wait "$p1" || rc=1
+    wait "$p2" || rc=1
+    [ "$rc" = 0 ] || { echo "sweep_bench: restoring the members failed" >&2; return 1; }
+    h_wait_until 300 sb__purged swm1 swm2 swms || echo "  (note: InnoDB purge still behind after 300 s)"
+}
+
+# sb__secs START_US END_US: prints the seconds between, like 12.345.
+sb__secs() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e6 }'
+}
+
+# sb__rate ROWS SECS: rows per second, rounded.
+sb__rate() {
+    awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0) ? n / s : 0 }'
+}
+
+# sb__ratio A B: A / B with two decimals.
+sb__ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
+}
+
+# sb__k N: 250000 -> 250k.
+sb__k() {
+    if [ $(( $1 % 1000 )) = 0 ]; then echo "$(( $1 / 1000 ))k"; else echo "$1"; fi
+}
+
+
+# sb__cpu NAME...: prints the CPU seconds (user + system) used so far by the
+# servers NAME... together.
+sb__cpu() {
+    local n t=0 f
+    local -a st
+    for n in "$@"; do
+        read -r -a st < "/proc/$(h_pid "$n")/stat" || return 1
+        # fields 14 and 15 (utime, stime), counted after the ") " of comm
+        f=$(( ${#st[@]} - 52 + 13 ))
+        t=$(( t + st[f] + st[f + 1] ))
+    done
+    awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'
+}
+
+# sb__setup CLOSED OPEN: starts the member servers swm1, swm2 and master
+# swms, loads FreeRADIUS's schema, generates the TSVs and seeds the members.
+sb__setup() {
+    local closed=$1 open=$2 total=$(( $1 + $2 )) bp=${SWEEP_BENCH_BP:-1G} schema n c now t0
+    SB_DIR=$H_TMP/sweepbench
+    mkdir -p "$SB_DIR"
+    schema=$(ls /etc/freeradius/3.0/mods-config/sql/main/mysql/schema.sql 2>/dev/null || \
+             find / -path '*/mods-config/sql/main/mysql/schema.sql' 2>/dev/null | head -n 1)
+    [ -n "$schema" ] || { echo "sweep_bench: FreeRADIUS's schema.sql not found (package freeradius-config)" >&2; return 1; }
+    h_start_mariadb swm1 swm2 swms || return 1
+    # lib.sh's servers are tuned to start fast (32M buffer pool, 4M redo
+    # log): a 300k-row radacct with its 14 indexes does not fit, and every
+    # method would measure disk thrashing instead of itself (seeding one
+    # member took 69 s instead of 9).  Give each server what an accounting
+    # database would have; all three methods run with it.
+    for n in swm1 swm2 swms; do
+        h_mysql "$n" -e "SET GLOBAL innodb_buffer_pool_size = $(numfmt --from=iec "$bp");
+                         SET GLOBAL innodb_log_file_size = 512 * 1024 * 1024;
+                         DROP DATABASE IF EXISTS radius; CREATE DATABASE radius" || return 1
+        h_mysql "$n" radius < "$schema" || return 1
+    done
+    echo "  servers: MariaDB $(h_mysql swms -N -B -e 'SELECT VERSION()'), innodb_buffer_pool_size $bp," \
+         "innodb_log_file_size 512M (set for this run), flush_log_at_trx_commit 2, no binlog"
+    t0=${EPOCHREALTIME//[.,]/}
+    now=$(date +%s)
+    sb__gen "$total" "$open" 1 "$now" 11 > "$SB_DIR/m1.tsv" &
+    sb__gen "$total" "$open" 2 "$now" 22 > "$SB_DIR/m2.tsv" || return 1
+    wait $! || return 1
+    for n in 1 2; do
+        awk -F'\t' '$10 != "\\N"' "$SB_DIR/m$n.tsv" > "$SB_DIR/m$n.closed.tsv" || return 1
+    done
+    sb__reset || return 1
+    for n in swm1 swm2; do
+        c=$(sb__q "$n" "SELECT COUNT(*), SUM(acctstoptime IS NOT NULL), COUNT(DISTINCT acctuniqueid) FROM radacct")
+        [ "$c" = "$total	$closed	$total" ] || { echo "sweep_bench: $n seeded wrong: rows, closed, distinct = $c" >&2; return 1; }
+    done
+    echo "  seeded in $(sb__secs "$t0" "${EPOCHREALTIME//[.,]/}") s (generated TSVs, LOAD DATA LOCAL; not timed;" \
+         "members reloaded from them before each method)"
+    cat > "$SB_DIR/sweep.conf" <<CONF
+node = { name = "sweepbench"; state_dir = "$SB_DIR/state"; };
+log = { level = "info"; };
+sweep = { batch = 1000; stale_after = 2592000; timeout = 120;
+  master = { host = "127.0.0.1"; port = $swms_PORT; user = "root"; };
+  members = (
+    { name = "m1"; host = "127.0.0.1"; port = $swm1_PORT; user = "root"; },
+    { name = "m2"; host = "127.0.0.1"; port = $swm2_PORT; user = "root"; }
+  ); };
+CONF
+}
+
+# sb__sweep CLOSED OPEN: one timed `aggregatord --once sweep` of both
+# members into the empty master, then the checks.  Sets SB_SW_S (seconds),
+# SB_RSS (peak KiB) and SB_SW_CPU (a note on CPU use).
+sb__sweep() {
+    local closed=$1 open=$2 total=$(( $1 + $2 )) n c t0 t1 cpu0 cpu1
+    cpu0=$(sb__cpu swm1 swm2 swms)
+    t0=${EPOCHREALTIME//[.,]/}
+    if ! /usr/bin/time -f '%M %U %S' -o "$SB_DIR/sweep.time" "$AGG_BUILD/aggregatord" \
+            -c "$SB_DIR/sweep.conf" --once sweep > "$SB_DIR/sweep.log" 2>&1; then
+        echo "sweep_bench: aggregatord --once sweep failed:" >&2
+        tail -n 20 "$SB_DIR/sweep.log" >&2
+        return 1
+    fi
+    t1=${EPOCHREALTIME//[.,]/}
+    cpu1=$(sb__cpu swm1 swm2 swms)
+    SB_SW_S=$(sb__secs "$t0" "$t1")
+    read -r SB_RSS n c < <(tail -n 1 "$SB_DIR/sweep.time")
+    SB_SW_CPU="CPU: aggregatord $(awk -v u="$n" -v s="$c" 'BEGIN { printf "%.1f", u + s }') s,"
+    SB_SW_CPU+=" the three mariadbd $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }') s, of $(awk -v s="$SB_SW_S" -v n="$(nproc)" 'BEGIN { printf "%.1f", s * n }') s available"
+    c=$(sb__q swms "SELECT COUNT(*), SUM(acctstoptime IS NOT NULL), COUNT(DISTINCT acctuniqueid) FROM radacct")
+    [ "$c" = "$(( 2 * total ))	$(( 2 * closed ))	$(( 2 * total ))" ] \
+        || echo "  WARNING: after the sweep master holds rows, closed, distinct = $c (want $(( 2 * total )), $(( 2 * closed )), $(( 2 * total )))"
+    for n in swm1 swm2; do
+        c=$(sb__q "$n" "SELECT COUNT(*), SUM(acctstoptime IS NULL) FROM radacct")
+        [ "$c" = "$open	$open" ] || echo "  WARNING: after the sweep $n holds rows, open = $c (want $open, $open)"
+    done
+}
+
+# sb__oldway CLOSED: the old scripts' move, timed; sets SB_OLD_S.
+#
+# mysqldump cannot leave out a column, and radacctid collides across
+# members (each counts from 1): dumping radius.radacct with its ids would
+# make member 2's REPLACEs delete member 1's rows on master.  The old
+# scripts copied by the session's key, never the id, so the dump comes from
+# a staging copy of the member's table without radacctid (made before the
+# clock starts; every row, open ones too, so --where still has to filter),
+# with --complete-insert so master numbers the rows itself and REPLACE
+# collides on acctuniqueid only.  Then the DELETE on the member's real
+# table.  Members in turn, as the cron'd script did.
+sb__oldway() {
+    local closed=$1 n c t0 t1 a b sock dump stage
+    local -a parts=()
+    dump=$(command -v mysqldump || command -v mariadb-dump) || { echo "sweep_bench: no mysqldump" >&2; return 1; }
+    a=${EPOCHREALTIME//[.,]/}
+    for n in swm1 swm2; do
+        h_mysql "$n" -e "DROP DATABASE IF EXISTS oldway; CREATE DATABASE oldway;
+            CREATE TABLE oldway.radacct ENGINE = InnoDB AS SELECT $SB_COLS FROM radius.radacct" || return 1
+    done
+    stage=$(sb__secs "$a" "${EPOCHREALTIME//[.,]/}")
+    h_wait_until 300 sb__purged swm1 swm2 swms || true
+    t0=${EPOCHREALTIME//[.,]/}
+    for n in swm1 swm2; do
+        sock=${n}_SOCK
+        a=${EPOCHREALTIME//[.,]/}
+        "$dump" --no-defaults -uroot --socket="${!sock}" --replace --no-create-info \
+            --skip-add-locks --complete-insert --where="acctstoptime IS NOT NULL" oldway radacct \
+            | h_mysql swms radius || { echo "sweep_bench: mysqldump | mysql from $n failed" >&2; return 1; }
+        b=${EPOCHREALTIME//[.,]/}
+        sb__q "$n" "DELETE FROM radacct WHERE acctstoptime IS NOT NULL" || return 1
+        parts+=("$n: dump|mysql $(sb__secs "$a" "$b") s + DELETE $(sb__secs "$b" "${EPOCHREALTIME//[.,]/}") s;")
+    done
+    t1=${EPOCHREALTIME//[.,]/}
+    SB_OLD_S=$(sb__secs "$t0" "$t1")
+    c=$(sb__q swms "SELECT COUNT(*), COUNT(DISTINCT acctuniqueid) FROM radacct")
+    [ "$c" = "$(( 2 * closed ))	$(( 2 * closed ))" ] \
+        || echo "  WARNING: after the old way master holds rows, distinct = $c (want $(( 2 * closed )))"
+    for n in swm1 swm2; do h_mysql "$n" -e "DROP DATABASE oldway" || true; done
+    echo "  old way: $SB_OLD_S s (${parts[*]} not counted: the staging copies without radacctid, $stage s);" \
+         "master got the $(( 2 * closed )) closed rows only (it never copied open ones)"
+}
+
+# sb__loaddata CLOSED: LOAD DATA LOCAL INFILE of the closed rows into an
+# empty master, timed; sets SB_LD_S.
+sb__loaddata() {
+    local closed=$1 c t0 t1
+    sb__q swms "TRUNCATE radacct" || return 1
+    h_wait_until 300 sb__purged swm1 swm2 swms || true
+    t0=${EPOCHREALTIME//[.,]/}
+    sb__q swms "LOAD DATA LOCAL INFILE '$SB_DIR/m1.closed.tsv' INTO TABLE radacct ($SB_COLS);
+                LOAD DATA LOCAL INFILE '$SB_DIR/m2.closed.tsv' INTO TABLE radacct ($SB_COLS)" || return 1
+    t1=${EPOCHREALTIME//[.,]/}
+    SB_LD_S=$(sb__secs "$t0" "$t1")
+    c=$(sb__q swms "SELECT COUNT(*) FROM radacct")
+    [ "$c" = $(( 2 * closed )) ] || echo "  WARNING: after LOAD DATA master holds $c rows (want $(( 2 * closed )))"
+    echo "  LOAD DATA LOCAL INFILE of the same $(( 2 * closed )) closed rows (two files, one session): $SB_LD_S s"
+}
+
+# sb__sampler NAME OUT: until $SB_DIR/stop exists, samples NAME's process
+# list every 50 ms over one connection: per sample a TICK line, then one
+# line per statement running ("COMMAND<TAB>first 40 characters").
+sb__sampler() {
+    while [ ! -e "$SB_DIR/stop" ]; do
+        echo "SELECT 'TICK', ''; SELECT COMMAND, LEFT(REPLACE(COALESCE(INFO, ''), CHAR(10), ' '), 40)
+              FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()
+              AND COMMAND NOT IN ('Sleep', 'Daemon');"
+        sleep 0.05
+    done | h_mysql "$1" -N -B > "$2"
+}
+
+# sb__profile CLOSED OPEN: an extra, untimed sweep of the same data with the
+# three servers' process lists sampled; prints where the two member
+# threads spent their time (thread-seconds per kind of statement, from the
+# share of samples in which a statement of that kind was running).
+sb__profile() {
+    local closed=$1 open=$2 t0 t1 secs n p1 p2 p3
+    sb__reset || return 1
+    rm -f "$SB_DIR/stop"
+    sb__sampler swm1 "$SB_DIR/prof.swm1" & p1=$!
+    sb__sampler swm2 "$SB_DIR/prof.swm2" & p2=$!
+    sb__sampler swms "$SB_DIR/prof.swms" & p3=$!
+    t0=${EPOCHREALTIME//[.,]/}
+    "$AGG_BUILD/aggregatord" -c "$SB_DIR/sweep.conf" --once sweep > "$SB_DIR/prof.log" 2>&1 \
+        || echo "  WARNING: the profiled sweep failed: $(tail -n 3 "$SB_DIR/prof.log")"
+    t1=${EPOCHREALTIME//[.,]/}
+    : > "$SB_DIR/stop"
+    wait "$p1" "$p2" "$p3" || true
+    secs=$(sb__secs "$t0" "$t1")
+    echo "  profile of a second, untimed sweep ($secs s, two member threads = $(awk -v s="$secs" 'BEGIN { printf "%.1f", 2 * s }') thread-s;"
+    echo "  process lists sampled every ~50 ms; thread-s = share of samples x duration):"
+    for n in swm1 swm2 swms; do
+        awk -F'\t' -v who="$n" -v secs="$secs" '
+            $1 == "TICK" { ticks++; next }
+            { k = "other: " $1 " " substr($2, 1, 24) }
+            $2 ~ /^SELECT `radacctid`/           { k = "member read (SELECT page by radacctid)" }
+            $2 ~ /^DELETE /                      { k = "member delete (exact rows, after the commit)" }
+            $2 ~ /^INSERT INTO/                  { k = "master upsert (INSERT ... ON DUPLICATE KEY UPDATE)" }
+            $2 ~ /^SELECT `acctuniqueid`,`acctup/ { k = "master superseded check (SELECT ... IN)" }
+            $2 ~ /^[Cc][Oo][Mm][Mm][Ii][Tt]/     { k = (who == "swms" ? "master" : "member") " commit" }
+            $1 == "Prepare"                      { k = "prepare on " (who == "swms" ? "master" : "member") }
+            { n[k]++ }
+            END { for (k in n) printf "%s\t%.1f\n", k, ticks ? n[k] / ticks * secs : 0 }' "$SB_DIR/prof.$n"
+    done | awk -F'\t' -v secs="$secs" '
+        { t[$1] += $2; sum += $2 }
+        END {
+            for (k in t) printf "%.1f\t%s\n", t[k], k
+            printf "%.1f\t%s\n", 2 * secs - sum, "neither server running a statement (client side, network)"
+        }' | sort -t$'\t' -k1,1 -rn | awk -F'\t' -v secs="$secs" '
+        { printf "    %-56s %7.1f thread-s  %5.1f%%\n", $2, $1, 100 * $1 / (2 * secs) }'
+}
+
+# sweep_bench [CLOSED [OPEN]]: the whole benchmark (rows per member; default
+# 250000 closed + 50000 open).  SWEEP_BENCH_PROFILE=1 adds the profile of
+# an extra sweep.
+sweep_bench() {
+    local closed=${1:-250000} open=${2:-50000} total sw_rate old_rate ld_rate label
+    total=$(( closed + open ))
+    [ -x /usr/bin/time ] || { echo "sweep_bench: /usr/bin/time is missing (package time)" >&2; return 1; }
+    echo
+    echo "== sweep ($(nproc) cores): 2 members x $(sb__k "$closed") closed + $(sb__k "$open") open radacct rows into an empty master"
+    sb__setup "$closed" "$open" || return 1
+
+    sb__sweep "$closed" "$open" || return 1
+    echo "  aggregatord --once sweep (batch 1000, both members at once): $SB_SW_S s; it logged:" \
+         "$(grep -o 'one cycle.*' "$SB_DIR/sweep.log" | tail -n 1)"
+    echo "  checked: master holds all $(( 2 * total )) sessions ($(( 2 * closed )) closed), each member only its $open open rows"
+    echo "  $SB_SW_CPU"
+
+    sb__reset || return 1
+    sb__oldway "$closed" || return 1
+    sb__loaddata "$closed" || return 1
+    if [ "${SWEEP_BENCH_PROFILE:-0}" = 1 ]; then
+        sb__profile "$closed" "$open" || return 1
+    fi
+
+    sw_rate=$(sb__rate $(( 2 * closed )) "$SB_SW_S")
+    old_rate=$(sb__rate $(( 2 * closed )) "$SB_OLD_S")
+    ld_rate=$(sb__rate $(( 2 * closed )) "$SB_LD_S")
+    label="sweep rows moved/s (2 members x $(sb__k "$closed") closed + $(sb__k "$open") open)"
+    echo
+    printf '%s  %s /s   baseline %s /s (mysqldump --replace | mysql, then DELETE)   ratio %s\n' \
+        "$label" "$sw_rate" "$old_rate" "$(sb__ratio "$sw_rate" "$old_rate")"
+    printf '%s  %s /s   baseline %s /s (LOAD DATA LOCAL INFILE into master)   ratio %s\n' \
+        "$label" "$sw_rate" "$ld_rate" "$(sb__ratio "$sw_rate" "$ld_rate")"
+    echo "sweep rows read/s (all $(( 2 * total )) rows; open ones are copied too)  $(sb__rate $(( 2 * total )) "$SB_SW_S") /s"
+    echo "sweep peak RSS: $SB_RSS KiB"
+    echo "  goals (issue 5): >= 2x the old way: $(awk -v a="$sw_rate" -v b="$old_rate" 'BEGIN { print (a >= 2 * b) ? "met" : "NOT met" }');" \
+         ">= 80% of LOAD DATA: $(awk -v a="$sw_rate" -v b="$ld_rate" 'BEGIN { print (a >= 0.8 * b) ? "met" : "NOT met" }');" \
+         "peak RSS < 64 MiB: $([ "$SB_RSS" -lt 65536 ] && echo met || echo "NOT met")"
+    h_stop swm1 || true
+    h_stop swm2 || true
+    h_stop swms || true
+}

@@ -1,0 +1,1276 @@
+/*
+ * rollup.c — hourly usage per cloud account: location rollups from
+ * InfluxDB, the master's merge across locations, the files and their API.
+ *
+ * Files: <state_dir>/usage/<account>/<YYYY>/<MM>/<DD>/<HH>.bin (UTC, the hour
+ * the usage happened), written to a temp file, fsynced, renamed, the
+ * directory fsynced.  Each hour also gets an index, usage/.index/<YYYYMMDDHH>
+ * (one account a line), which GET /v1/usage/YYYY/MM/DD/HH serves, and a done
+ * marker, usage/.done/<YYYYMMDDHH>, which the schedule reads: the state lives
+ * on disk and survives restarts.  A master keeps each location's copy under
+ * <state_dir>/locations/<name>/ (same layout, with its own .done markers) and
+ * rebuilds an hour's merged files from all kept copies, never appending, so a
+ * rerun or a late location never counts anything twice.
+ *
+ * Threads: the "rollup" thread (schedule, InfluxDB, fetches, files); the main
+ * thread (life cycle, metrics, status, GET /v1/usage/...).  Shared counters
+ * are atomics; the thread's settings are copied under a mutex.
+ */
+#include "rollup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "http.h"
+#include "httpc.h"
+#include "influx.h"
+#include "json.h"
+#include "log.h"
+#include "publish.h"
+#include "role.h"
+#include "thread.h"
+#include "usage.h"
+
+#define HOUR 3600
+#define MAX_LOCATIONS 64
+#define FILE_MAX (64u << 20)	/* bytes: a usage file larger than this is refused */
+
+/* ---- config ---- */
+
+static const struct cfg_enum roles[] = {
+	{ "location", ROLLUP_LOCATION }, { "master", ROLLUP_MASTER }, { NULL, 0 },
+};
+
+static const char *check_url(const char *v)
+{
+	return strncmp(v, "http://", 7) == 0 && v[7] ? NULL : "must be an http:// URL";
+}
+
+static const char *check_influx_ident(const char *v)
+{
+	return influx_check_identifier(v);
+}
+
+static const char *check_name_cfg(const char *v)
+{
+	return v[0] ? rollup_check_name(v) : NULL;
+}
+
+#define IOFF(f) offsetof(struct rollup_influx, f)
+#define IDENT(n, f, d) { .name = n, .type = CFG_T_STR, .offset = IOFF(f), .sdef = d, .check = check_influx_ident }
+static const struct cfg_key influx_keys[] = {
+	{ .name = "url", .type = CFG_T_STR, .offset = IOFF(url), .sdef = "http://127.0.0.1:8086", .check = check_url },
+	{ .name = "db", .type = CFG_T_STR, .offset = IOFF(db), .sdef = "usage", .check = cfg_check_nonempty },
+	{ .name = "user", .type = CFG_T_STR, .offset = IOFF(user), .sdef = "" },
+	{ .name = "password", .type = CFG_T_STR, .offset = IOFF(password), .sdef = "", .flags = CFG_SECRET },
+	IDENT("measurement", measurement, "vm_usage"),
+	IDENT("tag_account", tag_account, "account"),
+	IDENT("tag_cloudspace", tag_cloudspace, "cloudspace"),
+	IDENT("tag_vm", tag_vm, "vm"),
+	IDENT("field_mem", field_mem, "mem_mib"),
+	IDENT("field_disk", field_disk, "disk_gib"),
+	IDENT("field_cpu", field_cpu, "cpu_seconds"),
+	IDENT("field_io_read", field_io_read, "io_read"),
+	IDENT("field_io_write", field_io_write, "io_write"),
+	IDENT("field_net_tx", field_net_tx, "net_tx_bytes"),
+	IDENT("field_net_rx", field_net_rx, "net_rx_bytes"),
+	{ .name = "timeout", .type = CFG_T_INT, .offset = IOFF(timeout), .min = 1, .max = 3600, .idef = 120, .unit = "s" },
+	{ .name = "lookback", .type = CFG_T_INT, .offset = IOFF(lookback), .min = 0, .max = 86400, .idef = 3600, .unit = "s" },
+	{ .name = NULL },
+};
+
+#define LOFF(f) offsetof(struct rollup_location, f)
+static const struct cfg_key location_keys[] = {
+	{ .name = "name", .type = CFG_T_STR, .offset = LOFF(name), .flags = CFG_REQUIRED, .check = rollup_check_name },
+	{ .name = "url", .type = CFG_T_STR, .offset = LOFF(url), .flags = CFG_REQUIRED, .check = check_url },
+	{ .name = "token", .type = CFG_T_STR, .offset = LOFF(token), .sdef = "", .flags = CFG_SECRET },
+	{ .name = NULL },
+};
+
+#define ROFF(f) offsetof(struct rollup_cfg, f)
+static int parse_influx(struct cfg_ctx *ctx, const config_setting_t *s, void *field)
+{
+	return cfg_parse_section(ctx, s, "rollup.influxdb", influx_keys, field);
+}
+
+static void free_influx(void *field)
+{
+	cfg_free_section(influx_keys, field);
+}
+
+static int parse_locations(struct cfg_ctx *ctx, const config_setting_t *s, void *field)
+{
+	struct rollup_cfg *c = (struct rollup_cfg *)((char *)field - ROFF(locations));
+	void *arr;
+	int rc = cfg_parse_list(ctx, s, "rollup.locations", location_keys, sizeof(struct rollup_location),
+				&arr, &c->nlocations);
+	c->locations = arr;
+	return rc;
+}
+
+static void free_locations(void *field)
+{
+	struct rollup_cfg *c = (struct rollup_cfg *)((char *)field - ROFF(locations));
+	cfg_free_list(location_keys, sizeof(struct rollup_location), c->locations, c->nlocations);
+	c->locations = NULL;
+	c->nlocations = 0;
+}
+
+static const struct cfg_key rollup_keys[] = {
+	{ .name = "enabled", .type = CFG_T_BOOL, .offset = ROFF(enabled), .idef = 1 },
+	{ .name = "role", .type = CFG_T_ENUM, .offset = ROFF(role), .sdef = "location", .enums = roles },
+	{ .name = "location", .type = CFG_T_STR, .offset = ROFF(location), .sdef = "", .check = check_name_cfg },
+	{ .name = "at_minute", .type = CFG_T_INT, .offset = ROFF(at_minute), .min = -1, .max = 59, .idef = -1, .unit = "min" },
+	{ .name = "delay", .type = CFG_T_INT, .offset = ROFF(delay), .min = 0, .max = 3599, .idef = 30, .unit = "s" },
+	{ .name = "catch_up_hours", .type = CFG_T_INT, .offset = ROFF(catch_up_hours), .min = 0, .max = 24 * 31, .idef = 48 },
+	{ .name = "retry_s", .type = CFG_T_INT, .offset = ROFF(retry_s), .min = 1, .max = 86400, .idef = 300, .unit = "s" },
+	{ .name = "late_hours", .type = CFG_T_INT, .offset = ROFF(late_hours), .min = 0, .max = 24 * 31, .idef = 24 },
+	{ .name = "retention_days", .type = CFG_T_INT, .offset = ROFF(retention_days), .min = 0, .max = 3660, .idef = 400, .unit = "days" },
+	{ .name = "influxdb", .type = CFG_T_CUSTOM, .offset = ROFF(influxdb), .custom = parse_influx, .custom_free = free_influx },
+	{ .name = "locations", .type = CFG_T_CUSTOM, .offset = ROFF(locations), .custom = parse_locations, .custom_free = free_locations },
+	{ .name = NULL },
+};
+
+static int rollup_validate(struct cfg_ctx *ctx, const config_setting_t *sec, void *cfgp)
+{
+	struct rollup_cfg *c = cfgp;
+	int rc = 0;
+	if (c->role == ROLLUP_LOCATION && !c->location[0])
+		rc = cfg_error(ctx, sec, "'rollup.location' is required for role \"location\": the name this location writes in its files");
+	if (c->role == ROLLUP_MASTER && c->nlocations == 0)
+		rc = cfg_error(ctx, sec, "'rollup.locations' needs at least one location for role \"master\"");
+	if (c->nlocations > MAX_LOCATIONS)
+		rc = cfg_error(ctx, sec, "'rollup.locations' has more than %d locations", MAX_LOCATIONS);
+	const config_setting_t *list = config_setting_get_member(sec, "locations");
+	for (size_t i = 0; i < c->nlocations; i++)
+		for (size_t j = 0; j < i; j++)
+			if (c->locations[i].name && c->locations[j].name &&
+			    strcmp(c->locations[i].name, c->locations[j].name) == 0)
+				rc = cfg_error(ctx, config_setting_get_elem(list, (unsigned)i),
+					       "'rollup.locations[%zu].name' '%s' is used by location %zu too",
+					       i, c->locations[i].name, j);
+	return rc;
+}
+
+static int rollup_enabled(const void *cfg)
+{
+	return ((const struct rollup_cfg *)cfg)->enabled;
+}
+
+/* ---- pure helpers ---- */
+
+const char *rollup_check_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 128)
+		return "must be 1 to 128 characters";
+	if (s[0] == '.')
+		return "must not start with '.'";
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-' || s[i] == '@'))
+			return "may hold only letters, digits, '.', '_', '-' and '@'";
+	return NULL;
+}
+
+long long rollup_parse_hour(const char *s)
+{
+	int y, mo, d, h;
+	char tail;
+	if (strlen(s) != 13 || sscanf(s, "%4d-%2d-%2dT%2d%c", &y, &mo, &d, &h, &tail) != 4 ||
+	    s[4] != '-' || s[7] != '-' || s[10] != 'T')
+		return -1;
+	for (int i = 0; i < 13; i++)
+		if (i != 4 && i != 7 && i != 10 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23)
+		return -1;
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h };
+	time_t t = timegm(&tm);
+	struct tm back;
+	gmtime_r(&t, &back);
+	if (back.tm_mday != d || back.tm_mon != mo - 1)
+		return -1;	/* 2026-02-30 */
+	return (long long)t;
+}
+
+int rollup_hour_path(char *out, size_t len, const char *dir, const char *account, long long hour)
+{
+	time_t t = (time_t)hour;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	int n = snprintf(out, len, "%s/%s/%04d/%02d/%02d/%02d.bin", dir, account, tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static void hour_key(char *out, size_t len, long long hour)	/* YYYYMMDDHH */
+{
+	time_t t = (time_t)hour;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, len, "%04d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+}
+
+static void hour_text(char *out, size_t len, long long hour)	/* YYYY-MM-DDTHH */
+{
+	time_t t = (time_t)hour;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, len, "%04d-%02d-%02dT%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+}
+
+static void hour_urlpath(char *out, size_t len, long long hour)	/* YYYY/MM/DD/HH */
+{
+	time_t t = (time_t)hour;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, len, "%04d/%02d/%02d/%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+}
+
+/* ---- files ---- */
+
+static int mkdirs_for(const char *path)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	char *slash = strrchr(tmp, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Write data to path: temp file, fsync, rename, fsync the directory. */
+static int write_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	if (mkdirs_for(path) < 0)
+		return set_err(err, errlen, "cannot create the directory of '%s': %s", path, strerror(errno));
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return set_err(err, errlen, "cannot create '%s': %s", tmp, strerror(errno));
+	const char *p = data;
+	size_t left = len;
+	while (left) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = errno;
+			close(fd);
+			unlink(tmp);
+			return set_err(err, errlen, "cannot write '%s': %s", tmp, strerror(e));
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		unlink(tmp);
+		return set_err(err, errlen, "cannot fsync '%s': %s", tmp, strerror(errno));
+	}
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return set_err(err, errlen, "cannot rename to '%s': %s", path, strerror(errno));
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return 0;
+}
+
+/* Read a whole file (at most FILE_MAX); caller frees *data. */
+static int read_file(const char *path, char **data, size_t *len)
+{
+	*data = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)FILE_MAX) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	char *b = malloc((size_t)st.st_size + 1);
+	ssize_t r = b ? read(fd, b, (size_t)st.st_size) : -1;
+	close(fd);
+	if (r != (ssize_t)st.st_size) {
+		free(b);
+		return -1;
+	}
+	b[r] = '\0';
+	*data = b;
+	*len = (size_t)r;
+	return 0;
+}
+
+/* ---- runtime ---- */
+
+struct rollup {
+	struct daemon *d;
+	int role;
+	char *location;
+	int at_minute, delay, catch_up_hours, retry_s, late_hours, retention_days;
+	struct influx_cfg icfg;		/* strings point into strs */
+	char *strs[20];
+	size_t nstrs;
+	struct rollup_location *locs;
+	size_t nlocs;
+	char usage_dir[PATH_MAX / 2];	/* <state_dir>/usage */
+	char loc_dir[PATH_MAX / 2];	/* <state_dir>/locations */
+	char node[65];
+
+	pthread_t thread;
+	bool started;
+	int health;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;			/* guarded by mu */
+
+	long long last_try[MAX_LOCATIONS];	/* master: wall time of the last fetch of each location */
+	int backoff_s;			/* location: after an InfluxDB error */
+	long long next_ok;		/* location: no query before this wall time */
+	long long last_prune;
+
+	_Atomic uint64_t hours_done, files_written, errors, skipped_accounts;
+	_Atomic long long last_hour_done;	/* Unix s of the last hour completed, 0 = none */
+	_Atomic uint64_t last_accounts, last_vms, locations_missing;
+	_Atomic uint64_t query_ms;	/* last InfluxDB query, ms */
+};
+
+static char *keep(struct rollup *r, const char *s)
+{
+	if (r->nstrs == sizeof(r->strs) / sizeof(r->strs[0]))
+		return NULL;
+	char *c = strdup(s ? s : "");
+	if (c)
+		r->strs[r->nstrs++] = c;
+	return c;
+}
+
+static int load(struct rollup *r, const struct rollup_cfg *c)
+{
+	r->role = c->role;
+	r->at_minute = c->at_minute >= 0 ? c->at_minute : (c->role == ROLLUP_MASTER ? 30 : 0);
+	r->delay = c->delay;
+	r->catch_up_hours = c->catch_up_hours;
+	r->retry_s = c->retry_s;
+	r->late_hours = c->late_hours;
+	r->retention_days = c->retention_days;
+	r->location = keep(r, c->location);
+	const struct rollup_influx *i = &c->influxdb;
+	r->icfg = (struct influx_cfg){
+		.url = keep(r, i->url), .db = keep(r, i->db), .user = keep(r, i->user),
+		.password = keep(r, i->password), .measurement = keep(r, i->measurement),
+		.tag_account = keep(r, i->tag_account), .tag_cloudspace = keep(r, i->tag_cloudspace),
+		.tag_vm = keep(r, i->tag_vm), .field_mem = keep(r, i->field_mem),
+		.field_disk = keep(r, i->field_disk), .field_cpu = keep(r, i->field_cpu),
+		.field_io_read = keep(r, i->field_io_read), .field_io_write = keep(r, i->field_io_write),
+		.field_net_tx = keep(r, i->field_net_tx), .field_net_rx = keep(r, i->field_net_rx),
+		.timeout_s = i->timeout, .lookback_s = i->lookback,
+	};
+	if (!r->location || !r->icfg.url || !r->icfg.field_net_rx)
+		return -1;
+	r->locs = calloc(c->nlocations ? c->nlocations : 1, sizeof(*r->locs));
+	if (!r->locs)
+		return -1;
+	r->nlocs = c->nlocations;
+	for (size_t k = 0; k < r->nlocs; k++) {
+		r->locs[k].name = strdup(c->locations[k].name);
+		r->locs[k].url = strdup(c->locations[k].url);
+		r->locs[k].token = strdup(c->locations[k].token);
+		if (!r->locs[k].name || !r->locs[k].url || !r->locs[k].token)
+			return -1;
+	}
+	return 0;
+}
+
+static void unload(struct rollup *r)
+{
+	for (size_t k = 0; k < r->nstrs; k++)
+		free(r->strs[k]);
+	r->nstrs = 0;
+	for (size_t k = 0; k < r->nlocs; k++) {
+		free(r->locs[k].name);
+		free(r->locs[k].url);
+		free(r->locs[k].token);
+	}
+	free(r->locs);
+	r->locs = NULL;
+	r->nlocs = 0;
+}
+
+/* ---- markers and index ---- */
+
+static void marker_path(char *out, size_t len, const char *dir, const char *kind, long long hour)
+{
+	char k[64];
+	hour_key(k, sizeof(k), hour);
+	snprintf(out, len, "%s/.%s/%s", dir, kind, k);
+}
+
+static bool hour_done(const char *dir, long long hour)
+{
+	char p[PATH_MAX];
+	marker_path(p, sizeof(p), dir, "done", hour);
+	return access(p, F_OK) == 0;
+}
+
+static int mark_done(const char *dir, long long hour, char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+	marker_path(p, sizeof(p), dir, "done", hour);
+	return write_file(p, "", 0, err, errlen);
+}
+
+/* The hour's index: the accounts that have a file for it. */
+static int write_index(const char *dir, long long hour, char **accounts, size_t n, char *err, size_t errlen)
+{
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&b, "%s\n", accounts[i]);
+	char p[PATH_MAX];
+	marker_path(p, sizeof(p), dir, "index", hour);
+	int rc = b.oom ? set_err(err, errlen, "out of memory") : write_file(p, b.data, b.len, err, errlen);
+	buf_release(&b);
+	return rc;
+}
+
+/* ---- the location role ---- */
+
+struct collect {
+	struct rollup *r;
+	struct entry {
+		char *account;
+		struct usage_vm vm;
+	} *e;
+	size_t n, cap;
+	uint64_t skipped;
+};
+
+static int collect_cb(const char *account, const char *cloudspace, const char *vm,
+		      const struct vm_hour *h, void *arg)
+{
+	struct collect *c = arg;
+	if (rollup_check_name(account)) {
+		if (c->skipped++ == 0)
+			log_warn("rollup: account name '%.64s' is not a safe file name: its samples are skipped (counted)",
+				 account);
+		return 0;
+	}
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 1024;
+		struct entry *ne = realloc(c->e, ncap * sizeof(*ne));
+		if (!ne)
+			return -1;
+		c->e = ne;
+		c->cap = ncap;
+	}
+	struct entry *e = &c->e[c->n];
+	e->account = strdup(account);
+	e->vm = (struct usage_vm){
+		.location = strdup(c->r->location), .cloudspace = strdup(cloudspace), .vm = strdup(vm),
+		.mem_mib_mean = h->mem_mib_mean, .disk_gib_max = h->disk_gib_max, .cpu_seconds = h->cpu_seconds,
+		.io_read = h->io_read, .io_write = h->io_write, .net_tx_bytes = h->net_tx_bytes,
+		.net_rx_bytes = h->net_rx_bytes, .samples = h->samples,
+	};
+	if (!e->account || !e->vm.location || !e->vm.cloudspace || !e->vm.vm) {
+		free(e->account);
+		free(e->vm.location);
+		free(e->vm.cloudspace);
+		free(e->vm.vm);
+		return -1;
+	}
+	c->n++;
+	return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->account, ((const struct entry *)b)->account);
+}
+
+static void publish_summary(struct rollup *r, const struct usage_hour *h)
+{
+	double cpu = 0, mem = 0;
+	unsigned long long rd = 0, wr = 0, tx = 0, rx = 0;
+	for (size_t i = 0; i < h->nvms; i++) {
+		cpu += h->vms[i].cpu_seconds;
+		mem += h->vms[i].mem_mib_mean;
+		rd += h->vms[i].io_read;
+		wr += h->vms[i].io_write;
+		tx += h->vms[i].net_tx_bytes;
+		rx += h->vms[i].net_rx_bytes;
+	}
+	char ht[64];
+	hour_text(ht, sizeof(ht), h->hour_start);
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "\"account\":");
+	json_add_str(&b, h->account);
+	buf_addf(&b, ",\"hour\":\"%s\",\"hour_start\":%lld,\"role\":\"%s\",\"complete\":%s,\"locations\":[",
+		 ht, (long long)h->hour_start, r->role == ROLLUP_MASTER ? "master" : "location",
+		 h->complete ? "true" : "false");
+	for (size_t i = 0; i < h->nlocations; i++) {
+		buf_adds(&b, i ? "," : "");
+		json_add_str(&b, h->locations[i]);
+	}
+	buf_addf(&b, "],\"vms\":%zu,\"mem_mib_mean_sum\":%.3f,\"cpu_seconds\":%.3f,\"io_read\":%llu,"
+		 "\"io_write\":%llu,\"net_tx_bytes\":%llu,\"net_rx_bytes\":%llu",
+		 h->nvms, mem, cpu, rd, wr, tx, rx);
+	char key[256];
+	snprintf(key, sizeof(key), "%s;%s", h->account, ht);
+	if (!b.oom)
+		publish_event("usage", key, strlen(key), b.data, b.len);
+	buf_release(&b);
+}
+
+/* Write one account's hour file from vms[0..n) (they are moved into h). */
+static int write_account(struct rollup *r, const char *dir, const char *account, long long hour,
+			 char **locations, size_t nloc, bool complete, struct usage_vm *vms, size_t n,
+			 char *err, size_t errlen)
+{
+	struct usage_hour h = {
+		.account = (char *)account, .hour_start = hour, .locations = locations,
+		.nlocations = nloc, .complete = complete, .vms = vms, .nvms = n,
+	};
+	usage_hour_sort(&h);
+	struct buf b = BUF_INIT;
+	char path[PATH_MAX];
+	int rc = -1;
+	if (usage_encode(&h, &b) < 0 || b.oom) {
+		set_err(err, errlen, "cannot encode account '%s'", account);
+		goto out;
+	}
+	if (rollup_hour_path(path, sizeof(path), dir, account, hour) < 0) {
+		set_err(err, errlen, "path too long for account '%s'", account);
+		goto out;
+	}
+	if (write_file(path, b.data, b.len, err, errlen) < 0)
+		goto out;
+	atomic_fetch_add(&r->files_written, 1);
+	publish_summary(r, &h);
+	rc = 0;
+out:
+	buf_release(&b);
+	return rc;
+}
+
+static void free_entries(struct collect *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->e[i].account);
+		free(c->e[i].vm.location);
+		free(c->e[i].vm.cloudspace);
+		free(c->e[i].vm.vm);
+	}
+	free(c->e);
+	c->e = NULL;
+	c->n = c->cap = 0;
+}
+
+/* Roll up hour [hour, hour+3600) from InfluxDB into one file per account. */
+static int location_hour(struct rollup *r, long long hour, char *err, size_t errlen)
+{
+	struct collect c = { .r = r };
+	struct influx_stats st = { 0 };
+	uint64_t t0 = mono_usec();
+	if (influx_rollup_hour(&r->icfg, hour, collect_cb, &c, &st, err, errlen) < 0) {
+		free_entries(&c);
+		return -1;
+	}
+	atomic_store(&r->query_ms, (mono_usec() - t0) / 1000u);
+	atomic_fetch_add(&r->skipped_accounts, c.skipped);
+	qsort(c.e, c.n, sizeof(*c.e), entry_cmp);
+	char **accounts = calloc(c.n ? c.n : 1, sizeof(*accounts));
+	struct usage_vm *vms = calloc(c.n ? c.n : 1, sizeof(*vms));
+	size_t na = 0;
+	int rc = -1;
+	if (!accounts || !vms) {
+		set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	char *locs[1] = { r->location };
+	for (size_t i = 0; i < c.n;) {
+		size_t j = i;
+		while (j < c.n && strcmp(c.e[j].account, c.e[i].account) == 0) {
+			vms[j - i] = c.e[j].vm;
+			j++;
+		}
+		if (write_account(r, r->usage_dir, c.e[i].account, hour, locs, 1, true, vms, j - i,
+				  err, errlen) < 0)
+			goto out;
+		accounts[na++] = c.e[i].account;
+		i = j;
+	}
+	if (write_index(r->usage_dir, hour, accounts, na, err, errlen) < 0 ||
+	    mark_done(r->usage_dir, hour, err, errlen) < 0)
+		goto out;
+	char ht[64];
+	hour_text(ht, sizeof(ht), hour);
+	log_info("rollup: hour %s: %zu account(s), %zu VM(s) from %llu point(s) in %.3f s", ht, na, c.n,
+		 (unsigned long long)st.points, (double)(mono_usec() - t0) / 1e6);
+	atomic_store(&r->last_accounts, na);
+	atomic_store(&r->last_vms, c.n);
+	rc = 0;
+out:
+	free(accounts);
+	free(vms);
+	free_entries(&c);
+	return rc;
+}
+
+/* ---- the master role ---- */
+
+/* Fetch one location's files for the hour into its kept copy.  0 or -1. */
+static int fetch_location(struct rollup *r, const struct rollup_location *l, long long hour,
+			  char *err, size_t errlen)
+{
+	char hp[64], url[1024], ldir[PATH_MAX];
+	hour_urlpath(hp, sizeof(hp), hour);
+	snprintf(url, sizeof(url), "%s/v1/usage/%s", l->url, hp);
+	snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, l->name);
+	struct httpc_resp resp;
+	char herr[512];
+	if (httpc_request("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000, &resp, herr,
+			  sizeof(herr)) < 0)
+		return set_err(err, errlen, "location '%s': %s", l->name, herr);
+	if (resp.status != 200) {
+		set_err(err, errlen, "location '%s': GET %s: HTTP %d", l->name, url, resp.status);
+		buf_release(&resp.body);
+		return -1;
+	}
+	char jerr[128];
+	struct json *j = json_parse(resp.body.data, resp.body.len, jerr, sizeof(jerr));
+	buf_release(&resp.body);
+	const struct json *list = json_get(j, "accounts");
+	if (!list || list->type != JSON_ARR) {
+		json_free(j);
+		return set_err(err, errlen, "location '%s': GET %s: not an hour listing", l->name, url);
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1;
+	for (const struct json *a = list->child; a; a = a->next) {
+		if (a->type != JSON_STR || rollup_check_name(a->str)) {
+			log_warn("rollup: location '%s' lists a bad account name; skipped", l->name);
+			continue;
+		}
+		snprintf(url, sizeof(url), "%s/v1/usage/%s/%s.bin", l->url, hp, a->str);
+		if (httpc_request("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000, &resp, herr,
+				  sizeof(herr)) < 0) {
+			set_err(err, errlen, "location '%s': %s", l->name, herr);
+			goto out;
+		}
+		if (resp.status != 200) {
+			set_err(err, errlen, "location '%s': GET %s: HTTP %d", l->name, url, resp.status);
+			buf_release(&resp.body);
+			goto out;
+		}
+		struct usage_hour h;
+		char derr[256];
+		if (usage_decode(resp.body.data, resp.body.len, &h, derr, sizeof(derr)) < 0) {
+			set_err(err, errlen, "location '%s': %s.bin: %s", l->name, a->str, derr);
+			buf_release(&resp.body);
+			goto out;
+		}
+		bool ok = h.hour_start == hour && strcmp(h.account, a->str) == 0;
+		usage_hour_release(&h);
+		char path[PATH_MAX];
+		if (!ok || rollup_hour_path(path, sizeof(path), ldir, a->str, hour) < 0 ||
+		    write_file(path, resp.body.data, resp.body.len, err, errlen) < 0) {
+			if (!ok)
+				set_err(err, errlen, "location '%s': %s.bin is not that account's hour", l->name, a->str);
+			buf_release(&resp.body);
+			goto out;
+		}
+		buf_release(&resp.body);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **nn = realloc(names, cap * sizeof(*nn));
+			if (!nn)
+				goto out;
+			names = nn;
+		}
+		names[n++] = a->str;
+	}
+	if (write_index(ldir, hour, names, n, err, errlen) < 0 || mark_done(ldir, hour, err, errlen) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(names);
+	json_free(j);
+	return rc;
+}
+
+/* Read an hour's index below dir; returns a malloc'd buffer of names, one a line. */
+static char *read_index(const char *dir, long long hour)
+{
+	char p[PATH_MAX], *data;
+	size_t len;
+	marker_path(p, sizeof(p), dir, "index", hour);
+	return read_file(p, &data, &len) == 0 ? data : NULL;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Rebuild the hour's merged files from every kept location copy. */
+static int merge_hour(struct rollup *r, long long hour, char *err, size_t errlen)
+{
+	/* every account any location has for the hour */
+	char **accounts = NULL;
+	size_t na = 0, cap = 0;
+	char *indexes[MAX_LOCATIONS] = { NULL };
+	bool complete = true;
+	int rc = -1;
+	for (size_t k = 0; k < r->nlocs; k++) {
+		char ldir[PATH_MAX];
+		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
+		if (!hour_done(ldir, hour)) {
+			complete = false;
+			continue;
+		}
+		indexes[k] = read_index(ldir, hour);
+		for (char *line = indexes[k]; line && *line;) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			if (*line && !rollup_check_name(line)) {
+				bool seen = false;
+				for (size_t i = 0; i < na && !seen; i++)
+					seen = strcmp(accounts[i], line) == 0;
+				if (!seen) {
+					if (na == cap) {
+						cap = cap ? cap * 2 : 256;
+						char **nn = realloc(accounts, cap * sizeof(*nn));
+						if (!nn)
+							goto out;
+						accounts = nn;
+					}
+					accounts[na++] = line;
+				}
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	if (na)
+		qsort(accounts, na, sizeof(*accounts), str_cmp);
+	uint64_t vms_total = 0;
+	for (size_t i = 0; i < na; i++) {
+		struct usage_hour parts[MAX_LOCATIONS];
+		char *locs[MAX_LOCATIONS];
+		size_t np = 0, nvm = 0;
+		for (size_t k = 0; k < r->nlocs; k++) {
+			if (!indexes[k])
+				continue;
+			char path[PATH_MAX], ldir[PATH_MAX], *data, derr[256];
+			size_t len;
+			snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
+			if (rollup_hour_path(path, sizeof(path), ldir, accounts[i], hour) < 0 ||
+			    read_file(path, &data, &len) < 0)
+				continue;	/* this location has nothing for the account */
+			int d = usage_decode(data, len, &parts[np], derr, sizeof(derr));
+			free(data);
+			if (d < 0) {
+				log_error("rollup: kept copy '%s': %s", path, derr);
+				continue;
+			}
+			nvm += parts[np].nvms;
+			locs[np] = r->locs[k].name;
+			np++;
+		}
+		struct usage_vm *vms = calloc(nvm ? nvm : 1, sizeof(*vms));
+		if (!vms) {
+			for (size_t p = 0; p < np; p++)
+				usage_hour_release(&parts[p]);
+			set_err(err, errlen, "out of memory");
+			goto out;
+		}
+		size_t o = 0;
+		for (size_t p = 0; p < np; p++)
+			for (size_t v = 0; v < parts[p].nvms; v++)
+				vms[o++] = parts[p].vms[v];	/* borrowed: parts own the strings */
+		int w = write_account(r, r->usage_dir, accounts[i], hour, locs, np, complete, vms, o,
+				      err, errlen);
+		free(vms);
+		for (size_t p = 0; p < np; p++)
+			usage_hour_release(&parts[p]);
+		if (w < 0)
+			goto out;
+		vms_total += o;
+	}
+	if (write_index(r->usage_dir, hour, accounts, na, err, errlen) < 0)
+		goto out;
+	if (complete && mark_done(r->usage_dir, hour, err, errlen) < 0)
+		goto out;
+	atomic_store(&r->last_accounts, na);
+	atomic_store(&r->last_vms, vms_total);
+	char ht[64];
+	hour_text(ht, sizeof(ht), hour);
+	log_info("rollup: hour %s merged: %zu account(s), %llu VM(s)%s", ht, na,
+		 (unsigned long long)vms_total, complete ? "" : " (incomplete: a location is missing)");
+	rc = 0;
+out:
+	free(accounts);
+	for (size_t k = 0; k < MAX_LOCATIONS; k++)
+		free(indexes[k]);
+	return rc;
+}
+
+/* Fetch what is missing for the hour (due locations only unless force) and rebuild it. */
+static int master_hour(struct rollup *r, long long hour, bool force, char *err, size_t errlen)
+{
+	long long now = (long long)time(NULL);
+	bool fetched = false, failed = false;
+	uint64_t missing = 0;
+	for (size_t k = 0; k < r->nlocs; k++) {
+		char ldir[PATH_MAX];
+		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
+		if (!force && hour_done(ldir, hour))
+			continue;
+		if (!force && r->last_try[k] && now - r->last_try[k] < r->retry_s) {
+			missing++;
+			continue;
+		}
+		r->last_try[k] = now;
+		char lerr[512];
+		if (fetch_location(r, &r->locs[k], hour, lerr, sizeof(lerr)) < 0) {
+			log_error("rollup: %s", lerr);
+			set_err(err, errlen, "%s", lerr);
+			failed = true;
+			missing++;
+			continue;
+		}
+		fetched = true;
+	}
+	atomic_store(&r->locations_missing, missing);
+	if (fetched || force) {
+		char merr[512];
+		if (merge_hour(r, hour, merr, sizeof(merr)) < 0) {
+			log_error("rollup: %s", merr);
+			return set_err(err, errlen, "%s", merr);
+		}
+	}
+	return failed ? -1 : 0;
+}
+
+/* ---- schedule ---- */
+
+static long long due_hour(struct rollup *r, long long now)
+{
+	/* the newest hour whose run time has come */
+	long long last = now - now % HOUR - HOUR;
+	if (now < last + HOUR + r->at_minute * 60 + r->delay)
+		last -= HOUR;
+	return last;
+}
+
+/* out = a "/" b; -1 when it does not fit. */
+static int join(char *out, size_t len, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la + 1 + lb + 1 > len)
+		return -1;
+	memcpy(out, a, la);
+	out[la] = '/';
+	memcpy(out + la + 1, b, lb + 1);
+	return 0;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* Remove the day directories below an account dir (YYYY/MM/DD) that end before cutoff. */
+static void prune_account(const char *adir, long long cutoff)
+{
+	static const size_t width[3] = { 4, 2, 2 };
+	char ydir[PATH_MAX], mdir[PATH_MAX], ddir[PATH_MAX], fp[PATH_MAX];
+	DIR *y = opendir(adir);
+	struct dirent *ye, *me, *de, *fe;
+	while (y && (ye = readdir(y))) {
+		if (!all_digits(ye->d_name, width[0]) || join(ydir, sizeof(ydir), adir, ye->d_name) < 0)
+			continue;
+		DIR *m = opendir(ydir);
+		while (m && (me = readdir(m))) {
+			if (!all_digits(me->d_name, width[1]) || join(mdir, sizeof(mdir), ydir, me->d_name) < 0)
+				continue;
+			DIR *d = opendir(mdir);
+			while (d && (de = readdir(d))) {
+				if (!all_digits(de->d_name, width[2]) || join(ddir, sizeof(ddir), mdir, de->d_name) < 0)
+					continue;
+				struct tm tm = { .tm_year = atoi(ye->d_name) - 1900, .tm_mon = atoi(me->d_name) - 1,
+						 .tm_mday = atoi(de->d_name) };
+				if ((long long)timegm(&tm) + 86400 > cutoff)
+					continue;
+				DIR *f = opendir(ddir);
+				while (f && (fe = readdir(f)))
+					if (fe->d_name[0] != '.' && join(fp, sizeof(fp), ddir, fe->d_name) == 0)
+						unlink(fp);
+				if (f)
+					closedir(f);
+				rmdir(ddir);
+			}
+			if (d)
+				closedir(d);
+		}
+		if (m)
+			closedir(m);
+	}
+	if (y)
+		closedir(y);
+}
+
+/* retention_days: once an hour, prune usage/ and every location's kept copies. */
+static void prune(struct rollup *r, long long now)
+{
+	if (!r->retention_days || now - r->last_prune < HOUR)
+		return;
+	r->last_prune = now;
+	long long cutoff = now - (long long)r->retention_days * 86400;
+	char adir[PATH_MAX], ldir[PATH_MAX];
+	struct dirent *e, *a;
+	DIR *u = opendir(r->usage_dir);
+	while (u && (e = readdir(u)))
+		if (e->d_name[0] != '.' && join(adir, sizeof(adir), r->usage_dir, e->d_name) == 0)
+			prune_account(adir, cutoff);
+	if (u)
+		closedir(u);
+	DIR *l = opendir(r->loc_dir);
+	while (l && (e = readdir(l))) {
+		if (e->d_name[0] == '.' || join(ldir, sizeof(ldir), r->loc_dir, e->d_name) < 0)
+			continue;
+		DIR *la = opendir(ldir);
+		while (la && (a = readdir(la)))
+			if (a->d_name[0] != '.' && join(adir, sizeof(adir), ldir, a->d_name) == 0)
+				prune_account(adir, cutoff);
+		if (la)
+			closedir(la);
+	}
+	if (l)
+		closedir(l);
+}
+
+static void run_due(struct rollup *r)
+{
+	long long now = (long long)time(NULL);
+	long long last = due_hour(r, now);
+	char err[512];
+	if (r->role == ROLLUP_LOCATION) {
+		if (now < r->next_ok)
+			return;
+		for (long long h = last - (long long)r->catch_up_hours * HOUR; h <= last; h += HOUR) {
+			if (h < last - (long long)r->catch_up_hours * HOUR || hour_done(r->usage_dir, h))
+				continue;
+			if (location_hour(r, h, err, sizeof(err)) < 0) {
+				atomic_fetch_add(&r->errors, 1);
+				r->backoff_s = r->backoff_s ? (r->backoff_s * 2 > 600 ? 600 : r->backoff_s * 2) : 10;
+				r->next_ok = now + r->backoff_s;
+				log_error("rollup: %s; retrying in %d s", err, r->backoff_s);
+				return;
+			}
+			r->backoff_s = 0;
+			atomic_fetch_add(&r->hours_done, 1);
+			atomic_store(&r->last_hour_done, h);
+			health_beat(r->health);
+		}
+	} else if (role_is_active()) {
+		for (long long h = last - (long long)r->late_hours * HOUR; h <= last; h += HOUR) {
+			if (hour_done(r->usage_dir, h))
+				continue;
+			bool was = hour_done(r->usage_dir, h);
+			if (master_hour(r, h, false, err, sizeof(err)) < 0)
+				atomic_fetch_add(&r->errors, 1);
+			if (!was && hour_done(r->usage_dir, h)) {
+				atomic_fetch_add(&r->hours_done, 1);
+				atomic_store(&r->last_hour_done, h);
+			}
+			health_beat(r->health);
+		}
+	}
+	prune(r, now);
+}
+
+static void *rollup_main(void *arg)
+{
+	struct rollup *r = arg;
+	log_set_thread_tag("rollup");
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		pthread_mutex_unlock(&r->mu);
+		run_due(r);
+		health_beat(r->health);
+		pthread_mutex_lock(&r->mu);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		if (!r->stop)
+			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static void rollup_destroy(void *job);
+
+static void *rollup_create(struct daemon *d, const void *cfgp)
+{
+	struct rollup *r = calloc(1, sizeof(*r));
+	if (!r) {
+		error("out of memory");
+		return NULL;
+	}
+	r->d = d;
+	r->health = -1;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	snprintf(r->usage_dir, sizeof(r->usage_dir), "%s/usage", d->cfg->node.state_dir);
+	snprintf(r->loc_dir, sizeof(r->loc_dir), "%s/locations", d->cfg->node.state_dir);
+	snprintf(r->node, sizeof(r->node), "%s", d->cfg->node.name);
+	if (load(r, cfgp) < 0) {
+		error("rollup: out of memory");
+		rollup_destroy(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int rollup_start(void *job)
+{
+	struct rollup *r = job;
+	r->stop = false;
+	r->health = health_register("rollup");
+	if (thread_spawn(&r->thread, "rollup", rollup_main, r) < 0)
+		return error("rollup: cannot start its thread");
+	r->started = true;
+	if (r->role == ROLLUP_LOCATION)
+		log_info("rollup: location '%s': hourly from %s db '%s' at minute %d (+%d s), catching up %d h",
+			 r->location, r->icfg.url, r->icfg.db, r->at_minute, r->delay, r->catch_up_hours);
+	else
+		log_info("rollup: master of %zu location(s) at minute %d (+%d s), only while active",
+			 r->nlocs, r->at_minute, r->delay);
+	return 0;
+}
+
+static void rollup_stop(void *job)
+{
+	struct rollup *r = job;
+	if (!r->started)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	r->started = false;
+	health_unregister(r->health);
+	r->health = -1;
+}
+
+static int rollup_reconfigure(void *job, const void *cfgp)
+{
+	struct rollup *r = job;
+	bool was = r->started;
+	rollup_stop(r);
+	unload(r);
+	if (load(r, cfgp) < 0)
+		return error("rollup: out of memory");
+	return was ? rollup_start(r) : 0;
+}
+
+static void rollup_destroy(void *job)
+{
+	struct rollup *r = job;
+	if (!r)
+		return;
+	unload(r);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+static int rollup_once(void *job, const struct once_args *args)
+{
+	struct rollup *r = job;
+	long long now = (long long)time(NULL);
+	long long hour = args && args->hour ? rollup_parse_hour(args->hour) : now - now % HOUR - HOUR;
+	if (hour < 0) {
+		fprintf(stderr, "aggregatord: --hour '%s' is not YYYY-MM-DDTHH\n", args->hour);
+		return -1;
+	}
+	char err[512], ht[32];
+	hour_text(ht, sizeof(ht), hour);
+	int rc = r->role == ROLLUP_LOCATION ? location_hour(r, hour, err, sizeof(err))
+					     : master_hour(r, hour, true, err, sizeof(err));
+	if (rc < 0)
+		log_error("rollup: hour %s: %s", ht, err);
+	else
+		log_info("rollup: hour %s rebuilt", ht);
+	return rc;
+}
+
+/* ---- GET /v1/usage/YYYY/MM/DD/HH[/ACCOUNT.bin] ---- */
+
+static void rollup_http(void *job, struct http_req *req)
+{
+	struct rollup *r = job;
+	const char *rest = req->rest;
+	int y, mo, d, h, n = 0;
+	char hourtxt[64];
+	if (sscanf(rest, "%4d/%2d/%2d/%2d%n", &y, &mo, &d, &h, &n) != 4 || n != 13 ||
+	    (rest[13] != '\0' && rest[13] != '/')) {
+		http_error(req, 400, "path must be /v1/usage/YYYY/MM/DD/HH[/ACCOUNT.bin]");
+		return;
+	}
+	snprintf(hourtxt, sizeof(hourtxt), "%04d-%02d-%02dT%02d", y, mo, d, h);
+	long long hour = rollup_parse_hour(hourtxt);
+	if (hour < 0) {
+		http_error(req, 400, "no such hour");
+		return;
+	}
+	if (rest[13] == '\0') {
+		char *idx = read_index(r->usage_dir, hour);
+		struct buf b = BUF_INIT;
+		buf_addf(&b, "{\"hour\":\"%s\",\"complete\":%s,\"accounts\":[", hourtxt,
+			 hour_done(r->usage_dir, hour) ? "true" : "false");
+		int k = 0;
+		for (char *line = idx; line && *line;) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			if (*line && !rollup_check_name(line)) {
+				buf_adds(&b, k++ ? "," : "");
+				json_add_str(&b, line);
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+		buf_adds(&b, "]}\n");
+		free(idx);
+		if (!idx) {
+			buf_release(&b);
+			http_error(req, 404, "no files for that hour");
+			return;
+		}
+		http_reply(req, 200, "application/json", &b);
+		buf_release(&b);
+		return;
+	}
+	const char *file = rest + 14;
+	size_t fl = strlen(file);
+	char account[160];
+	if (fl < 5 || fl - 4 >= sizeof(account) || strcmp(file + fl - 4, ".bin") != 0) {
+		http_error(req, 400, "file must be ACCOUNT.bin");
+		return;
+	}
+	memcpy(account, file, fl - 4);
+	account[fl - 4] = '\0';
+	if (rollup_check_name(account)) {
+		http_error(req, 400, "bad account name");
+		return;
+	}
+	char path[PATH_MAX], *data;
+	size_t len;
+	if (rollup_hour_path(path, sizeof(path), r->usage_dir, account, hour) < 0 ||
+	    read_file(path, &data, &len) < 0) {
+		http_error(req, 404, "no such file");
+		return;
+	}
+	struct buf b = BUF_INIT;
+	buf_add(&b, data, len);
+	free(data);
+	http_reply(req, 200, "application/octet-stream", &b);
+	buf_release(&b);
+}
+
+/* ---- metrics and status ---- */
+
+static void rollup_metrics(void *job, struct buf *out)
+{
+	struct rollup *r = job;
+#define M(name, type, help, val) buf_addf(out, "# HELP aggregatord_rollup_" name " " help "\n# TYPE aggregatord_rollup_" name " " type "\naggregatord_rollup_" name " %llu\n", (unsigned long long)(val))
+	M("completed_total", "counter", "Hour runs completed (a location's rollup, or a master's complete merge).", atomic_load(&r->hours_done));
+	M("files_written_total", "counter", "Usage files written.", atomic_load(&r->files_written));
+	M("errors_total", "counter", "Failed hour runs (InfluxDB, a location, files).", atomic_load(&r->errors));
+	M("skipped_accounts_total", "counter", "Account names refused as file names.", atomic_load(&r->skipped_accounts));
+	M("accounts", "gauge", "Accounts in the last hour written.", atomic_load(&r->last_accounts));
+	M("vms", "gauge", "VMs in the last hour written.", atomic_load(&r->last_vms));
+	M("last_completed_timestamp_seconds", "gauge", "Start of the last hour completed.", atomic_load(&r->last_hour_done));
+	M("locations_missing", "gauge", "Master: locations missing from the hours being retried.", atomic_load(&r->locations_missing));
+#undef M
+	buf_addf(out, "# HELP aggregatord_rollup_query_duration_seconds Duration of the last InfluxDB query.\n"
+		      "# TYPE aggregatord_rollup_query_duration_seconds gauge\n"
+		      "aggregatord_rollup_query_duration_seconds %.3f\n", (double)atomic_load(&r->query_ms) / 1000.0);
+}
+
+static void rollup_status(void *job, struct buf *out)
+{
+	struct rollup *r = job;
+	char ht[64] = "";
+	long long last = atomic_load(&r->last_hour_done);
+	if (last)
+		hour_text(ht, sizeof(ht), last);
+	buf_addf(out, "{\"role\":\"%s\",\"hours_done\":%llu,\"last_hour_done\":\"%s\",\"accounts\":%llu,"
+		      "\"vms\":%llu,\"files_written\":%llu,\"errors\":%llu,\"locations_missing\":%llu}",
+		 r->role == ROLLUP_MASTER ? "master" : "location",
+		 (unsigned long long)atomic_load(&r->hours_done), ht,
+		 (unsigned long long)atomic_load(&r->last_accounts), (unsigned long long)atomic_load(&r->last_vms),
+		 (unsigned long long)atomic_load(&r->files_written), (unsigned long long)atomic_load(&r->errors),
+		 (unsigned long long)atomic_load(&r->locations_missing));
+}
+
+const struct job_ops rollup_job = {
+	.name = "rollup",
+	.keys = rollup_keys,
+	.cfg_size = sizeof(struct rollup_cfg),
+	.validate = rollup_validate,
+	.enabled = rollup_enabled,
+	.create = rollup_create,
+	.start = rollup_start,
+	.reconfigure = rollup_reconfigure,
+	.stop = rollup_stop,
+	.destroy = rollup_destroy,
+	.metrics = rollup_metrics,
+	.status = rollup_status,
+	.once = rollup_once,
+	.http_path = "/v1/usage/",
+	.http_methods = EVHTTP_REQ_GET,
+	.http = rollup_http,
+};

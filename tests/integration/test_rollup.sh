@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# test_rollup.sh — two location daemons and one master on one machine, a
+# real InfluxDB 1.6 loaded with known samples for two locations: files per
+# account appear with exactly the expected figures; the master merges them;
+# with one location stopped the master writes an incomplete hour, and when
+# it comes back the hour becomes complete without double counting; the
+# /v1/usage API refuses hostile paths; a hostile account tag stays inside
+# state_dir; reruns give byte-identical files.
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$(dirname "$0")/common.sh"
+h_init
+trap 'rc=$?; [ $rc -eq 0 ] || { for n in la lb; do agg_dump_log $n; done; cat "$H_TMP"/once*.log >&2 2>/dev/null || true; }; h_cleanup' EXIT
+CLI=$H_TOP/$AGG_BUILD/usage_cli
+
+h_start_influxdb i
+for db in usage_a usage_b; do h_influx i "CREATE DATABASE $db" > /dev/null; done
+now=$(date +%s)
+H=$(( now / 3600 * 3600 - 3 * 3600 ))		# a full hour, three hours ago
+HT=$(date -u -d "@$H" +%Y-%m-%dT%H)
+HP=$(date -u -d "@$H" +%Y/%m/%d/%H)
+# loc-a: acme/vm1 (a counter reset inside the hour), acme/vm2, beta/vm3;
+# loc-b: acme/vm9; a hostile account tag on loc-b.
+{
+    # the sample before the hour: counters' starting point only
+    echo "vm_usage,account=acme,cloudspace=cs1,vm=vm1 mem_mib=999,disk_gib=999,cpu_seconds=1000,io_read=10,io_write=20,net_tx_bytes=100,net_rx_bytes=200 $((H - 60))"
+    echo "vm_usage,account=acme,cloudspace=cs1,vm=vm1 mem_mib=100,disk_gib=10,cpu_seconds=1060,io_read=15,io_write=25,net_tx_bytes=150,net_rx_bytes=250 $H"
+    echo "vm_usage,account=acme,cloudspace=cs1,vm=vm1 mem_mib=200,disk_gib=30,cpu_seconds=30,io_read=5,io_write=30,net_tx_bytes=160,net_rx_bytes=260 $((H + 1800))"
+    echo "vm_usage,account=acme,cloudspace=cs1,vm=vm1 mem_mib=300,disk_gib=20,cpu_seconds=90,io_read=8,io_write=40,net_tx_bytes=200,net_rx_bytes=300 $((H + 3540))"
+    echo "vm_usage,account=acme,cloudspace=cs1,vm=vm1 mem_mib=5000,disk_gib=500,cpu_seconds=9999,io_read=99,io_write=99,net_tx_bytes=999,net_rx_bytes=999 $((H + 3600))"
+    echo "vm_usage,account=acme,cloudspace=cs2,vm=vm2 mem_mib=64,disk_gib=5,cpu_seconds=7,io_read=1,io_write=1,net_tx_bytes=1,net_rx_bytes=1 $((H + 600))"
+    echo "vm_usage,account=beta,cloudspace=cs3,vm=vm3 mem_mib=10,disk_gib=1,cpu_seconds=0,io_read=0,io_write=0,net_tx_bytes=0,net_rx_bytes=0 $((H + 60))"
+    echo "vm_usage,account=beta,cloudspace=cs3,vm=vm3 mem_mib=30,disk_gib=1,cpu_seconds=3600,io_read=4,io_write=4,net_tx_bytes=4,net_rx_bytes=4 $((H + 3600 - 1))"
+} | h_influx_write i usage_a
+{
+    echo "vm_usage,account=acme,cloudspace=cs9,vm=vm9 mem_mib=1024,disk_gib=100,cpu_seconds=500,io_read=1,io_write=1,net_tx_bytes=1,net_rx_bytes=1 $((H + 60))"
+    echo "vm_usage,account=acme,cloudspace=cs9,vm=vm9 mem_mib=2048,disk_gib=100,cpu_seconds=800,io_read=2,io_write=2,net_tx_bytes=2,net_rx_bytes=2 $((H + 120))"
+    echo "vm_usage,account=../../../etc,cloudspace=x,vm=evil mem_mib=1,disk_gib=1,cpu_seconds=1,io_read=1,io_write=1,net_tx_bytes=1,net_rx_bytes=1 $((H + 60))"
+} | h_influx_write i usage_b
+
+declare -A HP_ ; token=loc-secret
+loc_conf() {	# NAME LOC DB
+    HP_[$1]=$(h_free_port tcp)
+    cat > "$H_TMP/$1.conf" <<CONF
+node = { name = "$1"; state_dir = "$H_TMP/state-$1"; };
+http = { listen = "127.0.0.1:${HP_[$1]}"; token = "$token"; };
+rollup = { role = "location"; location = "$2"; catch_up_hours = 0;
+  influxdb = { url = "$i_URL"; db = "$3"; timeout = 10; }; };
+CONF
+}
+loc_conf la loc-a usage_a
+loc_conf lb loc-b usage_b
+HP_[m]=$(h_free_port tcp)
+cat > "$H_TMP/m.conf" <<CONF
+node = { name = "m"; state_dir = "$H_TMP/state-m"; };
+http = { listen = "127.0.0.1:${HP_[m]}"; };
+rollup = { role = "master"; retry_s = 1;
+  locations = ( { name = "loc-a"; url = "http://127.0.0.1:${HP_[la]}"; token = "$token"; },
+                { name = "loc-b"; url = "http://127.0.0.1:${HP_[lb]}"; token = "$token"; } ); };
+CONF
+n_once=0
+once() {	# NAME -> --once rollup --hour H
+    n_once=$((n_once + 1))
+    "$AGGD" -c "$H_TMP/$1.conf" --once rollup --hour "$HT" > "$H_TMP/once$n_once.log" 2>&1
+}
+show() { "$CLI" decode "$1" | grep '^vm\[' | sed 's/^vm\[[0-9]*\]: //'; }
+
+# --- locations roll up the hour ---
+once la || h_fail "loc-a rollup failed: $(cat "$H_TMP/once$n_once.log")"
+once lb || h_fail "loc-b rollup failed"
+f=$H_TMP/state-la/usage/acme/$HP.bin
+[ -f "$f" ] || h_fail "no file $f"
+show "$f" > "$H_TMP/acme-a.txt"
+# vm1: mem mean (100+200+300)/3; disk max 30; cpu 60 + (reset) 30 + 60 = 150;
+# io_read 5 + 5 + 3 = 13; io_write 5+5+10 = 20; tx 50+10+40 = 100; rx 50+10+40 = 100; 3 samples
+grep -qx 'location=loc-a cloudspace=cs1 vm=vm1 mem_mib_mean=200 disk_gib_max=30 cpu_seconds=150 io_read=13 io_write=20 net_tx_bytes=100 net_rx_bytes=100 samples=3' "$H_TMP/acme-a.txt" \
+    || h_fail "vm1's hour is wrong: $(cat "$H_TMP/acme-a.txt")"
+grep -qx 'location=loc-a cloudspace=cs2 vm=vm2 mem_mib_mean=64 disk_gib_max=5 cpu_seconds=0 io_read=0 io_write=0 net_tx_bytes=0 net_rx_bytes=0 samples=1' "$H_TMP/acme-a.txt" \
+    || h_fail "vm2's hour is wrong: $(cat "$H_TMP/acme-a.txt")"
+show "$H_TMP/state-la/usage/beta/$HP.bin" | grep -qx 'location=loc-a cloudspace=cs3 vm=vm3 mem_mib_mean=20 disk_gib_max=1 cpu_seconds=3600 io_read=4 io_write=4 net_tx_bytes=4 net_rx_bytes=4 samples=2' \
+    || h_fail "beta's hour is wrong"
+h_ok "location files per account with the expected figures (mean, max, increases across a reset, the sample before the hour)"
+
+# hostile tag: skipped, nothing outside state_dir
+[ ! -e "$H_TMP/state-lb/etc" ] && [ ! -e "$H_TMP/etc" ] || h_fail "a hostile account tag escaped"
+ls "$H_TMP/state-lb/usage" | grep -qx acme || h_fail "loc-b wrote no acme file"
+[ "$(ls "$H_TMP/state-lb/usage" | grep -cv '^\.')" = 1 ] || h_fail "loc-b wrote more than acme: $(ls -a "$H_TMP/state-lb/usage")"
+h_ok "a hostile account tag is skipped and stays inside state_dir"
+
+# reruns are byte-identical
+md5=$(md5sum < "$f")
+once la || h_fail "rerun failed"
+[ "$(md5sum < "$f")" = "$md5" ] || h_fail "a rerun changed the file"
+h_ok "rerunning an hour gives byte-identical files"
+
+# --- the locations serve their files; the API refuses hostile paths ---
+agg_start la "$H_TMP/la.conf"
+agg_start lb "$H_TMP/lb.conf"
+export AGG_TOKEN=$token
+h_wait_until 10 agg_healthy la && h_wait_until 10 agg_healthy lb || h_fail "locations did not start"
+agg_get la "/v1/usage/$HP" | grep -q '"accounts":\["acme","beta"\]' || h_fail "hour listing: $(agg_get la "/v1/usage/$HP")"
+agg_get la "/v1/usage/$HP/acme.bin" -o "$H_TMP/got.bin"
+cmp -s "$H_TMP/got.bin" "$f" || h_fail "served file differs"
+code() { curl -s -o /dev/null -w '%{http_code}' --path-as-is -H "Authorization: Bearer $token" "$@"; }
+[ "$(code "$la_URL/v1/usage/$HP/..%2f..%2fetc.bin")" = 400 ] || h_fail "traversal in the account not refused"
+[ "$(code "$la_URL/v1/usage/$HP/../../../x")" = 400 ] || h_fail "dot-dot not refused"
+[ "$(code "$la_URL/v1/usage/2026/13/01/00")" = 400 ] || h_fail "bad hour not refused"
+[ "$(code "$la_URL/v1/usage/$HP/nobody.bin")" = 404 ] || h_fail "missing file not 404"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$la_URL/v1/usage/$HP")" = 401 ] || h_fail "no token not refused"
+h_ok "GET /v1/usage lists and serves files; hostile paths get 400, missing 404, no token 401"
+
+# --- the master merges both locations ---
+once m || h_fail "master failed: $(cat "$H_TMP/once$n_once.log")"
+mf=$H_TMP/state-m/usage/acme/$HP.bin
+"$CLI" decode "$mf" > "$H_TMP/merged.txt"
+grep -qx 'complete: true' "$H_TMP/merged.txt" && grep -qx 'locations: loc-a loc-b' "$H_TMP/merged.txt" \
+    || h_fail "merged header: $(head -5 "$H_TMP/merged.txt")"
+[ "$(grep -c '^vm\[' "$H_TMP/merged.txt")" = 3 ] || h_fail "merged acme should have 3 VMs"
+grep -q 'location=loc-b cloudspace=cs9 vm=vm9 mem_mib_mean=1536 disk_gib_max=100 cpu_seconds=300 ' "$H_TMP/merged.txt" \
+    || h_fail "loc-b's VM wrong in the merge: $(cat "$H_TMP/merged.txt")"
+h_ok "master merges per account with the contributing locations"
+
+# --- a location down: incomplete, then complete without double counting ---
+rm -rf "$H_TMP/state-m"
+h_stop lb
+once m && h_fail "master reported success with a location down" || true
+grep -q "location 'loc-b'" "$H_TMP/once$n_once.log" || h_fail "the missing location is not named"
+"$CLI" decode "$mf" > "$H_TMP/partial.txt"
+grep -qx 'complete: false' "$H_TMP/partial.txt" && grep -qx 'locations: loc-a' "$H_TMP/partial.txt" \
+    || h_fail "partial hour header: $(head -5 "$H_TMP/partial.txt")"
+[ -f "$H_TMP/state-m/usage/beta/$HP.bin" ] || h_fail "the other location's accounts were not written"
+agg_start lb "$H_TMP/lb.conf"
+h_wait_until 10 agg_healthy lb || h_fail "loc-b did not come back"
+once m || h_fail "master after the location came back failed"
+"$CLI" decode "$mf" > "$H_TMP/again.txt"
+diff "$H_TMP/merged.txt" "$H_TMP/again.txt" > /dev/null || h_fail "the rebuilt hour differs from the all-up merge: $(diff "$H_TMP/merged.txt" "$H_TMP/again.txt")"
+once m || h_fail "a second rebuild failed"
+"$CLI" decode "$mf" | diff - "$H_TMP/merged.txt" > /dev/null || h_fail "a rebuild counted twice"
+h_ok "a stopped location: incomplete hour with what arrived; back: complete, nothing counted twice"
+
+# --- as a daemon: metrics pass promtool ---
+agg_get la /metrics > "$H_TMP/metrics.txt"
+promtool check metrics < "$H_TMP/metrics.txt" || h_fail "promtool rejects the rollup metrics"
+h_stop la; h_stop lb
+h_ok "rollup metrics pass promtool; clean stops"
