@@ -185,6 +185,53 @@ h_mysql master radius -e "SELECT acctuniqueid, acctstoptime IS NOT NULL AS close
 echo "moved sessions on the radacct topic:"
 kcat -b "$k_BOOTSTRAP" -C -t aggregatord.radacct -o beginning -e -q -c 2 -f '  key %k: %s\n' 2>/dev/null | cut -c1-200
 
+say "rollup: hourly usage per cloud account, two locations and a master"
+h_start_influxdb i
+now=$(date +%s); H=$(( now / 3600 * 3600 - 3600 )); HT=$(date -u -d "@$H" +%Y-%m-%dT%H); HP=$(date -u -d "@$H" +%Y/%m/%d/%H)
+for db in usage_a usage_b; do h_influx i "CREATE DATABASE $db" > /dev/null; done
+# an hour of samples, one a minute, for a few VMs per location (and the minute before the hour)
+gen() {	# LOC-SUFFIX ACCOUNTS...
+    local suffix=$1 acct vm t k; shift
+    for acct in "$@"; do for vm in 1 2; do
+        for k in $(seq -1 59); do
+            t=$(( H + k * 60 ))
+            echo "vm_usage,account=$acct,cloudspace=cs-$suffix,vm=$acct-vm$vm mem_mib=$(( 1024 * vm + k )),disk_gib=$(( 20 * vm )),cpu_seconds=$(( (k + 61) * 30 * vm )),io_read=$(( (k + 61) * 100 )),io_write=$(( (k + 61) * 50 )),net_tx_bytes=$(( (k + 61) * 1000000 )),net_rx_bytes=$(( (k + 61) * 2000000 )) $t"
+        done
+    done; done
+}
+gen a acme beta | h_influx_write i usage_a
+gen b acme gamma | h_influx_write i usage_b
+echo "InfluxDB loaded with hour $HT for loc-a (acme, beta) and loc-b (acme, gamma): $(h_influx i 'SELECT count(mem_mib) FROM vm_usage' usage_a | grep -o '"values":\[\[[^]]*' | awk -F, '{print $NF}') + $(h_influx i 'SELECT count(mem_mib) FROM vm_usage' usage_b | grep -o '"values":\[\[[^]]*' | awk -F, '{print $NF}') samples"
+for n in a b; do
+    p=$(h_free_port tcp); eval "RP_$n=$p"
+    cat > "$H_TMP/loc-$n.conf" <<CONF
+node = { name = "loc-$n"; state_dir = "$H_TMP/state-loc-$n"; };
+http = { listen = "127.0.0.1:$p"; };
+rollup = { role = "location"; location = "loc-$n"; catch_up_hours = 0;
+  influxdb = { url = "$i_URL"; db = "usage_$n"; }; };
+CONF
+    run "$AGGD" -c "$H_TMP/loc-$n.conf" --once rollup --hour "$HT"
+    h_spawn "loc$n" "$H_TMP/loc-$n.log" "$AGGD" -c "$H_TMP/loc-$n.conf"
+done
+h_wait_until 10 curl -sf "http://127.0.0.1:$RP_a/healthz" -o /dev/null
+h_wait_until 10 curl -sf "http://127.0.0.1:$RP_b/healthz" -o /dev/null
+cat > "$H_TMP/umaster.conf" <<CONF
+node = { name = "usage-master"; state_dir = "$H_TMP/state-umaster"; };
+rollup = { role = "master";
+  locations = ( { name = "loc-a"; url = "http://127.0.0.1:$RP_a"; },
+                { name = "loc-b"; url = "http://127.0.0.1:$RP_b"; } ); };
+CONF
+run curl -s "http://127.0.0.1:$RP_a/v1/usage/$HP"; echo
+run "$AGGD" -c "$H_TMP/umaster.conf" --once rollup --hour "$HT"
+f="$H_TMP/state-umaster/usage/acme/$HP.bin"
+echo "the merged file for acme: $f ($(stat -c %s "$f") bytes, zlib of one Cap'n Proto message), read by the stock capnp tool:"
+perl -MCompress::Zlib -0777 -ne 'print uncompress($_)' < "$f" | capnp decode docs/usage.capnp HourUsage | head -n 24
+echo "  ..."
+run "$AGGCTL" export "$f" --csv
+run "$AGGCTL" export "$f" -o "$H_TMP/acme.xlsx"
+ls -l "$H_TMP/acme.xlsx"
+h_stop loca; h_stop locb
+
 say "without the token, the API says no (except /healthz)"
 run curl -s "http://127.0.0.1:$port/v1/status"; echo
 run curl -s "http://127.0.0.1:$port/healthz"
