@@ -608,7 +608,8 @@ static int location_hour(struct rollup *r, long long hour, char *err, size_t err
 	}
 	atomic_store(&r->query_ms, (mono_usec() - t0) / 1000u);
 	atomic_fetch_add(&r->skipped_accounts, c.skipped);
-	qsort(c.e, c.n, sizeof(*c.e), entry_cmp);
+	if (c.n)
+		qsort(c.e, c.n, sizeof(*c.e), entry_cmp);
 	char **accounts = calloc(c.n ? c.n : 1, sizeof(*accounts));
 	struct usage_vm *vms = calloc(c.n ? c.n : 1, sizeof(*vms));
 	size_t na = 0;

@@ -51,7 +51,8 @@ sweep() {	# CONF -> exit status of --once sweep
 
 # Rows as FreeRADIUS's queries would leave them; T is half an hour ago (UTC).
 COLS="acctsessionid,acctuniqueid,username,nasipaddress,nasportid,acctstarttime,acctupdatetime,acctstoptime,acctsessiontime,acctinputoctets,acctoutputoctets,acctterminatecause"
-T="UTC_TIMESTAMP() - INTERVAL 30 MINUTE"
+# one fixed base for every statement, so the copies' times relate exactly
+T="TIMESTAMP('$(date -u -d '-30 min' '+%Y-%m-%d %H:%M:%S')')"
 row() {	# MEMBER UNIQUEID START_MIN UPDATE_MIN STOP_MIN|NULL SESSTIME IN OUT CAUSE [NAS]
     local stop=NULL
     [ "$5" = NULL ] || stop="$T + INTERVAL $5 MINUTE"
