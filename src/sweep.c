@@ -43,7 +43,7 @@
 #include "role.h"
 #include "thread.h"
 
-#define DELETE_CHUNK 100	/* rows per DELETE statement */
+#define DELETE_CHUNK 1000	/* rows per staged DELETE */
 #define STALE_CHUNK 500		/* sessions closed per master transaction */
 #define MAX_MEMBERS 64
 
@@ -149,7 +149,8 @@ struct sweep;
 
 struct conn {
 	MYSQL *db;
-	MYSQL_STMT *page, *upsert_full, *delete_full;	/* cached statements */
+	MYSQL_STMT *page, *upsert_full;		/* cached statements */
+	MYSQL_STMT *stage_full, *del_join, *stage_clear;	/* the exact delete */
 };
 
 struct member {
@@ -220,8 +221,12 @@ static void conn_close(struct conn *c)
 		mysql_stmt_close(c->page);
 	if (c->upsert_full)
 		mysql_stmt_close(c->upsert_full);
-	if (c->delete_full)
-		mysql_stmt_close(c->delete_full);
+	if (c->stage_full)
+		mysql_stmt_close(c->stage_full);
+	if (c->del_join)
+		mysql_stmt_close(c->del_join);
+	if (c->stage_clear)
+		mysql_stmt_close(c->stage_clear);
 	if (c->db)
 		mysql_close(c->db);
 	memset(c, 0, sizeof(*c));
@@ -431,29 +436,70 @@ out:
 	return rc;
 }
 
-/* Delete exactly rows[0..n) from the member; returns rows deleted or -1. */
+/*
+ * Delete exactly rows[0..n) from the member; returns rows deleted or -1.
+ *
+ * The rows as read are staged in a per-connection temporary table, and one
+ * DELETE ... JOIN removes the member rows that still equal them column by
+ * column (null-safe).  One OR-list statement per chunk made MariaDB scan
+ * the table; the join is a primary-key lookup per row in one round trip.
+ */
 static long delete_exact(struct member *m, struct ra_row **rows, size_t n, char *err, size_t len)
 {
 	struct sweep *sw = m->sw;
 	struct conn *c = &m->mc;
-	long total = 0;
+	struct buf q = BUF_INIT;
+	if (!c->del_join) {
+		buf_addf(&q, "CREATE TEMPORARY TABLE IF NOT EXISTS `agg_sweep_stage` (PRIMARY KEY (`radacctid`)) "
+			     "ENGINE=MEMORY SELECT `radacctid`");
+		for (int k = 0; k < RA_NCOLS; k++)
+			buf_addf(&q, ",`%s`", ra_col_names[k]);
+		buf_addf(&q, " FROM `%s` LIMIT 0", sw->table);
+		if (q.oom || mysql_real_query(c->db, q.data, q.len)) {
+			buf_release(&q);
+			return fail(err, len, "creating the staging table on the member", c->db, NULL);
+		}
+		buf_reset(&q);
+		buf_addf(&q, "DELETE t FROM `%s` t JOIN `agg_sweep_stage` s ON t.`radacctid` = s.`radacctid` WHERE 1",
+			 sw->table);
+		for (int k = 0; k < RA_NCOLS; k++)
+			buf_addf(&q, " AND t.`%s` <=> s.`%s`", ra_col_names[k], ra_col_names[k]);
+		c->del_join = prepare(c->db, &q, err, len);
+		buf_reset(&q);
+		buf_adds(&q, "DELETE FROM `agg_sweep_stage`");
+		c->stage_clear = c->del_join ? prepare(c->db, &q, err, len) : NULL;
+		if (!c->del_join || !c->stage_clear) {
+			buf_release(&q);
+			return -1;
+		}
+	}
 	MYSQL_BIND *b = malloc(DELETE_CHUNK * (RA_NCOLS + 1) * sizeof(*b));
+	long total = 0;
 	if (!b) {
+		buf_release(&q);
 		snprintf(err, len, "out of memory");
 		return -1;
 	}
 	for (size_t off = 0; off < n; off += DELETE_CHUNK) {
 		size_t k = n - off < DELETE_CHUNK ? n - off : DELETE_CHUNK;
-		MYSQL_STMT *st = k == DELETE_CHUNK ? c->delete_full : NULL;
+		MYSQL_STMT *st = k == DELETE_CHUNK ? c->stage_full : NULL;
 		if (!st) {
-			struct buf q = BUF_INIT;
-			ra_sql_delete_exact(&q, sw->table, k);
+			buf_reset(&q);
+			buf_adds(&q, "INSERT INTO `agg_sweep_stage` (`radacctid`");
+			for (int col = 0; col < RA_NCOLS; col++)
+				buf_addf(&q, ",`%s`", ra_col_names[col]);
+			buf_adds(&q, ") VALUES ");
+			for (size_t i = 0; i < k; i++) {
+				buf_adds(&q, i ? ",(?" : "(?");
+				for (int col = 0; col < RA_NCOLS; col++)
+					buf_adds(&q, ",?");
+				buf_addc(&q, ')');
+			}
 			st = prepare(c->db, &q, err, len);
-			buf_release(&q);
 			if (!st)
 				goto fail;
 			if (k == DELETE_CHUNK)
-				c->delete_full = st;
+				c->stage_full = st;
 		}
 		for (size_t i = 0; i < k; i++) {
 			MYSQL_BIND *bi = b + i * (RA_NCOLS + 1);
@@ -462,16 +508,24 @@ static long delete_exact(struct member *m, struct ra_row **rows, size_t n, char 
 			bind_row(bi + 1, rows[off + i]);
 		}
 		int bad = mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st);
-		if (!bad)
-			total += (long)mysql_stmt_affected_rows(st);
-		else
-			fail(err, len, "delete on the member", c->db, st);
+		if (bad)
+			fail(err, len, "staging rows on the member", c->db, st);
 		if (k != DELETE_CHUNK)
 			mysql_stmt_close(st);
 		if (bad)
 			goto fail;
+		if (mysql_stmt_execute(c->del_join)) {
+			fail(err, len, "delete on the member", c->db, c->del_join);
+			goto fail;
+		}
+		total += (long)mysql_stmt_affected_rows(c->del_join);
+		if (mysql_stmt_execute(c->stage_clear)) {
+			fail(err, len, "clearing the staging table", c->db, c->stage_clear);
+			goto fail;
+		}
 	}
 	free(b);
+	buf_release(&q);
 	if (mysql_commit(c->db)) {
 		fail(err, len, "commit on the member", c->db, NULL);
 		return -1;
@@ -479,7 +533,9 @@ static long delete_exact(struct member *m, struct ra_row **rows, size_t n, char 
 	return total;
 fail:
 	free(b);
+	buf_release(&q);
 	mysql_rollback(c->db);
+	mysql_stmt_execute(c->stage_clear);
 	return -1;
 }
 
