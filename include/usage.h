@@ -72,7 +72,9 @@ struct usage_hour {
  * zlib, and append it to out.  The caller keeps h (usage_hour_sort() it
  * first for the canonical order).  A NULL string is written as a null
  * pointer (it reads back as "").  0, or -1 when out ran out of memory (out
- * is then marked oom) or h does not fit a message (over 2^29 VMs, ...).
+ * is then marked oom) or when usage_decode() would refuse the result: a
+ * message over USAGE_MAX_RAW bytes or USAGE_TRAVERSAL_WORDS words to read
+ * (about 550 k VMs with short names), or a record over USAGE_MAX_DECODED.
  */
 int usage_encode(const struct usage_hour *h, struct buf *out);
 

@@ -13,7 +13,8 @@ libmariadb-dev libhiredis-dev librdkafka-dev libevent-dev libconfig-dev
 zlib1g-dev check libpcre2-dev libxlsxwriter-dev
 mariadb-server mariadb-client redis-server redis-tools influxdb influxdb-client
 freeradius freeradius-mysql freeradius-utils freeradius-config
-kcat capnproto prometheus systemd curl netcat-openbsd procps"
+kcat capnproto prometheus systemd curl netcat-openbsd procps
+unzip libxml2-utils perl clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do
