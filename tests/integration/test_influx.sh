@@ -18,6 +18,7 @@
 # (connection refused, at once).
 # shellcheck disable=SC2154  # i_URL is exported by h_start_influxdb
 set -euo pipefail
+# shellcheck source=../harness/lib.sh
 . "$(dirname "$0")/../harness/lib.sh"
 : "${AGG_BUILD:=build}"
 h_init
@@ -122,7 +123,9 @@ esac
 h_ok "read-only floor: 17 points in 6 series"
 
 run -u someone -p secret "$i_URL" usage $H
-[ $rc = 0 ] && [ "$(wc -l <<< "$out")" = 5 ] || h_fail "with credentials (auth off): $errout"
+if [ $rc != 0 ] || [ "$(wc -l <<< "$out")" != 5 ]; then
+    h_fail "with credentials (auth off): $errout"
+fi
 h_ok "credentials are sent as basic auth (ignored with auth off)"
 
 # InfluxDB's own errors, and ours.
@@ -138,7 +141,9 @@ run -a 2 "$i_URL" usage $H
 [ $rc = 1 ] || h_fail "callback abort: status $rc"
 expect "callback abort" "influx_cli: influxdb $i_URL: aborted by the callback" "$(head -n 1 <<< "$errout")"
 run -m other "$i_URL" usage $H
-[ $rc = 0 ] && [ -z "$out" ] || h_fail "an empty measurement: status $rc, '$out' $errout"
+if [ $rc != 0 ] || [ -n "$out" ]; then
+    h_fail "an empty measurement: status $rc, '$out' $errout"
+fi
 h_ok "errors: missing database, bad identifier, HTTP 404, callback abort; empty measurement is no VM"
 
 # A frozen server (accepts, never answers): timed out after -t, no later.
@@ -149,7 +154,9 @@ took=$(( ($(h__now_us) - t0) / 1000 ))
 h_signal i CONT
 [ $rc = 1 ] || h_fail "frozen influxd: status $rc"
 expect "frozen influxd" "influx_cli: influxdb $i_URL: timed out after 2 s" "$(head -n 1 <<< "$errout")"
-[ "$took" -ge 1900 ] && [ "$took" -lt 3500 ] || h_fail "frozen influxd: gave up after $took ms (timeout 2 s)"
+if [ "$took" -lt 1900 ] || [ "$took" -ge 3500 ]; then
+    h_fail "frozen influxd: gave up after $took ms (timeout 2 s)"
+fi
 h_ok "frozen influxd: 'timed out after 2 s' after $took ms"
 
 h_stop i
