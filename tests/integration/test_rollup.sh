@@ -138,6 +138,19 @@ once m || h_fail "a second rebuild failed"
 "$CLI" decode "$mf" | diff - "$H_TMP/merged.txt" > /dev/null || h_fail "a rebuild counted twice"
 h_ok "a stopped location: incomplete hour with what arrived; back: complete, nothing counted twice"
 
+# --- retention_days prunes old files (the daemon prunes at start, then hourly) ---
+old=$(date -u -d '-500 days' +%Y/%m/%d)
+recent=$(date -u -d '-10 days' +%Y/%m/%d)
+mkdir -p "$H_TMP/state-la/usage/acme/$old" "$H_TMP/state-la/usage/acme/$recent"
+cp "$f" "$H_TMP/state-la/usage/acme/$old/05.bin"
+cp "$f" "$H_TMP/state-la/usage/acme/$recent/05.bin"
+h_stop la
+sed -i 's/^rollup = { role = "location";/rollup = { role = "location"; retention_days = 400;/' "$H_TMP/la.conf"
+agg_start la "$H_TMP/la.conf"
+h_wait_until 10 sh -c "[ ! -e '$H_TMP/state-la/usage/acme/$old' ]" || h_fail "a 500-day-old file was not pruned"
+[ -f "$H_TMP/state-la/usage/acme/$recent/05.bin" ] && [ -f "$f" ] || h_fail "retention pruned recent files"
+h_ok "retention_days prunes files older than the limit, keeps the rest"
+
 # --- as a daemon: metrics pass promtool ---
 agg_get la /metrics > "$H_TMP/metrics.txt"
 promtool check metrics < "$H_TMP/metrics.txt" || h_fail "promtool rejects the rollup metrics"
