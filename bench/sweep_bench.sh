@@ -15,10 +15,14 @@
 # InnoDB purge caught up on all three servers.
 #
 # Usage: sweep_bench [CLOSED [OPEN]]     (rows per member)
+# It starts (and stops at the end) three MariaDBs, swm1 swm2 swms.
 # Environment: AGG_BUILD (default build), SWEEP_BENCH_BP (InnoDB buffer pool
-# set on each server for the run, default 1G; see below).
+# set on each server for the run, default 1G; see sb__setup),
+# SWEEP_BENCH_PROFILE=1 (then an extra, untimed sweep with the servers'
+# process lists sampled: where the member threads spend their time).
 # shellcheck shell=bash disable=SC2154  # NAME_PORT, NAME_SOCK are set by h_start_mariadb
 
+: "${AGG_BUILD:=build}"
 SB_COLS=acctsessionid,acctuniqueid,username,realm,nasipaddress,nasportid,nasporttype,acctstarttime,acctupdatetime,acctstoptime,acctinterval,acctsessiontime,acctauthentic,connectinfo_start,connectinfo_stop,acctinputoctets,acctoutputoctets,calledstationid,callingstationid,acctterminatecause,servicetype,framedprotocol,framedipaddress,framedipv6address,framedipv6prefix,framedinterfaceid,delegatedipv6prefix,class
 
 # sb__gen TOTAL OPEN MEMBER NOW SEED: prints TOTAL radacct rows as a TSV
@@ -99,9 +103,19 @@ sb__load() {
 sb__purged() {
     local n v
     for n in "$@"; do
-        v=$(h_mysql "$n" -N -B -e "SELECT count FROM information_schema.INNODB_METRICS WHERE name = 'trx_rseg_history_len'") || return 1
+        v=$(h_mysql "$n" -N -B -e "SELECT count FROM information_schema.INNODB_METRICS WHERE name = 'trx_rseg_history_len'" 2>/dev/null) || return 1
         [ "${v:-1}" -lt 1000 ] || return 1
     done
+}
+
+# sb__wait_purge: waits (up to 300 s) until purge has caught up on the
+# three servers; fails at once if one of them is not running.
+sb__wait_purge() {
+    local n
+    for n in swm1 swm2 swms; do
+        h_running "$n" || { echo "sweep_bench: MariaDB $n is not running" >&2; return 1; }
+    done
+    h_wait_until 300 sb__purged swm1 swm2 swms || echo "  (note: InnoDB purge still behind after 300 s)"
 }
 
 # sb__reset: members back to their seeded rows, master empty, purge done.
@@ -113,7 +127,7 @@ sb__reset() {
     wait "$p1" || rc=1
     wait "$p2" || rc=1
     [ "$rc" = 0 ] || { echo "sweep_bench: restoring the members failed" >&2; return 1; }
-    h_wait_until 300 sb__purged swm1 swm2 swms || echo "  (note: InnoDB purge still behind after 300 s)"
+    sb__wait_purge
 }
 
 # sb__secs START_US END_US: prints the seconds between, like 12.345.
@@ -140,13 +154,13 @@ sb__k() {
 # sb__cpu NAME...: prints the CPU seconds (user + system) used so far by the
 # servers NAME... together.
 sb__cpu() {
-    local n t=0 f
+    local n t=0 line
     local -a st
     for n in "$@"; do
-        read -r -a st < "/proc/$(h_pid "$n")/stat" || return 1
-        # fields 14 and 15 (utime, stime), counted after the ") " of comm
-        f=$(( ${#st[@]} - 52 + 13 ))
-        t=$(( t + st[f] + st[f + 1] ))
+        read -r line < "/proc/$(h_pid "$n")/stat" || return 1
+        # after "pid (comm) ": state is field 3, utime 14, stime 15
+        read -r -a st <<< "${line##*) }"
+        t=$(( t + st[11] + st[12] ))
     done
     awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'
 }
@@ -239,7 +253,7 @@ sb__sweep() {
 # clock starts; every row, open ones too, so --where still has to filter),
 # with --complete-insert so master numbers the rows itself and REPLACE
 # collides on acctuniqueid only.  Then the DELETE on the member's real
-# table.  Members in turn, as the cron'd script did.
+# table.  One member after the other, as a cron'd shell loop does.
 sb__oldway() {
     local closed=$1 n c t0 t1 a b sock dump stage
     local -a parts=()
@@ -250,7 +264,7 @@ sb__oldway() {
             CREATE TABLE oldway.radacct ENGINE = InnoDB AS SELECT $SB_COLS FROM radius.radacct" || return 1
     done
     stage=$(sb__secs "$a" "${EPOCHREALTIME//[.,]/}")
-    h_wait_until 300 sb__purged swm1 swm2 swms || true
+    sb__wait_purge || return 1
     t0=${EPOCHREALTIME//[.,]/}
     for n in swm1 swm2; do
         sock=${n}_SOCK
@@ -277,7 +291,7 @@ sb__oldway() {
 sb__loaddata() {
     local closed=$1 c t0 t1
     sb__q swms "TRUNCATE radacct" || return 1
-    h_wait_until 300 sb__purged swm1 swm2 swms || true
+    sb__wait_purge || return 1
     t0=${EPOCHREALTIME//[.,]/}
     sb__q swms "LOAD DATA LOCAL INFILE '$SB_DIR/m1.closed.tsv' INTO TABLE radacct ($SB_COLS);
                 LOAD DATA LOCAL INFILE '$SB_DIR/m2.closed.tsv' INTO TABLE radacct ($SB_COLS)" || return 1
@@ -305,18 +319,23 @@ sb__sampler() {
 # threads spent their time (thread-seconds per kind of statement, from the
 # share of samples in which a statement of that kind was running).
 sb__profile() {
-    local closed=$1 open=$2 t0 t1 secs n p1 p2 p3
+    local closed=$1 open=$2 t0 t1 secs n p1 p2 p3 rc
     sb__reset || return 1
     rm -f "$SB_DIR/stop"
     sb__sampler swm1 "$SB_DIR/prof.swm1" & p1=$!
     sb__sampler swm2 "$SB_DIR/prof.swm2" & p2=$!
     sb__sampler swms "$SB_DIR/prof.swms" & p3=$!
     t0=${EPOCHREALTIME//[.,]/}
-    "$AGG_BUILD/aggregatord" -c "$SB_DIR/sweep.conf" --once sweep > "$SB_DIR/prof.log" 2>&1 \
-        || echo "  WARNING: the profiled sweep failed: $(tail -n 3 "$SB_DIR/prof.log")"
+    rc=0
+    "$AGG_BUILD/aggregatord" -c "$SB_DIR/sweep.conf" --once sweep > "$SB_DIR/prof.log" 2>&1 || rc=$?
     t1=${EPOCHREALTIME//[.,]/}
     : > "$SB_DIR/stop"
     wait "$p1" "$p2" "$p3" || true
+    if [ "$rc" != 0 ]; then
+        echo "sweep_bench: the profiled sweep failed:" >&2
+        tail -n 5 "$SB_DIR/prof.log" >&2
+        return 1
+    fi
     secs=$(sb__secs "$t0" "$t1")
     echo "  profile of a second, untimed sweep ($secs s, two member threads = $(awk -v s="$secs" 'BEGIN { printf "%.1f", 2 * s }') thread-s;"
     echo "  process lists sampled every ~50 ms; thread-s = share of samples x duration):"
