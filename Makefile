@@ -78,7 +78,8 @@ LIB_SRCS := \
 	src/thread.c \
 	src/totalizer.c \
 	src/totals.c \
-	src/usage_capnp.c
+	src/usage_capnp.c \
+	src/worker.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libagg.a
 

@@ -40,6 +40,7 @@
 #include "role.h"
 #include "thread.h"
 #include "usage.h"
+#include "worker.h"
 
 #define HOUR 3600
 #define MAX_LOCATIONS 64
@@ -348,12 +349,7 @@ struct rollup {
 	char loc_dir[PATH_MAX / 2];	/* <state_dir>/locations */
 	char node[65];
 
-	pthread_t thread;
-	bool started;
-	int health;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool stop;			/* guarded by mu */
+	struct worker w;		/* the rollup thread */
 
 	long long last_try[MAX_LOCATIONS];	/* master: wall time of the last fetch of each location */
 	int backoff_s;			/* location: after an InfluxDB error */
@@ -1009,7 +1005,7 @@ static void run_due(struct rollup *r)
 			r->backoff_s = 0;
 			atomic_fetch_add(&r->hours_done, 1);
 			atomic_store(&r->last_hour_done, h);
-			health_beat(r->health);
+			worker_beat(&r->w);
 		}
 	} else if (role_is_active()) {
 		for (long long h = last - (long long)r->late_hours * HOUR; h <= last; h += HOUR) {
@@ -1022,7 +1018,7 @@ static void run_due(struct rollup *r)
 				atomic_fetch_add(&r->hours_done, 1);
 				atomic_store(&r->last_hour_done, h);
 			}
-			health_beat(r->health);
+			worker_beat(&r->w);
 		}
 	}
 	prune(r, now);
@@ -1032,19 +1028,9 @@ static void *rollup_main(void *arg)
 {
 	struct rollup *r = arg;
 	log_set_thread_tag("rollup");
-	pthread_mutex_lock(&r->mu);
-	while (!r->stop) {
-		pthread_mutex_unlock(&r->mu);
+	do
 		run_due(r);
-		health_beat(r->health);
-		pthread_mutex_lock(&r->mu);
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 10;
-		if (!r->stop)
-			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-	}
-	pthread_mutex_unlock(&r->mu);
+	while (worker_sleep(&r->w, 10));
 	return NULL;
 }
 
@@ -1060,9 +1046,7 @@ static void *rollup_create(struct daemon *d, const void *cfgp)
 		return NULL;
 	}
 	r->d = d;
-	r->health = -1;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
+	worker_init(&r->w);
 	snprintf(r->usage_dir, sizeof(r->usage_dir), "%s/usage", d->cfg->node.state_dir);
 	snprintf(r->loc_dir, sizeof(r->loc_dir), "%s/locations", d->cfg->node.state_dir);
 	snprintf(r->node, sizeof(r->node), "%s", d->cfg->node.name);
@@ -1077,11 +1061,8 @@ static void *rollup_create(struct daemon *d, const void *cfgp)
 static int rollup_start(void *job)
 {
 	struct rollup *r = job;
-	r->stop = false;
-	r->health = health_register("rollup");
-	if (thread_spawn(&r->thread, "rollup", rollup_main, r) < 0)
+	if (worker_start(&r->w, "rollup", rollup_main, r) < 0)
 		return error("rollup: cannot start its thread");
-	r->started = true;
 	if (r->role == ROLLUP_LOCATION)
 		log_info("rollup: location '%s': hourly from %s db '%s' at minute %d (+%d s), catching up %d h",
 			 r->location, r->icfg.url, r->icfg.db, r->at_minute, r->delay, r->catch_up_hours);
@@ -1094,22 +1075,13 @@ static int rollup_start(void *job)
 static void rollup_stop(void *job)
 {
 	struct rollup *r = job;
-	if (!r->started)
-		return;
-	pthread_mutex_lock(&r->mu);
-	r->stop = true;
-	pthread_cond_broadcast(&r->cv);
-	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
-	r->started = false;
-	health_unregister(r->health);
-	r->health = -1;
+	worker_stop(&r->w);
 }
 
 static int rollup_reconfigure(void *job, const void *cfgp)
 {
 	struct rollup *r = job;
-	bool was = r->started;
+	bool was = r->w.started;
 	rollup_stop(r);
 	unload(r);
 	if (load(r, cfgp) < 0)
@@ -1123,8 +1095,7 @@ static void rollup_destroy(void *job)
 	if (!r)
 		return;
 	unload(r);
-	pthread_cond_destroy(&r->cv);
-	pthread_mutex_destroy(&r->mu);
+	worker_destroy(&r->w);
 	free(r);
 }
 

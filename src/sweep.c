@@ -42,6 +42,7 @@
 #include "radacct.h"
 #include "role.h"
 #include "thread.h"
+#include "worker.h"
 
 #define DELETE_CHUNK 1000	/* rows per staged DELETE */
 #define STALE_CHUNK 500		/* sessions closed per master transaction */
@@ -178,12 +179,7 @@ struct sweep {
 	struct member *m;
 	size_t nm;
 	struct conn stale;		/* the sweep thread's master connection */
-	pthread_t thread;
-	bool started;
-	int health;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool stop;			/* guarded by mu */
+	struct worker w;		/* the sweep thread */
 	_Atomic uint64_t cycles, failed_cycles, stale_total;
 	_Atomic uint64_t last_cycle_us, last_cycle_wall;
 	_Atomic bool in_cycle;
@@ -691,7 +687,7 @@ static int sweep_member(struct member *m, bool once)
 				atomic_fetch_add(&m->superseded, (uint64_t)d);
 			}
 		}
-		health_beat(sw->health);
+		worker_beat(&sw->w);
 		if (n < sw->batch)
 			break;
 	}
@@ -962,33 +958,11 @@ static void *sweep_main(void *arg)
 	struct sweep *sw = arg;
 	log_set_thread_tag("sweep");
 	mysql_thread_init();
-	pthread_mutex_lock(&sw->mu);
-	while (!sw->stop) {
-		pthread_mutex_unlock(&sw->mu);
+	do {
 		if (role_is_active())
 			cycle(sw, false);
-		health_beat(sw->health);
-		pthread_mutex_lock(&sw->mu);
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += sw->interval;
-		/* wake at least every 5 s to check in with the watchdog */
-		while (!sw->stop) {
-			struct timespec now, step;
-			clock_gettime(CLOCK_REALTIME, &now);
-			if (now.tv_sec > ts.tv_sec || (now.tv_sec == ts.tv_sec && now.tv_nsec >= ts.tv_nsec))
-				break;
-			step = now;
-			step.tv_sec += 5;
-			if (step.tv_sec > ts.tv_sec || (step.tv_sec == ts.tv_sec && step.tv_nsec > ts.tv_nsec))
-				step = ts;
-			pthread_cond_timedwait(&sw->cv, &sw->mu, &step);
-			pthread_mutex_unlock(&sw->mu);
-			health_beat(sw->health);
-			pthread_mutex_lock(&sw->mu);
-		}
-	}
-	pthread_mutex_unlock(&sw->mu);
+		worker_beat(&sw->w);
+	} while (worker_sleep(&sw->w, sw->interval));
 	conn_close(&sw->stale);
 	for (size_t i = 0; i < sw->nm; i++) {
 		conn_close(&sw->m[i].mc);
@@ -1054,9 +1028,7 @@ static void *sweep_create(struct daemon *d, const void *cfgp)
 		return NULL;
 	}
 	sw->d = d;
-	sw->health = -1;
-	pthread_mutex_init(&sw->mu, NULL);
-	pthread_cond_init(&sw->cv, NULL);
+	worker_init(&sw->w);
 	if (load_cfg(sw, cfgp) < 0) {
 		error("sweep: out of memory");
 		sweep_destroy(sw);
@@ -1068,11 +1040,8 @@ static void *sweep_create(struct daemon *d, const void *cfgp)
 static int sweep_start(void *job)
 {
 	struct sweep *sw = job;
-	sw->stop = false;
-	sw->health = health_register("sweep");
-	if (thread_spawn(&sw->thread, "sweep", sweep_main, sw) < 0)
+	if (worker_start(&sw->w, "sweep", sweep_main, sw) < 0)
 		return error("sweep: cannot start its thread");
-	sw->started = true;
 	log_info("sweep: %zu member(s) into master %s:%d/%s, table '%s', every %d s (only while active)",
 		 sw->nm, sw->master.host, sw->master.port, sw->master.database, sw->table, sw->interval);
 	return 0;
@@ -1081,22 +1050,13 @@ static int sweep_start(void *job)
 static void sweep_stop(void *job)
 {
 	struct sweep *sw = job;
-	if (!sw->started)
-		return;
-	pthread_mutex_lock(&sw->mu);
-	sw->stop = true;
-	pthread_cond_broadcast(&sw->cv);
-	pthread_mutex_unlock(&sw->mu);
-	pthread_join(sw->thread, NULL);	/* a cycle in progress ends at its batch boundary */
-	sw->started = false;
-	health_unregister(sw->health);
-	sw->health = -1;
+	worker_stop(&sw->w);	/* a cycle in progress ends at its batch boundary */
 }
 
 static int sweep_reconfigure(void *job, const void *cfgp)
 {
 	struct sweep *sw = job;
-	bool was = sw->started;
+	bool was = sw->w.started;
 	sweep_stop(sw);
 	unload_cfg(sw);
 	if (load_cfg(sw, cfgp) < 0)
@@ -1110,8 +1070,7 @@ static void sweep_destroy(void *job)
 	if (!sw)
 		return;
 	unload_cfg(sw);
-	pthread_cond_destroy(&sw->cv);
-	pthread_mutex_destroy(&sw->mu);
+	worker_destroy(&sw->w);
 	free(sw);
 }
 
