@@ -957,20 +957,29 @@ static void *flusher_main(void *arg)
 				c = NULL;
 			}
 		}
-		/* Sleep to the next multiple of flush_ms on the wall clock. */
+		/* Sleep to the next multiple of flush_ms on the wall clock, in steps
+		 * of at most a second (the liveness beat), and start over at once
+		 * when a reload changed flush_ms. */
 		uint64_t now = wall_ms();
 		uint64_t tick = (now / (uint64_t)flush_ms + 1) * (uint64_t)flush_ms;
-		struct timespec ts = { .tv_sec = (time_t)(tick / 1000), .tv_nsec = (long)(tick % 1000) * 1000000L };
-		while (!tz->stop_flusher && wall_ms() < tick) {
+		bool changed = false;
+		while (!tz->stop_flusher && (now = wall_ms()) < tick) {
+			uint64_t until = tick - now > 1000 ? now + 1000 : tick;
+			struct timespec ts = { .tv_sec = (time_t)(until / 1000),
+					       .tv_nsec = (long)(until % 1000) * 1000000L };
+			pthread_cond_timedwait(&tz->cv, &tz->mu, &ts);
+			if (tz->flush_ms != flush_ms) {
+				changed = true;
+				break;
+			}
 			pthread_mutex_unlock(&tz->mu);
 			health_beat(tz->flusher_health);
 			pthread_mutex_lock(&tz->mu);
-			if (tz->stop_flusher)
-				break;
-			pthread_cond_timedwait(&tz->cv, &tz->mu, &ts);
 		}
 		if (tz->stop_flusher)
 			break;
+		if (changed)
+			continue;
 		pthread_mutex_unlock(&tz->mu);
 		collect(tz, flush_ms, max_keys);
 		write_out(tz, &c, &rcfg, tick - (uint64_t)flush_ms, flush_ms);
