@@ -46,6 +46,7 @@
 
 #define DELETE_CHUNK 1000	/* rows per staged DELETE */
 #define STALE_CHUNK 500		/* sessions closed per master transaction */
+#define UPSERT_TRIES 5		/* attempts of a page's master transaction after a deadlock */
 #define MAX_MEMBERS 64
 
 /* ---- config ---- */
@@ -415,14 +416,25 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 	}
 	for (size_t i = 0; i < n; i++)
 		bind_row(b + i * RA_NCOLS, rows[i]);
-	if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
-		fail(err, len, "upsert into master", c->db, st);
-		mysql_rollback(c->db);
-		goto out;
-	}
-	if (mysql_commit(c->db)) {
-		fail(err, len, "commit on master", c->db, NULL);
-		goto out;
+	/* Members are merged concurrently: two pages touching the same sessions
+	 * can deadlock on master's unique key.  InnoDB rolls one back; it is
+	 * simply run again (the rows are sorted by acctuniqueid, so this is rare). */
+	for (int attempt = 1;; attempt++) {
+		if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
+			unsigned int e = mysql_stmt_errno(st);
+			fail(err, len, "upsert into master", c->db, st);
+			mysql_rollback(c->db);
+			if ((e == 1213 || e == 1205) && attempt < UPSERT_TRIES) {
+				log_info("sweep: member '%s': %s; trying again", m->cfg.name, err);
+				continue;
+			}
+			goto out;
+		}
+		if (mysql_commit(c->db)) {
+			fail(err, len, "commit on master", c->db, NULL);
+			goto out;
+		}
+		break;
 	}
 	rc = 0;
 out:
@@ -616,6 +628,12 @@ static void publish_row(const struct member *m, const struct ra_row *r, const ch
 	buf_release(&b);
 }
 
+static int by_uniqueid(const void *a, const void *b)
+{
+	const struct ra_row *x = *(const struct ra_row *const *)a, *y = *(const struct ra_row *const *)b;
+	return strcmp(x->v[RA_ACCTUNIQUEID], y->v[RA_ACCTUNIQUEID]);
+}
+
 /* Sweep one member: every page, until the table is done or we are demoted. */
 static int sweep_member(struct member *m, bool once)
 {
@@ -656,7 +674,8 @@ static int sweep_member(struct member *m, bool once)
 			else
 				closed[nc++] = &m->rows[i];
 		}
-		/* 2. master first */
+		/* 2. master first, in key order (the same lock order in every thread) */
+		qsort(all, (size_t)n, sizeof(*all), by_uniqueid);
 		if (upsert(m, all, (size_t)n, err, elen) < 0)
 			goto out;
 		atomic_fetch_add(&m->copied, (uint64_t)n);
