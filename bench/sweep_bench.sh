@@ -342,14 +342,18 @@ sb__profile() {
     for n in swm1 swm2 swms; do
         awk -F'\t' -v who="$n" -v secs="$secs" '
             $1 == "TICK" { ticks++; next }
-            { k = "other: " $1 " " substr($2, 1, 24) }
-            $2 ~ /^SELECT `radacctid`/           { k = "member read (SELECT page by radacctid)" }
-            $2 ~ /^DELETE /                      { k = "member delete (exact rows, after the commit)" }
-            $2 ~ /^INSERT INTO/                  { k = "master upsert (INSERT ... ON DUPLICATE KEY UPDATE)" }
-            $2 ~ /^SELECT `acctuniqueid`,`acctup/ { k = "master superseded check (SELECT ... IN)" }
-            $2 ~ /^[Cc][Oo][Mm][Mm][Ii][Tt]/     { k = (who == "swms" ? "master" : "member") " commit" }
-            $1 == "Prepare"                      { k = "prepare on " (who == "swms" ? "master" : "member") }
-            { n[k]++ }
+            {
+                s = (who == "swms") ? "master" : "member"
+                k = s ": other " $1 " " substr($2, 1, 24)
+                if ($2 ~ /^[Cc][Oo][Mm][Mm][Ii][Tt]/) k = s " commit"
+                else if (s == "member" && $2 ~ /^SELECT `radacctid`/) k = "member read (SELECT page by radacctid)"
+                else if (s == "member" && $2 ~ /^DELETE /) k = "member delete (exact rows, after the commit)"
+                else if (s == "member" && $2 ~ /^INSERT /) k = "member delete: staging the rows (INSERT)"
+                else if (s == "master" && $2 ~ /^INSERT /) k = "master upsert (INSERT ... ON DUPLICATE KEY UPDATE)"
+                else if (s == "master" && $2 ~ /^SELECT `acctuniqueid`,`acctup/) k = "master superseded check (SELECT ... IN)"
+                if ($1 == "Prepare") k = "prepare on " s
+                n[k]++
+            }
             END { for (k in n) printf "%s\t%.1f\n", k, ticks ? n[k] / ticks * secs : 0 }' "$SB_DIR/prof.$n"
     done | awk -F'\t' -v secs="$secs" '
         { t[$1] += $2; sum += $2 }
