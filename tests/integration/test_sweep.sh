@@ -171,19 +171,18 @@ h_ok "member down: skipped and named, the other swept; master down: nothing dele
 load_schema m1 m2 ms
 row m1 u_race 0 10 30 1800 100 100 User-Request
 Q ms "INSERT INTO radacct ($COLS) VALUES ('s-u_race','u_race','x','10.0.0.1','1', UTC_TIMESTAMP(), UTC_TIMESTAMP(), NULL, 1, 1, 1, '')"
-mkfifo "$H_TMP/lock.fifo"
-h_spawn locker "$H_TMP/locker.log" sh -c "mariadb --no-defaults -uroot --socket='$ms_SOCK' radius < '$H_TMP/lock.fifo'"
-exec 9> "$H_TMP/lock.fifo"
-echo "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE;" >&9
-h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e 'SELECT COUNT(*) FROM information_schema.INNODB_TRX') -ge 1 ]"
-"$AGGD" -c "$H_TMP/m1.conf" --once sweep > "$H_TMP/race.log" 2>&1 &
+# hold master's row lock for 5 s from another session (the sweep's timeout is 10 s)
+h_spawn locker "$H_TMP/locker.log" mariadb --no-defaults -uroot --socket="$ms_SOCK" radius \
+    -e "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE; SELECT SLEEP(5); COMMIT;"
+h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e 'SELECT COUNT(*) FROM information_schema.INNODB_TRX') -ge 1 ]" \
+    || h_fail "the lock holder did not start"
+sed 's/timeout = 5;/timeout = 10;/' "$H_TMP/m1.conf" > "$H_TMP/m1-slow.conf"
+"$AGGD" -c "$H_TMP/m1-slow.conf" --once sweep > "$H_TMP/race.log" 2>&1 &
 sw=$!
 # the sweep has read the row and waits for master's lock: now FreeRADIUS writes
 h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e \"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO %radacct%'\") -ge 1 ]" \
     || h_fail "the sweep never reached master"
 Q m1 "UPDATE radacct SET acctupdatetime = acctupdatetime + INTERVAL 1 MINUTE, acctinputoctets = 150 WHERE acctuniqueid = 'u_race'"
-echo "COMMIT;" >&9
-exec 9>&-
 wait $sw || h_fail "the raced sweep failed: $(cat "$H_TMP/race.log")"
 [ "$(Q m1 "SELECT acctinputoctets FROM radacct WHERE acctuniqueid = 'u_race'")" = 150 ] || h_fail "the updated row was deleted"
 grep -q "changed since read" "$H_TMP/race.log" || h_fail "the skipped delete was not logged"
