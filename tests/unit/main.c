@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "suites.h"
 
@@ -19,6 +20,24 @@ char *unit_tmpfile(const char *text)
 	ck_assert_int_eq(write(fd, text, n), (ssize_t)n);
 	close(fd);
 	return strdup(tmpl);
+}
+
+void unit_expect_cfg_error(const char *text, int line, const char *needle)
+{
+	char *path = unit_tmpfile(text);
+	struct cfg_ctx ctx;
+	cfg_ctx_init(&ctx, path);
+	struct config *cfg = config_load(path, &ctx);
+	ck_assert_msg(cfg == NULL, "config should be refused: %s", text);
+	char want[512];
+	snprintf(want, sizeof(want), "%s:%d: ", path, line);
+	const char *hit = strstr(ctx.errors.data, want);
+	ck_assert_msg(hit != NULL, "no error at line %d in:\n%s", line, ctx.errors.data);
+	ck_assert_msg(strstr(hit, needle) != NULL, "error at line %d lacks '%s':\n%s", line,
+		      needle, ctx.errors.data);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
 }
 
 int main(void)

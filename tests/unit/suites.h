@@ -19,7 +19,9 @@ Suite *elect_suite(void);
 Suite *influx_suite(void);
 Suite *usage_suite(void);
 
-/* Write text to a fresh temp file; returns its path (static buffer per call site). */
+/* Write text to a fresh temp file; returns its path (caller frees). */
 char *unit_tmpfile(const char *text);
+/* Load text as a config file: it must be refused with "FILE:line: ...needle...". */
+void unit_expect_cfg_error(const char *text, int line, const char *needle);
 
 #endif

@@ -21,22 +21,6 @@ static struct config *load(const char *text, struct cfg_ctx *ctx, char **path)
 }
 
 /* Assert that text fails with an error line "FILE:line: ...needle...". */
-static void expect_error(const char *text, int line, const char *needle)
-{
-	struct cfg_ctx ctx;
-	char *path;
-	struct config *cfg = load(text, &ctx, &path);
-	ck_assert_msg(cfg == NULL, "config should be refused: %s", text);
-	char want[512];
-	snprintf(want, sizeof(want), "%s:%d: ", path, line);
-	const char *hit = strstr(ctx.errors.data, want);
-	ck_assert_msg(hit != NULL, "no error at line %d in:\n%s", line, ctx.errors.data);
-	ck_assert_msg(strstr(hit, needle) != NULL, "error at line %d lacks '%s':\n%s", line,
-		      needle, ctx.errors.data);
-	cfg_ctx_release(&ctx);
-	unlink(path);
-	free(path);
-}
 
 START_TEST(good_file_and_defaults)
 {
@@ -91,26 +75,26 @@ END_TEST
 
 START_TEST(errors_with_lines)
 {
-	expect_error("node = {\n  name = \"ok\";\n  nmae = \"typo\";\n};\n", 3, "unknown key 'node.nmae'");
-	expect_error("\n\nbogus = { };\n", 3, "unknown section 'bogus'");
-	expect_error("log = { level = \"loud\"; };\n", 1, "must be one of: error, warn, info, debug");
-	expect_error("log = {\n level = 3;\n};\n", 2, "must be a string, not an integer");
-	expect_error("redis = {\n\n port = 70000;\n};\n", 3, "must be 1..65535");
-	expect_error("redis = { port = \"6379\"; };\n", 1, "must be an integer, not a string");
-	expect_error("redis = { timeout_ms = 1.5; };\n", 1, "must be an integer, not a float");
-	expect_error("http = {\n listen = \"localhost\";\n};\n", 2, "expected host:port");
-	expect_error("http = { listen = \"::1:80\"; };\n", 1, "brackets");
-	expect_error("http = { listen = \"1.2.3.4:0\"; };\n", 1, "port must be 1..65535");
-	expect_error("http = { token = \"has space\"; };\n", 1, "printable ASCII");
-	expect_error("node = { state_dir = \"relative/dir\"; };\n", 1, "absolute path");
-	expect_error("node = { state_dir = \"/var/../etc\"; };\n", 1, "'..'");
-	expect_error("node = { name = \"a+b\"; };\n", 1, "may hold only letters");
-	expect_error("kafka = { topic_prefix = \"a/b\"; };\n", 1, "Kafka topic");
-	expect_error("kafka = {\n properties = [ \"noequals\" ];\n};\n", 2, "name=value");
-	expect_error("node = 5;\n", 1, "must be a group");
-	expect_error("node = {\n name = \"x\";\n\n", 4, "syntax error");
-	expect_error("node = { name = \"x\"; name = \"y\"; };\n", 1, "duplicate");
-	expect_error("http = { max_body = 10; };\nredis = { db = -1; };\n", 2, "'redis.db'");
+	unit_expect_cfg_error("node = {\n  name = \"ok\";\n  nmae = \"typo\";\n};\n", 3, "unknown key 'node.nmae'");
+	unit_expect_cfg_error("\n\nbogus = { };\n", 3, "unknown section 'bogus'");
+	unit_expect_cfg_error("log = { level = \"loud\"; };\n", 1, "must be one of: error, warn, info, debug");
+	unit_expect_cfg_error("log = {\n level = 3;\n};\n", 2, "must be a string, not an integer");
+	unit_expect_cfg_error("redis = {\n\n port = 70000;\n};\n", 3, "must be 1..65535");
+	unit_expect_cfg_error("redis = { port = \"6379\"; };\n", 1, "must be an integer, not a string");
+	unit_expect_cfg_error("redis = { timeout_ms = 1.5; };\n", 1, "must be an integer, not a float");
+	unit_expect_cfg_error("http = {\n listen = \"localhost\";\n};\n", 2, "expected host:port");
+	unit_expect_cfg_error("http = { listen = \"::1:80\"; };\n", 1, "brackets");
+	unit_expect_cfg_error("http = { listen = \"1.2.3.4:0\"; };\n", 1, "port must be 1..65535");
+	unit_expect_cfg_error("http = { token = \"has space\"; };\n", 1, "printable ASCII");
+	unit_expect_cfg_error("node = { state_dir = \"relative/dir\"; };\n", 1, "absolute path");
+	unit_expect_cfg_error("node = { state_dir = \"/var/../etc\"; };\n", 1, "'..'");
+	unit_expect_cfg_error("node = { name = \"a+b\"; };\n", 1, "may hold only letters");
+	unit_expect_cfg_error("kafka = { topic_prefix = \"a/b\"; };\n", 1, "Kafka topic");
+	unit_expect_cfg_error("kafka = {\n properties = [ \"noequals\" ];\n};\n", 2, "name=value");
+	unit_expect_cfg_error("node = 5;\n", 1, "must be a group");
+	unit_expect_cfg_error("node = {\n name = \"x\";\n\n", 4, "syntax error");
+	unit_expect_cfg_error("node = { name = \"x\"; name = \"y\"; };\n", 1, "duplicate");
+	unit_expect_cfg_error("http = { max_body = 10; };\nredis = { db = -1; };\n", 2, "'redis.db'");
 }
 END_TEST
 

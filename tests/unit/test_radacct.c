@@ -142,34 +142,19 @@ START_TEST(sql_shapes)
 }
 END_TEST
 
-static void sweep_cfg_fails(const char *text, int line, const char *needle)
-{
-	char *path = unit_tmpfile(text);
-	struct cfg_ctx ctx;
-	cfg_ctx_init(&ctx, path);
-	struct config *cfg = config_load(path, &ctx);
-	ck_assert_msg(cfg == NULL, "accepted: %s", text);
-	char want[300];
-	snprintf(want, sizeof(want), "%s:%d: ", path, line);
-	const char *hit = strstr(ctx.errors.data, want);
-	ck_assert_msg(hit && strstr(hit, needle), "want line %d '%s' in:\n%s", line, needle, ctx.errors.data);
-	cfg_ctx_release(&ctx);
-	unlink(path);
-	free(path);
-}
 
 #define M "master = { host = \"h\"; user = \"u\"; };"
 #define MEM(n) "{ name = \"" n "\"; host = \"h\"; user = \"u\"; }"
 
 START_TEST(sweep_config)
 {
-	sweep_cfg_fails("sweep = {\n table = \"rad`acct\";\n " M " members = ( " MEM("a") " );\n};\n", 2, "'sweep.table'");
-	sweep_cfg_fails("\nsweep = { members = ( " MEM("a") " ); };\n", 2, "'sweep.master' is required");
-	sweep_cfg_fails("sweep = {\n " M "\n};\n", 1, "needs at least one member");
-	sweep_cfg_fails("sweep = { " M " members = (\n " MEM("a") ",\n " MEM("a") "\n); };\n", 3, "is used by member 0");
-	sweep_cfg_fails("sweep = { " M " members = (\n { name = \"a\"; user = \"u\"; }\n); };\n", 2, "'sweep.members[0].host' is required");
-	sweep_cfg_fails("sweep = {\n master = { host = \"h\"; user = \"u\"; database = \"x;y\"; };\n members = ( " MEM("a") " ); };\n", 2, "'sweep.master.database'");
-	sweep_cfg_fails("sweep = { " M " members = ( " MEM("a") " );\n batch = 0; };\n", 2, "'sweep.batch' is 0");
+	unit_expect_cfg_error("sweep = {\n table = \"rad`acct\";\n " M " members = ( " MEM("a") " );\n};\n", 2, "'sweep.table'");
+	unit_expect_cfg_error("\nsweep = { members = ( " MEM("a") " ); };\n", 2, "'sweep.master' is required");
+	unit_expect_cfg_error("sweep = {\n " M "\n};\n", 1, "needs at least one member");
+	unit_expect_cfg_error("sweep = { " M " members = (\n " MEM("a") ",\n " MEM("a") "\n); };\n", 3, "is used by member 0");
+	unit_expect_cfg_error("sweep = { " M " members = (\n { name = \"a\"; user = \"u\"; }\n); };\n", 2, "'sweep.members[0].host' is required");
+	unit_expect_cfg_error("sweep = {\n master = { host = \"h\"; user = \"u\"; database = \"x;y\"; };\n members = ( " MEM("a") " ); };\n", 2, "'sweep.master.database'");
+	unit_expect_cfg_error("sweep = { " M " members = ( " MEM("a") " );\n batch = 0; };\n", 2, "'sweep.batch' is 0");
 }
 END_TEST
 

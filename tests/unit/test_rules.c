@@ -201,22 +201,6 @@ START_TEST(allow_list)
 END_TEST
 
 /* totalizer config errors carry the line of the offending rule or key. */
-static void cfg_fails(const char *text, int line, const char *needle)
-{
-	char *path = unit_tmpfile(text);
-	struct cfg_ctx ctx;
-	cfg_ctx_init(&ctx, path);
-	struct config *cfg = config_load(path, &ctx);
-	ck_assert_msg(cfg == NULL, "accepted: %s", text);
-	char want[300];
-	snprintf(want, sizeof(want), "%s:%d: ", path, line);
-	const char *hit = strstr(ctx.errors.data, want);
-	ck_assert_msg(hit && strstr(hit, needle), "want line %d '%s' in:\n%s", line, needle,
-		      ctx.errors.data);
-	cfg_ctx_release(&ctx);
-	unlink(path);
-	free(path);
-}
 
 #define RULE(extra) "{ prefix = \"web\"; listen = \"127.0.0.1:3430\"; match = \"(a)\"; matched = \"$1\"; " extra " }"
 
@@ -240,20 +224,20 @@ START_TEST(totalizer_config)
 	unlink(path);
 	free(path);
 
-	cfg_fails("totalizer = {\n rules = (\n  " RULE("") ",\n  { prefix = \"x\"; listen = \"127.0.0.1:1\"; match = \"(\"; matched = \"$1\"; }\n );\n};\n",
+	unit_expect_cfg_error("totalizer = {\n rules = (\n  " RULE("") ",\n  { prefix = \"x\"; listen = \"127.0.0.1:1\"; match = \"(\"; matched = \"$1\"; }\n );\n};\n",
 		  4, "totalizer.rules[1]: 'match' does not compile");
-	cfg_fails("totalizer = {\n rules = (\n  " RULE("") ",\n  " RULE("") "\n );\n};\n",
+	unit_expect_cfg_error("totalizer = {\n rules = (\n  " RULE("") ",\n  " RULE("") "\n );\n};\n",
 		  4, "name 'web' is used by rule 0");
-	cfg_fails("totalizer = {\n rules = (\n  " RULE("name = \"a\";") ",\n  " RULE("name = \"b\"; ttl = 60; buckets = 2;") "\n );\n};\n",
+	unit_expect_cfg_error("totalizer = {\n rules = (\n  " RULE("name = \"a\";") ",\n  " RULE("name = \"b\"; ttl = 60; buckets = 2;") "\n );\n};\n",
 		  4, "another bucket width");
-	cfg_fails("totalizer = {\n rules = (\n  { prefix = \"x\"; match = \"a\"; matched = \"$0\"; }\n );\n};\n",
+	unit_expect_cfg_error("totalizer = {\n rules = (\n  { prefix = \"x\"; match = \"a\"; matched = \"$0\"; }\n );\n};\n",
 		  3, "'totalizer.rules[0].listen' is required");
-	cfg_fails("totalizer = {\n rules = ( " RULE("colour = 1;") " );\n};\n", 2, "unknown key 'totalizer.rules[0].colour'");
-	cfg_fails("totalizer = {\n allow = [ \"10.0.0.0/8\", \"bogus\" ];\n rules = ( " RULE("") " );\n};\n",
+	unit_expect_cfg_error("totalizer = {\n rules = ( " RULE("colour = 1;") " );\n};\n", 2, "unknown key 'totalizer.rules[0].colour'");
+	unit_expect_cfg_error("totalizer = {\n allow = [ \"10.0.0.0/8\", \"bogus\" ];\n rules = ( " RULE("") " );\n};\n",
 		  2, "'totalizer.allow[1]' is \"bogus\"");
-	cfg_fails("totalizer = {\n flush_ms = 10;\n rules = ( " RULE("") " );\n};\n", 2, "'totalizer.flush_ms' is 10");
-	cfg_fails("\ntotalizer = { };\n", 2, "needs at least one rule");
-	cfg_fails("totalizer = {\n rules = ( " RULE("ttl = 100; buckets = 3;") " );\n};\n", 2, "whole multiple");
+	unit_expect_cfg_error("totalizer = {\n flush_ms = 10;\n rules = ( " RULE("") " );\n};\n", 2, "'totalizer.flush_ms' is 10");
+	unit_expect_cfg_error("\ntotalizer = { };\n", 2, "needs at least one rule");
+	unit_expect_cfg_error("totalizer = {\n rules = ( " RULE("ttl = 100; buckets = 3;") " );\n};\n", 2, "whole multiple");
 }
 END_TEST
 
