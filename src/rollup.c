@@ -1011,10 +1011,9 @@ static void run_due(struct rollup *r)
 		for (long long h = last - (long long)r->late_hours * HOUR; h <= last; h += HOUR) {
 			if (hour_done(r->usage_dir, h))
 				continue;
-			bool was = hour_done(r->usage_dir, h);
 			if (master_hour(r, h, false, err, sizeof(err)) < 0)
 				atomic_fetch_add(&r->errors, 1);
-			if (!was && hour_done(r->usage_dir, h)) {
+			if (hour_done(r->usage_dir, h)) {	/* this run completed it */
 				atomic_fetch_add(&r->hours_done, 1);
 				atomic_store(&r->last_hour_done, h);
 			}

@@ -655,7 +655,7 @@ static int sweep_member(struct member *m, bool once)
 		snprintf(err, elen, "out of memory");
 		goto out;
 	}
-	long long last = 0, oldest_closed_left = 0;
+	long long last = 0;
 	for (;;) {
 		if (!once && !role_is_active()) {
 			log_info("sweep: member '%s': node demoted, stopping at a batch boundary", m->cfg.name);
@@ -711,7 +711,6 @@ static int sweep_member(struct member *m, bool once)
 		if (n < sw->batch)
 			break;
 	}
-	(void)oldest_closed_left;
 	rc = 0;
 out:
 	free(closed);
