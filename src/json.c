@@ -18,23 +18,26 @@ void json_add_strn(struct buf *b, const char *s, size_t n)
 	static const char hex[] = "0123456789abcdef";
 
 	buf_addc(b, '"');
+	size_t run = 0;		/* start of the pending run of bytes that need no escape */
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\')
+			continue;
+		buf_add(b, s + run, i - run);
+		run = i + 1;
 		switch (c) {
 		case '"': buf_adds(b, "\\\""); break;
 		case '\\': buf_adds(b, "\\\\"); break;
 		case '\n': buf_adds(b, "\\n"); break;
 		case '\r': buf_adds(b, "\\r"); break;
 		case '\t': buf_adds(b, "\\t"); break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				char esc[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-				buf_add(b, esc, 6);
-			} else {
-				buf_addc(b, (char)c);
-			}
+		default: {
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			buf_add(b, esc, 6);
+		}
 		}
 	}
+	buf_add(b, s + run, n - run);
 	buf_addc(b, '"');
 }
 

@@ -151,7 +151,9 @@ void ra_sql_versions(struct buf *b, const char *table, size_t n)
 void ra_json_members(const struct ra_row *r, struct buf *b)
 {
 	for (int c = 0; c < RA_NCOLS; c++) {
-		buf_addf(b, "%s\"%s\":", c ? "," : "", ra_col_names[c]);
+		buf_adds(b, c ? ",\"" : "\"");
+		buf_adds(b, ra_col_names[c]);
+		buf_add(b, "\":", 2);
 		if (r->null[c])
 			buf_adds(b, "null");
 		else if ((c == RA_ACCTINTERVAL || c == RA_ACCTSESSIONTIME ||
