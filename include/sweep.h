@@ -33,6 +33,7 @@ struct sweep_cfg {
 	int stale_after;	/* s without an update before an open session is closed */
 	int batch;		/* rows per page and per master transaction */
 	int timeout;		/* s: connect/read/write timeout of every connection */
+	int master_writers;	/* members writing to master at once */
 	char *table;		/* radacct, a plain identifier */
 	char *stale_cause;	/* acctterminatecause of stale-closed sessions */
 	struct sweep_db master;

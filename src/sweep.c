@@ -109,6 +109,7 @@ static const struct cfg_key sweep_keys[] = {
 	{ .name = "stale_after", .type = CFG_T_INT, .offset = SOFF(stale_after), .min = 60, .max = 30 * 86400, .idef = 1800, .unit = "s" },
 	{ .name = "batch", .type = CFG_T_INT, .offset = SOFF(batch), .min = 1, .max = 2000, .idef = 1000, .unit = "rows" },
 	{ .name = "timeout", .type = CFG_T_INT, .offset = SOFF(timeout), .min = 1, .max = 3600, .idef = 30, .unit = "s" },
+	{ .name = "master_writers", .type = CFG_T_INT, .offset = SOFF(master_writers), .min = 1, .max = MAX_MEMBERS, .idef = 1 },
 	{ .name = "table", .type = CFG_T_STR, .offset = SOFF(table), .sdef = "radacct", .check = ra_check_identifier },
 	{ .name = "stale_cause", .type = CFG_T_STR, .offset = SOFF(stale_cause), .sdef = "Stale-Session" },
 	{ .name = "master", .type = CFG_T_CUSTOM, .offset = SOFF(master), .custom = parse_master, .custom_free = free_master },
@@ -180,6 +181,10 @@ struct sweep {
 	struct member *m;
 	size_t nm;
 	struct conn stale;		/* the sweep thread's master connection */
+	int master_writers;		/* member threads writing to master at once */
+	int writing;			/* how many are (under mw_mu) */
+	pthread_mutex_t mw_mu;
+	pthread_cond_t mw_cv;
 	struct worker w;		/* the sweep thread */
 	_Atomic uint64_t cycles, failed_cycles, stale_total;
 	_Atomic uint64_t last_cycle_us, last_cycle_wall;
@@ -357,28 +362,36 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &after },
 		{ .buffer_type = MYSQL_TYPE_LONG, .buffer = &lim },
 	};
+	/* Each row is fetched straight into its place in the page (the result
+	 * is bound again before every fetch); a row beyond the page, which
+	 * LIMIT rules out, would land in the scratch row. */
 	static _Thread_local struct ra_row scratch;
 	MYSQL_BIND r[RA_NCOLS + 1];
-	r[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &scratch.radacctid };
-	for (int k = 0; k < RA_NCOLS; k++)
-		r[k + 1] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = scratch.v[k],
-					 .buffer_length = RA_VAL_MAX - 1, .length = &scratch.len[k],
-					 .is_null = (my_bool *)&scratch.null[k] };
-	if (mysql_stmt_bind_param(c->page, p) || mysql_stmt_execute(c->page) ||
-	    mysql_stmt_bind_result(c->page, r))
+	if (mysql_stmt_bind_param(c->page, p) || mysql_stmt_execute(c->page))
 		return fail(err, len, "reading a page", c->db, c->page);
 	long n = 0;
 	int f;
-	while ((f = mysql_stmt_fetch(c->page)) == 0 || f == MYSQL_DATA_TRUNCATED) {
+	for (;;) {
+		struct ra_row *dst = n < sw->batch ? &m->rows[n] : &scratch;
+		r[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &dst->radacctid };
+		for (int k = 0; k < RA_NCOLS; k++)
+			r[k + 1] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = dst->v[k],
+						 .buffer_length = RA_VAL_MAX - 1, .length = &dst->len[k],
+						 .is_null = (my_bool *)&dst->null[k] };
+		if (mysql_stmt_bind_result(c->page, r))
+			return fail(err, len, "reading a page", c->db, c->page);
+		f = mysql_stmt_fetch(c->page);
+		if (f != 0 && f != MYSQL_DATA_TRUNCATED)
+			break;
 		for (int k = 0; k < RA_NCOLS; k++) {
-			if (scratch.len[k] > RA_VAL_MAX - 1)
-				scratch.len[k] = RA_VAL_MAX - 1;	/* wider than the schema's column */
-			scratch.v[k][scratch.null[k] ? 0 : scratch.len[k]] = '\0';
-			if (scratch.null[k])
-				scratch.len[k] = 0;
+			if (dst->len[k] > RA_VAL_MAX - 1)
+				dst->len[k] = RA_VAL_MAX - 1;	/* wider than the schema's column */
+			dst->v[k][dst->null[k] ? 0 : dst->len[k]] = '\0';
+			if (dst->null[k])
+				dst->len[k] = 0;
 		}
 		if (n < sw->batch)
-			m->rows[n++] = scratch;
+			n++;
 	}
 	if (f != MYSQL_NO_DATA)
 		return fail(err, len, "fetching a page", c->db, c->page);
@@ -387,6 +400,30 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 	if (n)
 		*last = m->rows[n - 1].radacctid;
 	return n;
+}
+
+/*
+ * The master write gate: at most master_writers member threads run a master
+ * transaction at once.  Concurrent inserts into one InnoDB table contend on
+ * its index pages, and on a box with few cores the spinning costs more than
+ * the parallelism gains (docs/sweep.md, "Speed"); a thread waiting here has
+ * its member work (delete, next read) overlapped with another's master write.
+ */
+static void master_enter(struct sweep *sw)
+{
+	pthread_mutex_lock(&sw->mw_mu);
+	while (sw->writing >= sw->master_writers)
+		pthread_cond_wait(&sw->mw_cv, &sw->mw_mu);
+	sw->writing++;
+	pthread_mutex_unlock(&sw->mw_mu);
+}
+
+static void master_leave(struct sweep *sw)
+{
+	pthread_mutex_lock(&sw->mw_mu);
+	sw->writing--;
+	pthread_cond_signal(&sw->mw_cv);
+	pthread_mutex_unlock(&sw->mw_mu);
 }
 
 /* Upsert rows[0..n) into master in one transaction. */
@@ -618,6 +655,7 @@ out:
 static void publish_row(const struct member *m, const struct ra_row *r, const char *what)
 {
 	struct buf b = BUF_INIT;
+	buf_grow(&b, 2048);	/* one allocation for the usual row */
 	buf_adds(&b, "\"event\":");
 	json_add_str(&b, what);
 	buf_adds(&b, ",\"member\":");
@@ -677,7 +715,10 @@ static int sweep_member(struct member *m, bool once)
 		}
 		/* 2. master first, in key order (the same lock order in every thread) */
 		qsort(all, (size_t)n, sizeof(*all), by_uniqueid);
-		if (upsert(m, all, (size_t)n, err, elen) < 0)
+		master_enter(sw);
+		int up = upsert(m, all, (size_t)n, err, elen);
+		master_leave(sw);
+		if (up < 0)
 			goto out;
 		atomic_fetch_add(&m->copied, (uint64_t)n);
 		/* 3. then the member: the exact closed rows, and superseded open copies */
@@ -757,11 +798,16 @@ static void *member_main(void *arg)
 	snprintf(tag, sizeof(tag), "sw-%s", m->cfg.name);
 	log_set_thread_tag(tag);
 	mysql_thread_init();
-	uint64_t t0 = mono_usec();
+	uint64_t t0 = mono_usec(), read0 = atomic_load(&m->read), moved0 = atomic_load(&m->moved);
 	m->ok = sweep_member(m, r->once) == 0;
 	if (m->ok)
 		measure_oldest(m);
-	atomic_store(&m->last_us, mono_usec() - t0);
+	uint64_t us = mono_usec() - t0;
+	atomic_store(&m->last_us, us);
+	if (m->ok)
+		log_msg(r->once ? LOG_LVL_INFO : LOG_LVL_DEBUG, "sweep: member '%s': %llu row(s) read, %llu moved, %.3f s",
+			m->cfg.name, (unsigned long long)(atomic_load(&m->read) - read0),
+			(unsigned long long)(atomic_load(&m->moved) - moved0), (double)us / 1e6);
 	if (!m->ok) {
 		atomic_fetch_add(&m->errors, 1);
 		/* a broken connection is reopened next time */
@@ -1001,6 +1047,7 @@ static int load_cfg(struct sweep *sw, const struct sweep_cfg *cfg)
 	sw->stale_after = cfg->stale_after;
 	sw->batch = cfg->batch;
 	sw->timeout = cfg->timeout;
+	sw->master_writers = cfg->master_writers;
 	sw->table = strdup(cfg->table);
 	sw->stale_cause = strdup(cfg->stale_cause);
 	if (!sw->table || !sw->stale_cause || db_copy(&sw->master, &cfg->master) < 0)
@@ -1048,6 +1095,8 @@ static void *sweep_create(struct daemon *d, const void *cfgp)
 	}
 	sw->d = d;
 	worker_init(&sw->w);
+	pthread_mutex_init(&sw->mw_mu, NULL);
+	pthread_cond_init(&sw->mw_cv, NULL);
 	if (load_cfg(sw, cfgp) < 0) {
 		error("sweep: out of memory");
 		sweep_destroy(sw);
@@ -1090,6 +1139,8 @@ static void sweep_destroy(void *job)
 		return;
 	unload_cfg(sw);
 	worker_destroy(&sw->w);
+	pthread_mutex_destroy(&sw->mw_mu);
+	pthread_cond_destroy(&sw->mw_cv);
 	free(sw);
 }
 

@@ -313,7 +313,7 @@ conf=$H_TMP/sweep.conf
 cat > "$conf" <<CONF
 node = { name = "sweep-a"; state_dir = "$H_TMP/state"; };
 http = { listen = "127.0.0.1:$(h_free_port tcp)"; };
-sweep = { interval = 60; stale_after = $STALE_AFTER; batch = 100;
+sweep = { interval = 60; stale_after = $STALE_AFTER; batch = 100; master_writers = 2;
   master = { host = "127.0.0.1"; port = $ms_PORT; user = "root"; password = ""; database = "radius"; };
   members = ( { name = "m1"; host = "127.0.0.1"; port = $m1_PORT; user = "root"; password = ""; database = "radius"; },
               { name = "m2"; host = "127.0.0.1"; port = $m2_PORT; user = "root"; password = ""; database = "radius"; } ); };
