@@ -7,7 +7,8 @@
  *   2. upsert the page into master in one transaction, keyed by
  *      acctuniqueid; the statement itself applies the precedence rule, so an
  *      older copy never overwrites a newer one, in whatever order members
- *      are swept;
+ *      are swept; open rows master already holds at that version or a newer
+ *      one are left out (they would change nothing);
  *   3. only after master committed, delete from the member exactly the
  *      closed rows that were read — every column compared null-safely, so a
  *      row FreeRADIUS changed in between survives to the next cycle — and the
@@ -586,12 +587,17 @@ fail:
 }
 
 /*
- * Of the open rows, which does master already hold closed with a version at
- * least as new?  Sets keep[i] = false for those (they are to be deleted).
+ * What master holds of the open rows[0..n): held[i] when master's copy is
+ * the same version or a newer one (the upsert would leave it as it is, so
+ * the row is not sent again), obsolete[i] when that copy is closed (the
+ * member's open copy is a late interim, to be deleted).  Both arrays are
+ * cleared first.
  */
-static int find_superseded(struct member *m, struct ra_row **rows, size_t n, bool *obsolete,
-			   char *err, size_t len)
+static int master_versions(struct member *m, struct ra_row **rows, size_t n, bool *held,
+			   bool *obsolete, char *err, size_t len)
 {
+	memset(held, 0, n * sizeof(*held));
+	memset(obsolete, 0, n * sizeof(*obsolete));
 	struct sweep *sw = m->sw;
 	struct conn *c = &m->sc;
 	struct buf q = BUF_INIT;
@@ -631,16 +637,16 @@ static int find_superseded(struct member *m, struct ra_row **rows, size_t n, boo
 				mr.len[cc] = RA_VAL_MAX - 1;
 			mr.v[cc][mr.null[cc] ? 0 : mr.len[cc]] = '\0';
 		}
-		if (mr.null[RA_ACCTSTOPTIME])
-			continue;	/* open on master: nothing supersedes */
 		struct ra_version mv, cv;
 		ra_version_of(&mr, &mv);
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(rows[i]->v[RA_ACCTUNIQUEID], mr.v[RA_ACCTUNIQUEID]) != 0)
 				continue;
 			ra_version_of(rows[i], &cv);
-			if (ra_compare(&cv, &mv) <= 0)
-				obsolete[i] = true;
+			if (ra_compare(&cv, &mv) <= 0) {
+				held[i] = true;
+				obsolete[i] = mv.closed;	/* closed beats this open copy */
+			}
 		}
 	}
 	mysql_stmt_free_result(st);
@@ -688,8 +694,9 @@ static int sweep_member(struct member *m, bool once)
 	struct ra_row **open = malloc((size_t)sw->batch * sizeof(*open));
 	struct ra_row **all = malloc((size_t)sw->batch * sizeof(*all));
 	bool *obsolete = malloc((size_t)sw->batch * sizeof(*obsolete));
+	bool *held = malloc((size_t)sw->batch * sizeof(*held));
 	int rc = -1;
-	if (!closed || !open || !all || !obsolete) {
+	if (!closed || !open || !all || !obsolete || !held) {
 		snprintf(err, elen, "out of memory");
 		goto out;
 	}
@@ -705,22 +712,30 @@ static int sweep_member(struct member *m, bool once)
 		if (n == 0)
 			break;
 		atomic_fetch_add(&m->read, (uint64_t)n);
-		size_t nc = 0, no = 0;
+		size_t nc = 0, no = 0, ns = 0;
 		for (long i = 0; i < n; i++) {
-			all[i] = &m->rows[i];
 			if (m->rows[i].null[RA_ACCTSTOPTIME])
 				open[no++] = &m->rows[i];
 			else
-				closed[nc++] = &m->rows[i];
+				all[ns++] = closed[nc++] = &m->rows[i];
 		}
-		/* 2. master first, in key order (the same lock order in every thread) */
-		qsort(all, (size_t)n, sizeof(*all), by_uniqueid);
-		master_enter(sw);
-		int up = upsert(m, all, (size_t)n, err, elen);
-		master_leave(sw);
-		if (up < 0)
+		/* open rows master already holds at this version or a newer one
+		 * (unchanged since the last cycle, or beaten) are not sent again */
+		if (no && master_versions(m, open, no, held, obsolete, err, elen) < 0)
 			goto out;
-		atomic_fetch_add(&m->copied, (uint64_t)n);
+		for (size_t i = 0; i < no; i++)
+			if (!held[i])
+				all[ns++] = open[i];
+		/* 2. master first, in key order (the same lock order in every thread) */
+		if (ns) {
+			qsort(all, ns, sizeof(*all), by_uniqueid);
+			master_enter(sw);
+			int up = upsert(m, all, ns, err, elen);
+			master_leave(sw);
+			if (up < 0)
+				goto out;
+			atomic_fetch_add(&m->copied, (uint64_t)ns);
+		}
 		/* 3. then the member: the exact closed rows, and superseded open copies */
 		if (nc) {
 			long d = delete_exact(m, closed, nc, err, elen);
@@ -733,20 +748,15 @@ static int sweep_member(struct member *m, bool once)
 			for (size_t i = 0; i < nc; i++)
 				publish_row(m, closed[i], "closed");
 		}
-		if (no) {
-			memset(obsolete, 0, no * sizeof(*obsolete));
-			if (find_superseded(m, open, no, obsolete, err, elen) < 0)
+		size_t k = 0;
+		for (size_t i = 0; i < no; i++)
+			if (obsolete[i])
+				open[k++] = open[i];
+		if (k) {
+			long d = delete_exact(m, open, k, err, elen);
+			if (d < 0)
 				goto out;
-			size_t k = 0;
-			for (size_t i = 0; i < no; i++)
-				if (obsolete[i])
-					open[k++] = open[i];
-			if (k) {
-				long d = delete_exact(m, open, k, err, elen);
-				if (d < 0)
-					goto out;
-				atomic_fetch_add(&m->superseded, (uint64_t)d);
-			}
+			atomic_fetch_add(&m->superseded, (uint64_t)d);
 		}
 		worker_beat(&sw->w);
 		if (n < sw->batch)
@@ -758,6 +768,7 @@ out:
 	free(open);
 	free(all);
 	free(obsolete);
+	free(held);
 	return rc;
 }
 
@@ -798,15 +809,17 @@ static void *member_main(void *arg)
 	snprintf(tag, sizeof(tag), "sw-%s", m->cfg.name);
 	log_set_thread_tag(tag);
 	mysql_thread_init();
-	uint64_t t0 = mono_usec(), read0 = atomic_load(&m->read), moved0 = atomic_load(&m->moved);
+	uint64_t t0 = mono_usec(), read0 = atomic_load(&m->read), copied0 = atomic_load(&m->copied);
+	uint64_t moved0 = atomic_load(&m->moved);
 	m->ok = sweep_member(m, r->once) == 0;
 	if (m->ok)
 		measure_oldest(m);
 	uint64_t us = mono_usec() - t0;
 	atomic_store(&m->last_us, us);
 	if (m->ok)
-		log_msg(r->once ? LOG_LVL_INFO : LOG_LVL_DEBUG, "sweep: member '%s': %llu row(s) read, %llu moved, %.3f s",
+		log_msg(r->once ? LOG_LVL_INFO : LOG_LVL_DEBUG, "sweep: member '%s': %llu row(s) read, %llu copied, %llu moved, %.3f s",
 			m->cfg.name, (unsigned long long)(atomic_load(&m->read) - read0),
+			(unsigned long long)(atomic_load(&m->copied) - copied0),
 			(unsigned long long)(atomic_load(&m->moved) - moved0), (double)us / 1e6);
 	if (!m->ok) {
 		atomic_fetch_add(&m->errors, 1);
@@ -1180,7 +1193,7 @@ static void sweep_metrics(void *job, struct buf *out)
 		size_t off;
 	} per[] = {
 		{ "rows_read_total", "Rows read from the member.", offsetof(struct member, read) },
-		{ "rows_copied_total", "Rows upserted into master.", offsetof(struct member, copied) },
+		{ "rows_copied_total", "Rows written to master (open rows it already held at that version are not).", offsetof(struct member, copied) },
 		{ "rows_moved_total", "Closed rows deleted from the member after master committed them.", offsetof(struct member, moved) },
 		{ "superseded_deleted_total", "Open copies deleted because master holds the session closed and newer.", offsetof(struct member, superseded) },
 		{ "member_stale_closed_total", "The member's copies closed as stale.", offsetof(struct member, stale_closed) },

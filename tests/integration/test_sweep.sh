@@ -127,7 +127,19 @@ for order in "m1 m2" "m2 m1"; do
     sweep "$H_TMP/both.conf" || h_fail "third sweep failed"
     [ "$(master_sum)" = "$sum1" ] || h_fail "a rerun changed master"
     eval "SUM_${order// /_}=\$sum1"
-    h_ok "members swept in order $order: master holds every session once with the winning version; members only open ones; stale closed; a rerun changes nothing"
+    # the open rows left are unchanged (m2's) or beaten (m1's u_open): none is sent again
+    grep -q "member 'm1': 1 row(s) read, 0 copied" "$H_TMP/once$n_once.log" &&
+        grep -q "member 'm2': 2 row(s) read, 0 copied" "$H_TMP/once$n_once.log" ||
+        h_fail "order $order: unchanged open rows were sent again: $(grep -o "member .*copied" "$H_TMP/once$n_once.log")"
+    # an interim on m2 changes u_fresh: that one row is sent, and master follows it
+    Q m2 "UPDATE radacct SET acctupdatetime = acctupdatetime + INTERVAL 1 MINUTE, acctsessiontime = 300,
+          acctinputoctets = 2 WHERE acctuniqueid = 'u_fresh'"
+    sweep "$H_TMP/both.conf" || h_fail "fourth sweep failed"
+    grep -q "member 'm2': 2 row(s) read, 1 copied" "$H_TMP/once$n_once.log" ||
+        h_fail "order $order: the changed open row: $(grep -o "member .*copied" "$H_TMP/once$n_once.log")"
+    [ "$(Q ms "SELECT acctstoptime IS NULL, acctsessiontime, acctinputoctets FROM radacct WHERE acctuniqueid = 'u_fresh'")" = "1	300	2" ] ||
+        h_fail "order $order: master did not take the interim: $(Q ms "SELECT acctsessiontime FROM radacct WHERE acctuniqueid = 'u_fresh'")"
+    h_ok "members swept in order $order: master holds every session once with the winning version; members only open ones; stale closed; a rerun changes nothing and sends no unchanged open row; a changed one is sent"
 done
 [ "$SUM_m1_m2" = "$SUM_m2_m1" ] || h_fail "the two member orders give different masters"
 h_ok "both member orders give the same master"
