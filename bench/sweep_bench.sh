@@ -9,14 +9,17 @@
 #     rows piped into `mysql` on master, then `DELETE FROM radacct WHERE
 #     acctstoptime IS NOT NULL` on the member;
 #   - the ceiling: `LOAD DATA LOCAL INFILE` of the same closed rows into an
-#     empty master (insert only: no read from a member, no delete).
+#     empty master (insert only: no read from a member, no delete);
+# and a bound: the work floor (sb__floor), the server CPU any move of these
+# rows needs, spread over every core.  Each method runs SWEEP_BENCH_RUNS
+# times (default 2), interleaved, and keeps its best time.
 # Seeding and restoring are not timed.  Each method starts from the same
 # state: members reloaded from the same TSV (same radacctids), master empty,
 # InnoDB purge caught up on all three servers.
 #
 # Usage: sweep_bench [CLOSED [OPEN]]     (rows per member)
 # It starts (and stops at the end) three MariaDBs, swm1 swm2 swms.
-# Environment: AGG_BUILD (default build), SWEEP_BENCH_BP (InnoDB buffer pool
+# Environment: AGG_BUILD (default build), SWEEP_BENCH_RUNS, SWEEP_BENCH_BP (InnoDB buffer pool
 # set on each server for the run, default 1G; see sb__setup),
 # SWEEP_BENCH_PROFILE=1 (then an extra, untimed sweep with the servers'
 # process lists sampled: where the member threads spend their time).
@@ -145,6 +148,11 @@ sb__rate() {
 # sb__ratio A B: A / B with two decimals.
 sb__ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
+}
+
+# sb__min A B: the smaller of two times (A may be empty: then B).
+sb__min() {
+    awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }'
 }
 
 # sb__k N: 250000 -> 250k.
@@ -414,46 +422,58 @@ sb__profile() {
 # 250000 closed + 50000 open).  SWEEP_BENCH_PROFILE=1 adds the profile of
 # an extra sweep.
 sweep_bench() {
-    local closed=${1:-250000} open=${2:-50000} total sw_rate old_rate ld_rate fl_rate label
+    local closed=${1:-250000} open=${2:-50000} runs=${SWEEP_BENCH_RUNS:-2} total i
+    local sw_s='' old_s='' ld_s='' fl_s='' rss=0 sw_rate old_rate ld_rate fl_rate label goal2 goal8
     total=$(( closed + open ))
     [ -x /usr/bin/time ] || { echo "sweep_bench: /usr/bin/time is missing (package time)" >&2; return 1; }
     echo
     echo "== sweep ($(nproc) cores): 2 members x $(sb__k "$closed") closed + $(sb__k "$open") open radacct rows into an empty master"
     sb__setup "$closed" "$open" || return 1
-
-    sb__sweep "$closed" "$open" || return 1
-    echo "  aggregatord --once sweep (batch 1000, both members at once): $SB_SW_S s; it logged:" \
-         "$(grep -o 'one cycle.*' "$SB_DIR/sweep.log" | tail -n 1)"
-    echo "  checked: master holds all $(( 2 * total )) sessions ($(( 2 * closed )) closed), each member only its $open open rows"
-    echo "  $SB_SW_CPU"
-
-    sb__reset || return 1
-    sb__oldway "$closed" || return 1
-    sb__loaddata "$closed" || return 1
-    sb__floor "$closed" "$open" || return 1
+    # The same work measures 15% apart from one run to the next on this
+    # machine: every method runs $runs times, interleaved, each keeping its best.
+    for ((i = 1; i <= runs; i++)); do
+        echo "  -- run $i of $runs"
+        [ "$i" = 1 ] || sb__reset || return 1
+        sb__sweep "$closed" "$open" || return 1
+        echo "  aggregatord --once sweep (batch 1000, both members at once): $SB_SW_S s; it logged:" \
+             "$(grep -o 'one cycle.*' "$SB_DIR/sweep.log" | tail -n 1)"
+        echo "  checked: master holds all $(( 2 * total )) sessions ($(( 2 * closed )) closed), each member only its $open open rows"
+        echo "  $SB_SW_CPU"
+        sb__reset || return 1
+        sb__oldway "$closed" || return 1
+        sb__loaddata "$closed" || return 1
+        sb__floor "$closed" "$open" || return 1
+        sw_s=$(sb__min "$sw_s" "$SB_SW_S"); old_s=$(sb__min "$old_s" "$SB_OLD_S")
+        ld_s=$(sb__min "$ld_s" "$SB_LD_S"); fl_s=$(sb__min "$fl_s" "$SB_FLOOR_S")
+        [ "$SB_RSS" -le "$rss" ] || rss=$SB_RSS
+    done
     if [ "${SWEEP_BENCH_PROFILE:-0}" = 1 ]; then
         sb__profile "$closed" "$open" || return 1
     fi
 
-    sw_rate=$(sb__rate $(( 2 * closed )) "$SB_SW_S")
-    old_rate=$(sb__rate $(( 2 * closed )) "$SB_OLD_S")
-    ld_rate=$(sb__rate $(( 2 * closed )) "$SB_LD_S")
-    fl_rate=$(sb__rate $(( 2 * closed )) "$SB_FLOOR_S")
+    sw_rate=$(sb__rate $(( 2 * closed )) "$sw_s")
+    old_rate=$(sb__rate $(( 2 * closed )) "$old_s")
+    ld_rate=$(sb__rate $(( 2 * closed )) "$ld_s")
+    fl_rate=$(sb__rate $(( 2 * closed )) "$fl_s")
     label="sweep rows moved/s (2 members x $(sb__k "$closed") closed + $(sb__k "$open") open)"
     echo
+    echo "best of $runs runs each:"
     printf '%s  %s /s   baseline %s /s (mysqldump --replace | mysql, then DELETE)   ratio %s\n' \
         "$label" "$sw_rate" "$old_rate" "$(sb__ratio "$sw_rate" "$old_rate")"
     printf '%s  %s /s   baseline %s /s (LOAD DATA LOCAL INFILE into master)   ratio %s\n' \
         "$label" "$sw_rate" "$ld_rate" "$(sb__ratio "$sw_rate" "$ld_rate")"
     printf '%s  %s /s   bound %s /s (the work floor: its CPU time spread over %s cores)   ratio %s\n' \
         "$label" "$sw_rate" "$fl_rate" "$(nproc)" "$(sb__ratio "$sw_rate" "$fl_rate")"
-    echo "sweep rows read/s (all $(( 2 * total )) rows; open ones are copied too)  $(sb__rate $(( 2 * total )) "$SB_SW_S") /s"
-    echo "sweep peak RSS: $SB_RSS KiB"
+    echo "sweep rows read/s (all $(( 2 * total )) rows; open ones are copied too)  $(sb__rate $(( 2 * total )) "$sw_s") /s"
+    echo "sweep peak RSS: $rss KiB"
     echo "  goals (issue 5): >= 2x the old way: $(awk -v a="$sw_rate" -v b="$old_rate" 'BEGIN { print (a >= 2 * b) ? "met" : "NOT met" }');" \
          ">= 80% of LOAD DATA: $(awk -v a="$sw_rate" -v b="$ld_rate" 'BEGIN { print (a >= 0.8 * b) ? "met" : "NOT met" }');" \
-         "peak RSS < 64 MiB: $([ "$SB_RSS" -lt 65536 ] && echo met || echo "NOT met")"
-    echo "  on this machine no method can pass the work floor's $fl_rate /s: the goals ask for" \
-         "$(( 2 * old_rate )) /s (2x the old way) and $(awk -v r="$ld_rate" 'BEGIN { printf "%.0f", 0.8 * r }') /s (80% of LOAD DATA)"
+         "peak RSS < 64 MiB: $([ "$rss" -lt 65536 ] && echo met || echo "NOT met")"
+    goal2=$(( 2 * old_rate ))
+    goal8=$(awk -v r="$ld_rate" 'BEGIN { printf "%.0f", 0.8 * r }')
+    echo "  the work floor allows at most $fl_rate /s here; 2x the old way is $goal2 /s" \
+         "($([ "$goal2" -gt "$fl_rate" ] && echo "beyond any method on this machine" || echo "within the floor")), 80% of LOAD DATA $goal8 /s" \
+         "($([ "$goal8" -gt "$fl_rate" ] && echo "beyond any method on this machine" || echo "within the floor"))"
     h_stop swm1 || true
     h_stop swm2 || true
     h_stop swms || true
