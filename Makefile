@@ -167,7 +167,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory integration
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all harness $(BUILD)/bench_core $(BUILD)/bench_publish
+	$(Q)$(MAKE) --no-print-directory all harness $(BUILD)/bench_core $(BUILD)/bench_publish $(BUILD)/influx_cli
 	$(Q)AGG_BUILD=$(BUILD) bench/run.sh
 
 demo: deps
