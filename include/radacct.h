@@ -37,6 +37,7 @@ struct ra_row {
 	char v[RA_NCOLS][RA_VAL_MAX];	/* values, NUL-terminated */
 	unsigned long len[RA_NCOLS];	/* value lengths */
 	char null[RA_NCOLS];		/* 1 when the value is NULL */
+	bool wide;			/* a value did not fit RA_VAL_MAX: not to be moved */
 };
 
 /* What the precedence rule looks at. */

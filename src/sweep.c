@@ -169,7 +169,7 @@ struct member {
 	bool ok;			/* this cycle succeeded */
 	char err[256];			/* why it failed */
 	struct ra_row *rows;		/* one page */
-	_Atomic uint64_t read, copied, moved, superseded, stale_closed, errors;
+	_Atomic uint64_t read, copied, moved, superseded, stale_closed, errors, wide;
 	_Atomic uint64_t last_us;	/* last cycle's duration, µs */
 	_Atomic long long oldest_closed;	/* acctstoptime epoch of the oldest closed row left, 0 = none */
 };
@@ -384,9 +384,12 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 		f = mysql_stmt_fetch(c->page);
 		if (f != 0 && f != MYSQL_DATA_TRUNCATED)
 			break;
+		dst->wide = false;
 		for (int k = 0; k < RA_NCOLS; k++) {
-			if (dst->len[k] > RA_VAL_MAX - 1)
-				dst->len[k] = RA_VAL_MAX - 1;	/* wider than the schema's column */
+			if (dst->len[k] > RA_VAL_MAX - 1) {	/* wider than the schema's columns allow */
+				dst->len[k] = RA_VAL_MAX - 1;
+				dst->wide = true;
+			}
 			dst->v[k][dst->null[k] ? 0 : dst->len[k]] = '\0';
 			if (dst->null[k])
 				dst->len[k] = 0;
@@ -714,6 +717,14 @@ static int sweep_member(struct member *m, bool once)
 		atomic_fetch_add(&m->read, (uint64_t)n);
 		size_t nc = 0, no = 0, ns = 0;
 		for (long i = 0; i < n; i++) {
+			if (m->rows[i].wide) {
+				/* a truncated copy must not reach master; the row stays
+				 * (and shows in the oldest-closed-row gauge) */
+				log_error("sweep: member '%s': row radacctid %lld has a value wider than %d bytes; "
+					  "left on the member", m->cfg.name, m->rows[i].radacctid, RA_VAL_MAX - 1);
+				atomic_fetch_add(&m->wide, 1);
+				continue;
+			}
 			if (m->rows[i].null[RA_ACCTSTOPTIME])
 				open[no++] = &m->rows[i];
 			else
@@ -1198,6 +1209,7 @@ static void sweep_metrics(void *job, struct buf *out)
 		{ "superseded_deleted_total", "Open copies deleted because master holds the session closed and newer.", offsetof(struct member, superseded) },
 		{ "member_stale_closed_total", "The member's copies closed as stale.", offsetof(struct member, stale_closed) },
 		{ "errors_total", "Failed member cycles.", offsetof(struct member, errors) },
+		{ "rows_too_wide_total", "Rows left on the member: a value wider than the sweep's row buffer.", offsetof(struct member, wide) },
 	};
 	for (size_t k = 0; k < sizeof(per) / sizeof(per[0]); k++) {
 		buf_addf(out, "# HELP aggregatord_sweep_%s %s\n# TYPE aggregatord_sweep_%s counter\n",

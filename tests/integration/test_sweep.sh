@@ -228,3 +228,16 @@ if sweep "$H_TMP/m2.conf"; then h_fail "a table without its columns was swept"; 
 grep -q "table 'radacct' on member 'm2' lacks column(s): framedinterfaceid, class" "$H_TMP/once$n_once.log" \
     || h_fail "missing columns not named: $(cat "$H_TMP/once$n_once.log")"
 h_ok "a member table lacking columns is refused, naming them"
+
+# --- a value wider than the sweep's row buffer: the row stays, nothing truncated reaches master ---
+load_schema m1 ms
+row m1 u_ok 0 10 30 1800 5 5 User-Request
+row m1 u_wide 0 10 30 1800 5 5 User-Request
+Q m1 "UPDATE radacct SET connectinfo_start = REPEAT(_utf8mb4 X'C3A9', 100) WHERE acctuniqueid = 'u_wide'"
+sweep "$H_TMP/m1.conf" || h_fail "sweep with a wide row failed: $(cat "$H_TMP/once$n_once.log")"
+grep -q "row radacctid [0-9]* has a value wider than 131 bytes; left on the member" "$H_TMP/once$n_once.log" \
+    || h_fail "the wide row was not reported: $(cat "$H_TMP/once$n_once.log")"
+[ "$(Q ms "SELECT GROUP_CONCAT(acctuniqueid) FROM radacct")" = u_ok ] || h_fail "master holds $(Q ms "SELECT GROUP_CONCAT(acctuniqueid) FROM radacct")"
+[ "$(Q m1 "SELECT GROUP_CONCAT(acctuniqueid), CHAR_LENGTH(MAX(connectinfo_start)) FROM radacct")" = "u_wide	100" ] \
+    || h_fail "m1 holds $(Q m1 "SELECT GROUP_CONCAT(acctuniqueid) FROM radacct")"
+h_ok "a row with a value too wide to carry whole stays on the member, reported; the others move"
