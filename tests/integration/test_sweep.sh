@@ -186,8 +186,12 @@ Q ms "INSERT INTO radacct ($COLS) VALUES ('s-u_race','u_race','x','10.0.0.1','1'
 # hold master's row lock for 5 s from another session (the sweep's timeout is 10 s)
 h_spawn locker "$H_TMP/locker.log" mariadb --no-defaults -uroot --socket="$ms_SOCK" radius \
     -e "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE; SELECT SLEEP(5); COMMIT;"
-h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e 'SELECT COUNT(*) FROM information_schema.INNODB_TRX') -ge 1 ]" \
-    || h_fail "the lock holder did not start"
+# it holds the lock once its session is in the SLEEP (the FOR UPDATE is done)
+lock_held() {
+    h_running locker || h_fail "the lock holder exited early: $(cat "$H_TMP/locker.log")"
+    [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(5)'")" = 1 ]
+}
+h_wait_until 10 lock_held || h_fail "the lock holder did not take the lock: $(cat "$H_TMP/locker.log")"
 sed 's/timeout = 5;/timeout = 10;/' "$H_TMP/m1.conf" > "$H_TMP/m1-slow.conf"
 "$AGGD" -c "$H_TMP/m1-slow.conf" --once sweep > "$H_TMP/race.log" 2>&1 &
 sw=$!
