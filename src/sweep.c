@@ -386,13 +386,13 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 			break;
 		dst->wide = false;
 		for (int k = 0; k < RA_NCOLS; k++) {
-			if (dst->len[k] > RA_VAL_MAX - 1) {	/* wider than the schema's columns allow */
+			if (dst->null[k]) {
+				dst->len[k] = 0;	/* the library need not set it */
+			} else if (dst->len[k] > RA_VAL_MAX - 1) {	/* wider than the schema's columns allow */
 				dst->len[k] = RA_VAL_MAX - 1;
 				dst->wide = true;
 			}
-			dst->v[k][dst->null[k] ? 0 : dst->len[k]] = '\0';
-			if (dst->null[k])
-				dst->len[k] = 0;
+			dst->v[k][dst->len[k]] = '\0';
 		}
 		if (n < sw->batch)
 			n++;
