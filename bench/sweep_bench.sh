@@ -335,8 +335,7 @@ sb__floor() {
     local -a parts=()
     sb__reset || return 1
     a=$(sb__ticks swms)
-    sb__q swms "LOAD DATA LOCAL INFILE '$SB_DIR/m1.tsv' INTO TABLE radacct ($SB_COLS);
-                LOAD DATA LOCAL INFILE '$SB_DIR/m2.tsv' INTO TABLE radacct ($SB_COLS)" || return 1
+    sb__load swms "$SB_DIR/m1.tsv" "$SB_DIR/m2.tsv" || return 1
     sb__wait_purge || return 1
     ld=$(( $(sb__ticks swms) - a ))
     for n in swm1 swm2; do

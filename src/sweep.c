@@ -344,6 +344,32 @@ static void bind_row(MYSQL_BIND *b, struct ra_row *r)
 	}
 }
 
+/* A result binding for value k of row r (a string of at most RA_VAL_MAX - 1 bytes). */
+static MYSQL_BIND bind_value(struct ra_row *r, int k)
+{
+	return (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = r->v[k],
+			     .buffer_length = RA_VAL_MAX - 1, .length = &r->len[k],
+			     .is_null = (my_bool *)&r->null[k] };
+}
+
+/*
+ * After a fetch: make value k of r a proper string (NULL is "" with length
+ * 0; the library need not set a NULL's length).  false when the value was
+ * wider than the buffer and is cut short.
+ */
+static bool value_fetched(struct ra_row *r, int k)
+{
+	bool fits = true;
+	if (r->null[k]) {
+		r->len[k] = 0;
+	} else if (r->len[k] > RA_VAL_MAX - 1) {
+		r->len[k] = RA_VAL_MAX - 1;
+		fits = false;
+	}
+	r->v[k][r->len[k]] = '\0';
+	return fits;
+}
+
 /* Read the next page of the member (rows after *last); returns the count or -1. */
 static long read_page(struct member *m, long long *last, char *err, size_t len)
 {
@@ -376,24 +402,16 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 		struct ra_row *dst = n < sw->batch ? &m->rows[n] : &scratch;
 		r[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &dst->radacctid };
 		for (int k = 0; k < RA_NCOLS; k++)
-			r[k + 1] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = dst->v[k],
-						 .buffer_length = RA_VAL_MAX - 1, .length = &dst->len[k],
-						 .is_null = (my_bool *)&dst->null[k] };
+			r[k + 1] = bind_value(dst, k);
 		if (mysql_stmt_bind_result(c->page, r))
 			return fail(err, len, "reading a page", c->db, c->page);
 		f = mysql_stmt_fetch(c->page);
 		if (f != 0 && f != MYSQL_DATA_TRUNCATED)
 			break;
 		dst->wide = false;
-		for (int k = 0; k < RA_NCOLS; k++) {
-			if (dst->null[k]) {
-				dst->len[k] = 0;	/* the library need not set it */
-			} else if (dst->len[k] > RA_VAL_MAX - 1) {	/* wider than the schema's columns allow */
-				dst->len[k] = RA_VAL_MAX - 1;
-				dst->wide = true;
-			}
-			dst->v[k][dst->len[k]] = '\0';
-		}
+		for (int k = 0; k < RA_NCOLS; k++)
+			if (!value_fetched(dst, k))
+				dst->wide = true;	/* wider than the schema's columns allow */
 		if (n < sw->batch)
 			n++;
 	}
@@ -625,21 +643,15 @@ static int master_versions(struct member *m, struct ra_row **rows, size_t n, boo
 					     RA_ACCTSESSIONTIME, RA_ACCTINPUTOCTETS, RA_ACCTOUTPUTOCTETS };
 	MYSQL_BIND r[6];
 	for (int k = 0; k < 6; k++)
-		r[k] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = mr.v[cols[k]],
-				     .buffer_length = RA_VAL_MAX - 1, .length = &mr.len[cols[k]],
-				     .is_null = (my_bool *)&mr.null[cols[k]] };
+		r[k] = bind_value(&mr, cols[k]);
 	if (mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
 		fail(err, len, "reading master's versions", c->db, st);
 		goto out;
 	}
 	int f;
 	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
-		for (int k = 0; k < 6; k++) {
-			enum ra_col cc = cols[k];
-			if (mr.len[cc] > RA_VAL_MAX - 1)
-				mr.len[cc] = RA_VAL_MAX - 1;
-			mr.v[cc][mr.null[cc] ? 0 : mr.len[cc]] = '\0';
-		}
+		for (int k = 0; k < 6; k++)
+			value_fetched(&mr, cols[k]);	/* master's columns fit: the same schema */
 		struct ra_version mv, cv;
 		ra_version_of(&mr, &mv);
 		for (size_t i = 0; i < n; i++) {
