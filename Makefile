@@ -22,11 +22,13 @@ PKGS      := libevent libevent_pthreads libconfig libpcre2-8 hiredis rdkafka zli
 CHECK_PKGS := check
 
 BUILD     := build$(if $(SANITIZE),-san)
+GROUPS    := core publish election totalizer sweep rollup ctl
+INCDIRS   := $(addprefix -Iinclude/,$(GROUPS))
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat-security -Wformat=2 -Wpointer-arith -Wvla
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -Iinclude \
+CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP $(INCDIRS) \
              -DAGG_VERSION='"$(VERSION)"' -pthread
 LDFLAGS   += -pthread
 ifneq ($(SANITIZE),)
@@ -49,44 +51,63 @@ Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-# Everything but the two mains goes into one static library.
-LIB_SRCS := \
-	src/addr.c \
-	src/buf.c \
-	src/config.c \
-	src/elect.c \
-	src/export.c \
-	src/gateq.c \
-	src/http.c \
-	src/httpc.c \
-	src/influx.c \
-	src/jobs.c \
-	src/json.c \
-	src/log.c \
-	src/loop.c \
-	src/notify.c \
-	src/offload.c \
-	src/publish.c \
-	src/radacct.c \
-	src/redisc.c \
-	src/role.c \
-	src/rollup.c \
-	src/rules.c \
-	src/status.c \
-	src/sweep.c \
-	src/tally.c \
-	src/thread.c \
-	src/totalizer.c \
-	src/totals.c \
-	src/usage_capnp.c \
-	src/worker.c
+# Sources by group, one folder each under src/ (headers mirror them under
+# include/).  Everything but the two mains goes into one static library;
+# src/jobs.c is the job table, the one file that names every job.
+
+# core: the daemon core: loop, config, HTTP server, job life cycle, threads, logging, helpers
+CORE_SRCS := \
+	src/core/loop.c \
+	src/core/config.c \
+	src/core/status.c \
+	src/core/http.c \
+	src/core/role.c \
+	src/core/notify.c \
+	src/core/thread.c \
+	src/core/log.c \
+	src/core/worker.c \
+	src/core/offload.c \
+	src/core/buf.c \
+	src/core/json.c \
+	src/core/addr.c \
+	src/core/redisc.c \
+	src/core/httpc.c
+# publish: the one Kafka producer queue, gated by the role, and its spool
+PUBLISH_SRCS := \
+	src/publish/publish.c \
+	src/publish/gateq.c
+# election: the Redis-based active/standby election
+ELECTION_SRCS := \
+	src/election/elect.c
+# totalizer: UDP lines -> rules -> per-thread tallies -> Redis; the totals query
+TOTALIZER_SRCS := \
+	src/totalizer/totalizer.c \
+	src/totalizer/rules.c \
+	src/totalizer/tally.c \
+	src/totalizer/totals.c
+# sweep: radacct rows from the members into master
+SWEEP_SRCS := \
+	src/sweep/sweep.c \
+	src/sweep/radacct.c
+# rollup: hourly usage from InfluxDB into Cap'n Proto files; the master merge
+ROLLUP_SRCS := \
+	src/rollup/rollup.c \
+	src/rollup/influx.c \
+	src/rollup/usage_capnp.c
+# ctl: aggregatorctl, the command-line client
+CTL_SRCS := \
+	src/ctl/export.c
+
+LIB_SRCS := src/jobs.c $(CORE_SRCS) $(PUBLISH_SRCS) $(ELECTION_SRCS) \
+	$(TOTALIZER_SRCS) $(SWEEP_SRCS) $(ROLLUP_SRCS) $(CTL_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libagg.a
 
 DAEMON   := $(BUILD)/aggregatord
 CTL      := $(BUILD)/aggregatorctl
-UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_BIN := $(BUILD)/check_unit
+$(UNIT_SRCS:%.c=$(BUILD)/%.o): CPPFLAGS += -Itests/unit
 HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast
 
 .PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz
@@ -95,17 +116,17 @@ all: $(DAEMON) $(CTL)
 $(BUILD)/%.o: %.c
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(DAEMON): $(BUILD)/src/main.o $(LIB)
+$(DAEMON): $(BUILD)/src/core/main.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(CTL): $(BUILD)/src/aggregatorctl.o $(LIB)
+$(CTL): $(BUILD)/src/ctl/aggregatorctl.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -183,15 +204,15 @@ demo: deps
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build/fuzz
-FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) \
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE $(INCDIRS) $(WARN) \
                 -Wno-format-nonliteral -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -DUSAGE_MAX_RAW='(2u << 20)' -DUSAGE_TRAVERSAL_WORDS='(256u << 10)' \
                 -DUSAGE_MAX_DECODED='(4u << 20)'
 
-$(FUZZ_DIR)/fuzz_usage: tests/fuzz/fuzz_usage.c src/usage_capnp.c src/buf.c include/usage.h include/buf.h
+$(FUZZ_DIR)/fuzz_usage: tests/fuzz/fuzz_usage.c src/rollup/usage_capnp.c src/core/buf.c include/rollup/usage.h include/core/buf.h
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_usage.c src/usage_capnp.c src/buf.c \
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_usage.c src/rollup/usage_capnp.c src/core/buf.c \
 		$(shell $(PKG_CONFIG) --libs zlib)
 
 fuzz: $(FUZZ_DIR)/fuzz_usage

@@ -1,6 +1,6 @@
 /*
  * fuzz_usage.c — libFuzzer target for the usage file decoder
- * (src/usage_capnp.c); built and run by `make fuzz` with ASan and UBSan.
+ * (src/rollup/usage_capnp.c); built and run by `make fuzz` with ASan and UBSan.
  *
  * Each input is fed to both usage_decode_raw() (a bare message) and
  * usage_decode() (a zlib stream); then it is compressed and fed to

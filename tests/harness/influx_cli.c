@@ -1,6 +1,6 @@
 /*
  * influx_cli.c — test and benchmark driver for the rollup's InfluxDB query
- * (src/influx.c): runs influx_rollup_hour() (or influx_read_hour()) once
+ * (src/rollup/influx.c): runs influx_rollup_hour() (or influx_read_hour()) once
  * against a real InfluxDB and prints what it got.
  *
  *   influx_cli [-r] [-q] [-a N] [-u USER] [-p PASSWORD] [-t TIMEOUT_S]

@@ -1,5 +1,5 @@
 /*
- * usage_cli.c — test driver for the usage file codec (src/usage_capnp.c),
+ * usage_cli.c — test driver for the usage file codec (src/rollup/usage_capnp.c),
  * linked against the library under test (sanitized with it).
  *
  *   usage_cli encode [--raw] FILE     write the fixed sample hour (zlib, or the raw message)

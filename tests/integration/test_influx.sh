@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_influx.sh — the rollup's InfluxDB query (src/influx.c) against a real
+# test_influx.sh — the rollup's InfluxDB query (src/rollup/influx.c) against a real
 # influxd (Debian's 1.6) from the harness, through the driver
 # tests/harness/influx_cli.c (built by make into $AGG_BUILD/).
 #

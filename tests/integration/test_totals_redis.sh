@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_totals_redis.sh — the totals query (src/totals.c) against a real
+# test_totals_redis.sh — the totals query (src/totalizer/totals.c) against a real
 # redis-server: SCAN + MGET paging, the window rule on buckets inside,
 # straddling and outside a window, grouping by wildcards and literals, glob
 # characters in a literal, unparsable and vanished keys, and a refused SCAN.
