@@ -4,7 +4,8 @@
 #   make check           install missing packages, unit + integration tests
 #   make demo            install missing packages, run a throwaway demo
 #   make bench           benchmarks (figures beside same-run baselines)
-#   make fuzz            fuzz the usage file decoder (clang, libFuzzer) for FUZZ_SECONDS
+#   make fuzz            fuzz the parsers that read files and the network (clang,
+#                        libFuzzer): FUZZ_SECONDS each
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined check    (separate build dir)
 #   make V=1             show the commands
@@ -93,6 +94,9 @@ SWEEP_SRCS := \
 ROLLUP_SRCS := \
 	src/rollup/rollup.c \
 	src/rollup/influx.c \
+	src/rollup/influx_query.c \
+	src/rollup/influx_parse.c \
+	src/rollup/vm_hour.c \
 	src/rollup/usage_capnp.c
 # ctl: aggregatorctl, the command-line client
 CTL_SRCS := \
@@ -209,17 +213,30 @@ FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE $(INCDIRS) $(WARN) \
                 -DUSAGE_MAX_RAW='(2u << 20)' -DUSAGE_TRAVERSAL_WORDS='(256u << 10)' \
                 -DUSAGE_MAX_DECODED='(4u << 20)'
 
-$(FUZZ_DIR)/fuzz_usage: tests/fuzz/fuzz_usage.c src/rollup/usage_capnp.c src/core/buf.c include/rollup/usage.h include/core/buf.h
+# Each target: its harness and the sources under test (never the daemon's
+# I/O libraries: the parsers are pure).
+FUZZ_usage_SRCS  := src/rollup/usage_capnp.c src/core/buf.c
+FUZZ_usage_LIBS  := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null)
+FUZZ_influx_SRCS := src/rollup/influx_parse.c src/rollup/vm_hour.c src/core/buf.c
+FUZZ_json_SRCS   := src/core/json.c src/core/buf.c
+FUZZ_TARGETS     := usage influx json
+
+.SECONDEXPANSION:
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(wildcard include/*/*.h)
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_usage.c src/rollup/usage_capnp.c src/core/buf.c \
-		$(shell $(PKG_CONFIG) --libs zlib)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_$*_SRCS) $(FUZZ_$*_LIBS) -lm
 
-fuzz: $(FUZZ_DIR)/fuzz_usage
-	@mkdir -p $(FUZZ_DIR)/corpus
-	$(Q)$(FUZZ_DIR)/fuzz_usage -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
-		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus tests/fuzz/corpus/usage
+# Runs every target for FUZZ_SECONDS each; new inputs go to
+# build/fuzz/corpus-NAME, crashes to build/fuzz/NAME-crash-*.
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_DIR)/corpus-$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_DIR)/$$t- $(FUZZ_DIR)/corpus-$$t tests/fuzz/corpus/$$t; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/aggregatord $(DESTDIR)$(UNITDIR)

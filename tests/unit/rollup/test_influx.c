@@ -430,6 +430,9 @@ START_TEST(parse_server_errors)
 	snprintf(mid, sizeof(mid), "%.*s{\"results\":[{\"statement_id\":0,\"error\":\"max-select-point limit exceeded\"}]}",
 		 (int)(strchr(ANSWER, '\n') - ANSWER + 1), ANSWER);
 	expect_fail(mid, strlen(mid), "max-select-point limit exceeded");
+	/* an empty error message still says something (found by fuzz_influx) */
+	static const char e3[] = "{\"error\":\"\"}";
+	expect_fail(e3, strlen(e3), "InfluxDB reported an error without a message");
 	/* empty results: no VM, no error */
 	static const char none[] = "{\"results\":[{\"statement_id\":0}]}\n";
 	struct got g = { 0 };
@@ -570,6 +573,28 @@ START_TEST(parse_huge)
 }
 END_TEST
 
+/* A refusal names the same byte however the answer was cut (found by fuzz_influx). */
+START_TEST(parse_error_position_any_split)
+{
+	size_t n = INFLUX_MAX_STRING + 100;
+	char *big = malloc(n + 64);
+	ck_assert_ptr_nonnull(big);
+	const char *heads[] = { "{\"results\":[{\"statement_id\":0", "{\"results\":[{\"series\":[{\"tags\":{\"vm\":\"" };
+	const char fill[] = { '7', 'a' };
+	for (int h = 0; h < 2; h++) {
+		int k = snprintf(big, 64, "%s", heads[h]);
+		memset(big + k, fill[h], n - (size_t)k);
+		char whole[512], bytes[512], pieces[512];
+		ck_assert_int_eq(parse(big, n, n, 0, NULL, whole, sizeof(whole), NULL), -1);
+		ck_assert_int_eq(parse(big, n, 1, 0, NULL, bytes, sizeof(bytes), NULL), -1);
+		ck_assert_int_eq(parse(big, n, 0, 7, NULL, pieces, sizeof(pieces), NULL), -1);
+		ck_assert_str_eq(bytes, whole);
+		ck_assert_str_eq(pieces, whole);
+	}
+	free(big);
+}
+END_TEST
+
 START_TEST(parse_mutations_never_crash)
 {
 	/* Random edits of a good answer, fed in random pieces: 0 or -1, never a crash. */
@@ -632,6 +657,7 @@ Suite *influx_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("parser");
 	tcase_add_test(tc, parse_answer_any_split);
+	tcase_add_test(tc, parse_error_position_any_split);
 	tcase_add_test(tc, parse_tag_values_exactly);
 	tcase_add_test(tc, parse_server_errors);
 	tcase_add_test(tc, parse_truncated);
