@@ -917,6 +917,51 @@ h_start_kafka() {
     h__note "h_start_kafka $name: up on ${H__BOOTSTRAP[$name]} in $(h__elapsed "$t0") s"
 }
 
+# h_start_faultproxy NAME TARGET_PORT [TARGET_HOST]: starts a fault proxy
+# (tests/harness/faultproxy.c) in front of a TCP server; exports NAME_PORT
+# (point the client there instead of at the server).  It passes traffic
+# until told otherwise with h_fault.
+h_start_faultproxy() {
+    local name=$1 tport=$2 thost=${3:-127.0.0.1} fp dir t0 ports
+    h__check_init h_start_faultproxy || return 1
+    h__check_name h_start_faultproxy "$name" || return 1
+    fp=$(h__tool "h_start_faultproxy $name" faultproxy) || return 1
+    t0=$(h__now_us)
+    dir=$H_TMP/$name
+    H__DIR[$name]=$dir
+    mkdir -p "$dir" || return 1
+    h__spawn "$name" "$dir/proxy.log" "$dir/proxy.log" "$dir/proxy.log" \
+        "$fp" "$thost" "$tport" "$dir/ports" || return 1
+    h__await h_start_faultproxy "$name" "$H_START_TIMEOUT" "the ports file was written" \
+        test -s "$dir/ports" || return 1
+    read -r ports < "$dir/ports"
+    H__PORT[$name]=${ports%% *}
+    H__FAULTCTL[$name]=${ports##* }
+    export "${name}_PORT=${H__PORT[$name]}"
+    h__note "h_start_faultproxy $name: 127.0.0.1:${H__PORT[$name]} -> $thost:$tport in $(h__elapsed "$t0") s"
+}
+declare -gA H__FAULTCTL=()    # NAME -> the fault proxy's control port
+
+# h_fault NAME pass|freeze|trickle MS|cut|status: tells NAME's fault proxy
+# what to do from now on (see faultproxy.c); prints its answer
+# ("ok MODE conns=N"); fails if it does not answer ok.
+h_fault() {
+    local name=$1 reply=
+    shift
+    [ -n "${H__FAULTCTL[$name]:-}" ] || { h__err "h_fault: '$name' is not a fault proxy"; return 1; }
+    exec {fd}<>"/dev/tcp/127.0.0.1/${H__FAULTCTL[$name]}" || {
+        h__err "h_fault $name: the control port does not answer"
+        return 1
+    }
+    printf '%s\n' "$*" >&"$fd"
+    read -r -t 5 reply <&"$fd" || true
+    exec {fd}>&-
+    case $reply in
+        ok*) printf '%s\n' "$reply" ;;
+        *) h__err "h_fault $name $*: ${reply:-no answer}"; return 1 ;;
+    esac
+}
+
 # h__kafka_updown NAME SIG WORD: sends SIG to NAME's kafka_mock and waits
 # until it confirms "broker WORD" in its log.
 h__kafka_updown() {

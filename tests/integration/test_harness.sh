@@ -46,6 +46,38 @@ assert_gone() {
     fi
 }
 
+# ---- fault proxy -----------------------------------------------------------
+# A real Redis behind the proxy: each mode is seen from a real client.
+step_start
+h_start_redis fr
+h_start_faultproxy fx "$fr_PORT"
+assert_eq "PING through the proxy" PONG "$(redis-cli -p "$fx_PORT" PING)"
+h_fault fx freeze > /dev/null
+t0=$(h__now_us)
+rc=0
+out=$(timeout 1 redis-cli -p "$fx_PORT" PING 2>&1) || rc=$?
+[ "$rc" = 124 ] || h_fail "frozen proxy: redis-cli did not hang (exit $rc, '$out')"
+h_fault fx pass > /dev/null
+assert_eq "PING after pass" PONG "$(redis-cli -p "$fx_PORT" PING)"
+h_fault fx trickle 50 > /dev/null
+t0=$(h__now_us)
+assert_eq "PING trickled" PONG "$(redis-cli -p "$fx_PORT" PING)"
+# "*1\r\n$4\r\nPING\r\n" is 14 bytes at 50 ms each way: at least 0.6 s.
+el=$(( $(h__now_us) - t0 ))
+[ "$el" -ge 600000 ] || h_fail "trickle 50: a PING took only $el us"
+h_fault fx pass > /dev/null
+exec {rfd}<>"/dev/tcp/127.0.0.1/$fx_PORT"
+h_wait_until 5 eval '[[ $(h_fault fx status) == *conns=1* ]]' || h_fail "the open connection is not counted"
+h_fault fx cut > /dev/null
+rc=0
+printf 'PING\r\n' >&"$rfd" 2>/dev/null && read -r -t 2 _ <&"$rfd" 2>/dev/null || rc=$?
+[ "$rc" != 0 ] || h_fail "cut: the connection still answers"
+exec {rfd}>&-
+assert_eq "a new connection after cut" PONG "$(redis-cli -p "$fx_PORT" PING)"
+h_stop fx
+h_stop fr
+ok "fault proxy: pass, freeze (hangs), trickle (slow), cut (reset), pass again"
+
 # ---- htool -----------------------------------------------------------------
 step_start
 p=$(h_free_port)
