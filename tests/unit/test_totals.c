@@ -341,14 +341,14 @@ START_TEST(many_spans_rounded)
 				      151, 157, 163, 167, 173, 179, 181, 191, 193, 197 };
 	enum { NP = sizeof(primes) / sizeof(primes[0]) };
 	const long long now = 1700007000;
-	static char keys[NP][64], vals[NP][24];
+	static char kbuf[NP][64], vbuf[NP][24];
 	struct kv kv[NP];
 	long double exact = 0;
 	for (int i = 0; i < NP; i++) {
 		long long v = 1000 + 7 * i;
-		snprintf(keys[i], sizeof(keys[i]), "web_client;m%d;s;%lld", i, now - primes[i]);
-		snprintf(vals[i], sizeof(vals[i]), "%lld", v);
-		kv[i] = (struct kv){ keys[i], vals[i] };
+		snprintf(kbuf[i], sizeof(kbuf[i]), "web_client;m%d;s;%lld", i, now - primes[i]);
+		snprintf(vbuf[i], sizeof(vbuf[i]), "%lld", v);
+		kv[i] = (struct kv){ kbuf[i], vbuf[i] };
 		exact += (long double)v * 50 / primes[i];	/* window 50 of each span */
 	}
 	struct totals_query q = query(NULL, 0, 50, now);
