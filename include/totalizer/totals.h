@@ -8,11 +8,28 @@
  * "*" (or NULL) groups by it; fields past the last selector are summed over.
  *
  * Window rule, per resource (a key without its start_ts), with
- * lo = now - window_s: a bucket with lo <= start_ts <= now counts whole; of
- * the buckets that start before lo only the newest counts, weighted by the
- * part of it inside the window, (start_ts + width_s - lo) / width_s clipped
- * to [0, 1]; a bucket starting after now counts 0.  Totals are exact: a
- * total is whole + frac / width_s with 0 <= frac < width_s.
+ * lo = now - window_s: a bucket with lo <= start_ts <= now counts whole; a
+ * bucket starting after now counts 0 (clock skew); of the buckets that start
+ * before lo only the newest counts, pro-rated over the time its counts
+ * really cover:
+ *
+ *     end     = min(start_ts + width_s,
+ *                   start_ts of the next newer bucket of the resource,
+ *                   now)
+ *     portion = (end - lo) / (end - start_ts), 0 when end <= lo
+ *
+ * so the current, still-filling bucket is shared over [start_ts, now], not
+ * over time that has not happened yet (as the original client did).  Totals
+ * are exact: a total is whole + frac / den with 0 <= frac < den, den the
+ * least common multiple of the portions' denominators.  Should that pass
+ * TOTALS_MAX_DEN (spans of many different lengths: unaligned keys), a
+ * further share is rounded to the nearest 1/den (den is then above
+ * TOTALS_MAX_DEN / width_s, so each rounding is below 2e-8) and counted in
+ * keys.rounded.
+ *
+ * When the query knows the keys' ttl and the window is longer, the oldest
+ * buckets of the window have expired: the result says so (past_ttl, and a
+ * warning in the JSON).
  *
  * The core (totals_pattern, the accumulator, totals_json) is pure and may be
  * used from any thread.  totals_run() does blocking Redis I/O on the caller's
@@ -34,6 +51,7 @@
 #define TOTALS_MAX_FIELDS 16		/* selectors per query */
 #define TOTALS_MAX_WIDTH 31622400LL	/* seconds (366 days): widest bucket accepted */
 #define TOTALS_SCAN_COUNT 1000		/* SCAN ... COUNT hint: keys per page */
+#define TOTALS_MAX_DEN 1000000000000000LL /* largest exact denominator (10^15) */
 
 struct totals_query {
 	const char *prefix;		/* first key field; no ';' */
@@ -41,13 +59,15 @@ struct totals_query {
 	size_t nfields;			/* <= TOTALS_MAX_FIELDS */
 	long long window_s;		/* seconds back from now, >= 1 */
 	long long width_s;		/* bucket width of the rule, seconds, 1..TOTALS_MAX_WIDTH */
+	long long ttl_s;		/* the keys' ttl, seconds; 0 = not known (no expiry warning) */
 	long long now;			/* Unix seconds (the injected clock), >= 0 */
 };
 
 struct totals_row {
 	char **fields;		/* ngroup values of the grouped fields, in key order */
 	long long whole;	/* integer part of the total (counted lines) */
-	long long frac;		/* fractional part, in 1/width_s: 0 <= frac < width_s */
+	long long frac;		/* fractional part, in 1/den: 0 <= frac < den */
+	long long den;		/* 1..TOTALS_MAX_DEN */
 };
 
 struct totals_counts {
@@ -57,16 +77,18 @@ struct totals_counts {
 	unsigned long long future;	/* start_ts after now (clock skew?) */
 	unsigned long long missing;	/* no string value at MGET (expired, or another type) */
 	unsigned long long repeated;	/* the same bucket handed in again */
+	unsigned long long rounded;	/* shares rounded to 1/den (see the window rule) */
 };
 
 struct totals_result {
 	char *prefix;			/* copy of the query's prefix */
-	long long window_s, width_s, now; /* as queried, seconds */
+	long long window_s, width_s, ttl_s, now; /* as queried, seconds */
+	bool past_ttl;			/* window_s > ttl_s > 0: the oldest buckets have expired */
 	size_t group_by[TOTALS_MAX_FIELDS]; /* grouped field indexes, 0 = first after the prefix */
 	size_t ngroup;
 	struct totals_row *rows;	/* nrows, by total descending, then fields ascending */
 	size_t nrows;
-	long long whole, frac;		/* grand total, as in a row */
+	long long whole, frac, den;	/* grand total, as in a row */
 	struct totals_counts keys;
 };
 
@@ -116,16 +138,18 @@ int totals_acc_finish(struct totals_acc *a, struct totals_result *out);
 void totals_result_release(struct totals_result *r);
 
 /*
- * Format whole + frac/width: "12" when frac is 0, else rounded to three
- * decimals ("12.500", "-0.250").  out needs 32 bytes.
+ * Format whole + frac/den (0 <= frac < den <= TOTALS_MAX_DEN): "12" when
+ * frac is 0, else rounded to three decimals ("12.500", "-0.250").  out
+ * needs 32 bytes.
  */
-void totals_fmt(long long whole, long long frac, long long width, char *out, size_t len);
+void totals_fmt(long long whole, long long frac, long long den, char *out, size_t len);
 
 /*
- * Append r as JSON: {"prefix":..,"window":..,"width":..,"now":..,
+ * Append r as JSON: {"prefix":..,"window":..,"width":..,"ttl":..,"now":..,
  * "group_by":[..],"rows":[{"fields":[..],"total":N},..],"total":N,
  * "keys":{"seen":..,"counted":..,"skipped":..,"future":..,"missing":..,
- * "repeated":..}}.  Returns 0, or -1 when out ran out of memory.
+ * "repeated":..,"rounded":..},"warnings":["..",..]}; "ttl" is 0 when not
+ * known.  Returns 0, or -1 when out ran out of memory.
  */
 int totals_json(const struct totals_result *r, struct buf *out);
 

@@ -296,6 +296,10 @@ static int print_totals(const struct json *j)
 	if (skipped > 0 || future > 0)
 		fprintf(stderr, "aggregatorctl: keys under '%s' left out: %.0f unparsable, %.0f starting "
 			"after the daemon's clock\n", json_get_str(j, "prefix", "?"), skipped, future);
+	const struct json *warn = json_get(j, "warnings");
+	for (g = warn && warn->type == JSON_ARR ? warn->child : NULL; g; g = g->next)
+		if (g->type == JSON_STR)
+			fprintf(stderr, "aggregatorctl: warning: %s\n", g->str);
 	return 0;
 }
 

@@ -1471,15 +1471,28 @@ static void totalizer_http(void *job, struct http_req *r)
 		http_error(r, 400, "'width' must be a number of seconds, 1 or more");
 		goto fail;
 	}
-	if (!width) {
-		struct gen *g = atomic_load(&tz->gen);
-		for (size_t i = 0; i < g->nrules && !width; i++)
-			if (strcmp(rule_prefix(g->rules[i]), prefix) == 0)
+	long long ttl = 0;	/* 0: not known, no expiry warning */
+	const char *tt = http_query(r, "ttl");
+	if (tt && !parse_ll(tt, 1, 10LL * 366 * 86400, &ttl)) {
+		http_error(r, 400, "'ttl' must be a number of seconds, 1 or more");
+		goto fail;
+	}
+	/* Rules sharing a prefix share its width; of their ttls the shortest
+	 * says when the first of the prefix's keys expire. */
+	long long rule_ttl_min = 0;
+	struct gen *g = atomic_load(&tz->gen);
+	for (size_t i = 0; i < g->nrules; i++)
+		if (strcmp(rule_prefix(g->rules[i]), prefix) == 0) {
+			if (!width)
 				width = rule_width(g->rules[i]);
-		if (!width) {
-			http_error(r, 400, "no rule here has that prefix: give its bucket width as 'width' (seconds)");
-			goto fail;
+			if (!rule_ttl_min || rule_ttl(g->rules[i]) < rule_ttl_min)
+				rule_ttl_min = rule_ttl(g->rules[i]);
 		}
+	if (!ttl)
+		ttl = rule_ttl_min;
+	if (!width) {
+		http_error(r, 400, "no rule here has that prefix: give its bucket width as 'width' (seconds)");
+		goto fail;
 	}
 	c->strings[TOTALS_MAX_FIELDS] = strdup(prefix);
 	size_t n = 0;
@@ -1505,7 +1518,7 @@ static void totalizer_http(void *job, struct http_req *r)
 	}
 	c->q = (struct totals_query){
 		.prefix = c->strings[TOTALS_MAX_FIELDS], .fields = c->fields, .nfields = n,
-		.window_s = window, .width_s = width, .now = (long long)time(NULL),
+		.window_s = window, .width_s = width, .ttl_s = ttl, .now = (long long)time(NULL),
 	};
 	if (totals_query_check(&c->q, err, sizeof(err)) < 0) {
 		http_error(r, 400, err);

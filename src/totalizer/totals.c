@@ -5,13 +5,15 @@
  * DESIGN.  A pure core and a thin I/O shell.  The core is an accumulator
  * that takes (key, value) pairs in any order — SCAN gives no order and may
  * hand out a key twice.  It keeps, per resource (a key without its
- * start_ts), its group and the newest bucket that started before the window
- * (the only one that may count pro-rated, settled at the end), and a set of
- * the (resource, start_ts) pairs it counted whole, so a repeated key is not
- * counted twice.  Whole buckets are added to their group at once.  Totals
- * are kept exact as whole + frac / width_s: nothing is lost to floating
- * point.  Memory: one entry per counted resource, per counted bucket (16
- * bytes) and per group; none per key outside the window.
+ * start_ts), its group, the newest bucket that started before the window
+ * (the only one that may count pro-rated, settled at the end), the oldest
+ * bucket it counted whole (where the pro-rated one ends, when that comes
+ * before its width and now), and a set of the (resource, start_ts) pairs it
+ * counted whole, so a repeated key is not counted twice.  Whole buckets are
+ * added to their group at once.  Totals are kept exact as whole + frac / den
+ * (den the least common multiple of the shares' spans, reduced): nothing is
+ * lost to floating point.  Memory: one entry per counted resource, per
+ * counted bucket (16 bytes) and per group; none per key outside the window.
  *
  * The shell, totals_run(), pages through SCAN ... MATCH ... COUNT and asks
  * for each page's values with one MGET, freeing each page before the next.
@@ -68,6 +70,11 @@ int totals_query_check(const struct totals_query *q, char *err, size_t errlen)
 	if (q->width_s < 1 || q->width_s > TOTALS_MAX_WIDTH) {
 		snprintf(err, errlen, "bucket width %lld s is out of range (1..%lld)", q->width_s,
 			 TOTALS_MAX_WIDTH);
+		return -1;
+	}
+	if (q->ttl_s < 0 || q->ttl_s > TOTALS_MAX_WINDOW) {
+		snprintf(err, errlen, "ttl %lld s is out of range (0..%lld)", q->ttl_s,
+			 TOTALS_MAX_WINDOW);
 		return -1;
 	}
 	if (q->now < 0 || q->now > TOTALS_MAX_NOW) {
@@ -232,45 +239,68 @@ static int bset_add(struct bset *s, size_t res, long long start)
 	return 1;
 }
 
-/* ---- exact amounts: whole + frac / width, 0 <= frac < width ---- */
+/* ---- exact amounts: whole + frac / den, 0 <= frac < den <= TOTALS_MAX_DEN ---- */
 
-/* Add v * covered / width.  0, or -1 when the total leaves long long. */
-static int amount_add(long long *whole, long long *frac, long long v, long long covered,
-		      long long width)
+static long long gcd_ll(long long a, long long b)
 {
-	long long num, q, r;
-	if (covered == width) {
-		q = v;
-		r = 0;
-	} else {
-		if (__builtin_mul_overflow(v, covered, &num))
-			return -1;
-		q = num / width;
-		r = num % width;
-		if (r < 0) {	/* floor division for negative counters */
-			q--;
-			r += width;
-		}
+	while (b) {
+		long long t = a % b;
+		a = b;
+		b = t;
 	}
-	if (__builtin_add_overflow(*whole, q, whole))
+	return a;
+}
+
+/*
+ * Add v * num / den (0 <= num <= den, 1 <= den <= TOTALS_MAX_DEN) to
+ * *whole + *frac / *fden.  Exact while the common denominator stays within
+ * TOTALS_MAX_DEN; past it the share's fraction is rounded to the nearest
+ * 1 / *fden and *rounded is counted.  The fraction is kept reduced.
+ * 0, or -1 when the total leaves long long.
+ */
+static int amount_add(long long *whole, long long *frac, long long *fden, long long v,
+		      long long num, long long den, unsigned long long *rounded)
+{
+	long long g = gcd_ll(num, den);		/* num 0: g = den, so 0 / 1 */
+	num /= g;
+	den /= g;
+	/* num <= den, so |q| <= |v|: q fits in long long. */
+	__int128 p = (__int128)v * num, q = p / den, r = p % den;
+	if (r < 0) {	/* floor division for negative counters */
+		q--;
+		r += den;
+	}
+	if (__builtin_add_overflow(*whole, (long long)q, whole))
 		return -1;
-	*frac += r;
-	if (*frac >= width) {
-		*frac -= width;
+	if (r == 0)
+		return 0;
+	long long fd = *fden;
+	__int128 l = (__int128)(fd / gcd_ll(fd, den)) * den, f;
+	if (l <= TOTALS_MAX_DEN) {
+		f = (__int128)*frac * (l / fd) + r * (l / den);
+		fd = (long long)l;
+	} else {
+		f = *frac + (2 * r * fd + den) / (2 * den);
+		(*rounded)++;
+	}
+	if (f >= fd) {	/* f < 2 fd */
+		f -= fd;
 		if (__builtin_add_overflow(*whole, 1, whole))
 			return -1;
 	}
+	g = gcd_ll((long long)f, fd);
+	*frac = (long long)f / g;
+	*fden = fd / g;
 	return 0;
 }
 
-void totals_fmt(long long whole, long long frac, long long width, char *out, size_t len)
+void totals_fmt(long long whole, long long frac, long long den, char *out, size_t len)
 {
-	if (frac == 0 || width <= 0) {
+	if (frac == 0 || den <= 0) {
 		snprintf(out, len, "%lld", whole);
 		return;
 	}
-	/* frac < width <= TOTALS_MAX_WIDTH, so frac * 1000 cannot overflow. */
-	long long milli = (frac * 1000 + width / 2) / width;
+	long long milli = (long long)(((__int128)frac * 1000 + den / 2) / den);
 	if (milli == 1000) {	/* rounds up to the next integer */
 		if (whole < LLONG_MAX) {
 			whole++;
@@ -292,6 +322,7 @@ struct resource {
 	bool has_cand;		/* a bucket started before the window, weight > 0 */
 	long long cand_start;	/* the newest such bucket's start_ts, s */
 	long long cand_value;	/* and its counter */
+	long long next_start;	/* oldest bucket counted whole, s; LLONG_MAX = none */
 };
 
 struct totals_acc {
@@ -301,7 +332,7 @@ struct totals_acc {
 	size_t nsel;
 	size_t group_by[TOTALS_MAX_FIELDS];
 	size_t ngroup;
-	long long window_s, width_s, now;
+	long long window_s, width_s, ttl_s, now;
 	long long lo;			/* now - window_s: the window's start, s */
 
 	struct smap group_map;		/* label (grouped fields joined by ';') -> row */
@@ -347,6 +378,7 @@ struct totals_acc *totals_acc_new(const struct totals_query *q, char *err, size_
 	}
 	a->window_s = q->window_s;
 	a->width_s = q->width_s;
+	a->ttl_s = q->ttl_s;
 	a->now = q->now;
 	a->lo = q->now - q->window_s;
 	return a;
@@ -454,7 +486,7 @@ static int group_for(struct totals_acc *a, const char *const *fstart, const size
 		free_fields(fields, a->ngroup);
 		return -1;
 	}
-	a->rows[a->nrows] = (struct totals_row){ .fields = fields };
+	a->rows[a->nrows] = (struct totals_row){ .fields = fields, .den = 1 };
 	*row = a->nrows++;
 	return 0;
 }
@@ -487,7 +519,7 @@ static int resource_for(struct totals_acc *a, const char *key, size_t n,
 	}
 	if (smap_put(&a->res_map, key, n, a->nres) < 0)
 		return -1;
-	a->res[a->nres] = (struct resource){ .group = row };
+	a->res[a->nres] = (struct resource){ .group = row, .next_start = LLONG_MAX };
 	*out = &a->res[a->nres++];
 	return 0;
 }
@@ -502,7 +534,7 @@ static int count_whole(struct totals_acc *a, struct resource *r, long long start
 		return 0;
 	}
 	struct totals_row *row = &a->rows[r->group];
-	if (amount_add(&row->whole, &row->frac, v, a->width_s, a->width_s) < 0)
+	if (__builtin_add_overflow(row->whole, v, &row->whole))
 		return acc_fail(a, "a total is out of range");
 	a->counted_whole++;
 	return 0;
@@ -572,8 +604,11 @@ int totals_acc_add(struct totals_acc *a, const char *key, size_t keylen,
 	struct resource *r;
 	if (resource_for(a, key, (size_t)(last - key), fstart, flen, &r) < 0)
 		return acc_fail(a, "out of memory for the totals");
-	if (whole)
+	if (whole) {
+		if (start < r->next_start)
+			r->next_start = start;
 		return count_whole(a, r, start, v);
+	}
 	if (r->has_cand && r->cand_start == start) {
 		a->keys.repeated++;
 	} else if (!r->has_cand || start > r->cand_start) {
@@ -589,8 +624,9 @@ static int row_cmp(const void *x, const void *y, void *ngroup)
 	const struct totals_row *a = x, *b = y;
 	if (a->whole != b->whole)
 		return a->whole > b->whole ? -1 : 1;
-	if (a->frac != b->frac)
-		return a->frac > b->frac ? -1 : 1;
+	__int128 fa = (__int128)a->frac * b->den, fb = (__int128)b->frac * a->den;
+	if (fa != fb)
+		return fa > fb ? -1 : 1;
 	for (size_t i = 0; i < *(size_t *)ngroup; i++) {
 		int c = strcmp(a->fields[i], b->fields[i]);
 		if (c)
@@ -609,16 +645,27 @@ int totals_acc_finish(struct totals_acc *a, struct totals_result *out)
 		struct resource *r = &a->res[i];
 		if (!r->has_cand)
 			continue;
+		/* Its counts cover [start, end): up to its width, the next newer
+		 * bucket of the resource, or now, whichever comes first. */
+		long long end = r->cand_start + a->width_s;
+		if (r->next_start < end)
+			end = r->next_start;
+		if (a->now < end)
+			end = a->now;
+		if (end <= a->lo)
+			continue;	/* the next bucket starts at lo: nothing inside */
 		struct totals_row *row = &a->rows[r->group];
-		if (amount_add(&row->whole, &row->frac, r->cand_value,
-			       r->cand_start + a->width_s - a->lo, a->width_s) < 0)
+		if (amount_add(&row->whole, &row->frac, &row->den, r->cand_value, end - a->lo,
+			       end - r->cand_start, &a->keys.rounded) < 0)
 			return acc_fail(a, "a total is out of range");
 		cands++;
 	}
+	out->den = 1;
 	for (size_t i = 0; i < a->nrows; i++) {
-		if (amount_add(&out->whole, &out->frac, a->rows[i].whole, a->width_s,
-			       a->width_s) < 0 ||
-		    amount_add(&out->whole, &out->frac, a->rows[i].frac, 1, a->width_s) < 0) {
+		if (amount_add(&out->whole, &out->frac, &out->den, a->rows[i].whole, 1, 1,
+			       &a->keys.rounded) < 0 ||
+		    amount_add(&out->whole, &out->frac, &out->den, a->rows[i].frac, 1,
+			       a->rows[i].den, &a->keys.rounded) < 0) {
 			memset(out, 0, sizeof(*out));
 			return acc_fail(a, "the grand total is out of range");
 		}
@@ -632,6 +679,8 @@ int totals_acc_finish(struct totals_acc *a, struct totals_result *out)
 		qsort_r(a->rows, a->nrows, sizeof(*a->rows), row_cmp, &a->ngroup);
 	out->window_s = a->window_s;
 	out->width_s = a->width_s;
+	out->ttl_s = a->ttl_s;
+	out->past_ttl = a->ttl_s > 0 && a->window_s > a->ttl_s;
 	out->now = a->now;
 	memcpy(out->group_by, a->group_by, sizeof(out->group_by));
 	out->ngroup = a->ngroup;
@@ -662,8 +711,8 @@ int totals_json(const struct totals_result *r, struct buf *out)
 
 	buf_adds(out, "{\"prefix\":");
 	json_add_str(out, r->prefix);
-	buf_addf(out, ",\"window\":%lld,\"width\":%lld,\"now\":%lld,\"group_by\":[", r->window_s,
-		 r->width_s, r->now);
+	buf_addf(out, ",\"window\":%lld,\"width\":%lld,\"ttl\":%lld,\"now\":%lld,\"group_by\":[",
+		 r->window_s, r->width_s, r->ttl_s, r->now);
 	for (size_t g = 0; g < r->ngroup; g++)
 		buf_addf(out, "%s%zu", g ? "," : "", r->group_by[g]);
 	buf_adds(out, "],\"rows\":[");
@@ -674,14 +723,27 @@ int totals_json(const struct totals_result *r, struct buf *out)
 				buf_addc(out, ',');
 			json_add_str(out, r->rows[i].fields[g]);
 		}
-		totals_fmt(r->rows[i].whole, r->rows[i].frac, r->width_s, num, sizeof(num));
+		totals_fmt(r->rows[i].whole, r->rows[i].frac, r->rows[i].den, num, sizeof(num));
 		buf_addf(out, "],\"total\":%s}", num);
 	}
-	totals_fmt(r->whole, r->frac, r->width_s, num, sizeof(num));
+	totals_fmt(r->whole, r->frac, r->den, num, sizeof(num));
 	buf_addf(out, "],\"total\":%s,\"keys\":{\"seen\":%llu,\"counted\":%llu,\"skipped\":%llu,"
-		 "\"future\":%llu,\"missing\":%llu,\"repeated\":%llu}}",
+		 "\"future\":%llu,\"missing\":%llu,\"repeated\":%llu,\"rounded\":%llu},"
+		 "\"warnings\":[",
 		 num, r->keys.seen, r->keys.counted, r->keys.skipped, r->keys.future,
-		 r->keys.missing, r->keys.repeated);
+		 r->keys.missing, r->keys.repeated, r->keys.rounded);
+	if (r->past_ttl) {
+		struct buf w = BUF_INIT;
+		buf_addf(&w, "window %lld s is longer than the ttl of '%s' (%lld s): buckets older "
+			 "than %lld s have expired, the total covers about the last %lld s only",
+			 r->window_s, r->prefix, r->ttl_s, r->ttl_s, r->ttl_s);
+		if (w.oom)
+			out->oom = true;
+		else
+			json_add_str(out, w.data);
+		buf_release(&w);
+	}
+	buf_adds(out, "]}");
 	return out->oom ? -1 : 0;
 }
 

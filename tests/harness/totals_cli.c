@@ -2,8 +2,9 @@
  * totals_cli.c — test driver for the totals query's Redis shell: runs
  * totals_run() once against a real Redis and prints totals_json() on stdout.
  *
- *   totals_cli HOST PORT PREFIX WINDOW_S WIDTH_S NOW [FIELD|* ...]
+ *   totals_cli [-t TTL_S] HOST PORT PREFIX WINDOW_S WIDTH_S NOW [FIELD|* ...]
  *
+ * -t gives the keys' ttl (the query then warns when the window is longer).
  * Exit status 0 with the JSON and a newline, 1 with "totals_cli: message"
  * on stderr when the query failed, 2 on a usage error.  Single-threaded; it
  * owns its one Redis connection.  Built by tests/integration/
@@ -30,8 +31,14 @@ static long long num(const char *s, const char *what)
 
 int main(int argc, char **argv)
 {
+	long long ttl = 0;
+	if (argc > 2 && strcmp(argv[1], "-t") == 0) {
+		ttl = num(argv[2], "ttl");
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 7) {
-		fprintf(stderr, "usage: totals_cli HOST PORT PREFIX WINDOW_S WIDTH_S NOW [FIELD|* ...]\n");
+		fprintf(stderr, "usage: totals_cli [-t TTL_S] HOST PORT PREFIX WINDOW_S WIDTH_S NOW [FIELD|* ...]\n");
 		return 2;
 	}
 	struct totals_query q = {
@@ -40,6 +47,7 @@ int main(int argc, char **argv)
 		.nfields = (size_t)(argc - 7),
 		.window_s = num(argv[4], "window"),
 		.width_s = num(argv[5], "width"),
+		.ttl_s = ttl,
 		.now = num(argv[6], "now"),
 	};
 	struct timeval tv = { .tv_sec = 5 };

@@ -164,17 +164,25 @@ R INCRBY "web_client;10.0.0.224,200;web2;$((b0 - 21600))" 10 > /dev/null
 R INCRBY "web_client;10.0.0.224,304;web1;$b0" 2 > /dev/null
 R INCRBY "web_client;10.0.0.9,200;web1;$((b0 - 4 * 86400))" 99 > /dev/null	# outside the window
 R INCRBY "web_client;bad key" 5 > /dev/null
-"$AGGCTL" -s "$t_URL" total web_client '*' --window 172800 > "$H_TMP/total.txt"
+"$AGGCTL" -s "$t_URL" total web_client '*' --window 172800 > "$H_TMP/total.txt" 2> "$H_TMP/total.err"
 grep -Eq '^10\.0\.0\.224,200 +17$' "$H_TMP/total.txt" || h_fail "total: $(cat "$H_TMP/total.txt")"
+# The window is longer than the rule's ttl (86400): the reply warns of expired buckets.
+ttl_warn="window 172800 s is longer than the ttl of 'web_client' (86400 s): buckets older than 86400 s have expired"
+grep -qF "aggregatorctl: warning: $ttl_warn" "$H_TMP/total.err" || h_fail "no ttl warning: $(cat "$H_TMP/total.err")"
 grep -Eq '^10\.0\.0\.224,304 +2$' "$H_TMP/total.txt" || h_fail "total row 2"
 grep -Eq '^total +19$' "$H_TMP/total.txt" || h_fail "total line"
 "$AGGCTL" -s "$t_URL" total web_client '*' '*' --window 172800 | grep -Eq '^10\.0\.0\.224,200 +web2 +10$' \
     || h_fail "grouping by source"
-"$AGGCTL" -s "$t_URL" total web_client 10.0.0.224,304 --window 172800 --json | grep -q '"total":2}' \
-    || h_fail "a literal field"
+"$AGGCTL" -s "$t_URL" total web_client 10.0.0.224,304 --window 172800 --json > "$H_TMP/total.json"
+grep -q '"total":2}' "$H_TMP/total.json" || h_fail "a literal field"
+grep -qF "\"warnings\":[\"$ttl_warn" "$H_TMP/total.json" || h_fail "no ttl warning in --json: $(cat "$H_TMP/total.json")"
+"$AGGCTL" -s "$t_URL" total web_client --window 86400 > "$H_TMP/total.txt" 2> "$H_TMP/total.err"
+grep -q 'warning' "$H_TMP/total.err" && h_fail "a window of the ttl warned: $(cat "$H_TMP/total.err")"
+agg_get t '/v1/totals?prefix=web_client&window=7200&ttl=3600' | grep -qF '"warnings":["window 7200 s is longer than the ttl of '"'web_client'"' (3600 s)' \
+    || h_fail "ttl= does not set the ttl"
 [ "$(agg_get t '/v1/totals?prefix=web_client&window=x' -o /dev/null -w '%{http_code}')" = 400 ] || h_fail "bad window not 400"
 [ "$(agg_get t '/v1/totals?prefix=nope' -o /dev/null -w '%{http_code}')" = 400 ] || h_fail "unknown prefix not 400"
-h_ok "aggregatorctl total and /v1/totals: grouping, literals, window, errors"
+h_ok "aggregatorctl total and /v1/totals: grouping, literals, window, a window past the ttl warned, errors"
 
 # --- hostile datagrams: counted, nothing crashes, counting stays exact ---
 send_raw() {	# SRC_ADDR PAYLOAD_PERL_EXPR

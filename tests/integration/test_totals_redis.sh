@@ -2,7 +2,9 @@
 # test_totals_redis.sh — the totals query (src/totalizer/totals.c) against a real
 # redis-server: SCAN + MGET paging, the window rule on buckets inside,
 # straddling and outside a window, grouping by wildcards and literals, glob
-# characters in a literal, unparsable and vanished keys, and a refused SCAN.
+# characters in a literal, unparsable and vanished keys, pro-rating checked
+# against a schedule of send times (the current bucket, a gap, a window past
+# the ttl), and a refused SCAN.
 #
 # Buckets are laid out around the current time rounded down to the width;
 # the clock handed to the query is fixed relative to that base, so the
@@ -139,6 +141,53 @@ out=$("$cli" 127.0.0.1 "$r_PORT" bulk 3600 "$W" "$NOW" '*' '*') || h_fail "bulk 
 out=$("$cli" 127.0.0.1 "$r_PORT" bulk 3600 "$W" "$NOW" '*' s1) || h_fail "bulk query failed"
 [ "$(rows | wc -l)" = 1000 ] || h_fail "bulk s1: $(rows | wc -l) rows, expected 1000"
 h_ok "3000 keys over several SCAN pages: every key once"
+
+# --- pro-rating against known send times: 6 h buckets (ttl 86400, 4 buckets) ---
+# Three senders, one line per send time; each line lands in the bucket
+# floor(t / W6) * W6 as the totalizer would put it.  The expected totals are
+# the number of send times inside [now - window, now), counted from the
+# schedule itself.  now is 3.5 h into the current bucket.
+W6=21600
+b6=$(( base / W6 * W6 ))
+N6=$(( b6 + 12600 ))
+sends=$H_TMP/sends.txt
+{
+    seq $(( b6 - W6 )) 4 $(( N6 - 1 )) | sed 's/^/flat;web1 /'       # every 4 s for 9.5 h
+    seq $(( b6 - 2 * W6 )) 3 $(( N6 - 1 )) | sed 's/^/flat;web2 /'   # every 3 s for 15.5 h
+    seq $(( b6 - 2 * W6 )) 2 $(( b6 - W6 - 1 )) | sed 's/^/stopped;web1 /'  # 6 h, then silence
+} > "$sends"
+awk -v w="$W6" '{ n[$1 ";" int($2 / w) * w]++ }
+    END { for (k in n) printf "INCRBY \"steady;%s\" %d\nEXPIRE \"steady;%s\" 7200\n", k, n[k], k }' \
+    "$sends" | h_redis r > "$H_TMP/load6.out" || h_fail "redis-cli could not load the 6 h buckets"
+grep -q ERR "$H_TMP/load6.out" && h_fail "loading 6 h buckets: $(grep ERR "$H_TMP/load6.out" | head -n 1)"
+# sent WINDOW: "matched|source=N" per sender with sends in the window, as rows() prints them.
+sent() {
+    awk -v lo=$(( N6 - $1 )) -v now="$N6" '$2 >= lo && $2 < now { n[$1]++ }
+        END { for (k in n) { split(k, f, ";"); print n[k] "\t" f[1] "|" f[2] "=" n[k] } }' "$sends" |
+        sort -k1,1nr -k2 | cut -f2
+}
+q6() {   # WINDOW [-t TTL]
+    out=$("$cli" "${@:2}" 127.0.0.1 "$r_PORT" steady "$1" "$W6" "$N6" '*' '*') ||
+        h_fail "totals_cli steady $1 failed"
+}
+
+q6 3600
+expect_rows "window 3600 inside the current bucket" "$(sent 3600)"
+[ "$(grand)" = 2100 ] || h_fail "window 3600: total $(grand), expected 2100 lines sent in the last hour"
+h_ok "window 3600 in a 6 h bucket 3.5 h old: the lines of the last hour ($(grand)), not of time still to come"
+
+q6 45000                                # lo halfway into the bucket the third sender stopped in
+expect_rows "window 45000 over a gap" "$(sent 45000)"
+h_ok "a bucket with no newer one ends at its width; one with a newer one ends there: $(grand) lines"
+
+grep -q '"warnings":\[\]' <<< "$out" || h_fail "a warning without a ttl: $out"
+q6 172800 -t 86400
+expect_rows "window 172800" "$(sent 172800)"
+grep -qF '"warnings":["window 172800 s is longer than the ttl of '"'steady'"' (86400 s): buckets older than 86400 s have expired' <<< "$out" ||
+    h_fail "window past the ttl: no warning in $out"
+q6 86400 -t 86400
+grep -q '"warnings":\[\]' <<< "$out" || h_fail "a window of the ttl warned: $out"
+h_ok "a window longer than the ttl warns that the oldest buckets have expired"
 
 h_redis r config set requirepass sekrit > /dev/null
 set +e
