@@ -114,6 +114,42 @@ START_TEST(every_pair_is_ordered)
 }
 END_TEST
 
+/* Copies from servers in different zones compare by their UNIX times. */
+START_TEST(version_utc)
+{
+	struct ra_row a, b;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	/* a: UTC-05:00, updated 12:00 local = 17:00 UTC; b: UTC+03:00, 19:30 local = 16:30 UTC */
+	strcpy(a.v[RA_ACCTUPDATETIME], "2026-03-01 12:00:00");
+	a.t[RA_T_UPDATE] = 1772384400;	/* 2026-03-01 17:00:00 UTC */
+	a.null[RA_ACCTSTOPTIME] = 1;
+	strcpy(b.v[RA_ACCTUPDATETIME], "2026-03-01 19:30:00");
+	b.t[RA_T_UPDATE] = 1772382600;	/* 16:30 UTC */
+	b.null[RA_ACCTSTOPTIME] = 1;
+	struct ra_version va, vb;
+	ra_version_of(&a, &va);
+	ra_version_of(&b, &vb);
+	ck_assert_int_lt(ra_compare(&va, &vb), 0);	/* by local text, b would win */
+	ra_version_of_utc(&a, &va);
+	ra_version_of_utc(&b, &vb);
+	ck_assert_str_eq(va.ts, "2026-03-01 17:00:00");
+	ck_assert_str_eq(vb.ts, "2026-03-01 16:30:00");
+	ck_assert_int_gt(ra_compare(&va, &vb), 0);
+	/* closed: the later of update and stop; neither: "" */
+	b.null[RA_ACCTSTOPTIME] = 0;
+	b.t[RA_T_STOP] = 1772384460;
+	ra_version_of_utc(&b, &vb);
+	ck_assert_str_eq(vb.ts, "2026-03-01 17:01:00");
+	b.null[RA_ACCTUPDATETIME] = 1;
+	ra_version_of_utc(&b, &vb);
+	ck_assert_str_eq(vb.ts, "2026-03-01 17:01:00");
+	b.null[RA_ACCTSTOPTIME] = 1;
+	ra_version_of_utc(&b, &vb);
+	ck_assert_str_eq(vb.ts, "");
+}
+END_TEST
+
 START_TEST(sql_shapes)
 {
 	ck_assert_ptr_null(ra_check_identifier("radacct"));
@@ -131,6 +167,11 @@ START_TEST(sql_shapes)
 	for (const char *p = b.data; *p; p++)
 		q += *p == '?';
 	ck_assert_uint_eq(q, 2 * RA_NCOLS);
+	/* times travel as UNIX time, master writes them in its own zone */
+	ck_assert_ptr_nonnull(strstr(b.data, ",FROM_UNIXTIME(?),FROM_UNIXTIME(?),FROM_UNIXTIME(?),?,"));
+	buf_reset(&b);
+	ra_sql_page(&b, "radacct");
+	ck_assert_ptr_nonnull(strstr(b.data, ",UNIX_TIMESTAMP(`acctstarttime`),UNIX_TIMESTAMP(`acctupdatetime`),UNIX_TIMESTAMP(`acctstoptime`) FROM `radacct`"));
 	buf_reset(&b);
 	ra_sql_delete_exact(&b, "radacct", 3);
 	q = 0;
@@ -231,6 +272,7 @@ Suite *radacct_suite(void)
 	tcase_add_test(tc, stop_then_late_interim);
 	tcase_add_test(tc, same_state_order);
 	tcase_add_test(tc, every_pair_is_ordered);
+	tcase_add_test(tc, version_utc);
 	tcase_add_test(tc, sql_shapes);
 	tcase_add_test(tc, index_check);
 	tcase_add_test(tc, sweep_config);
