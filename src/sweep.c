@@ -16,6 +16,10 @@
  *      version (late interims);
  *   4. after all members, close on master (and on the members' copies) the
  *      open sessions whose latest update is older than stale_after.
+ * At every connect the table's columns and unique indexes are checked (a
+ * table not keyed by acctuniqueid alone is refused with the ALTER TABLE
+ * that fixes it).  Sessions keep their server's own time zone; DATETIMEs
+ * travel from member to master as UNIX time (docs/sweep.md, "Time zones").
  * A crash anywhere leaves at worst rows copied and not yet deleted; the next
  * cycle copies them again (a no-op) and deletes them.  Master down: nothing
  * is deleted anywhere.
