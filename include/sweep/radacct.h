@@ -31,6 +31,10 @@ extern const char *const ra_col_names[RA_NCOLS];
 
 #define RA_VAL_MAX 132		/* bytes: the widest column (varchar(128)) plus room */
 
+/* The DATETIME columns, which the sweep also carries as UNIX time. */
+enum ra_time { RA_T_START, RA_T_UPDATE, RA_T_STOP, RA_NTIMES };
+extern const enum ra_col ra_time_cols[RA_NTIMES];
+
 /* One row of radacct (all columns but radacctid as text). */
 struct ra_row {
 	long long radacctid;		/* the server's own id (paging, delete) */
@@ -38,6 +42,9 @@ struct ra_row {
 	unsigned long len[RA_NCOLS];	/* value lengths */
 	char null[RA_NCOLS];		/* 1 when the value is NULL */
 	bool wide;			/* a value did not fit RA_VAL_MAX: not to be moved */
+	long long t[RA_NTIMES];		/* s since the epoch: the DATETIMEs read in their server's
+					 * own time zone (the text in v is that server's local time) */
+	bool bad_time;			/* a DATETIME with no UNIX time (before 1970, zero): not to be moved */
 };
 
 /* What the precedence rule looks at. */
@@ -49,6 +56,12 @@ struct ra_version {
 };
 
 void ra_version_of(const struct ra_row *r, struct ra_version *v);
+
+/*
+ * The same, with the time taken from r->t (UTC) rather than from the text:
+ * for comparing copies read from servers in different time zones.
+ */
+void ra_version_of_utc(const struct ra_row *r, struct ra_version *v);
 
 /*
  * Which copy is the one right version?  > 0: a wins, < 0: b wins, 0: the
@@ -63,13 +76,17 @@ const char *ra_check_identifier(const char *s);
 
 /*
  * The statements (table already checked with ra_check_identifier()):
- * page: SELECT radacctid, <cols> ... WHERE radacctid > ? ORDER BY radacctid LIMIT ?
+ * page: SELECT radacctid, <cols>, UNIX_TIMESTAMP() of the RA_NTIMES
+ *   DATETIMEs ... WHERE radacctid > ? ORDER BY radacctid LIMIT ?
  * upsert: INSERT of n rows, ON DUPLICATE KEY UPDATE taking the new values
  *   only when the precedence rule (in SQL, the same as ra_compare) says the
- *   new copy wins; an older copy never overwrites a newer one.
+ *   new copy wins; an older copy never overwrites a newer one.  The
+ *   DATETIME columns take FROM_UNIXTIME(?) (bind the row's t[]): master
+ *   stores them in its own session's time zone.
  * delete_exact: DELETE of n rows, each matched by radacctid and every
  *   column null-safely, so a row changed since it was read survives.
- * versions: SELECT acctuniqueid and the version columns for n acctuniqueids.
+ * versions: SELECT acctuniqueid and the version columns for n acctuniqueids,
+ *   then UNIX_TIMESTAMP(acctupdatetime), UNIX_TIMESTAMP(acctstoptime).
  */
 void ra_sql_page(struct buf *b, const char *table);
 void ra_sql_upsert(struct buf *b, const char *table, size_t nrows);
@@ -78,5 +95,32 @@ void ra_sql_versions(struct buf *b, const char *table, size_t n);
 
 /* Append r as JSON members ("acctuniqueid":...,...) for a Kafka event. */
 void ra_json_members(const struct ra_row *r, struct buf *b);
+
+/* ---- the table's unique indexes (checked at every connect) ---- */
+
+/* One column of one index, as information_schema.STATISTICS lists it. */
+struct ra_index_col {
+	const char *index;	/* INDEX_NAME, "PRIMARY" for the primary key */
+	const char *column;	/* COLUMN_NAME */
+	bool unique;		/* NON_UNIQUE = 0 */
+	bool partial;		/* SUB_PART set: only a prefix of the column is indexed */
+};
+
+/*
+ * May the upsert trust the table's unique indexes?  cols[0..n) are the
+ * table's index columns, each index's together, in column order.
+ *  - The table needs a UNIQUE index on the whole of acctuniqueid alone:
+ *    without it ON DUPLICATE KEY never fires on a session's identity and
+ *    every copy is inserted again (double counting).
+ *  - Any other UNIQUE index must hold the whole of acctuniqueid, or
+ *    radacctid (never copied: new on every insert).  One on other columns
+ *    alone (acctsessionid, a prefix of acctuniqueid) makes two distinct
+ *    sessions collide, and the upsert would merge them into one row.
+ * Returns the number of problems, each appended to why ("; " between them)
+ * as "table 'T' on WHERE has ...: consequence; fix: ALTER TABLE `DB`.`T`
+ * ..." — the statement that fixes it, to run as it is.
+ */
+int ra_check_indexes(const struct ra_index_col *cols, size_t n, const char *db,
+		     const char *table, const char *where, struct buf *why);
 
 #endif

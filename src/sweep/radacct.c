@@ -7,6 +7,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "json.h"
 
@@ -19,6 +21,8 @@ const char *const ra_col_names[RA_NCOLS] = {
 	"framedipaddress", "framedipv6address", "framedipv6prefix", "framedinterfaceid",
 	"delegatedipv6prefix", "class",
 };
+
+const enum ra_col ra_time_cols[RA_NTIMES] = { RA_ACCTSTARTTIME, RA_ACCTUPDATETIME, RA_ACCTSTOPTIME };
 
 static long long num(const struct ra_row *r, enum ra_col c)
 {
@@ -40,6 +44,20 @@ void ra_version_of(const struct ra_row *r, struct ra_version *v)
 	v->sessiontime = num(r, RA_ACCTSESSIONTIME);
 	v->in = num(r, RA_ACCTINPUTOCTETS);
 	v->out = num(r, RA_ACCTOUTPUTOCTETS);
+}
+
+void ra_version_of_utc(const struct ra_row *r, struct ra_version *v)
+{
+	ra_version_of(r, v);
+	bool hu = !r->null[RA_ACCTUPDATETIME], hs = !r->null[RA_ACCTSTOPTIME];
+	v->ts[0] = '\0';
+	if (!hu && !hs)
+		return;
+	long long g = !hs || (hu && r->t[RA_T_UPDATE] > r->t[RA_T_STOP]) ? r->t[RA_T_UPDATE] : r->t[RA_T_STOP];
+	time_t tt = (time_t)g;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || strftime(v->ts, sizeof(v->ts), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		v->ts[0] = '\0';
 }
 
 static int cmp_ll(long long a, long long b)
@@ -83,6 +101,8 @@ void ra_sql_page(struct buf *b, const char *table)
 {
 	buf_adds(b, "SELECT `radacctid`,");
 	col_list(b);
+	for (int t = 0; t < RA_NTIMES; t++)
+		buf_addf(b, ",UNIX_TIMESTAMP(`%s`)", ra_col_names[ra_time_cols[t]]);
 	buf_addf(b, " FROM `%s` WHERE `radacctid` > ? ORDER BY `radacctid` LIMIT ?", table);
 }
 
@@ -112,8 +132,11 @@ void ra_sql_upsert(struct buf *b, const char *table, size_t nrows)
 	buf_adds(b, ") VALUES ");
 	for (size_t i = 0; i < nrows; i++) {
 		buf_adds(b, i ? ",(" : "(");
-		for (int c = 0; c < RA_NCOLS; c++)
-			buf_adds(b, c ? ",?" : "?");
+		for (int c = 0; c < RA_NCOLS; c++) {
+			bool time = c == RA_ACCTSTARTTIME || c == RA_ACCTUPDATETIME || c == RA_ACCTSTOPTIME;
+			buf_adds(b, c ? "," : "");
+			buf_adds(b, time ? "FROM_UNIXTIME(?)" : "?");
+		}
 		buf_addc(b, ')');
 	}
 	buf_adds(b, " ON DUPLICATE KEY UPDATE ");
@@ -142,7 +165,8 @@ void ra_sql_delete_exact(struct buf *b, const char *table, size_t nrows)
 void ra_sql_versions(struct buf *b, const char *table, size_t n)
 {
 	buf_addf(b, "SELECT `acctuniqueid`,`acctupdatetime`,`acctstoptime`,`acctsessiontime`,"
-		    "`acctinputoctets`,`acctoutputoctets` FROM `%s` WHERE `acctuniqueid` IN (", table);
+		    "`acctinputoctets`,`acctoutputoctets`,UNIX_TIMESTAMP(`acctupdatetime`),"
+		    "UNIX_TIMESTAMP(`acctstoptime`) FROM `%s` WHERE `acctuniqueid` IN (", table);
 	for (size_t i = 0; i < n; i++)
 		buf_adds(b, i ? ",?" : "?");
 	buf_addc(b, ')');
@@ -163,4 +187,112 @@ void ra_json_members(const struct ra_row *r, struct buf *b)
 		else
 			json_add_strn(b, r->v[c], r->len[c]);
 	}
+}
+
+/* ---- the table's unique indexes ---- */
+
+/* Append `s` quoted as an identifier (a backquote doubled). */
+static void add_ident(struct buf *b, const char *s)
+{
+	buf_addc(b, '`');
+	for (; *s; s++) {
+		if (*s == '`')
+			buf_addc(b, '`');
+		buf_addc(b, *s);
+	}
+	buf_addc(b, '`');
+}
+
+/* Append index cols[a..e)'s columns: plain "(c1, c2)" or quoted "(`c1`,`c2`)". */
+static void add_cols(struct buf *b, const struct ra_index_col *cols, size_t a, size_t e, bool quoted)
+{
+	buf_addc(b, '(');
+	for (size_t i = a; i < e; i++) {
+		if (i > a)
+			buf_adds(b, quoted ? "," : ", ");
+		if (quoted) {
+			add_ident(b, cols[i].column);
+		} else {
+			buf_adds(b, cols[i].column);
+			if (cols[i].partial)
+				buf_adds(b, " prefix");
+		}
+	}
+	buf_addc(b, ')');
+}
+
+static void problem_head(struct buf *why, int *np, const char *table, const char *where)
+{
+	if ((*np)++)
+		buf_adds(why, "; ");
+	buf_addf(why, "table '%s' on %s has ", table, where);
+}
+
+static void alter_head(struct buf *why, const char *db, const char *table)
+{
+	buf_adds(why, "fix: ALTER TABLE ");
+	add_ident(why, db);
+	buf_addc(why, '.');
+	add_ident(why, table);
+	buf_addc(why, ' ');
+}
+
+int ra_check_indexes(const struct ra_index_col *cols, size_t n, const char *db,
+		     const char *table, const char *where, struct buf *why)
+{
+	int np = 0;
+	bool have_key = false, name_taken = false;
+	for (size_t a = 0, e; a < n; a = e) {
+		bool whole_uid = false, has_id = false, only_uid = true;
+		for (e = a; e < n && strcmp(cols[e].index, cols[a].index) == 0; e++) {
+			bool uid = strcasecmp(cols[e].column, "acctuniqueid") == 0 && !cols[e].partial;
+			whole_uid |= uid;
+			only_uid &= uid;
+			has_id |= strcasecmp(cols[e].column, "radacctid") == 0;
+		}
+		if (strcasecmp(cols[a].index, "acctuniqueid") == 0)
+			name_taken = true;
+		if (!cols[a].unique)
+			continue;
+		if (only_uid) {
+			have_key = true;
+			if (strcasecmp(cols[a].index, "acctuniqueid") == 0)
+				name_taken = false;	/* it is the key itself */
+			continue;
+		}
+		if (whole_uid || has_id)
+			continue;	/* implied by the key, or never equal on an insert */
+		bool primary = strcmp(cols[a].index, "PRIMARY") == 0;
+		problem_head(why, &np, table, where);
+		if (primary)
+			buf_adds(why, "its PRIMARY KEY on ");
+		else {
+			buf_adds(why, "UNIQUE index ");
+			add_ident(why, cols[a].index);
+			buf_adds(why, " on ");
+		}
+		add_cols(why, cols, a, e, false);
+		buf_adds(why, ", which would merge distinct sessions with equal values into one row; ");
+		alter_head(why, db, table);
+		if (primary) {
+			buf_adds(why, "DROP PRIMARY KEY, ADD PRIMARY KEY (`radacctid`), ADD INDEX ");
+		} else {
+			buf_adds(why, "DROP INDEX ");
+			add_ident(why, cols[a].index);
+			buf_adds(why, ", ADD INDEX ");
+			add_ident(why, cols[a].index);
+			buf_addc(why, ' ');
+		}
+		add_cols(why, cols, a, e, true);
+	}
+	if (!have_key) {
+		problem_head(why, &np, table, where);
+		buf_adds(why, "no UNIQUE index on (acctuniqueid): every copy of a session would be inserted "
+			      "again each cycle; ");
+		alter_head(why, db, table);
+		if (name_taken)
+			buf_adds(why, "DROP INDEX `acctuniqueid`, ");
+		buf_adds(why, "ADD UNIQUE INDEX `acctuniqueid` (`acctuniqueid`)");
+	}
+	return np;
 }

@@ -16,6 +16,10 @@
  *      version (late interims);
  *   4. after all members, close on master (and on the members' copies) the
  *      open sessions whose latest update is older than stale_after.
+ * At every connect the table's columns and unique indexes are checked (a
+ * table not keyed by acctuniqueid alone is refused with the ALTER TABLE
+ * that fixes it).  Sessions keep their server's own time zone; DATETIMEs
+ * travel from member to master as UNIX time (docs/sweep.md, "Time zones").
  * A crash anywhere leaves at worst rows copied and not yet deleted; the next
  * cycle copies them again (a no-op) and deletes them.  Master down: nothing
  * is deleted anywhere.
@@ -155,6 +159,15 @@ struct conn {
 	MYSQL *db;
 	MYSQL_STMT *page, *upsert_full;		/* cached statements */
 	MYSQL_STMT *stage_full, *del_join, *stage_clear;	/* the exact delete */
+	char tz[80];			/* the session's time zone as the server names it */
+	long utc_off;			/* s east of UTC at connect */
+	bool fresh;			/* opened since its zone was last compared */
+};
+
+/* Refusals of a server's table by the unique-index check at connect. */
+struct schema_watch {
+	_Atomic uint64_t refused;	/* connects refused */
+	_Atomic bool bad;		/* the last check refused it */
 };
 
 struct member {
@@ -167,9 +180,10 @@ struct member {
 	int skip;			/* cycles to skip (back-off) */
 	time_t down_since;		/* wall clock when it became unreachable; 0 = up */
 	bool ok;			/* this cycle succeeded */
-	char err[256];			/* why it failed */
+	char err[1024];			/* why it failed (a schema refusal carries its ALTER TABLE) */
 	struct ra_row *rows;		/* one page */
-	_Atomic uint64_t read, copied, moved, superseded, stale_closed, errors, wide;
+	_Atomic uint64_t read, copied, moved, superseded, stale_closed, errors, wide, bad_time;
+	struct schema_watch schema;	/* the member's table */
 	_Atomic uint64_t last_us;	/* last cycle's duration, µs */
 	_Atomic long long oldest_closed;	/* acctstoptime epoch of the oldest closed row left, 0 = none */
 };
@@ -188,6 +202,7 @@ struct sweep {
 	pthread_cond_t mw_cv;
 	struct worker w;		/* the sweep thread */
 	_Atomic uint64_t cycles, failed_cycles, stale_total;
+	struct schema_watch master_schema;	/* master's table */
 	_Atomic uint64_t last_cycle_us, last_cycle_wall;
 	_Atomic bool in_cycle;
 };
@@ -300,8 +315,139 @@ static int check_columns(struct sweep *sw, MYSQL *db, const char *where, char *e
 	return rc;
 }
 
+/*
+ * Check the table's unique indexes (ra_check_indexes): the upsert must be
+ * keyed by acctuniqueid and nothing else that could merge two sessions.
+ * 0; 1 when refused, err saying what is wrong and the ALTER TABLE that
+ * fixes it; -1 when the indexes could not be read.
+ */
+static int check_indexes(struct sweep *sw, MYSQL *db, const struct sweep_db *d, const char *where,
+			 char *err, size_t len)
+{
+	struct buf q = BUF_INIT;
+	buf_adds(&q, "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE, SUB_PART IS NOT NULL "
+		     "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? "
+		     "ORDER BY INDEX_NAME, SEQ_IN_INDEX");
+	MYSQL_STMT *st = prepare(db, &q, err, len);
+	buf_release(&q);
+	if (!st)
+		return -1;
+	MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->table,
+			 .buffer_length = strlen(sw->table) };
+	char ix[80], col[80];
+	unsigned long ixl = 0, coll = 0;
+	long long nonu = 0, part = 0;
+	MYSQL_BIND r[4] = {
+		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ix, .buffer_length = sizeof(ix) - 1, .length = &ixl },
+		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = col, .buffer_length = sizeof(col) - 1, .length = &coll },
+		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &nonu },
+		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &part },
+	};
+	struct ra_index_col *cols = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1, f;
+	if (mysql_stmt_bind_param(st, &p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
+		fail(err, len, "reading the table's indexes", db, st);
+		goto out;
+	}
+	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 32;
+			struct ra_index_col *g = realloc(cols, nc * sizeof(*g));
+			if (!g)
+				break;
+			cols = g;
+			cap = nc;
+		}
+		ix[ixl < sizeof(ix) ? ixl : sizeof(ix) - 1] = '\0';
+		col[coll < sizeof(col) ? coll : sizeof(col) - 1] = '\0';
+		cols[n] = (struct ra_index_col){ .index = strdup(ix), .column = strdup(col),
+						 .unique = nonu == 0, .partial = part != 0 };
+		if (!cols[n].index || !cols[n].column) {
+			free((char *)cols[n].index);
+			free((char *)cols[n].column);
+			break;
+		}
+		n++;
+	}
+	mysql_stmt_free_result(st);
+	if (f != MYSQL_NO_DATA) {
+		if (f == 0 || f == MYSQL_DATA_TRUNCATED)
+			snprintf(err, len, "reading the table's indexes: out of memory");
+		else
+			fail(err, len, "reading the table's indexes", db, st);
+		goto out;
+	}
+	struct buf why = BUF_INIT;
+	rc = ra_check_indexes(cols, n, d->database, sw->table, where, &why) ? 1 : 0;
+	if (rc)
+		snprintf(err, len, "%s", why.oom ? "the table's unique indexes are wrong (out of memory describing them)" : why.data);
+	buf_release(&why);
+out:
+	for (size_t i = 0; i < n; i++) {
+		free((char *)cols[i].index);
+		free((char *)cols[i].column);
+	}
+	free(cols);
+	mysql_stmt_close(st);
+	return rc;
+}
+
+/*
+ * The session's time zone (the server's default, the one FreeRADIUS's own
+ * connection writes its DATETIMEs in) and its offset from UTC now, into c.
+ */
+static int read_zone(MYSQL *db, struct conn *c, const char *where, char *err, size_t len)
+{
+	struct buf q = BUF_INIT;
+	buf_adds(&q, "SELECT @@session.time_zone, @@system_time_zone, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW())");
+	MYSQL_STMT *st = prepare(db, &q, err, len);
+	buf_release(&q);
+	if (!st)
+		return -1;
+	char tz[64] = "", sys[64] = "";
+	unsigned long tzl = 0, sysl = 0;
+	long long off = 0;
+	MYSQL_BIND r[3] = {
+		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = tz, .buffer_length = sizeof(tz) - 1, .length = &tzl },
+		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = sys, .buffer_length = sizeof(sys) - 1, .length = &sysl },
+		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &off },
+	};
+	int f = -1;
+	if (mysql_stmt_execute(st) == 0 && mysql_stmt_bind_result(st, r) == 0)
+		f = mysql_stmt_fetch(st);
+	if (f != 0 && f != MYSQL_DATA_TRUNCATED) {
+		snprintf(err, len, "%s: reading the time zone: %s", where, mysql_stmt_error(st));
+		mysql_stmt_close(st);
+		return -1;
+	}
+	mysql_stmt_free_result(st);
+	mysql_stmt_close(st);
+	tz[tzl < sizeof(tz) ? tzl : sizeof(tz) - 1] = '\0';
+	sys[sysl < sizeof(sys) ? sysl : sizeof(sys) - 1] = '\0';
+	if (strcmp(tz, "SYSTEM") == 0)
+		snprintf(c->tz, sizeof(c->tz), "SYSTEM (%s)", sys);
+	else
+		snprintf(c->tz, sizeof(c->tz), "%s", tz);
+	c->utc_off = (long)off;
+	c->fresh = true;
+	return 0;
+}
+
+/* "UTC+02:00" for off = 7200 s east of UTC. */
+static void fmt_off(char *out, size_t n, long off)
+{
+	long a = off < 0 ? -off : off;
+	snprintf(out, n, "UTC%c%02ld:%02ld", off < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
+}
+
+/*
+ * Open c to d unless it is open and answers.  Every session keeps the
+ * server's own time zone (docs/sweep.md, "Time zones"); the table's columns
+ * and unique indexes are checked, a refusal of the indexes counted in *sch.
+ */
 static int conn_open(struct sweep *sw, struct conn *c, const struct sweep_db *d, bool master,
-		     const char *where, char *err, size_t len)
+		     const char *where, struct schema_watch *sch, char *err, size_t len)
 {
 	if (c->db && mysql_ping(c->db) == 0)
 		return 0;
@@ -321,16 +467,27 @@ static int conn_open(struct sweep *sw, struct conn *c, const struct sweep_db *d,
 		conn_close(c);
 		return -1;
 	}
-	if (mysql_autocommit(c->db, 0) || mysql_query(c->db, "SET time_zone = '+00:00'") ||
+	if (mysql_autocommit(c->db, 0) ||
 	    (master && !d->log_bin && mysql_query(c->db, "SET SESSION sql_log_bin = 0"))) {
 		snprintf(err, len, "%s: session settings: %s", where, mysql_error(c->db));
 		conn_close(c);
 		return -1;
 	}
-	if (check_columns(sw, c->db, where, err, len) < 0) {
+	if (check_columns(sw, c->db, where, err, len) < 0 || read_zone(c->db, c, where, err, len) < 0) {
 		conn_close(c);
 		return -1;
 	}
+	int ix = check_indexes(sw, c->db, d, where, err, len);
+	if (ix != 0) {
+		if (ix > 0) {	/* refused, not a failed read */
+			atomic_fetch_add(&sch->refused, 1);
+			atomic_store(&sch->bad, true);
+		}
+		conn_close(c);
+		return -1;
+	}
+	atomic_store(&sch->bad, false);
+	mysql_commit(c->db);	/* end the checks' snapshot */
 	return 0;
 }
 
@@ -393,7 +550,8 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 	 * is bound again before every fetch); a row beyond the page, which
 	 * LIMIT rules out, would land in the scratch row. */
 	static _Thread_local struct ra_row scratch;
-	MYSQL_BIND r[RA_NCOLS + 1];
+	MYSQL_BIND r[RA_NCOLS + 1 + RA_NTIMES];
+	my_bool tnull[RA_NTIMES];
 	if (mysql_stmt_bind_param(c->page, p) || mysql_stmt_execute(c->page))
 		return fail(err, len, "reading a page", c->db, c->page);
 	long n = 0;
@@ -403,6 +561,9 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 		r[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &dst->radacctid };
 		for (int k = 0; k < RA_NCOLS; k++)
 			r[k + 1] = bind_value(dst, k);
+		for (int t = 0; t < RA_NTIMES; t++)
+			r[RA_NCOLS + 1 + t] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG,
+							    .buffer = &dst->t[t], .is_null = &tnull[t] };
 		if (mysql_stmt_bind_result(c->page, r))
 			return fail(err, len, "reading a page", c->db, c->page);
 		f = mysql_stmt_fetch(c->page);
@@ -412,6 +573,10 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 		for (int k = 0; k < RA_NCOLS; k++)
 			if (!value_fetched(dst, k))
 				dst->wide = true;	/* wider than the schema's columns allow */
+		dst->bad_time = false;
+		for (int t = 0; t < RA_NTIMES; t++)
+			if (!dst->null[ra_time_cols[t]] && tnull[t])
+				dst->bad_time = true;	/* a zero date, or one before 1970 */
 		if (n < sw->batch)
 			n++;
 	}
@@ -473,8 +638,17 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 		snprintf(err, len, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		bind_row(b + i * RA_NCOLS, rows[i]);
+		/* the DATETIMEs go as UNIX time: master's FROM_UNIXTIME() writes
+		 * them in its own zone, whatever the member's */
+		for (int t = 0; t < RA_NTIMES; t++) {
+			enum ra_col k = ra_time_cols[t];
+			b[i * RA_NCOLS + k] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG,
+							    .buffer = &rows[i]->t[t],
+							    .is_null = (my_bool *)&rows[i]->null[k] };
+		}
+	}
 	/* Members are merged concurrently: two pages touching the same sessions
 	 * can deadlock on master's unique key.  InnoDB rolls one back; it is
 	 * simply run again (the rows are sorted by acctuniqueid, so this is rare). */
@@ -641,9 +815,12 @@ static int master_versions(struct member *m, struct ra_row **rows, size_t n, boo
 	memset(&mr, 0, sizeof(mr));
 	static const enum ra_col cols[6] = { RA_ACCTUNIQUEID, RA_ACCTUPDATETIME, RA_ACCTSTOPTIME,
 					     RA_ACCTSESSIONTIME, RA_ACCTINPUTOCTETS, RA_ACCTOUTPUTOCTETS };
-	MYSQL_BIND r[6];
+	MYSQL_BIND r[8];
 	for (int k = 0; k < 6; k++)
 		r[k] = bind_value(&mr, cols[k]);
+	my_bool tnull[2];
+	r[6] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &mr.t[RA_T_UPDATE], .is_null = &tnull[0] };
+	r[7] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &mr.t[RA_T_STOP], .is_null = &tnull[1] };
 	if (mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
 		fail(err, len, "reading master's versions", c->db, st);
 		goto out;
@@ -652,12 +829,14 @@ static int master_versions(struct member *m, struct ra_row **rows, size_t n, boo
 	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
 		for (int k = 0; k < 6; k++)
 			value_fetched(&mr, cols[k]);	/* master's columns fit: the same schema */
+		/* master's times and the member's, compared as UTC (the two
+		 * servers' zones may differ) */
 		struct ra_version mv, cv;
-		ra_version_of(&mr, &mv);
+		ra_version_of_utc(&mr, &mv);
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(rows[i]->v[RA_ACCTUNIQUEID], mr.v[RA_ACCTUNIQUEID]) != 0)
 				continue;
-			ra_version_of(rows[i], &cv);
+			ra_version_of_utc(rows[i], &cv);
 			if (ra_compare(&cv, &mv) <= 0) {
 				held[i] = true;
 				obsolete[i] = mv.closed;	/* closed beats this open copy */
@@ -702,9 +881,18 @@ static int sweep_member(struct member *m, bool once)
 	size_t elen = sizeof(m->err);
 	char where[128];
 	snprintf(where, sizeof(where), "member '%s'", m->cfg.name);
-	if (conn_open(sw, &m->mc, &m->cfg, false, where, err, elen) < 0 ||
-	    conn_open(sw, &m->sc, &sw->master, true, "master", err, elen) < 0)
+	if (conn_open(sw, &m->mc, &m->cfg, false, where, &m->schema, err, elen) < 0 ||
+	    conn_open(sw, &m->sc, &sw->master, true, "master", &sw->master_schema, err, elen) < 0)
 		return -1;
+	if ((m->mc.fresh || m->sc.fresh) && (m->mc.utc_off != m->sc.utc_off || strcmp(m->mc.tz, m->sc.tz) != 0)) {
+		char mo[32], so[32];
+		fmt_off(mo, sizeof(mo), m->mc.utc_off);
+		fmt_off(so, sizeof(so), m->sc.utc_off);
+		log_warn("sweep: member '%s' runs in time zone %s (%s now), master in %s (%s now): its times "
+			 "are converted to master's zone as its rows are copied (docs/sweep.md, \"Time zones\")",
+			 m->cfg.name, m->mc.tz, mo, m->sc.tz, so);
+	}
+	m->mc.fresh = m->sc.fresh = false;
 	struct ra_row **closed = malloc((size_t)sw->batch * sizeof(*closed));
 	struct ra_row **open = malloc((size_t)sw->batch * sizeof(*open));
 	struct ra_row **all = malloc((size_t)sw->batch * sizeof(*all));
@@ -735,6 +923,14 @@ static int sweep_member(struct member *m, bool once)
 				log_error("sweep: member '%s': row radacctid %lld has a value wider than %d bytes; "
 					  "left on the member", m->cfg.name, m->rows[i].radacctid, RA_VAL_MAX - 1);
 				atomic_fetch_add(&m->wide, 1);
+				continue;
+			}
+			if (m->rows[i].bad_time) {
+				/* its time cannot be carried to master's zone */
+				log_error("sweep: member '%s': row radacctid %lld has a time with no UNIX time "
+					  "(a zero date, or before 1970); left on the member", m->cfg.name,
+					  m->rows[i].radacctid);
+				atomic_fetch_add(&m->bad_time, 1);
 				continue;
 			}
 			if (m->rows[i].null[RA_ACCTSTOPTIME])
@@ -858,7 +1054,7 @@ static void *member_main(void *arg)
 static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 {
 	struct conn *c = &sw->stale;
-	if (conn_open(sw, c, &sw->master, true, "master", err, len) < 0)
+	if (conn_open(sw, c, &sw->master, true, "master", &sw->master_schema, err, len) < 0)
 		return -1;
 	struct buf q = BUF_INIT;
 	buf_addf(&q, "SELECT `acctuniqueid` FROM `%s` WHERE `acctstoptime` IS NULL AND "
@@ -928,8 +1124,8 @@ static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 		/* The members' copies, so the next sweep does not bring them back open. */
 		for (size_t mi = 0; mi < sw->nm; mi++) {
 			struct member *m = &sw->m[mi];
-			char merr[256];
-			if (conn_open(sw, &m->mc, &m->cfg, false, m->cfg.name, merr, sizeof(merr)) < 0)
+			char merr[1024];
+			if (conn_open(sw, &m->mc, &m->cfg, false, m->cfg.name, &m->schema, merr, sizeof(merr)) < 0)
 				continue;	/* its copies are superseded by master's closed rows */
 			struct buf mq = BUF_INIT;
 			buf_addf(&mq, "UPDATE `%s`%s", sw->table, close_set);
@@ -1035,7 +1231,7 @@ static int cycle(struct sweep *sw, bool once)
 		if (!m->down_since || now - m->down_since < sw->stale_after)
 			whole = false;
 	}
-	char err[256] = "";
+	char err[1024] = "";
 	if (whole && (once || role_is_active())) {
 		if (close_stale(sw, once, err, sizeof(err)) < 0) {
 			log_error("sweep: master: %s", err);
@@ -1222,6 +1418,8 @@ static void sweep_metrics(void *job, struct buf *out)
 		{ "member_stale_closed_total", "The member's copies closed as stale.", offsetof(struct member, stale_closed) },
 		{ "errors_total", "Failed member cycles.", offsetof(struct member, errors) },
 		{ "rows_too_wide_total", "Rows left on the member: a value wider than the sweep's row buffer.", offsetof(struct member, wide) },
+		{ "rows_bad_time_total", "Rows left on the member: a DATETIME with no UNIX time (zero, or before 1970).", offsetof(struct member, bad_time) },
+		{ "member_schema_refused_total", "Connects refused: the member's table has no unique acctuniqueid index, or a unique index that could merge sessions.", offsetof(struct member, schema.refused) },
 	};
 	for (size_t k = 0; k < sizeof(per) / sizeof(per[0]); k++) {
 		buf_addf(out, "# HELP aggregatord_sweep_%s %s\n# TYPE aggregatord_sweep_%s counter\n",
@@ -1249,30 +1447,40 @@ static void sweep_metrics(void *job, struct buf *out)
 		      "aggregatord_sweep_failed_cycles_total %llu\n"
 		      "# HELP aggregatord_sweep_stale_closed_total Sessions closed as stale on master.\n# TYPE aggregatord_sweep_stale_closed_total counter\n"
 		      "aggregatord_sweep_stale_closed_total %llu\n"
+		      "# HELP aggregatord_sweep_master_schema_refused_total Connects refused: master's table has no unique acctuniqueid index, or a unique index that could merge sessions.\n"
+		      "# TYPE aggregatord_sweep_master_schema_refused_total counter\n"
+		      "aggregatord_sweep_master_schema_refused_total %llu\n"
 		      "# HELP aggregatord_sweep_cycle_seconds Duration of the last cycle.\n# TYPE aggregatord_sweep_cycle_seconds gauge\n"
 		      "aggregatord_sweep_cycle_seconds %.3f\n",
 		 (unsigned long long)atomic_load(&sw->cycles), (unsigned long long)atomic_load(&sw->failed_cycles),
-		 (unsigned long long)atomic_load(&sw->stale_total), (double)atomic_load(&sw->last_cycle_us) / 1e6);
+		 (unsigned long long)atomic_load(&sw->stale_total),
+		 (unsigned long long)atomic_load(&sw->master_schema.refused),
+		 (double)atomic_load(&sw->last_cycle_us) / 1e6);
 }
 
 static void sweep_status(void *job, struct buf *out)
 {
 	struct sweep *sw = job;
 	buf_addf(out, "{\"interval_s\":%d,\"cycles\":%llu,\"failed_cycles\":%llu,\"last_cycle_s\":%.3f,"
-		      "\"stale_closed\":%llu,\"running\":%s,\"members\":{",
+		      "\"stale_closed\":%llu,\"master_schema\":\"%s\",\"master_schema_refused\":%llu,"
+		      "\"running\":%s,\"members\":{",
 		 sw->interval, (unsigned long long)atomic_load(&sw->cycles),
 		 (unsigned long long)atomic_load(&sw->failed_cycles),
 		 (double)atomic_load(&sw->last_cycle_us) / 1e6,
 		 (unsigned long long)atomic_load(&sw->stale_total),
+		 atomic_load(&sw->master_schema.bad) ? "refused" : "ok",
+		 (unsigned long long)atomic_load(&sw->master_schema.refused),
 		 atomic_load(&sw->in_cycle) ? "true" : "false");
 	for (size_t i = 0; i < sw->nm; i++) {
 		struct member *m = &sw->m[i];
 		buf_adds(out, i ? "," : "");
 		json_add_str(out, m->cfg.name);
-		buf_addf(out, ":{\"read\":%llu,\"moved\":%llu,\"superseded\":%llu,\"errors\":%llu,\"state\":\"%s\"}",
+		buf_addf(out, ":{\"read\":%llu,\"moved\":%llu,\"superseded\":%llu,\"errors\":%llu,\"state\":\"%s\","
+			      "\"schema\":\"%s\",\"schema_refused\":%llu}",
 			 (unsigned long long)atomic_load(&m->read), (unsigned long long)atomic_load(&m->moved),
 			 (unsigned long long)atomic_load(&m->superseded), (unsigned long long)atomic_load(&m->errors),
-			 m->down_since ? "down" : "up");
+			 m->down_since ? "down" : "up", atomic_load(&m->schema.bad) ? "refused" : "ok",
+			 (unsigned long long)atomic_load(&m->schema.refused));
 	}
 	buf_adds(out, "}}");
 }

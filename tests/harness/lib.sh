@@ -51,6 +51,7 @@ declare -gA H__LOGOFF=()     # NAME -> size of that log when last started
 declare -gA H__PORT=()       # NAME -> main port
 declare -gA H__DIR=()        # NAME -> $H_TMP/NAME
 declare -gA H__BOOTSTRAP=()  # NAME -> kafka bootstrap address
+declare -gA H__SRVARGS=()    # NAME -> extra server arguments (mariadbd), one string
 declare -gA H__CHILD=()      # pid -> 1 while a child of this shell, not reaped
 declare -gA H__STATUS=()     # pid -> exit status, once reaped
 declare -ga H__ORDER=()      # NAMEs in registration order
@@ -635,7 +636,7 @@ h__mariadb_spawn() {
         --port="${H__PORT[$name]}" --bind-address=127.0.0.1 \
         --tmpdir="$dir/tmp" --log-error="$dir/mariadb.log" \
         --pid-file="$dir/mariadbd.pid" $(h__mariadb_user_opt) \
-        "${H__MARIADB_OPTS[@]}" || return 1
+        "${H__MARIADB_OPTS[@]}" ${H__SRVARGS[$name]:-} || return 1
 }
 
 # h__mariadb_await FUNC NAME: waits for NAME to answer (h__await codes).
@@ -644,13 +645,22 @@ h__mariadb_await() {
         h__mariadb_ping "${H__DIR[$2]}/mysqld.sock"
 }
 
-# h_start_mariadb NAME [NAME...]: starts one MariaDB server per NAME, all
-# at once, each with a fresh datadir copied from a template initialised once
-# per run; waits until all answer.  Exports NAME_PORT (TCP on 127.0.0.1,
-# user root, empty password) and NAME_SOCK (unix socket).
+# h_start_mariadb [--server-arg=ARG...] NAME [NAME...]: starts one MariaDB
+# server per NAME, all at once, each with a fresh datadir copied from a
+# template initialised once per run; waits until all answer.  Exports
+# NAME_PORT (TCP on 127.0.0.1, user root, empty password) and NAME_SOCK
+# (unix socket).  Each --server-arg=ARG (no spaces; e.g.
+# --server-arg=--default-time-zone=-05:00) is passed to these servers'
+# mariadbd, and again by h_restart_mariadb.
 h_start_mariadb() {
-    local name dir sock t0 rc _
+    local name dir sock t0 rc _ srvargs=
     h__check_init h_start_mariadb || return 1
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --server-arg=*) srvargs="$srvargs ${1#--server-arg=}"; shift ;;
+            *) break ;;
+        esac
+    done
     if [ $# -eq 0 ]; then
         h__err "h_start_mariadb: no name given"
         return 1
@@ -672,6 +682,7 @@ h_start_mariadb() {
             return 1
         fi
         H__DIR[$name]=$dir
+        H__SRVARGS[$name]=$srvargs
         mkdir -p "$dir/tmp" || return 1
         cp -a "$H__MARIADB_TPL" "$dir/data" || {
             h__err "h_start_mariadb $name: cannot copy the template datadir to $dir/data"

@@ -49,10 +49,11 @@ sweep() {	# CONF -> exit status of --once sweep
     "$AGGD" -c "$1" --once sweep > "$H_TMP/once$n_once.log" 2>&1
 }
 
-# Rows as FreeRADIUS's queries would leave them; T is half an hour ago (UTC).
+# Rows as FreeRADIUS's queries would leave them; T is half an hour ago, in
+# the servers' zone (they run in this shell's, SYSTEM).
 COLS="acctsessionid,acctuniqueid,username,nasipaddress,nasportid,acctstarttime,acctupdatetime,acctstoptime,acctsessiontime,acctinputoctets,acctoutputoctets,acctterminatecause"
 # one fixed base for every statement, so the copies' times relate exactly
-T="TIMESTAMP('$(date -u -d '-30 min' '+%Y-%m-%d %H:%M:%S')')"
+T="TIMESTAMP('$(date -d '-30 min' '+%Y-%m-%d %H:%M:%S')')"
 row() {	# MEMBER UNIQUEID START_MIN UPDATE_MIN STOP_MIN|NULL SESSTIME IN OUT CAUSE [NAS]
     local stop=NULL
     [ "$5" = NULL ] || stop="$T + INTERVAL $5 MINUTE"
@@ -182,7 +183,7 @@ h_ok "member down: skipped and named, the other swept; master down: nothing dele
 # --- a row updated between read and delete survives to the next cycle ---
 load_schema m1 m2 ms
 row m1 u_race 0 10 30 1800 100 100 User-Request
-Q ms "INSERT INTO radacct ($COLS) VALUES ('s-u_race','u_race','x','10.0.0.1','1', UTC_TIMESTAMP(), UTC_TIMESTAMP(), NULL, 1, 1, 1, '')"
+Q ms "INSERT INTO radacct ($COLS) VALUES ('s-u_race','u_race','x','10.0.0.1','1', NOW(), NOW(), NULL, 1, 1, 1, '')"
 # hold master's row lock for 5 s from another session (the sweep's timeout is 10 s)
 h_spawn locker "$H_TMP/locker.log" mariadb --no-defaults -uroot --socket="$ms_SOCK" radius \
     -e "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE; SELECT SLEEP(5); COMMIT;"

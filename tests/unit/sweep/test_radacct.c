@@ -114,6 +114,42 @@ START_TEST(every_pair_is_ordered)
 }
 END_TEST
 
+/* Copies from servers in different zones compare by their UNIX times. */
+START_TEST(version_utc)
+{
+	struct ra_row a, b;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	/* a: UTC-05:00, updated 12:00 local = 17:00 UTC; b: UTC+03:00, 19:30 local = 16:30 UTC */
+	strcpy(a.v[RA_ACCTUPDATETIME], "2026-03-01 12:00:00");
+	a.t[RA_T_UPDATE] = 1772384400;	/* 2026-03-01 17:00:00 UTC */
+	a.null[RA_ACCTSTOPTIME] = 1;
+	strcpy(b.v[RA_ACCTUPDATETIME], "2026-03-01 19:30:00");
+	b.t[RA_T_UPDATE] = 1772382600;	/* 16:30 UTC */
+	b.null[RA_ACCTSTOPTIME] = 1;
+	struct ra_version va, vb;
+	ra_version_of(&a, &va);
+	ra_version_of(&b, &vb);
+	ck_assert_int_lt(ra_compare(&va, &vb), 0);	/* by local text, b would win */
+	ra_version_of_utc(&a, &va);
+	ra_version_of_utc(&b, &vb);
+	ck_assert_str_eq(va.ts, "2026-03-01 17:00:00");
+	ck_assert_str_eq(vb.ts, "2026-03-01 16:30:00");
+	ck_assert_int_gt(ra_compare(&va, &vb), 0);
+	/* closed: the later of update and stop; neither: "" */
+	b.null[RA_ACCTSTOPTIME] = 0;
+	b.t[RA_T_STOP] = 1772384460;
+	ra_version_of_utc(&b, &vb);
+	ck_assert_str_eq(vb.ts, "2026-03-01 17:01:00");
+	b.null[RA_ACCTUPDATETIME] = 1;
+	ra_version_of_utc(&b, &vb);
+	ck_assert_str_eq(vb.ts, "2026-03-01 17:01:00");
+	b.null[RA_ACCTSTOPTIME] = 1;
+	ra_version_of_utc(&b, &vb);
+	ck_assert_str_eq(vb.ts, "");
+}
+END_TEST
+
 START_TEST(sql_shapes)
 {
 	ck_assert_ptr_null(ra_check_identifier("radacct"));
@@ -131,6 +167,11 @@ START_TEST(sql_shapes)
 	for (const char *p = b.data; *p; p++)
 		q += *p == '?';
 	ck_assert_uint_eq(q, 2 * RA_NCOLS);
+	/* times travel as UNIX time, master writes them in its own zone */
+	ck_assert_ptr_nonnull(strstr(b.data, ",FROM_UNIXTIME(?),FROM_UNIXTIME(?),FROM_UNIXTIME(?),?,"));
+	buf_reset(&b);
+	ra_sql_page(&b, "radacct");
+	ck_assert_ptr_nonnull(strstr(b.data, ",UNIX_TIMESTAMP(`acctstarttime`),UNIX_TIMESTAMP(`acctupdatetime`),UNIX_TIMESTAMP(`acctstoptime`) FROM `radacct`"));
 	buf_reset(&b);
 	ra_sql_delete_exact(&b, "radacct", 3);
 	q = 0;
@@ -139,6 +180,71 @@ START_TEST(sql_shapes)
 	ck_assert_uint_eq(q, 3 * (RA_NCOLS + 1));
 	ck_assert_ptr_nonnull(strstr(b.data, "`acctstoptime`<=>?"));
 	buf_release(&b);
+}
+END_TEST
+
+/* ---- the unique-index check ---- */
+
+#define IX(i, c, u) { .index = i, .column = c, .unique = u }
+static int check_ix(const struct ra_index_col *c, size_t n, struct buf *why)
+{
+	buf_reset(why);
+	return ra_check_indexes(c, n, "radius", "radacct", "master", why);
+}
+
+START_TEST(index_check)
+{
+	struct buf why = BUF_INIT;
+	/* FreeRADIUS 3's schema */
+	const struct ra_index_col stock[] = {
+		IX("PRIMARY", "radacctid", true), IX("acctsessionid", "acctsessionid", false),
+		IX("acctuniqueid", "acctuniqueid", true), IX("username", "username", false),
+	};
+	ck_assert_int_eq(check_ix(stock, 4, &why), 0);
+	ck_assert_str_eq(why.data, "");
+	/* the key under another name, harmless unique indexes around it */
+	const struct ra_index_col other[] = {
+		IX("PRIMARY", "radacctid", true), IX("sid_id", "acctsessionid", true), IX("sid_id", "radacctid", true),
+		IX("u", "ACCTUNIQUEID", true), IX("u_nas", "acctuniqueid", true), IX("u_nas", "nasipaddress", true),
+	};
+	ck_assert_int_eq(check_ix(other, 6, &why), 0);
+	/* an older schema: a plain index on acctuniqueid */
+	const struct ra_index_col plain[] = {
+		IX("PRIMARY", "radacctid", true), IX("acctuniqueid", "acctuniqueid", false),
+	};
+	ck_assert_int_eq(check_ix(plain, 2, &why), 1);
+	ck_assert_str_eq(why.data, "table 'radacct' on master has no UNIQUE index on (acctuniqueid): every copy of "
+			 "a session would be inserted again each cycle; fix: ALTER TABLE `radius`.`radacct` "
+			 "DROP INDEX `acctuniqueid`, ADD UNIQUE INDEX `acctuniqueid` (`acctuniqueid`)");
+	/* no index at all on it */
+	ck_assert_int_eq(check_ix(plain, 1, &why), 1);
+	ck_assert_ptr_nonnull(strstr(why.data, "fix: ALTER TABLE `radius`.`radacct` ADD UNIQUE INDEX `acctuniqueid` (`acctuniqueid`)"));
+	ck_assert_int_eq(check_ix(NULL, 0, &why), 1);
+	/* keyed on acctsessionid (the old scripts' key) */
+	const struct ra_index_col sid[] = {
+		IX("PRIMARY", "radacctid", true), IX("acctuniqueid", "acctuniqueid", true),
+		IX("s`x", "acctsessionid", true),
+	};
+	ck_assert_int_eq(check_ix(sid, 3, &why), 1);
+	ck_assert_str_eq(why.data, "table 'radacct' on master has UNIQUE index `s``x` on (acctsessionid), which would "
+			 "merge distinct sessions with equal values into one row; fix: ALTER TABLE `radius`.`radacct` "
+			 "DROP INDEX `s``x`, ADD INDEX `s``x` (`acctsessionid`)");
+	/* a primary key on acctsessionid and nasipaddress, and no acctuniqueid key: two problems */
+	const struct ra_index_col pk[] = {
+		IX("PRIMARY", "acctsessionid", true), IX("PRIMARY", "nasipaddress", true),
+		IX("radacctid", "radacctid", true),
+	};
+	ck_assert_int_eq(check_ix(pk, 3, &why), 2);
+	ck_assert_ptr_nonnull(strstr(why.data, "has its PRIMARY KEY on (acctsessionid, nasipaddress), which would merge"));
+	ck_assert_ptr_nonnull(strstr(why.data, "DROP PRIMARY KEY, ADD PRIMARY KEY (`radacctid`), ADD INDEX (`acctsessionid`,`nasipaddress`); table"));
+	ck_assert_ptr_nonnull(strstr(why.data, "no UNIQUE index on (acctuniqueid)"));
+	/* a unique prefix of acctuniqueid merges sessions and is not the key */
+	struct ra_index_col pre[] = { IX("acctuniqueid", "acctuniqueid", true) };
+	pre[0].partial = true;
+	ck_assert_int_eq(check_ix(pre, 1, &why), 2);
+	ck_assert_ptr_nonnull(strstr(why.data, "UNIQUE index `acctuniqueid` on (acctuniqueid prefix), which would merge"));
+	ck_assert_ptr_nonnull(strstr(why.data, "DROP INDEX `acctuniqueid`, ADD UNIQUE INDEX `acctuniqueid` (`acctuniqueid`)"));
+	buf_release(&why);
 }
 END_TEST
 
@@ -166,7 +272,9 @@ Suite *radacct_suite(void)
 	tcase_add_test(tc, stop_then_late_interim);
 	tcase_add_test(tc, same_state_order);
 	tcase_add_test(tc, every_pair_is_ordered);
+	tcase_add_test(tc, version_utc);
 	tcase_add_test(tc, sql_shapes);
+	tcase_add_test(tc, index_check);
 	tcase_add_test(tc, sweep_config);
 	suite_add_tcase(s, tc);
 	return s;
