@@ -4,7 +4,7 @@
 #   make check           install missing packages, unit + integration tests
 #   make demo            install missing packages, run a throwaway demo
 #   make bench           benchmarks (figures beside same-run baselines)
-#   make fuzz            fuzz the usage file decoder (clang, libFuzzer) for FUZZ_SECONDS
+#   make fuzz            fuzz the usage decoder and the rules (clang, libFuzzer), FUZZ_SECONDS each
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined check    (separate build dir)
 #   make V=1             show the commands
@@ -175,9 +175,11 @@ demo: deps
 	$(Q)AGG_BUILD=$(BUILD) scripts/demo.sh
 
 # Fuzzing (clang's libFuzzer with ASan and UBSan): the decoder of the usage
-# files, built apart from the rest with its own flags.  New inputs go to
-# build/fuzz/corpus (seeded from tests/fuzz/corpus/usage, which keeps the
-# hand-picked ones), crashes to build/fuzz/crash-*.  The decoder's limits are
+# files and the totalizer rules (compile + apply), each built apart from the
+# rest with its own flags and run for FUZZ_SECONDS.  New inputs go to
+# build/fuzz/corpus and build/fuzz/corpus-rules (seeded from
+# tests/fuzz/corpus/usage and .../rules, which keep the hand-picked ones),
+# crashes to build/fuzz/crash-* and build/fuzz/rules-crash-*.  The decoder's limits are
 # scaled down 32x (the same code paths, each input decoded in microseconds
 # rather than a 64 MiB message in seconds); the unit tests cover the real ones.
 FUZZ_CC      ?= clang
@@ -194,11 +196,20 @@ $(FUZZ_DIR)/fuzz_usage: tests/fuzz/fuzz_usage.c src/usage_capnp.c src/buf.c incl
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_usage.c src/usage_capnp.c src/buf.c \
 		$(shell $(PKG_CONFIG) --libs zlib)
 
-fuzz: $(FUZZ_DIR)/fuzz_usage
-	@mkdir -p $(FUZZ_DIR)/corpus
+$(FUZZ_DIR)/fuzz_rules: tests/fuzz/fuzz_rules.c src/rules.c src/buf.c include/rules.h include/buf.h
+	$(call msg,FUZZCC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(shell $(PKG_CONFIG) --cflags libpcre2-8) -o $@ \
+		tests/fuzz/fuzz_rules.c src/rules.c src/buf.c $(shell $(PKG_CONFIG) --libs libpcre2-8)
+
+fuzz: $(FUZZ_DIR)/fuzz_usage $(FUZZ_DIR)/fuzz_rules
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/corpus-rules
 	$(Q)$(FUZZ_DIR)/fuzz_usage -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus tests/fuzz/corpus/usage
+	$(Q)$(FUZZ_DIR)/fuzz_rules -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/rules- $(FUZZ_DIR)/corpus-rules tests/fuzz/corpus/rules
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/aggregatord $(DESTDIR)$(UNITDIR)
