@@ -208,6 +208,16 @@ grep -Eq '^total +19$' "$H_TMP/total.txt" || h_fail "total line"
 [ "$(agg_get t '/v1/totals?prefix=nope' -o /dev/null -w '%{http_code}')" = 400 ] || h_fail "unknown prefix not 400"
 h_ok "aggregatorctl total and /v1/totals: grouping, literals, window, errors"
 
+# Keys written by anything else with Redis access reach the operator's terminal:
+# aggregatorctl shows their non-printable bytes as \xNN.
+R INCRBY "web_client;$(printf '\033[2J\033[31mred\233\007');web1;$b0" 3 > /dev/null
+"$AGGCTL" -s "$t_URL" total web_client '*' --window 172800 > "$H_TMP/total2.txt" 2>&1 || h_fail "total with escapes: $(cat -v "$H_TMP/total2.txt")"
+grep -Eq '^\\x1b\[2J\\x1b\[31mred\\x9b\\x07 +3$' "$H_TMP/total2.txt" || h_fail "escaped row: $(cat -v "$H_TMP/total2.txt")"
+grep -Eq '^total +22$' "$H_TMP/total2.txt" || h_fail "total with the escaped row: $(cat -v "$H_TMP/total2.txt")"
+LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d '\n' < "$H_TMP/total2.txt") && h_fail "raw control bytes in the table: $(cat -v "$H_TMP/total2.txt")"
+LC_ALL=C grep -qP '[\x80-\xff]' "$H_TMP/total2.txt" && h_fail "raw high bytes in the table: $(cat -v "$H_TMP/total2.txt")"
+h_ok "aggregatorctl total shows control and high bytes of keys as \\xNN"
+
 # --- hostile datagrams: counted, nothing crashes, counting stays exact ---
 send_raw() {	# SRC_ADDR PAYLOAD_PERL_EXPR
     perl -MIO::Socket::INET -e '
