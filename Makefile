@@ -205,9 +205,11 @@ demo: deps
 	$(Q)AGG_BUILD=$(BUILD) scripts/demo.sh
 
 # Fuzzing (clang's libFuzzer with ASan and UBSan): the decoder of the usage
-# files, built apart from the rest with its own flags.  New inputs go to
-# build/fuzz/corpus (seeded from tests/fuzz/corpus/usage, which keeps the
-# hand-picked ones), crashes to build/fuzz/crash-*.  The decoder's limits are
+# files and the totalizer rules (compile + apply), each built apart from the
+# rest with its own flags and run for FUZZ_SECONDS.  New inputs go to
+# build/fuzz/corpus and build/fuzz/corpus-rules (seeded from
+# tests/fuzz/corpus/usage and .../rules, which keep the hand-picked ones),
+# crashes to build/fuzz/crash-* and build/fuzz/rules-crash-*.  The decoder's limits are
 # scaled down 32x (the same code paths, each input decoded in microseconds
 # rather than a 64 MiB message in seconds); the unit tests cover the real ones.
 FUZZ_CC      ?= clang
@@ -224,13 +226,16 @@ FUZZ_usage_SRCS  := src/rollup/usage_capnp.c src/core/buf.c
 FUZZ_usage_LIBS  := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null)
 FUZZ_influx_SRCS := src/rollup/influx_parse.c src/rollup/vm_hour.c src/core/buf.c
 FUZZ_json_SRCS   := src/core/json.c src/core/buf.c
-FUZZ_TARGETS     := usage influx json
+FUZZ_rules_SRCS  := src/totalizer/rules.c src/core/buf.c
+FUZZ_rules_FLAGS := $(shell $(PKG_CONFIG) --cflags libpcre2-8 2>/dev/null)
+FUZZ_rules_LIBS  := $(shell $(PKG_CONFIG) --libs libpcre2-8 2>/dev/null)
+FUZZ_TARGETS     := usage influx json rules
 
 .SECONDEXPANSION:
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(wildcard include/*/*.h)
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_$*_SRCS) $(FUZZ_$*_LIBS) -lm
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_$*_FLAGS) -o $@ $< $(FUZZ_$*_SRCS) $(FUZZ_$*_LIBS) -lm
 
 # Runs every target for FUZZ_SECONDS each; new inputs go to
 # build/fuzz/corpus-NAME, crashes to build/fuzz/NAME-crash-*.

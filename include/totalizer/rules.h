@@ -10,6 +10,9 @@
  * start_ts = floor(t / width) * width, width = ttl / buckets seconds.  Field
  * safety: ';', '\' and bytes outside printable ASCII become \xNN; matched and
  * source are capped so the whole key stays under RULE_KEY_MAX bytes.
+ * rule_compile() refuses a keypattern whose fixed parts (prefix, literal
+ * text, the ';'s, source at its widest, start_ts at RULE_TS_MAX) leave less
+ * than RULE_MATCHED_MIN bytes for <matched>.
  */
 #ifndef AGG_RULES_H
 #define AGG_RULES_H
@@ -23,6 +26,8 @@
 
 #define RULE_KEY_MAX 250	/* bytes: every key is shorter */
 #define RULE_SOURCE_MAX 64	/* bytes: cap of the source field */
+#define RULE_TS_MAX 20		/* bytes: the widest start_ts (a 64-bit time) */
+#define RULE_MATCHED_MIN 32	/* bytes: the least room a keypattern must leave for <matched> */
 
 /* One element of totalizer.rules, as parsed from the config. */
 struct rule_cfg {
@@ -58,7 +63,7 @@ void rule_scratch_free(struct rule_scratch *s);
  * Compile cfg (regex with JIT where available, template, key pattern).
  * Returns the rule (caller frees with rule_free()), or NULL with the reason
  * in err, e.g. "'match' does not compile: missing closing parenthesis at
- * offset 9".
+ * offset 9".  cfg is only read; the rule keeps copies of what it needs.
  */
 struct rule *rule_compile(const struct rule_cfg *cfg, char *err, size_t errlen);
 void rule_free(struct rule *r);
@@ -71,8 +76,10 @@ bool rule_uses_peer(const struct rule *r);
 /*
  * Apply r to one line (no newline).  peer is the sender's address text
  * (used by a "$peer" source).  On a match, writes the key for time now into
- * key[RULE_KEY_MAX] and returns its length (> 0); returns 0 for no match and
- * -1 when matching failed (resource limits on a hostile line).
+ * key[RULE_KEY_MAX] (the caller's buffer; never written past, not
+ * NUL-terminated) and returns its length (> 0, < RULE_KEY_MAX); returns 0 for
+ * no match and -1 when matching failed (resource limits on a hostile line) or,
+ * which rule_compile() rules out, the fixed fields would not fit.
  */
 int rule_apply(const struct rule *r, struct rule_scratch *s, const char *line, size_t len,
 	       const char *peer, time_t now, char *key, struct key_fields *f);

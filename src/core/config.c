@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -140,6 +141,30 @@ static int set_str(struct cfg_ctx *ctx, const config_setting_t *s, char **field,
 	return 0;
 }
 
+/*
+ * A secret (a non-empty CFG_SECRET value) in a file that others may read, or
+ * a group other than the one this process runs as: a warning at its
+ * FILE:LINE (-n prints it; start and reload log it).  The daemon's own group
+ * is allowed: 0640 root:<the service's group> is the recommended install.
+ */
+static void check_secret_file(struct cfg_ctx *ctx, const config_setting_t *s,
+			      const char *secname, const char *name)
+{
+	const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s)
+							      : ctx->file;
+	struct stat st;
+	if (!file || stat(file, &st) < 0)
+		return;
+	unsigned mode = (unsigned)(st.st_mode & 07777);
+	if (st.st_mode & S_IROTH)
+		cfg_warning(ctx, s, "'%s.%s' is a secret in a file readable by others (mode %04o): "
+			    "make it 0600, or 0640 with the service's group", secname, name, mode);
+	else if ((st.st_mode & S_IRGRP) && st.st_gid != getegid())
+		cfg_warning(ctx, s, "'%s.%s' is a secret in a file readable by group %u (mode %04o): "
+			    "make it 0600, or 0640 with the service's group", secname, name,
+			    (unsigned)st.st_gid, mode);
+}
+
 static int parse_key(struct cfg_ctx *ctx, const char *secname, const struct cfg_key *k,
 		     const config_setting_t *s, void *out)
 {
@@ -228,6 +253,8 @@ static int parse_key(struct cfg_ctx *ctx, const char *secname, const struct cfg_
 						 secname, k->name, v, why);
 			}
 		}
+		if ((k->flags & CFG_SECRET) && v[0])
+			check_secret_file(ctx, s, secname, k->name);
 		return set_str(ctx, s, (char **)f, v);
 	}
 	default:

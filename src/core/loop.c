@@ -64,6 +64,8 @@ int daemon_reload(struct daemon *d)
 		daemon_notify_status(d);
 		return -1;
 	}
+	if (ctx.warnings.len)
+		log_warn("%s", ctx.warnings.data);
 	cfg_ctx_release(&ctx);
 
 	config_carry_restart_keys(d->cfg, next);

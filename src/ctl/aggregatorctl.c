@@ -86,6 +86,46 @@ static void from_config(struct ctl *c, const char *file, bool must)
 	config_free(cfg);
 }
 
+/*
+ * Terminal-safe text for the human output: every byte outside printable
+ * ASCII (control bytes, DEL, anything from 0x80) is shown as \xNN, so a key
+ * written into Redis by anyone, or a message, cannot move the cursor, clear
+ * the screen or retitle the terminal.  Keys written by aggregatord are
+ * printable already and show unchanged.  --json output is left as it is.
+ */
+static bool safe_byte(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
+/* Columns s takes once escaped. */
+static size_t safe_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += safe_byte((unsigned char)*s) ? 1 : 4;
+	return n;
+}
+
+/* Write s escaped to f, then spaces up to width columns. */
+static void fput_safe(FILE *f, const char *s, size_t width)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (safe_byte(c)) {
+			putc(c, f);
+			n++;
+		} else {
+			fprintf(f, "\\x%c%c", hex[c >> 4], hex[c & 15]);
+			n += 4;
+		}
+	}
+	for (; n < width; n++)
+		putc(' ', f);
+}
+
 /* GET or POST path; on success *out is the parsed JSON (caller frees). */
 static int call(struct ctl *c, const char *method, const char *path, const char *body,
 		struct httpc_resp *resp)
@@ -100,8 +140,9 @@ static int call(struct ctl *c, const char *method, const char *path, const char 
 	if (resp->status != 200) {
 		char jerr[128];
 		struct json *j = json_parse(resp->body.data, resp->body.len, jerr, sizeof(jerr));
-		fprintf(stderr, "aggregatorctl: %s %s: HTTP %d: %s\n", method, path, resp->status,
-			json_get_str(j, "error", resp->body.data));
+		fprintf(stderr, "aggregatorctl: %s %s: HTTP %d: ", method, path, resp->status);
+		fput_safe(stderr, json_get_str(j, "error", resp->body.data), 0);
+		putc('\n', stderr);
 		json_free(j);
 		buf_release(&resp->body);
 		return -1;
@@ -115,7 +156,7 @@ static void print_value(const struct json *v)
 	case JSON_NULL: printf("-"); break;
 	case JSON_BOOL: printf("%s", v->boolean ? "yes" : "no"); break;
 	case JSON_NUM: printf("%s", v->str); break;
-	case JSON_STR: printf("%s", v->str); break;
+	case JSON_STR: fput_safe(stdout, v->str, 0); break;
 	case JSON_ARR: {
 		int first = 1;
 		for (const struct json *e = v->child; e; e = e->next) {
@@ -137,11 +178,15 @@ static void print_object(const struct json *o, int indent)
 {
 	for (const struct json *m = o->child; m; m = m->next) {
 		if (m->type == JSON_OBJ) {
-			printf("%*s%s:\n", indent, "", m->key);
+			printf("%*s", indent, "");
+			fput_safe(stdout, m->key, 0);
+			printf(":\n");
 			print_object(m, indent + 2);
 			continue;
 		}
-		printf("%*s%-*s ", indent, "", 24 - indent > 8 ? 24 - indent : 8, m->key);
+		printf("%*s", indent, "");
+		fput_safe(stdout, m->key, (size_t)(24 - indent > 8 ? 24 - indent : 8));
+		putchar(' ');
 		print_value(m);
 		putchar('\n');
 	}
@@ -258,8 +303,8 @@ static int print_totals(const struct json *j)
 		const struct json *f = json_get(r, "fields");
 		i = 0;
 		for (f = f && f->type == JSON_ARR ? f->child : NULL; f && i < ng; f = f->next, i++)
-			if (f->type == JSON_STR && strlen(f->str) > w[i])
-				w[i] = strlen(f->str);
+			if (f->type == JSON_STR && safe_len(f->str) > w[i])
+				w[i] = safe_len(f->str);
 		if (strlen(total_text(json_get(r, "total"))) > tw)
 			tw = strlen(total_text(json_get(r, "total")));
 	}
@@ -282,8 +327,10 @@ static int print_totals(const struct json *j)
 	for (r = rows && rows->type == JSON_ARR ? rows->child : NULL; r; r = r->next) {
 		const struct json *f = json_get(r, "fields");
 		f = f && f->type == JSON_ARR ? f->child : NULL;
-		for (i = 0; i < ng; i++, f = f ? f->next : NULL)
-			printf("%-*s  ", (int)w[i], f && f->type == JSON_STR ? f->str : "");
+		for (i = 0; i < ng; i++, f = f ? f->next : NULL) {
+			fput_safe(stdout, f && f->type == JSON_STR ? f->str : "", w[i]);
+			printf("  ");
+		}
 		printf("%s%*s\n", ng ? "" : "       ", (int)tw, total_text(json_get(r, "total")));
 	}
 	for (i = 0; i < lw + 2 + tw; i++)
@@ -293,13 +340,19 @@ static int print_totals(const struct json *j)
 
 	const struct json *keys = json_get(j, "keys");
 	double skipped = json_get_num(keys, "skipped", 0), future = json_get_num(keys, "future", 0);
-	if (skipped > 0 || future > 0)
-		fprintf(stderr, "aggregatorctl: keys under '%s' left out: %.0f unparsable, %.0f starting "
-			"after the daemon's clock\n", json_get_str(j, "prefix", "?"), skipped, future);
+	if (skipped > 0 || future > 0) {
+		fprintf(stderr, "aggregatorctl: keys under '");
+		fput_safe(stderr, json_get_str(j, "prefix", "?"), 0);
+		fprintf(stderr, "' left out: %.0f unparsable, %.0f starting after the daemon's clock\n",
+			skipped, future);
+	}
 	const struct json *warn = json_get(j, "warnings");
 	for (g = warn && warn->type == JSON_ARR ? warn->child : NULL; g; g = g->next)
-		if (g->type == JSON_STR)
-			fprintf(stderr, "aggregatorctl: warning: %s\n", g->str);
+		if (g->type == JSON_STR) {
+			fprintf(stderr, "aggregatorctl: warning: ");
+			fput_safe(stderr, g->str, 0);
+			fprintf(stderr, "\n");
+		}
 	return 0;
 }
 

@@ -238,6 +238,19 @@ static int parse_keypattern(struct rule *r, const char *kp, char *err, size_t er
 	    r->fields[0].kind != F_PREFIX || r->fields[r->nfields - 1].kind != F_TS)
 		return set_err(err, errlen, "'keypattern' '%s' must start with <prefix>, end with <start_ts>, and hold <matched> and <source> once each", kp);
 	r->fixed_len += r->prefix_len;
+
+	/*
+	 * Room left for <matched> when every other field is at its widest: the
+	 * source at its cap ($peer) or its own length, start_ts at RULE_TS_MAX
+	 * digits.  Computed signed: a long literal makes it negative.
+	 */
+	long src_max = r->source_peer ? RULE_SOURCE_MAX : (long)r->source_len;
+	long room = (long)RULE_KEY_MAX - 1 - (long)r->fixed_len - src_max - RULE_TS_MAX;
+	if (room < RULE_MATCHED_MIN)
+		return set_err(err, errlen, "'keypattern' leaves %ld bytes for <matched>, at least %d needed "
+			       "(a key holds at most %d bytes: prefix, fixed text and ';' take %zu, "
+			       "source up to %ld, start_ts up to %d)",
+			       room, RULE_MATCHED_MIN, RULE_KEY_MAX - 1, r->fixed_len, src_max, RULE_TS_MAX);
 	return 0;
 }
 
@@ -385,6 +398,18 @@ static size_t put_ts(char *out, time_t ts)
 	return n;
 }
 
+#define KEY_LEN_MAX ((size_t)RULE_KEY_MAX - 1)	/* bytes: the longest key */
+
+/* Append n bytes at key[*o] if they fit in KEY_LEN_MAX; 0 or -1. */
+static int put(char *key, size_t *o, const char *p, size_t n)
+{
+	if (*o > KEY_LEN_MAX || n > KEY_LEN_MAX - *o)
+		return -1;
+	memcpy(key + *o, p, n);
+	*o += n;
+	return 0;
+}
+
 int rule_apply(const struct rule *r, struct rule_scratch *s, const char *line, size_t len,
 	       const char *peer, time_t now, char *key, struct key_fields *f)
 {
@@ -411,37 +436,55 @@ int rule_apply(const struct rule *r, struct rule_scratch *s, const char *line, s
 		}
 	}
 
-	/* Source first (capped at RULE_SOURCE_MAX), then matched gets the rest. */
+	/*
+	 * Source first (capped at RULE_SOURCE_MAX), then matched gets the rest.
+	 * The budget is signed and every copy is bounded by what is left of
+	 * key[]: rule_compile() makes the fixed fields fit, this makes sure.
+	 */
 	char src[RULE_SOURCE_MAX];
 	size_t sl = r->source_peer ? key_escape(src, sizeof(src), peer, strlen(peer))
 				   : (memcpy(src, r->source, r->source_len), r->source_len);
 	time_t ts = bucket_start(now, r->width);
 	char tsbuf[24];
 	size_t tl = put_ts(tsbuf, ts);
-	size_t budget = RULE_KEY_MAX - 1 - r->fixed_len - sl - tl;
+	long budget = (long)KEY_LEN_MAX - (long)r->fixed_len - (long)sl - (long)tl;
+	if (budget < 0)
+		return -1;
 
 	size_t o = 0;
 	for (size_t i = 0; i < r->nfields; i++) {
 		const struct field *fd = &r->fields[i];
-		if (i)
-			key[o++] = ';';
+		if (i && put(key, &o, ";", 1) < 0)
+			return -1;
 		switch (fd->kind) {
-		case F_TEXT: memcpy(key + o, fd->text, fd->len); o += fd->len; break;
-		case F_PREFIX: memcpy(key + o, r->prefix, r->prefix_len); o += r->prefix_len; break;
+		case F_TEXT:
+			if (put(key, &o, fd->text, fd->len) < 0)
+				return -1;
+			break;
+		case F_PREFIX:
+			if (put(key, &o, r->prefix, r->prefix_len) < 0)
+				return -1;
+			break;
 		case F_SOURCE:
 			f->source_off = (uint8_t)o;
 			f->source_len = (uint8_t)sl;
-			memcpy(key + o, src, sl);
-			o += sl;
+			if (put(key, &o, src, sl) < 0)
+				return -1;
 			break;
 		case F_MATCHED: {
-			size_t m = key_escape(key + o, budget, raw, rl);
+			size_t cap = KEY_LEN_MAX - o;
+			if ((size_t)budget < cap)
+				cap = (size_t)budget;
+			size_t m = key_escape(key + o, cap, raw, rl);
 			f->matched_off = (uint8_t)o;
 			f->matched_len = (uint8_t)m;
 			o += m;
 			break;
 		}
-		case F_TS: memcpy(key + o, tsbuf, tl); o += tl; break;
+		case F_TS:
+			if (put(key, &o, tsbuf, tl) < 0)
+				return -1;
+			break;
 		}
 	}
 	f->prefix_len = (uint8_t)r->prefix_len;

@@ -91,6 +91,7 @@ h_ok "SIGHUP with a broken file: refused with FILE:LINE, counted, old config kep
 
 # --- SIGHUP with a good file: applied ---
 write_conf debug "s3cret"
+chmod 0644 "$conf"	# a token others can read: warned about below
 h_signal a HUP
 auth=(-H 'Authorization: Bearer s3cret')
 export AGG_TOKEN=s3cret
@@ -98,6 +99,13 @@ h_wait_until 10 agg_metric_is a 'aggregatord_config_reloads_total{result="ok"}' 
     || h_fail "good reload not counted"
 agg_get a /v1/status | grep -q '"log_level":"debug"' || h_fail "good reload not applied"
 h_ok "SIGHUP with a good file applies it (log level debug)"
+want_warn="$conf:3: 'http.token' is a secret in a file readable by others (mode 0644)"
+grep -F "$want_warn" "$H_TMP/a.log" | grep -q '^<4>' || h_fail "the reload did not warn about the readable token"
+out=$("$AGGD" -n -c "$conf" 2>&1)
+grep -Fq "$want_warn" <<< "$out" && grep -qx 'configuration OK' <<< "$out" || h_fail "-n did not warn: $out"
+chmod 0600 "$conf"
+[ "$("$AGGD" -n -c "$conf" 2>&1)" = "configuration OK" ] || h_fail "-n on a 0600 file: $("$AGGD" -n -c "$conf" 2>&1)"
+h_ok "a token in a file others can read: -n and the reload warn with FILE:LINE; 0600 is quiet"
 [ "$(code "$a_URL/v1/status")" = 401 ] || h_fail "no token: not 401"
 [ "$(code -H 'Authorization: Bearer wrong' "$a_URL/v1/status")" = 401 ] || h_fail "wrong token: not 401"
 [ "$(code "${auth[@]}" "$a_URL/v1/status")" = 200 ] || h_fail "right token refused"

@@ -59,6 +59,38 @@ grep -Pq '^1\tweb_page\tweb_page;index\.html;web1;\d+$' "$H_TMP/tr.txt" || h_fai
 grep -Pq '^2\tno match$' "$H_TMP/tr.txt" || h_fail "test-rules no match"
 h_ok "--test-rules prints the keys each line would bump"
 
+# --- keypattern room: -n refuses a long literal; one at the limit cuts matched safely ---
+lit() { printf "%${1}s" '' | tr ' ' L; }
+A600=$(printf '%600s' '' | tr ' ' A)
+kconf() {	# LITERAL_LENGTH -> a config with one rule whose keypattern holds that literal
+    cat <<CONF
+totalizer = {
+  rules = (
+    { prefix = "long"; listen = "127.0.0.1:$uport"; match = "v=(.*)"; matched = "\$1";
+      source = "\$peer";
+      keypattern = "<prefix>;<matched>;<source>;$(lit "$1");<start_ts>"; }
+  );
+};
+CONF
+}
+kconf 235 > "$H_TMP/long.conf"
+if "$AGGD" -n -c "$H_TMP/long.conf" > "$H_TMP/long.out" 2>&1; then h_fail "-n accepted a keypattern with no room: $(cat "$H_TMP/long.out")"; fi
+# 249 - (4 prefix + 235 text + 4 ';') - 64 ($peer) - 20 (start_ts) = -78
+grep -Fq "$H_TMP/long.conf:3: totalizer.rules[0]: 'keypattern' leaves -78 bytes for <matched>, at least 32 needed" "$H_TMP/long.out" \
+    || h_fail "-n message: $(cat "$H_TMP/long.out")"
+kconf 126 > "$H_TMP/long.conf"
+"$AGGD" -n -c "$H_TMP/long.conf" > "$H_TMP/long.out" 2>&1 && h_fail "-n accepted 31 bytes of room"
+grep -Fq "'keypattern' leaves 31 bytes" "$H_TMP/long.out" || h_fail "-n message at 31: $(cat "$H_TMP/long.out")"
+kconf 125 > "$H_TMP/long.conf"
+"$AGGD" -n -c "$H_TMP/long.conf" > /dev/null || h_fail "a keypattern at the limit refused: $("$AGGD" -n -c "$H_TMP/long.conf" 2>&1)"
+# --test-rules' peer is 127.0.0.1 and today's start_ts has 10 digits: matched gets
+# 249 - (4 + 125 + 4) - 9 - 10 = 97 bytes and the key is 249 bytes long.
+printf 'v=%s\n' "$A600" | "$AGGD" -c "$H_TMP/long.conf" --test-rules > "$H_TMP/tr2.txt"
+want_key_re="^long;${A600:0:97};127\.0\.0\.1;$(lit 125);[0-9]{10}\$"
+k=$(cut -f3 "$H_TMP/tr2.txt")
+[ "${#k}" = 249 ] && grep -Eq "$want_key_re" <<< "$k" || h_fail "key at the limit: $(cat "$H_TMP/tr2.txt")"
+h_ok "-n refuses a keypattern leaving under 32 bytes with FILE:LINE and the numbers; one at the limit keys a 600-byte field in 249 bytes"
+
 agg_start t "$conf"
 h_wait_until 10 agg_healthy t || h_fail "daemon did not start"
 
@@ -184,6 +216,16 @@ agg_get t '/v1/totals?prefix=web_client&window=7200&ttl=3600' | grep -qF '"warni
 [ "$(agg_get t '/v1/totals?prefix=nope' -o /dev/null -w '%{http_code}')" = 400 ] || h_fail "unknown prefix not 400"
 h_ok "aggregatorctl total and /v1/totals: grouping, literals, window, a window past the ttl warned, errors"
 
+# Keys written by anything else with Redis access reach the operator's terminal:
+# aggregatorctl shows their non-printable bytes as \xNN.
+R INCRBY "web_client;$(printf '\033[2J\033[31mred\233\007');web1;$b0" 3 > /dev/null
+"$AGGCTL" -s "$t_URL" total web_client '*' --window 172800 > "$H_TMP/total2.txt" 2>&1 || h_fail "total with escapes: $(cat -v "$H_TMP/total2.txt")"
+grep -Eq '^\\x1b\[2J\\x1b\[31mred\\x9b\\x07 +3$' "$H_TMP/total2.txt" || h_fail "escaped row: $(cat -v "$H_TMP/total2.txt")"
+grep -Eq '^total +22$' "$H_TMP/total2.txt" || h_fail "total with the escaped row: $(cat -v "$H_TMP/total2.txt")"
+LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d '\n' < "$H_TMP/total2.txt") && h_fail "raw control bytes in the table: $(cat -v "$H_TMP/total2.txt")"
+LC_ALL=C grep -qP '[\x80-\xff]' "$H_TMP/total2.txt" && h_fail "raw high bytes in the table: $(cat -v "$H_TMP/total2.txt")"
+h_ok "aggregatorctl total shows control and high bytes of keys as \\xNN"
+
 # --- hostile datagrams: counted, nothing crashes, counting stays exact ---
 send_raw() {	# SRC_ADDR PAYLOAD_PERL_EXPR
     perl -MIO::Socket::INET -e '
@@ -207,10 +249,26 @@ h_wait_until 10 sh -c "redis-cli -p $rport --scan --pattern 'web_page;x\\\\x3by;
     || h_fail "';' in a field was not escaped: $(R --scan --pattern 'web_page;x*')"
 h_ok "empty, binary, 64 KiB, NUL/';' and foreign datagrams: counted or dropped, never a crash"
 
+# --- a keypattern at the limit, over UDP: a 600-byte field is cut, the key stays whole ---
+write_conf 200 ',
+    { prefix = "long"; listen = "127.0.0.1:'"$uport"'"; match = "v=(.*)"; matched = "$1";
+      source = "$peer"; keypattern = "<prefix>;<matched>;<source>;'"$(lit 125)"';<start_ts>"; }'
+"$AGGD" -n -c "$conf" > /dev/null || h_fail "rule at the limit rejected: $("$AGGD" -n -c "$conf" 2>&1)"
+r0=$(agg_metric t 'aggregatord_config_reloads_total{result="ok"}')
+h_signal t HUP
+h_wait_until 10 agg_metric_is t 'aggregatord_config_reloads_total{result="ok"}' $((r0 + 1)) || h_fail "reload with the rule at the limit"
+send_raw 127.0.0.1 "\"v=\" . (\"A\" x 600)"
+h_wait_until 10 sh -c "redis-cli -p $rport --scan --pattern 'long;*' | grep -q ." || h_fail "no key for the long line"
+k=$(R --scan --pattern 'long;*')
+[ "$(wc -l <<< "$k")" = 1 ] && [ "${#k}" = 249 ] && grep -Eq "$want_key_re" <<< "$k" || h_fail "key at the limit in Redis: $k"
+[ "$(R GET "$k")" = 1 ] || h_fail "the long line counted $(R GET "$k") times"
+agg_healthy t || h_fail "daemon died"
+h_ok "a keypattern at the limit over UDP: one 249-byte key, matched cut at 97 bytes, counted once"
+
 # --- SIGTERM flushes what it holds ---
 write_conf 60000
 h_signal t HUP
-h_wait_until 10 agg_metric_is t 'aggregatord_config_reloads_total{result="ok"}' 2 || h_fail "reload to flush_ms=60000"
+h_wait_until 10 agg_metric_is t 'aggregatord_config_reloads_total{result="ok"}' 3 || h_fail "reload to flush_ms=60000"
 # flushes come on multiples of 60 s of the clock: start well clear of one
 h_wait_until 60 sh -c 's=$(date +%S | sed "s/^0//"); [ "$s" -ge 5 ] && [ "$s" -lt 40 ]'
 R FLUSHALL > /dev/null

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -119,6 +120,75 @@ START_TEST(unreadable_file)
 	ck_assert_ptr_null(config_load("/nonexistent/aggregatord.conf", &ctx));
 	ck_assert_ptr_nonnull(strstr(ctx.errors.data, "/nonexistent/aggregatord.conf: cannot read"));
 	cfg_ctx_release(&ctx);
+}
+END_TEST
+
+/*
+ * A file holding a secret (http.token, any password or token) that others,
+ * or a group other than the daemon's own, may read gets a warning with the
+ * secret's FILE:LINE; the config still loads.
+ */
+static char *secret_warnings(const char *text, mode_t mode, gid_t gid)
+{
+	struct cfg_ctx ctx;
+	char *path = unit_tmpfile(text);
+	ck_assert_int_eq(chown(path, (uid_t)-1, gid), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	cfg_ctx_init(&ctx, path);
+	struct config *cfg = config_load(path, &ctx);
+	ck_assert_msg(cfg != NULL, "%s", ctx.errors.data);
+	config_free(cfg);
+	char *w = strdup(ctx.warnings.data);
+	ck_assert_ptr_nonnull(w);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+	return w;
+}
+
+static void expect_warning(const char *text, mode_t mode, gid_t gid, const char *needle)
+{
+	char *w = secret_warnings(text, mode, gid);
+	if (needle)
+		ck_assert_msg(strstr(w, needle) != NULL, "mode %04o gid %u: '%s' lacks '%s'",
+			      (unsigned)mode, (unsigned)gid, w, needle);
+	else
+		ck_assert_msg(strstr(w, "secret") == NULL, "mode %04o gid %u: unexpected '%s'",
+			      (unsigned)mode, (unsigned)gid, w);
+	free(w);
+}
+
+START_TEST(secret_file_mode)
+{
+	const char *tok = "node = { name = \"a\"; };\n\nhttp = { token = \"s3cret\"; };\n";
+	const char *pw = "node = { name = \"a\"; };\nredis = {\n  password = \"pw\";\n};\n";
+	const char *none = "node = { name = \"a\"; };\nhttp = { token = \"\"; };\nredis = { password = \"\"; };\n";
+	gid_t own = getegid();
+
+	expect_warning(tok, 0600, own, NULL);
+	expect_warning(tok, 0640, own, NULL);	/* the daemon's own group */
+	expect_warning(tok, 0644, own, ":3: 'http.token' is a secret in a file readable by others (mode 0644)");
+	expect_warning(tok, 0604, own, "readable by others (mode 0604)");
+	expect_warning(pw, 0644, own, ":3: 'redis.password' is a secret in a file readable by others");
+	expect_warning(none, 0644, own, NULL);	/* empty: nothing to protect */
+
+	/* Group-readable by a group the daemon does not run as. */
+	gid_t other = own == 65534 ? 65533 : 65534;
+	if (geteuid() != 0) {
+		/* chown to a group needs root or membership: use a supplementary group */
+		gid_t gs[64];
+		int n = getgroups(64, gs);
+		other = own;
+		for (int i = 0; i < n; i++)
+			if (gs[i] != own)
+				other = gs[i];
+	}
+	if (other != own) {
+		char want[128];
+		snprintf(want, sizeof(want), "readable by group %u (mode 0640)", (unsigned)other);
+		expect_warning(tok, 0640, other, want);
+		expect_warning(tok, 0600, other, NULL);
+	}
 }
 END_TEST
 
@@ -303,6 +373,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, errors_with_lines);
 	tcase_add_test(tc, all_errors_reported);
 	tcase_add_test(tc, unreadable_file);
+	tcase_add_test(tc, secret_file_mode);
 	tcase_add_test(tc, job_section);
 	tcase_add_test(tc, restart_keys_kept);
 	tcase_add_test(tc, keys_documented);

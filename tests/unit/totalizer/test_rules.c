@@ -162,6 +162,126 @@ START_TEST(compile_errors)
 }
 END_TEST
 
+/*
+ * Key room.  A keypattern's fixed parts (prefix, literal text, the ';'s, the
+ * source at its widest, start_ts at its widest) must leave RULE_MATCHED_MIN
+ * bytes for <matched>; rule_apply() never writes past RULE_KEY_MAX whatever
+ * the line, the peer or the clock.
+ */
+
+/* "<prefix>;<matched>;<source>;LLL...;<start_ts>" with n literal bytes. */
+static const char *long_kp(size_t n)
+{
+	static char kp[600];
+	char lit[512];
+	ck_assert_uint_lt(n, sizeof(lit));
+	memset(lit, 'L', n);
+	lit[n] = '\0';
+	snprintf(kp, sizeof(kp), "<prefix>;<matched>;<source>;%s;<start_ts>", lit);
+	return kp;
+}
+
+static const char *hostile_line(void)
+{
+	static char line[700] = "v=";
+	memset(line + 2, 'A', 600);
+	line[602] = '\0';
+	return line;
+}
+
+START_TEST(key_room_refused)
+{
+	/* The reported case: 235 literal bytes, a $peer source, "v=" + 600 x 'A'. */
+	struct rule_cfg c = base("v=(.*)", "$1");
+	c.source = "$peer";
+	c.keypattern = (char *)long_kp(235);
+	char err[256] = "";
+	struct rule *r = rule_compile(&c, err, sizeof(err));
+	if (r) {
+		/* Old behaviour: it compiled.  Show what the hostile line does. */
+		struct rule_scratch *s = rule_scratch_new();
+		struct key_fields f;
+		char guarded[RULE_KEY_MAX + 1024];
+		memset(guarded, 0x5a, sizeof(guarded));
+		int n = rule_apply(r, s, hostile_line(), strlen(hostile_line()), "127.0.0.1", 1700000000,
+				   guarded, &f);
+		for (size_t i = RULE_KEY_MAX; i < sizeof(guarded); i++)
+			ck_assert_msg(guarded[i] == 0x5a, "rule_apply wrote byte %zu of a %d-byte key buffer (returned %d)",
+				      i, RULE_KEY_MAX, n);
+		char key[RULE_KEY_MAX];	/* under ASan: stack-buffer-overflow here */
+		rule_apply(r, s, hostile_line(), strlen(hostile_line()), "127.0.0.1", 1700000000, key, &f);
+		rule_scratch_free(s);
+		rule_free(r);
+		ck_abort_msg("a keypattern leaving no room for <matched> compiled");
+	}
+	/* 249 - (3 prefix + 235 text + 4 ';') - 64 source - 20 start_ts = -77 */
+	ck_assert_msg(strstr(err, "'keypattern' leaves -77 bytes for <matched>, at least 32 needed") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "prefix, fixed text and ';' take 242") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "source up to 64") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "start_ts up to 20") != NULL, "%s", err);
+
+	/* A fixed source counts at its own length: 249 - 194 - 4 - 20 = 31. */
+	c = base("v=(.*)", "$1");
+	c.keypattern = (char *)long_kp(187);
+	compile_fails(c, "'keypattern' leaves 31 bytes for <matched>, at least 32 needed");
+	/* ... and through the config, with FILE:LINE. */
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "totalizer = {\n rules = (\n  { prefix = \"web\"; listen = \"127.0.0.1:3430\"; match = \"(a)\";\n"
+		 "    matched = \"$1\"; source = \"$peer\";\n    keypattern = \"%s\"; }\n );\n};\n", long_kp(235));
+	unit_expect_cfg_error(text, 3, "totalizer.rules[0]: 'keypattern' leaves -77 bytes for <matched>");
+}
+END_TEST
+
+START_TEST(key_room_at_limit)
+{
+	/* 249 - (3 + 186 + 4) - 4 ("web1") - 20 = 32: accepted. */
+	struct rule_cfg c = base("v=(.*)", "$1");
+	c.keypattern = (char *)long_kp(186);
+	/* Today's clock has 10 digits, not 20: matched gets 42 bytes, the key is 249. */
+	char want[RULE_KEY_MAX + 1];
+	char lit[187];
+	memset(lit, 'L', 186);
+	lit[186] = '\0';
+	snprintf(want, sizeof(want), "web;%.42s;web1;%s;1699984800", hostile_line() + 2, lit);
+	ck_assert_uint_eq(strlen(want), RULE_KEY_MAX - 1);
+	ck_assert_str_eq(apply(c, hostile_line(), "", 1700000000), want);
+
+	/* The widest source and clock: $peer at its 64-byte cap, a 19-digit time. */
+	c.source = "$peer";
+	c.keypattern = (char *)long_kp(126);	/* 249 - 133 - 64 - 20 = 32 */
+	char err[256];
+	struct rule *r = rule_compile(&c, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	struct rule_scratch *s = rule_scratch_new();
+	ck_assert_ptr_nonnull(s);
+	char peer[200];
+	memset(peer, ';', sizeof(peer) - 1);	/* each escapes to 4 bytes */
+	peer[sizeof(peer) - 1] = '\0';
+	const time_t tmax = (time_t)INT64_MAX;
+	char guarded[RULE_KEY_MAX + 512];
+	memset(guarded, 0x5a, sizeof(guarded));
+	struct key_fields f;
+	int n = rule_apply(r, s, hostile_line(), strlen(hostile_line()), peer, tmax, guarded, &f);
+	for (size_t i = RULE_KEY_MAX; i < sizeof(guarded); i++)
+		ck_assert_msg(guarded[i] == 0x5a, "rule_apply wrote past the key buffer at %zu", i);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_lt(n, RULE_KEY_MAX);
+	guarded[n] = '\0';
+	/* 199 escaped ";" (4 bytes each) are capped at 64 bytes */
+	ck_assert_uint_eq(f.source_len, 64);
+	ck_assert_uint_eq(f.matched_len, (unsigned)(RULE_KEY_MAX - 1 - 133 - 64 - 19));
+	ck_assert_int_eq(n, RULE_KEY_MAX - 1);
+	ck_assert_int_eq(memcmp(guarded + f.matched_off, "AAAA", 4), 0);
+	ck_assert_int_eq(memcmp(guarded, "web;", 4), 0);
+	char ts[32];
+	snprintf(ts, sizeof(ts), ";%lld", (long long)bucket_start(tmax, 21600));
+	ck_assert_str_eq(guarded + n - strlen(ts), ts);
+	rule_scratch_free(s);
+	rule_free(r);
+}
+END_TEST
+
 static bool allowed(const struct cidr *l, size_t n, const char *addr)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -250,6 +370,8 @@ Suite *rules_suite(void)
 	tcase_add_test(tc, key_safety);
 	tcase_add_test(tc, buckets);
 	tcase_add_test(tc, compile_errors);
+	tcase_add_test(tc, key_room_refused);
+	tcase_add_test(tc, key_room_at_limit);
 	tcase_add_test(tc, allow_list);
 	tcase_add_test(tc, totalizer_config);
 	suite_add_tcase(s, tc);
