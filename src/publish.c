@@ -660,7 +660,8 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 	atomic_store(&P.window_ms, standby_window_ms);
 	P.started = true;
 	if (!cfg->kafka.enabled) {
-		log_info("publish: kafka.enabled is false: events are counted, not produced");
+		log_info("publish: no kafka section (or kafka.enabled = false): events are counted, "
+			 "not produced");
 		return 0;
 	}
 	struct buf nj = BUF_INIT;
@@ -810,7 +811,7 @@ void publish_metrics(struct buf *out)
 {
 #define HEAD(n, t, h) buf_adds(out, "# HELP aggregatord_publish_" n " " h "\n# TYPE aggregatord_publish_" n " " t "\n")
 #define U(x) (unsigned long long)atomic_load(&(x))
-	HEAD("enabled", "gauge", "1 when events are produced to Kafka (kafka.enabled).");
+	HEAD("enabled", "gauge", "1 when events are produced to Kafka (a kafka section, enabled).");
 	buf_addf(out, "aggregatord_publish_enabled %d\n", P.enabled ? 1 : 0);
 	HEAD("events_total", "counter", "Events handed to the publish path, by topic.");
 	for (int t = 0; t < TOPICS; t++)
@@ -834,7 +835,7 @@ void publish_metrics(struct buf *out)
 	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"unknown_topic\"} %llu\n", U(P.drop_topic));
 	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"stopped\"} %llu\n", U(P.drop_stop));
 	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"produce_error\"} %llu\n", U(P.drop_produce));
-	HEAD("unpublished_total", "counter", "Events counted while kafka.enabled is false.");
+	HEAD("unpublished_total", "counter", "Events counted, not produced: no kafka section, or kafka.enabled = false.");
 	buf_addf(out, "aggregatord_publish_unpublished_total %llu\n", U(P.unpublished));
 	HEAD("spool_corrupt_total", "counter", "Torn or corrupt spool records skipped.");
 	buf_addf(out, "aggregatord_publish_spool_corrupt_total %llu\n", U(P.spool_corrupt));
