@@ -234,15 +234,21 @@ static int produce_bytes(int topic, const char *key, size_t keylen, const char *
 		if (val)
 			memcpy(val, data, vlen);
 	} else {
-		/* {"node":"x","epoch":N, + members + } ; the head is cached per epoch */
+		/* {"node":"x","epoch":N,"elected":B, + members + } ; the head is
+		 * cached per stamp (docs/election.md: the consumer's rule) */
 		static _Thread_local char head[400];
 		static _Thread_local size_t headlen;
 		static _Thread_local unsigned long long head_epoch = ~0ull;
-		unsigned long long ep = role_epoch();
-		if (ep != head_epoch || !headlen) {
-			int n = snprintf(head, sizeof(head), "{%s,\"epoch\":%llu", P.node_json, ep);
+		static _Thread_local bool head_elected;
+		unsigned long long ep;
+		bool elected;
+		role_stamp(&ep, &elected);
+		if (ep != head_epoch || elected != head_elected || !headlen) {
+			int n = snprintf(head, sizeof(head), "{%s,\"epoch\":%llu,\"elected\":%s",
+					 P.node_json, ep, elected ? "true" : "false");
 			headlen = n > 0 && (size_t)n < sizeof(head) ? (size_t)n : 0;
 			head_epoch = ep;
+			head_elected = elected;
 		}
 		vlen = headlen + 1 + len + 1;
 		val = malloc(vlen);

@@ -50,9 +50,9 @@ h_wait_until 10 agg_healthy p || h_fail "daemon did not start"
 send 1 50
 seen 50 > "$H_TMP/s1.txt"
 [ "$(wc -l < "$H_TMP/s1.txt")" = 50 ] || h_fail "expected 50 distinct events, got $(wc -l < "$H_TMP/s1.txt")"
-h_kafka_consume k aggregatord.totals 1 5 | grep -Eq '^seq;[0-9]+;s;[0-9]+	\{"node":"p1","epoch":0,"prefix":"seq","matched":"[0-9]+","source":"s","start_ts":[0-9]+,"delta":1,"interval_start_ms":[0-9]+,"flush_ms":200\}$' \
+h_kafka_consume k aggregatord.totals 1 5 | grep -Eq '^seq;[0-9]+;s;[0-9]+	\{"node":"p1","epoch":0,"elected":false,"prefix":"seq","matched":"[0-9]+","source":"s","start_ts":[0-9]+,"delta":1,"interval_start_ms":[0-9]+,"flush_ms":200\}$' \
     || h_fail "event format: $(h_kafka_consume k aggregatord.totals 1 5)"
-h_ok "totals events reach the topic with node, epoch and the Redis key as message key"
+h_ok "totals events reach the topic with node, epoch, elected (false: no election) and the Redis key as message key"
 
 # --- broker down past message.timeout.ms, then up ---
 h_kafka_down k
