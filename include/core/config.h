@@ -139,7 +139,8 @@ struct redis_cfg {
 };
 
 struct kafka_cfg {
-	bool enabled;		/* produce events; false: count them only */
+	bool enabled;		/* produce events (the section present, unless enabled = false);
+				 * false: count them only */
 	char *brokers;		/* bootstrap.servers */
 	char *topic_prefix;	/* prepended to radacct, totals, usage */
 	struct kv_list properties;	/* passed to librdkafka as is */

@@ -63,9 +63,21 @@ enum role_mode role_get_mode(void);
 void role_request_yield(void);			/* main thread */
 unsigned long role_yield_requests(void);	/* a counter: changes on each request */
 
+/*
+ * The current role and the stamp events carry (docs/election.md): the
+ * epoch, and whether this node is active because it was elected (its events
+ * may be fenced by epoch) or by an override (forced active, on_redis_down,
+ * no election running: never fenced).  Epoch and mark are stored together
+ * in one atomic, so a reader never pairs one with the other's old value.
+ * role_set_current() is role_set_stamped() with elected = false.
+ */
 void role_set_current(bool active, unsigned long long epoch);	/* the role's owner */
+void role_set_stamped(bool active, unsigned long long epoch, bool elected);	/* the role's owner */
 bool role_is_active(void);
 unsigned long long role_epoch(void);
+bool role_elected(void);
+/* Epoch and mark read together (what publish stamps on an event). */
+void role_stamp(unsigned long long *epoch, bool *elected);
 
 /*
  * Who to wake when the mode changes or a yield is requested (the election

@@ -8,8 +8,10 @@
  * every node) with `SET ... PX ttl_ms` every interval_ms, finds its peers
  * with SCAN (never KEYS), reads them with one MGET, and the node with the
  * smallest live timestamp is active (ties: the smaller node name).  Operator
- * overrides (role.h) and an unreachable Redis come first.  A new leader
- * bumps `<cluster>+<cluster_id>+epoch` (INCR) and publishes under it.
+ * overrides (role.h) and an unreachable Redis come first.  A newly elected
+ * leader bumps `<cluster>+<cluster_id>+epoch` (INCR) and publishes under it,
+ * its events marked "elected":true; a node active by an override takes no
+ * epoch and its events are marked "elected":false (enum elect_role).
  *
  * Threads: the decision and the key helpers below are pure functions (no
  * I/O, no clock), unit-tested.  The job runs one thread of its own ("elect")
@@ -62,11 +64,28 @@ enum elect_redis {
 				 * decided then still holds (a blip does not flap roles) */
 };
 
+/*
+ * What a round decides.  Both active kinds produce; they differ in what the
+ * events carry (docs/election.md, "the consumer's rule"): an elected node
+ * takes a fresh epoch and its events are marked "elected":true, so a
+ * consumer can fence a deposed leader's late events by epoch; a node active
+ * by an override does not take an epoch (it stamps the group's, as far as
+ * it knows it) and its events are marked "elected":false, never fenced:
+ * the operator asked for both nodes to produce.
+ */
+enum elect_role {
+	ELECT_ROLE_STANDBY,
+	ELECT_ROLE_ELECTED,	/* the smallest live timestamp (or that role held over a blip) */
+	ELECT_ROLE_OVERRIDE,	/* forced active, or Redis unreachable for ttl_ms with
+				 * on_redis_down = active (or keep, when it was active) */
+};
+
 struct elect_input {
 	enum role_mode mode;		/* operator override (role.h) */
 	enum elect_redis redis;		/* see above (elect_redis_state()) */
 	int on_redis_down;		/* enum elect_down */
 	bool last_active;		/* role before this round */
+	bool last_override;		/* ... and it was active by an override, not elected */
 	bool first_round;		/* the first good round since start or since Redis was
 					 * unreachable: peers may not have (re)written their keys
 					 * yet, so a standby node does not promote itself by
@@ -87,6 +106,17 @@ struct elect_input {
  * entries with our name in peers are ignored for that reason.
  */
 bool elect_decide(const struct elect_input *in, const char **reason);
+
+/*
+ * The same decision, with the kind of active role: ELECT_ROLE_OVERRIDE for
+ * forced active and for an unreachable Redis (on_redis_down active, or keep
+ * of an active role); a blip (ELECT_REDIS_HOLD) keeps the last kind; the
+ * timestamp order gives ELECT_ROLE_ELECTED.  A node active by an override
+ * whose Redis answers again, and which leads by timestamp, stays an
+ * override for the first good round (first_round) and is elected on the
+ * next, once the peers have rewritten their keys.
+ */
+enum elect_role elect_decide_role(const struct elect_input *in, const char **reason);
 
 /*
  * The entry that wins the timestamp comparison among in->peers and us:

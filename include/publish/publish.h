@@ -3,9 +3,9 @@
  *
  * Jobs call publish_event() from any thread with a topic ("radacct",
  * "totals", "usage"; the topic is <kafka.topic_prefix><topic>), a message
- * key and the members of a JSON object; publish adds "node" and "epoch"
- * (stamped when the event is produced) and produces it through the
- * process's one librdkafka producer.
+ * key and the members of a JSON object; publish adds "node", "epoch" and
+ * "elected" (stamped when the event is produced: role_stamp()) and
+ * produces it through the process's one librdkafka producer.
  *
  * The gate (docs/election.md): on the active node events are produced in
  * order; on a standby they are held, in order, for standby_window_ms and

@@ -522,8 +522,9 @@ static void free_props(void *field)
 }
 
 const struct cfg_key kafka_keys[] = {
+	/* Present means enabled, as every section; absent: no Kafka (kafka_presence()). */
 	{ .name = "enabled", .type = CFG_T_BOOL, .offset = OFF(struct kafka_cfg, enabled),
-	  .idef = 0, .flags = CFG_RESTART },
+	  .idef = 1, .flags = CFG_RESTART },
 	{ .name = "brokers", .type = CFG_T_STR, .offset = OFF(struct kafka_cfg, brokers),
 	  .sdef = "127.0.0.1:9092", .check = cfg_check_nonempty, .flags = CFG_RESTART },
 	{ .name = "topic_prefix", .type = CFG_T_STR, .offset = OFF(struct kafka_cfg, topic_prefix),
@@ -568,6 +569,53 @@ static int fill_node_name(struct cfg_ctx *ctx, struct config *cfg, const config_
 	return set_str(ctx, sec, &cfg->node.name, host);
 }
 
+/*
+ * The kafka section works like a job's: present means enabled unless it
+ * says `enabled = false`; absent means no Kafka (events are counted only).
+ * The key table's default (true) is for a present section.
+ */
+static void kafka_presence(struct config *cfg, const config_setting_t *sec)
+{
+	if (!sec)
+		cfg->kafka.enabled = false;
+}
+
+/* The jobs that hand events to the publish path, and their topic. */
+static const struct {
+	const char *job;
+	const char *topic;
+} publishers[] = {
+	{ "totalizer", "totals" },
+	{ "sweep", "radacct" },
+	{ "rollup", "usage" },
+};
+
+/*
+ * Warn (for -n and the start-up log) about each enabled job whose events
+ * go nowhere because no Kafka is configured: they are only counted.
+ */
+static void warn_unpublished(struct cfg_ctx *ctx, config_setting_t *root, const struct config *cfg,
+			     const struct job_ops *const *jobs)
+{
+	if (cfg->kafka.enabled)
+		return;
+	bool absent = config_setting_get_member(root, "kafka") == NULL;
+	for (size_t j = 0; jobs[j] && j < JOB_MAX; j++) {
+		const struct job_ops *ops = jobs[j];
+		if (!cfg->jobs[j] || (ops->enabled && !ops->enabled(cfg->jobs[j])))
+			continue;
+		for (size_t p = 0; p < sizeof(publishers) / sizeof(publishers[0]); p++)
+			if (strcmp(publishers[p].job, ops->name) == 0)
+				cfg_warning(ctx, config_setting_get_member(root, ops->name),
+					    "'%s' publishes '%s%s' events, but no kafka broker is "
+					    "configured (%s): they are dropped, counted in "
+					    "aggregatord_publish_unpublished_total",
+					    ops->name, cfg->kafka.topic_prefix, publishers[p].topic,
+					    absent ? "no kafka section"
+						   : "kafka.enabled = false");
+	}
+}
+
 /* Parse into cfg from an already-read libconfig tree, with a given job table. */
 static int config_from_tree(struct cfg_ctx *ctx, config_t *lc, struct config *cfg,
 			    const struct job_ops *const *jobs)
@@ -596,6 +644,7 @@ static int config_from_tree(struct cfg_ctx *ctx, config_t *lc, struct config *cf
 	}
 	if (fill_node_name(ctx, cfg, config_setting_get_member(root, "node")) < 0)
 		rc = -1;
+	kafka_presence(cfg, config_setting_get_member(root, "kafka"));
 	for (size_t j = 0; jobs[j] && j < JOB_MAX; j++) {
 		const struct job_ops *ops = jobs[j];
 		const config_setting_t *sec = config_setting_get_member(root, ops->name);
@@ -611,6 +660,8 @@ static int config_from_tree(struct cfg_ctx *ctx, config_t *lc, struct config *cf
 		if (jrc < 0)
 			rc = -1;
 	}
+	if (rc == 0)
+		warn_unpublished(ctx, root, cfg, jobs);
 	return rc;
 }
 

@@ -85,7 +85,7 @@ enum role_mode role_apply(struct role_state *st, enum role_cmd cmd, time_t now,
 static _Atomic int cur_mode = ROLE_MODE_AUTO;
 static _Atomic unsigned long yield_requests;
 static _Atomic bool cur_active = true;
-static _Atomic unsigned long long cur_epoch;
+static _Atomic unsigned long long cur_stamp;	/* epoch << 1 | elected */
 static void (*waker)(void *);
 static void *waker_arg;
 
@@ -94,14 +94,28 @@ enum role_mode role_get_mode(void) { return (enum role_mode)atomic_load(&cur_mod
 void role_request_yield(void) { atomic_fetch_add(&yield_requests, 1); }
 unsigned long role_yield_requests(void) { return atomic_load(&yield_requests); }
 
-void role_set_current(bool active, unsigned long long epoch)
+void role_set_stamped(bool active, unsigned long long epoch, bool elected)
 {
-	atomic_store(&cur_epoch, epoch);
+	/* The stamp first: a reader that sees the new role sees its stamp. */
+	atomic_store(&cur_stamp, epoch << 1 | (elected ? 1u : 0u));
 	atomic_store(&cur_active, active);
 }
 
+void role_set_current(bool active, unsigned long long epoch)
+{
+	role_set_stamped(active, epoch, false);
+}
+
 bool role_is_active(void) { return atomic_load(&cur_active); }
-unsigned long long role_epoch(void) { return atomic_load(&cur_epoch); }
+unsigned long long role_epoch(void) { return atomic_load(&cur_stamp) >> 1; }
+bool role_elected(void) { return atomic_load(&cur_stamp) & 1u; }
+
+void role_stamp(unsigned long long *epoch, bool *elected)
+{
+	unsigned long long v = atomic_load(&cur_stamp);
+	*epoch = v >> 1;
+	*elected = v & 1u;
+}
 
 void role_set_waker(void (*fn)(void *arg), void *arg)
 {

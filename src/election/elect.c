@@ -13,12 +13,14 @@
  *   2. SET <cluster>+<id>+<node>+attachment_time <ts> PX ttl_ms, pipelined
  *      with the first SCAN page (MATCH <cluster>+<id>+*+attachment_time);
  *   3. reads every live key, and the group's epoch, in one MGET;
- *   4. decides (elect_decide) and, on a change of role, takes a new epoch
- *      when becoming active (INCR <cluster>+<id>+epoch, in a script that
- *      never goes below an epoch already seen: a restarted Redis may have
- *      lost the key), publishes the role with role_set_current(), logs the
- *      transition once and wakes the main loop (event_active on an event of
- *      d->base).
+ *   4. decides (elect_decide_role) and, when the node becomes the elected
+ *      leader, takes a new epoch (INCR <cluster>+<id>+epoch, in a script
+ *      that never goes below an epoch already seen: a restarted Redis may
+ *      have lost the key); a node active by an override (forced active,
+ *      on_redis_down) takes none and stamps the group's epoch, marked not
+ *      elected, so consumers never fence it (docs/election.md).  It
+ *      publishes the role with role_set_stamped(), logs the transition once
+ *      and wakes the main loop (event_active on an event of d->base).
  *
  * A round that fails on a connection the server dropped is retried once on
  * a fresh one.  A failing Redis is logged once when it goes and once when it
@@ -94,39 +96,43 @@ const struct elect_peer *elect_leader(const struct elect_input *in)
 	return best;
 }
 
-bool elect_decide(const struct elect_input *in, const char **reason)
+enum elect_role elect_decide_role(const struct elect_input *in, const char **reason)
 {
 	const char *why;
-	bool active;
+	enum elect_role role;
+	enum elect_role last = !in->last_active ? ELECT_ROLE_STANDBY
+			       : in->last_override ? ELECT_ROLE_OVERRIDE : ELECT_ROLE_ELECTED;
 
 	if (in->mode == ROLE_MODE_FORCE_STANDBY) {
 		why = "forced standby";
-		active = false;
+		role = ELECT_ROLE_STANDBY;
 	} else if (in->mode == ROLE_MODE_FORCE_ACTIVE) {
 		why = "forced active";
-		active = true;
+		role = ELECT_ROLE_OVERRIDE;
 	} else if (in->redis == ELECT_REDIS_DOWN) {
 		switch (in->on_redis_down) {
 		case ELECT_DOWN_STANDBY:
 			why = "redis unreachable: on_redis_down=standby";
-			active = false;
+			role = ELECT_ROLE_STANDBY;
 			break;
 		case ELECT_DOWN_KEEP:
-			active = in->last_active;
-			why = active ? "redis unreachable: on_redis_down=keep (was active)"
-				     : "redis unreachable: on_redis_down=keep (was standby)";
+			/* Blind to the peers, it cannot know it is still the
+			 * elected one: an active node produces as an override. */
+			role = in->last_active ? ELECT_ROLE_OVERRIDE : ELECT_ROLE_STANDBY;
+			why = in->last_active ? "redis unreachable: on_redis_down=keep (was active)"
+					      : "redis unreachable: on_redis_down=keep (was standby)";
 			break;
 		default:
 			why = "redis unreachable: on_redis_down=active";
-			active = true;
+			role = ELECT_ROLE_OVERRIDE;
 			break;
 		}
 	} else if (in->redis == ELECT_REDIS_HOLD) {
-		active = in->last_active;
+		role = last;
 		why = "redis did not answer this round (for less than ttl_ms): role kept";
 	} else if (in->self_ts <= 0) {
 		why = "no attachment timestamp yet";
-		active = false;
+		role = ELECT_ROLE_STANDBY;
 	} else {
 		const struct elect_peer *leader = elect_leader(in);
 		bool tie = false, others = false;
@@ -140,22 +146,31 @@ bool elect_decide(const struct elect_input *in, const char **reason)
 		}
 		if (leader && leader->ts_us == in->self_ts)
 			tie = true;		/* a peer wins against us on the name */
-		active = leader == NULL;
-		if (active && !in->last_active && in->first_round) {
-			active = false;
-			why = "first good round: waiting a round for the peers' keys";
-		} else if (active) {
+		if (leader) {
+			role = ELECT_ROLE_STANDBY;
+			why = tie ? "tie on timestamp: a peer's name is smaller"
+				  : "a peer attached earlier";
+		} else if (in->first_round && last != ELECT_ROLE_ELECTED) {
+			role = last;	/* standby stays standby, an override stays one */
+			why = last == ELECT_ROLE_OVERRIDE
+				      ? "first good round: waiting a round for the peers' keys "
+					"before being elected (still active by the override)"
+				      : "first good round: waiting a round for the peers' keys";
+		} else {
+			role = ELECT_ROLE_ELECTED;
 			why = !others ? "only live node of the group"
 			      : tie ? "tie on timestamp: smaller name wins"
 				    : "smallest attachment timestamp";
-		} else {
-			why = tie ? "tie on timestamp: a peer's name is smaller"
-				  : "a peer attached earlier";
 		}
 	}
 	if (reason)
 		*reason = why;
-	return active;
+	return role;
+}
+
+bool elect_decide(const struct elect_input *in, const char **reason)
+{
+	return elect_decide_role(in, reason) != ELECT_ROLE_STANDBY;
 }
 
 enum elect_redis elect_redis_state(bool round_ok, long long since_ok_ms, int ttl_ms)
@@ -350,6 +365,7 @@ struct elect_settings {
 struct elect_snap {
 	bool decided;		/* a first decision was made */
 	bool active;
+	bool elected;		/* active by the election (false: standby, or an override) */
 	unsigned long long epoch;
 	bool epoch_stale;	/* became active without Redis: epoch not fresh */
 	const char *reason;	/* static text */
@@ -394,6 +410,7 @@ struct elect {
 	long long self_ts;		/* µs from TIME; 0 = none yet */
 	unsigned long yields_seen;
 	bool decided, is_active;
+	bool is_override;		/* active by an override, not elected */
 	unsigned long long epoch, known_epoch;
 	bool epoch_stale;
 	bool ever_ok;
@@ -705,6 +722,7 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 		.redis = elect_redis_state(ok, since, s->ttl_ms),
 		.on_redis_down = s->on_redis_down,
 		.last_active = e->is_active,
+		.last_override = e->is_override,
 		.first_round = ok && !e->prev_ok,
 		.self = e->node,
 		.self_ts = e->self_ts,
@@ -712,17 +730,22 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 		.npeers = ok ? e->nrd : 0,
 	};
 	const char *reason;
-	bool active = elect_decide(&in, &reason);
+	enum elect_role role = elect_decide_role(&in, &reason);
+	bool active = role != ELECT_ROLE_STANDBY;
+	bool elected = role == ELECT_ROLE_ELECTED;
+	bool was_elected = e->is_active && !e->is_override;
 	const struct elect_peer *leader = ok ? elect_leader(&in) : NULL;
-	bool changed = !e->decided || active != e->is_active;
+	bool kind_changed = active && e->is_active && elected != was_elected;
+	bool changed = !e->decided || active != e->is_active || kind_changed;
 	e->prev_ok = ok;
 	unsigned long long epoch = e->epoch;
+	unsigned long long group = e->known_epoch > e->epoch ? e->known_epoch : e->epoch;
 
-	if (active && (active != e->is_active || e->epoch_stale)) {
-		bool promoted = active != e->is_active;
-		unsigned long long seen = e->known_epoch > e->epoch ? e->known_epoch : e->epoch;
-		if (ok && bump_epoch(e, seen, &epoch, err, sizeof(err)) == 0) {
-			if (!promoted)
+	if (elected && (!was_elected || e->epoch_stale)) {
+		/* Elected (from standby or from an override): a fresh epoch, so
+		 * consumers can fence whoever led before. */
+		if (ok && bump_epoch(e, group, &epoch, err, sizeof(err)) == 0) {
+			if (was_elected)
 				log_info("election: epoch %llu taken now that redis answers (was %llu)",
 					 epoch, e->epoch);
 			e->epoch_stale = false;
@@ -730,48 +753,57 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 		} else {
 			if (ok)
 				atomic_fetch_add(&e->redis_errors, 1);
-			epoch = seen;
-			if (promoted)
+			epoch = group;
+			if (!was_elected)
 				log_warn("election: cannot take a new epoch (%s): keeping epoch %llu, the "
 					 "last known; a fresh one is taken once redis answers",
 					 ok ? err : "redis unreachable", epoch);
 			e->epoch_stale = true;
 		}
-	} else if (!active) {
-		/* Standby: follow the group's epoch (what a promotion starts from). */
-		epoch = e->known_epoch > e->epoch ? e->known_epoch : e->epoch;
+	} else if (!elected) {
+		/* Standby follows the group's epoch (what an election starts
+		 * from).  An override stamps it too, marked not elected, and
+		 * takes none: bumping it would fence the elected node's events
+		 * (docs/election.md, the consumer's rule). */
+		epoch = group;
 		e->epoch_stale = false;
 	}
 
 	if (changed) {
 		struct buf b = BUF_INIT;
 		peers_text(&b, e->rd, in.npeers, e->node);
+		const char *was = !e->is_active ? "standby"
+				  : e->is_override ? "active (override)" : "active (elected)";
+		const char *now_role = !active ? "standby"
+				       : elected ? "active (elected)" : "active (override)";
 		if (!e->decided)
 			log_info("election: %s at start: %s%s%s%s; epoch %llu; group '%s+%d'; peers: %s",
-				 active ? "active" : "standby", reason,
+				 now_role, reason,
 				 leader ? " (earliest '" : "", leader ? leader->name : "",
 				 leader ? "')" : "", epoch, e->cluster, e->cluster_id,
 				 b.oom ? "?" : b.data);
 		else
 			log_info("election: %s -> %s: %s%s%s%s; epoch %llu; group '%s+%d'; peers: %s",
-				 e->is_active ? "active" : "standby", active ? "active" : "standby",
+				 was, now_role,
 				 reason, leader ? " (earliest '" : "", leader ? leader->name : "",
 				 leader ? "')" : "", epoch, e->cluster, e->cluster_id,
 				 b.oom ? "?" : b.data);
 		buf_release(&b);
 	}
 	bool role_changed = active != e->is_active;
-	if (role_changed || epoch != e->epoch || !e->decided)
-		role_set_current(active, epoch);
+	if (role_changed || kind_changed || epoch != e->epoch || !e->decided)
+		role_set_stamped(active, epoch, elected);
 	if (role_changed)
 		atomic_fetch_add(&e->transitions, 1);
 	atomic_store(&e->active, active);
 	e->is_active = active;
+	e->is_override = active && !elected;
 	e->epoch = epoch;
 
 	pthread_mutex_lock(&e->mu);
 	struct elect_snap *sn = &e->snap;
 	sn->active = active;
+	sn->elected = elected;
 	sn->epoch = epoch;
 	sn->epoch_stale = e->epoch_stale;
 	sn->reason = reason;
@@ -1013,6 +1045,7 @@ static void elect_stop(void *job)
 	atomic_store(&e->active, false);
 	pthread_mutex_lock(&e->mu);
 	e->snap.active = false;
+	e->snap.elected = false;
 	e->snap.reason = "stopped";
 	pthread_mutex_unlock(&e->mu);
 }
@@ -1086,8 +1119,9 @@ static void elect_status(void *job, struct buf *out)
 	pthread_mutex_lock(&e->mu);
 	s = e->set;
 	const struct elect_snap *sn = &e->snap;
-	buf_addf(out, "{\"role\":\"%s\",\"epoch\":%llu,\"epoch_fresh\":%s,\"reason\":",
-		 sn->active ? "active" : "standby", sn->epoch, sn->epoch_stale ? "false" : "true");
+	buf_addf(out, "{\"role\":\"%s\",\"elected\":%s,\"epoch\":%llu,\"epoch_fresh\":%s,"
+		 "\"reason\":", sn->active ? "active" : "standby", sn->elected ? "true" : "false",
+		 sn->epoch, sn->epoch_stale ? "false" : "true");
 	json_add_str(out, sn->reason);
 	buf_adds(out, ",\"mode\":");
 	json_add_str(out, role_mode_name(role_get_mode()));

@@ -234,15 +234,21 @@ static int produce_bytes(int topic, const char *key, size_t keylen, const char *
 		if (val)
 			memcpy(val, data, vlen);
 	} else {
-		/* {"node":"x","epoch":N, + members + } ; the head is cached per epoch */
+		/* {"node":"x","epoch":N,"elected":B, + members + } ; the head is
+		 * cached per stamp (docs/election.md: the consumer's rule) */
 		static _Thread_local char head[400];
 		static _Thread_local size_t headlen;
 		static _Thread_local unsigned long long head_epoch = ~0ull;
-		unsigned long long ep = role_epoch();
-		if (ep != head_epoch || !headlen) {
-			int n = snprintf(head, sizeof(head), "{%s,\"epoch\":%llu", P.node_json, ep);
+		static _Thread_local bool head_elected;
+		unsigned long long ep;
+		bool elected;
+		role_stamp(&ep, &elected);
+		if (ep != head_epoch || elected != head_elected || !headlen) {
+			int n = snprintf(head, sizeof(head), "{%s,\"epoch\":%llu,\"elected\":%s",
+					 P.node_json, ep, elected ? "true" : "false");
 			headlen = n > 0 && (size_t)n < sizeof(head) ? (size_t)n : 0;
 			head_epoch = ep;
+			head_elected = elected;
 		}
 		vlen = headlen + 1 + len + 1;
 		val = malloc(vlen);
@@ -660,7 +666,8 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 	atomic_store(&P.window_ms, standby_window_ms);
 	P.started = true;
 	if (!cfg->kafka.enabled) {
-		log_info("publish: kafka.enabled is false: events are counted, not produced");
+		log_info("publish: no kafka section (or kafka.enabled = false): events are counted, "
+			 "not produced");
 		return 0;
 	}
 	struct buf nj = BUF_INIT;
@@ -810,7 +817,7 @@ void publish_metrics(struct buf *out)
 {
 #define HEAD(n, t, h) buf_adds(out, "# HELP aggregatord_publish_" n " " h "\n# TYPE aggregatord_publish_" n " " t "\n")
 #define U(x) (unsigned long long)atomic_load(&(x))
-	HEAD("enabled", "gauge", "1 when events are produced to Kafka (kafka.enabled).");
+	HEAD("enabled", "gauge", "1 when events are produced to Kafka (a kafka section, enabled).");
 	buf_addf(out, "aggregatord_publish_enabled %d\n", P.enabled ? 1 : 0);
 	HEAD("events_total", "counter", "Events handed to the publish path, by topic.");
 	for (int t = 0; t < TOPICS; t++)
@@ -834,7 +841,7 @@ void publish_metrics(struct buf *out)
 	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"unknown_topic\"} %llu\n", U(P.drop_topic));
 	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"stopped\"} %llu\n", U(P.drop_stop));
 	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"produce_error\"} %llu\n", U(P.drop_produce));
-	HEAD("unpublished_total", "counter", "Events counted while kafka.enabled is false.");
+	HEAD("unpublished_total", "counter", "Events counted, not produced: no kafka section, or kafka.enabled = false.");
 	buf_addf(out, "aggregatord_publish_unpublished_total %llu\n", U(P.unpublished));
 	HEAD("spool_corrupt_total", "counter", "Torn or corrupt spool records skipped.");
 	buf_addf(out, "aggregatord_publish_spool_corrupt_total %llu\n", U(P.spool_corrupt));

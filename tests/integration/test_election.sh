@@ -4,8 +4,10 @@
 # event per number): exactly one produces at a time; kill -9 of the active
 # one: the other takes over within ttl + interval and every number reaches
 # the topic at least once, duplicates only within the window; the same with
-# a clean SIGTERM (well under a second); the signal table row by row; Redis
-# stopped: both follow on_redis_down.
+# a clean SIGTERM (well under a second); the signal table row by row; both
+# nodes active, the standby forced active (SIGRTMIN+1), each with a numbered
+# feed of its own: a consumer applying docs/election.md's rule keeps every
+# number; Redis stopped: both follow on_redis_down.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -47,6 +49,40 @@ feed() {	# FROM TO
     FEED_B=$!
 }
 feed_wait() { wait "$FEED_A" || true; wait "$FEED_B" || true; }
+# its own numbers to each node (the senders of each node), in the background
+feed_split() {	# FROM_A TO_A FROM_B TO_B
+    local gap=$(( 1000000 / RATE ))
+    seq "$1" "$2" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send -i "$gap" 127.0.0.1 "${UPORT[a]}" &
+    FEED_A=$!
+    seq "$3" "$4" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send -i "$gap" 127.0.0.1 "${UPORT[b]}" &
+    FEED_B=$!
+}
+# The consumer of docs/election.md, written from the rule, not from the code:
+# per partition, in offset order, H = the largest epoch of an event marked
+# "elected":true seen so far; an elected event with an epoch below H is
+# dropped, any other event is kept.  (An event without the mark counts as
+# elected: the rule as it was before overrides were marked.)  Prints the
+# numbers of the events kept.
+consumer_kept() {
+    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%p\t%k\t%s\n' 2>/dev/null |
+        awk -F'\t' '{
+            elected = ($3 !~ /"elected":false/)
+            if (!match($3, /"epoch":[0-9]+/)) { print "no-epoch"; next }
+            ep = substr($3, RSTART + 8, RLENGTH - 8) + 0
+            if (elected) {
+                if (($1 in H) && ep < H[$1]) next
+                if (!($1 in H) || ep > H[$1]) H[$1] = ep
+            }
+            split($2, f, ";"); print f[2]
+        }'
+}
+kept_all() {	# FROM TO: the consumer kept every number FROM..TO
+    [ "$(consumer_kept | sort -un | awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b' | wc -l)" = $(( $2 - $1 + 1 )) ]
+}
+missing() {	# FROM TO: numbers the consumer did not keep (for messages)
+    consumer_kept | sort -un | awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b' |
+        awk -v a="$1" -v b="$2" 'BEGIN { e = a } { while (e < $1) { printf "%d ", e; e++ } e = $1 + 1 } END { while (e <= b) { printf "%d ", e; e++ } }' | head -c 200
+}
 topic_keys() { kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\n' 2>/dev/null | cut -d';' -f2; }
 all_seen() {	# TO: every number 1..TO on the topic
     [ "$(topic_keys | sort -un | awk -v n="$1" '$1 >= 1 && $1 <= n' | wc -l)" = "$1" ]
@@ -123,6 +159,24 @@ h_ok "SIGRTMIN+1 (35) to a: a forced active, b stays active (as the table says)"
 "$AGGCTL" -s "$a_URL" role auto > /dev/null
 h_wait_until 5 both 01 || h_fail "role auto: a=$(role a) b=$(role b)"
 h_ok "aggregatorctl role auto: a standby again behind b"
+
+# --- both active by an override: the documented consumer keeps every event ---
+epoch0=$(agg_metric b aggregatord_election_epoch)
+h_signal a RTMIN+1; h_wait_until 5 both 11 || h_fail "SIGRTMIN+1 to a: a=$(role a) b=$(role b)"
+feed_split 10001 11000 20001 21000
+feed_wait
+h_wait_until 30 kept_all 10001 11000 || h_fail "the consumer dropped numbers of forced a: $(missing 10001 11000)"
+h_wait_until 30 kept_all 20001 21000 || h_fail "the consumer dropped numbers of elected b: $(missing 20001 21000)"
+vals() { kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\t%s\n' 2>/dev/null |
+    awk -F'\t' -v a="$1" -v b="$2" '{ split($1, f, ";") } f[2] >= a && f[2] <= b { print $2 }'; }
+[ "$(vals 10001 11000 | grep -vc '^{"node":"a","epoch":[0-9]*,"elected":false,')" = 0 ] \
+    || h_fail "forced a's events are not marked elected:false: $(vals 10001 11000 | head -2)"
+[ "$(vals 20001 21000 | grep -vc "^{\"node\":\"b\",\"epoch\":$epoch0,\"elected\":true,")" = 0 ] \
+    || h_fail "elected b's events are not marked elected:true with epoch $epoch0: $(vals 20001 21000 | head -2)"
+[ "$(agg_metric b aggregatord_election_epoch)" = "$epoch0" ] || h_fail "the override changed the epoch"
+"$AGGCTL" -s "$a_URL" role auto > /dev/null
+h_wait_until 5 both 01 || h_fail "role auto: a=$(role a) b=$(role b)"
+h_ok "a forced active beside elected b: the consumer of docs/election.md keeps all 2000 numbers (a elected:false, b elected:true at epoch $epoch0)"
 
 # --- Redis stopped: both follow on_redis_down = active ---
 h_stop r

@@ -4,7 +4,9 @@
 # broker, with node and epoch; the broker down for longer than
 # message.timeout.ms, then up: every event arrives, from the spool; the
 # spool survives a restart; a forced standby holds events and drops them
-# after the window; SIGTERM flushes.
+# after the window; SIGTERM flushes.  The kafka section has no `enabled`
+# key: present means enabled; `aggregatord -n` warns when a publishing job
+# runs without one.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -20,7 +22,7 @@ cat > "$conf" <<CONF
 node = { name = "p1"; state_dir = "$H_TMP/state"; };
 http = { listen = "127.0.0.1:$hport"; };
 redis = { port = $r_PORT; };
-kafka = { enabled = true; brokers = "$k_BOOTSTRAP"; properties = [ "message.timeout.ms=2000" ]; };
+kafka = { brokers = "$k_BOOTSTRAP"; properties = [ "message.timeout.ms=2000" ]; };
 election = { enabled = false; standby_window_ms = 1000; };
 totalizer = { flush_ms = 200; rules = (
   { prefix = "seq"; listen = "127.0.0.1:$uport"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
@@ -29,15 +31,28 @@ send() { seq "$1" "$2" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send 127.0.0.1 "$u
 # distinct seq numbers seen on the topic, from the start
 seen() { h_kafka_consume k aggregatord.totals "$1" 15 | awk -F'\t' '{ split($1, f, ";"); print f[2] }' | sort -un; }
 
+# --- no kafka section, or enabled = false, with a job that publishes: -n warns ---
+for k in "" "kafka = { enabled = false; brokers = \"$k_BOOTSTRAP\"; };"; do
+    grep -v '^kafka' "$conf" > "$H_TMP/nok.conf"
+    echo "$k" >> "$H_TMP/nok.conf"
+    out=$("$AGGD" -n -c "$H_TMP/nok.conf" 2> "$H_TMP/nok.err") || h_fail "-n refused: $(cat "$H_TMP/nok.err")"
+    [ "$out" = "configuration OK" ] || h_fail "-n said: $out"
+    grep -q "nok.conf:[0-9]*: 'totalizer' publishes 'aggregatord.totals' events, but no kafka broker is configured" "$H_TMP/nok.err" \
+        || h_fail "-n did not warn about dropped events (kafka: '${k:-none}'): $(cat "$H_TMP/nok.err")"
+done
+"$AGGD" -n -c "$conf" 2> "$H_TMP/ok.err" > /dev/null || h_fail "-n refused the test config"
+grep -q "no kafka broker" "$H_TMP/ok.err" && h_fail "-n warned with a kafka section: $(cat "$H_TMP/ok.err")"
+h_ok "-n warns when the totalizer runs without Kafka (no section, or enabled = false), not with a section"
+
 agg_start p "$conf"
 h_wait_until 10 agg_healthy p || h_fail "daemon did not start"
 
 send 1 50
 seen 50 > "$H_TMP/s1.txt"
 [ "$(wc -l < "$H_TMP/s1.txt")" = 50 ] || h_fail "expected 50 distinct events, got $(wc -l < "$H_TMP/s1.txt")"
-h_kafka_consume k aggregatord.totals 1 5 | grep -Eq '^seq;[0-9]+;s;[0-9]+	\{"node":"p1","epoch":0,"prefix":"seq","matched":"[0-9]+","source":"s","start_ts":[0-9]+,"delta":1,"interval_start_ms":[0-9]+,"flush_ms":200\}$' \
+h_kafka_consume k aggregatord.totals 1 5 | grep -Eq '^seq;[0-9]+;s;[0-9]+	\{"node":"p1","epoch":0,"elected":false,"prefix":"seq","matched":"[0-9]+","source":"s","start_ts":[0-9]+,"delta":1,"interval_start_ms":[0-9]+,"flush_ms":200\}$' \
     || h_fail "event format: $(h_kafka_consume k aggregatord.totals 1 5)"
-h_ok "totals events reach the topic with node, epoch and the Redis key as message key"
+h_ok "totals events reach the topic with node, epoch, elected (false: no election) and the Redis key as message key"
 
 # --- broker down past message.timeout.ms, then up ---
 h_kafka_down k

@@ -317,6 +317,54 @@ START_TEST(restart_keys_kept)
 }
 END_TEST
 
+/*
+ * The kafka section works like the others: present means enabled unless it
+ * says enabled = false; absent means no Kafka.  A job that publishes with no
+ * Kafka to publish to is worth a warning from -n.
+ */
+START_TEST(kafka_present_means_enabled)
+{
+	static const char tot[] =
+		"totalizer = { rules = ( { prefix = \"p\"; listen = \"127.0.0.1:3430\"; "
+		"match = \"(x)\"; matched = \"$1\"; source = \"s\"; } ); };\n";
+	static const struct {
+		const char *kafka;	/* the kafka section, or "" */
+		bool job;		/* with a publishing job (totalizer) */
+		bool enabled;		/* cfg->kafka.enabled expected */
+		bool warned;		/* a warning naming the dropped events expected */
+	} cases[] = {
+		{ "kafka = { brokers = \"k1:9092\"; };\n", false, true, false },
+		{ "kafka = { brokers = \"k1:9092\"; };\n", true, true, false },
+		{ "kafka = { };\n", true, true, false },
+		{ "kafka = { enabled = true; };\n", true, true, false },
+		{ "kafka = { enabled = false; brokers = \"k1:9092\"; };\n", false, false, false },
+		{ "kafka = { enabled = false; brokers = \"k1:9092\"; };\n", true, false, true },
+		{ "", false, false, false },
+		{ "", true, false, true },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[1024];
+		snprintf(text, sizeof(text), "%s%s", cases[i].kafka, cases[i].job ? tot : "");
+		struct cfg_ctx ctx;
+		char *path;
+		struct config *cfg = load(text, &ctx, &path);
+		ck_assert_msg(cfg != NULL, "case %zu: %s", i, ctx.errors.data);
+		ck_assert_msg(cfg->kafka.enabled == cases[i].enabled, "case %zu: kafka.enabled is %d",
+			      i, cfg->kafka.enabled);
+		const char *w = ctx.warnings.data ? ctx.warnings.data : "";
+		bool warned = strstr(w, "no kafka") != NULL;
+		ck_assert_msg(warned == cases[i].warned, "case %zu: warnings: '%s'", i, w);
+		if (warned)
+			ck_assert_msg(strstr(w, "'totalizer'") && strstr(w, "totals"),
+				      "case %zu: the warning names the job and topic: '%s'", i, w);
+		config_free(cfg);
+		cfg_ctx_release(&ctx);
+		unlink(path);
+		free(path);
+	}
+}
+END_TEST
+
 /* Every core key is documented in docs/config.md and shown in the sample. */
 static char *slurp(const char *path)
 {
@@ -377,6 +425,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, job_section);
 	tcase_add_test(tc, restart_keys_kept);
 	tcase_add_test(tc, keys_documented);
+	tcase_add_test(tc, kafka_present_means_enabled);
 	suite_add_tcase(s, tc);
 	return s;
 }

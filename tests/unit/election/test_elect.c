@@ -278,6 +278,83 @@ START_TEST(yield_goes_to_the_back)
 }
 END_TEST
 
+/* ---- elected or override: what the events carry (docs/election.md) ---- */
+
+static enum elect_role kind(const struct elect_input *in)
+{
+	const char *reason = NULL;
+	enum elect_role r = elect_decide_role(in, &reason);
+	ck_assert_ptr_nonnull(reason);
+	ck_assert(elect_decide(in, NULL) == (r != ELECT_ROLE_STANDBY));
+	return r;
+}
+
+START_TEST(overrides_are_not_elected)
+{
+	struct elect_peer peers[] = { { "a", 100 }, { "b", 200 } };
+	struct elect_input in = auto_in("b", 200, peers, 2);	/* a peer attached earlier */
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_STANDBY);
+	in.mode = ROLE_MODE_FORCE_ACTIVE;			/* SIGRTMIN+1 on the standby */
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_OVERRIDE);
+	in = auto_in("a", 100, peers, 2);			/* the leader, forced too */
+	in.mode = ROLE_MODE_FORCE_ACTIVE;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_OVERRIDE);
+	in.mode = ROLE_MODE_AUTO;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_ELECTED);
+
+	/* Redis unreachable: on_redis_down=active, and keep of an active role,
+	 * produce blind: overrides, whatever the role was. */
+	in.redis = ELECT_REDIS_DOWN;
+	in.last_active = true;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_OVERRIDE);
+	in.on_redis_down = ELECT_DOWN_KEEP;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_OVERRIDE);
+	in.last_active = false;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_STANDBY);
+	in.on_redis_down = ELECT_DOWN_STANDBY;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_STANDBY);
+
+	/* A blip keeps the kind as well as the role. */
+	in.redis = ELECT_REDIS_HOLD;
+	in.last_active = true;
+	in.last_override = false;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_ELECTED);
+	in.last_override = true;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_OVERRIDE);
+}
+END_TEST
+
+START_TEST(override_to_elected_after_a_round)
+{
+	/* Active by on_redis_down; Redis answers again and this node leads by
+	 * timestamp: still an override for the first good round (the peers may
+	 * not have rewritten their keys), elected on the next. */
+	struct elect_peer peers[] = { { "a", 100 } };
+	struct elect_input in = auto_in("a", 100, peers, 1);
+	in.last_active = true;
+	in.last_override = true;
+	in.first_round = true;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_OVERRIDE);
+	in.first_round = false;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_ELECTED);
+
+	/* Not the leader: standby at once, first round or not. */
+	struct elect_peer two[] = { { "a", 100 }, { "b", 200 } };
+	in = auto_in("b", 200, two, 2);
+	in.last_active = true;
+	in.last_override = true;
+	in.first_round = true;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_STANDBY);
+
+	/* Forced active, then back to auto: the leader is elected (a fresh
+	 * epoch), the other goes standby. */
+	in = auto_in("a", 100, two, 2);
+	in.last_active = true;
+	in.last_override = true;
+	ck_assert_int_eq(kind(&in), ELECT_ROLE_ELECTED);
+}
+END_TEST
+
 /* ---- keys ---- */
 
 START_TEST(key_building)
@@ -569,6 +646,8 @@ Suite *elect_suite(void)
 	tcase_add_test(tc, own_entry_missing_from_read);
 	tcase_add_test(tc, expired_peer_no_longer_counts);
 	tcase_add_test(tc, yield_goes_to_the_back);
+	tcase_add_test(tc, overrides_are_not_elected);
+	tcase_add_test(tc, override_to_elected_after_a_round);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("keys");
 	tcase_add_test(tc, key_building);
