@@ -40,21 +40,42 @@ struct ra_row {
 	bool wide;			/* a value did not fit RA_VAL_MAX: not to be moved */
 };
 
+/*
+ * Causes of a synthetic close: a row closed by no Stop of its own.  The
+ * sweep's stale closing writes its configured cause (sweep.stale_cause);
+ * FreeRADIUS's Accounting-On query closes a NAS's open rows with
+ * RA_CAUSE_NAS_REBOOT (when the packet carries no Acct-Terminate-Cause).
+ */
+#define RA_CAUSE_NAS_REBOOT "NAS-Reboot"
+
 /* What the precedence rule looks at. */
 struct ra_version {
 	bool closed;			/* acctstoptime IS NOT NULL */
+	bool real;			/* closed by a Stop: closed and the cause is not a synthetic one */
 	char ts[20];			/* GREATEST(acctupdatetime, acctstoptime), "" if both NULL */
 	long long sessiontime;		/* acctsessiontime, NULL = 0 */
 	long long in, out;		/* octet counters, NULL = 0 */
 };
 
-void ra_version_of(const struct ra_row *r, struct ra_version *v);
+/*
+ * The version of r.  stale_cause is the sweep's stale-closing cause (not
+ * empty): a closed row whose acctterminatecause equals it, or
+ * RA_CAUSE_NAS_REBOOT, byte for byte, is a synthetic close.
+ */
+void ra_version_of(const struct ra_row *r, const char *stale_cause, struct ra_version *v);
 
 /*
  * Which copy is the one right version?  > 0: a wins, < 0: b wins, 0: the
- * same version.  A closed copy beats an open one; between two in the same
- * state the later GREATEST(acctupdatetime, acctstoptime) wins, then the
- * larger acctsessiontime, then the larger input octets, then output octets.
+ * same version.  The order, most significant first:
+ *   1. a real close (a Stop) beats anything else, whatever the times;
+ *   2. the later GREATEST(acctupdatetime, acctstoptime): so an open copy
+ *      updated after a synthetic close was made (a slow NAS's interim)
+ *      beats it, and the session is open again;
+ *   3. closed beats open (a synthetic close beats the open copy it was
+ *      made from, and any older one);
+ *   4. the larger acctsessiontime, input octets, output octets.
+ * Between two real closes, or two open copies, this is the later time, then
+ * the counters, as before; it is a total order (docs/sweep.md).
  */
 int ra_compare(const struct ra_version *a, const struct ra_version *b);
 
@@ -66,15 +87,42 @@ const char *ra_check_identifier(const char *s);
  * page: SELECT radacctid, <cols> ... WHERE radacctid > ? ORDER BY radacctid LIMIT ?
  * upsert: INSERT of n rows, ON DUPLICATE KEY UPDATE taking the new values
  *   only when the precedence rule (in SQL, the same as ra_compare) says the
- *   new copy wins; an older copy never overwrites a newer one.
+ *   new copy wins; an older copy never overwrites a newer one.  Parameters:
+ *   the n rows' RA_NCOLS values, then the stale cause twice.
  * delete_exact: DELETE of n rows, each matched by radacctid and every
  *   column null-safely, so a row changed since it was read survives.
- * versions: SELECT acctuniqueid and the version columns for n acctuniqueids.
+ * versions: SELECT acctuniqueid and the version columns for n acctuniqueids
+ *   (acctuniqueid, acctupdatetime, acctstoptime, acctsessiontime,
+ *   acctinputoctets, acctoutputoctets, acctterminatecause).
+ * rows: SELECT every column (as the page, without radacctid) for n
+ *   acctuniqueids.
  */
 void ra_sql_page(struct buf *b, const char *table);
 void ra_sql_upsert(struct buf *b, const char *table, size_t nrows);
 void ra_sql_delete_exact(struct buf *b, const char *table, size_t nrows);
 void ra_sql_versions(struct buf *b, const char *table, size_t n);
+void ra_sql_rows(struct buf *b, const char *table, size_t n);
+
+/*
+ * The sessions whose master row has been published, and at which version:
+ * the sweep publishes a session once per version of master's row, whichever
+ * member's copy (or stale closing) brings it there.  A fixed table of slots
+ * indexed by a hash of acctuniqueid: an entry is forgotten only when another
+ * session takes its slot, and a forgotten entry can only repeat an event
+ * (with the same content), never hide one.  Not thread-safe: the caller
+ * serialises calls on one table.
+ */
+struct ra_seen;
+/* A table of `slots` entries, or NULL when out of memory; free with ra_seen_free(). */
+struct ra_seen *ra_seen_new(size_t slots);
+void ra_seen_free(struct ra_seen *s);
+/*
+ * true when session uid (len bytes) at version v is not marked yet, and
+ * marks it; false when it is.  An acctuniqueid longer than RA_SEEN_UID - 1
+ * bytes is never marked (always true).
+ */
+#define RA_SEEN_UID 64
+bool ra_seen_mark(struct ra_seen *s, const char *uid, size_t len, const struct ra_version *v);
 
 /* Append r as JSON members ("acctuniqueid":...,...) for a Kafka event. */
 void ra_json_members(const struct ra_row *r, struct buf *b);
