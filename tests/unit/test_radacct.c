@@ -61,7 +61,7 @@ static void beats(struct ra_version a, struct ra_version b)
 
 START_TEST(closed_beats_open)
 {
-	/* even an open copy updated later loses to a closed one */
+	/* even an open copy updated later loses to a real close (a Stop) */
 	beats(ver("2026-11-23 10:00:00", "2026-11-23 10:05:00", "300", "1", "1"),
 	      ver("2026-11-23 11:00:00", NULL, "3900", "99", "99"));
 	beats(ver(NULL, "2026-11-23 10:05:00", NULL, NULL, NULL),
