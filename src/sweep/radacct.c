@@ -5,6 +5,7 @@
  */
 #include "radacct.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,11 +30,13 @@ static long long num(const struct ra_row *r, enum ra_col c)
 	return r->null[c] ? 0 : strtoll(r->v[c], NULL, 10);
 }
 
-void ra_version_of(const struct ra_row *r, struct ra_version *v)
+void ra_version_of(const struct ra_row *r, const char *stale_cause, struct ra_version *v)
 {
 	const char *u = r->null[RA_ACCTUPDATETIME] ? "" : r->v[RA_ACCTUPDATETIME];
 	const char *s = r->null[RA_ACCTSTOPTIME] ? "" : r->v[RA_ACCTSTOPTIME];
+	const char *cause = r->null[RA_ACCTTERMINATECAUSE] ? "" : r->v[RA_ACCTTERMINATECAUSE];
 	v->closed = !r->null[RA_ACCTSTOPTIME];
+	v->real = v->closed && strcmp(cause, stale_cause) != 0 && strcmp(cause, RA_CAUSE_NAS_REBOOT) != 0;
 	/* 'YYYY-MM-DD HH:MM:SS' orders as text; "" is before any time */
 	const char *g = strcmp(u, s) >= 0 ? u : s;
 	size_t n = strlen(g);
@@ -46,14 +49,16 @@ void ra_version_of(const struct ra_row *r, struct ra_version *v)
 	v->out = num(r, RA_ACCTOUTPUTOCTETS);
 }
 
-void ra_version_of_utc(const struct ra_row *r, struct ra_version *v)
+void ra_version_of_utc(const struct ra_row *r, const char *stale_cause, struct ra_version *v)
 {
-	ra_version_of(r, v);
+	ra_version_of(r, stale_cause, v);	/* the state, the cause and the counters */
 	bool hu = !r->null[RA_ACCTUPDATETIME], hs = !r->null[RA_ACCTSTOPTIME];
 	v->ts[0] = '\0';
 	if (!hu && !hs)
 		return;
 	long long g = !hs || (hu && r->t[RA_T_UPDATE] > r->t[RA_T_STOP]) ? r->t[RA_T_UPDATE] : r->t[RA_T_STOP];
+	if (g == RA_T_NONE)
+		return;		/* no UNIX time: before any time, as "" is */
 	time_t tt = (time_t)g;
 	struct tm tm;
 	if (!gmtime_r(&tt, &tm) || strftime(v->ts, sizeof(v->ts), "%Y-%m-%d %H:%M:%S", &tm) == 0)
@@ -65,13 +70,17 @@ static int cmp_ll(long long a, long long b)
 	return (a > b) - (a < b);
 }
 
+/* The key, most significant first: (real, ts, closed, sessiontime, in, out).
+ * NEW_WINS below is the same key in SQL. */
 int ra_compare(const struct ra_version *a, const struct ra_version *b)
 {
-	if (a->closed != b->closed)
-		return a->closed ? 1 : -1;
+	if (a->real != b->real)
+		return a->real ? 1 : -1;
 	int c = strcmp(a->ts, b->ts);
 	if (c)
 		return c > 0 ? 1 : -1;
+	if (a->closed != b->closed)
+		return a->closed ? 1 : -1;
 	if ((c = cmp_ll(a->sessiontime, b->sessiontime)))
 		return c;
 	if ((c = cmp_ll(a->in, b->in)))
@@ -97,33 +106,42 @@ static void col_list(struct buf *b)
 		buf_addf(b, "%s`%s`", c ? "," : "", ra_col_names[c]);
 }
 
+/* ",UNIX_TIMESTAMP(`acctstarttime`),..." for the RA_NTIMES DATETIMEs, in the session's zone */
+static void unix_times(struct buf *b)
+{
+	for (int t = 0; t < RA_NTIMES; t++)
+		buf_addf(b, ",UNIX_TIMESTAMP(`%s`)", ra_col_names[ra_time_cols[t]]);
+}
+
 void ra_sql_page(struct buf *b, const char *table)
 {
 	buf_adds(b, "SELECT `radacctid`,");
 	col_list(b);
-	for (int t = 0; t < RA_NTIMES; t++)
-		buf_addf(b, ",UNIX_TIMESTAMP(`%s`)", ra_col_names[ra_time_cols[t]]);
+	unix_times(b);
 	buf_addf(b, " FROM `%s` WHERE `radacctid` > ? ORDER BY `radacctid` LIMIT ?", table);
 }
 
 /*
- * The precedence rule in SQL, new = VALUES(col), old = col.  Evaluated once,
- * in the first assignment, into @agg_w: later assignments must not look at
- * columns already overwritten.
+ * The precedence rule in SQL, new = VALUES(col), old = col: ra_compare()'s
+ * key as a row comparison, which is lexicographic like it.  A cause is
+ * compared as the bytes the connection (utf8mb4) gives C, so the SQL and C
+ * agree whatever the column's charset or collation.  The two '?' are the
+ * stale cause (new, then old).  Evaluated once, in the first assignment,
+ * into @agg_w: later assignments must not look at columns already
+ * overwritten.
  */
 #define ZT "CAST('1000-01-01 00:00:00' AS DATETIME)"
-#define NEW_TS "GREATEST(COALESCE(VALUES(`acctupdatetime`)," ZT "),COALESCE(VALUES(`acctstoptime`)," ZT "))"
-#define OLD_TS "GREATEST(COALESCE(`acctupdatetime`," ZT "),COALESCE(`acctstoptime`," ZT "))"
-#define NEW_CL "(VALUES(`acctstoptime`) IS NOT NULL)"
-#define OLD_CL "(`acctstoptime` IS NOT NULL)"
-#define N(c) "COALESCE(VALUES(`" c "`),0)"
-#define O(c) "COALESCE(`" c "`,0)"
-static const char new_wins[] =
-	"(" NEW_CL ">" OLD_CL " OR (" NEW_CL "=" OLD_CL " AND (" NEW_TS ">" OLD_TS
-	" OR (" NEW_TS "=" OLD_TS " AND (" N("acctsessiontime") ">" O("acctsessiontime")
-	" OR (" N("acctsessiontime") "=" O("acctsessiontime") " AND (" N("acctinputoctets") ">"
-	O("acctinputoctets") " OR (" N("acctinputoctets") "=" O("acctinputoctets") " AND "
-	N("acctoutputoctets") ">" O("acctoutputoctets") "))))))))";
+#define TS(u, s) "GREATEST(COALESCE(" u "," ZT "),COALESCE(" s "," ZT "))"
+#define SYNTHETIC(c) "CAST(CONVERT(COALESCE(" c ",'') USING utf8mb4) AS BINARY) IN " \
+	"(CAST(? AS BINARY),CAST('" RA_CAUSE_NAS_REBOOT "' AS BINARY))"
+#define KEY(col) "((" col("acctstoptime") " IS NOT NULL AND NOT " SYNTHETIC(col("acctterminatecause")) ")," \
+	TS(col("acctupdatetime"), col("acctstoptime")) "," \
+	"(" col("acctstoptime") " IS NOT NULL)," \
+	"COALESCE(" col("acctsessiontime") ",0),COALESCE(" col("acctinputoctets") ",0)," \
+	"COALESCE(" col("acctoutputoctets") ",0))"
+#define NEW(c) "VALUES(`" c "`)"
+#define OLD(c) "`" c "`"
+static const char new_wins[] = "(" KEY(NEW) ">" KEY(OLD) ")";
 
 void ra_sql_upsert(struct buf *b, const char *table, size_t nrows)
 {
@@ -165,11 +183,67 @@ void ra_sql_delete_exact(struct buf *b, const char *table, size_t nrows)
 void ra_sql_versions(struct buf *b, const char *table, size_t n)
 {
 	buf_addf(b, "SELECT `acctuniqueid`,`acctupdatetime`,`acctstoptime`,`acctsessiontime`,"
-		    "`acctinputoctets`,`acctoutputoctets`,UNIX_TIMESTAMP(`acctupdatetime`),"
+		    "`acctinputoctets`,`acctoutputoctets`,`acctterminatecause`,UNIX_TIMESTAMP(`acctupdatetime`),"
 		    "UNIX_TIMESTAMP(`acctstoptime`) FROM `%s` WHERE `acctuniqueid` IN (", table);
 	for (size_t i = 0; i < n; i++)
 		buf_adds(b, i ? ",?" : "?");
 	buf_addc(b, ')');
+}
+
+void ra_sql_rows(struct buf *b, const char *table, size_t n)
+{
+	buf_adds(b, "SELECT ");
+	col_list(b);
+	unix_times(b);
+	buf_addf(b, " FROM `%s` WHERE `acctuniqueid` IN (", table);
+	for (size_t i = 0; i < n; i++)
+		buf_adds(b, i ? ",?" : "?");
+	buf_addc(b, ')');
+}
+
+struct seen_slot {
+	bool used;
+	unsigned char len;		/* bytes of uid */
+	char uid[RA_SEEN_UID];
+	struct ra_version v;
+};
+
+struct ra_seen {
+	size_t n;			/* slots */
+	struct seen_slot slot[];
+};
+
+struct ra_seen *ra_seen_new(size_t slots)
+{
+	if (slots == 0 || slots > ((size_t)-1 - sizeof(struct ra_seen)) / sizeof(struct seen_slot))
+		return NULL;
+	struct ra_seen *s = calloc(1, sizeof(*s) + slots * sizeof(s->slot[0]));
+	if (s)
+		s->n = slots;
+	return s;
+}
+
+void ra_seen_free(struct ra_seen *s)
+{
+	free(s);
+}
+
+bool ra_seen_mark(struct ra_seen *s, const char *uid, size_t len, const struct ra_version *v)
+{
+	if (len >= RA_SEEN_UID)
+		return true;
+	uint64_t h = 0xcbf29ce484222325u;	/* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)uid[i]) * 0x100000001b3u;
+	struct seen_slot *e = &s->slot[h % s->n];
+	if (e->used && e->len == len && memcmp(e->uid, uid, len) == 0 &&
+	    e->v.real == v->real && ra_compare(&e->v, v) == 0)
+		return false;
+	e->used = true;
+	e->len = (unsigned char)len;
+	memcpy(e->uid, uid, len);
+	e->v = *v;
+	return true;
 }
 
 void ra_json_members(const struct ra_row *r, struct buf *b)
@@ -186,6 +260,14 @@ void ra_json_members(const struct ra_row *r, struct buf *b)
 			buf_add(b, r->v[c], r->len[c]);
 		else
 			json_add_strn(b, r->v[c], r->len[c]);
+	}
+	for (int t = 0; t < RA_NTIMES; t++) {
+		enum ra_col c = ra_time_cols[t];
+		buf_addf(b, ",\"%s_ts\":", ra_col_names[c]);
+		if (r->null[c] || r->t[t] == RA_T_NONE)
+			buf_adds(b, "null");
+		else
+			buf_addf(b, "%lld", r->t[t]);
 	}
 }
 

@@ -15,11 +15,15 @@
  *      open copies master already holds closed with a newer-or-equal
  *      version (late interims);
  *   4. after all members, close on master (and on the members' copies) the
- *      open sessions whose latest update is older than stale_after.
+ *      open sessions whose latest update is older than stale_after;
+ *   5. publish each session a member's delete moved (after its commit) and
+ *      each stale-closed one, with master's row, once per version of that
+ *      row (publish_master, radacct.h's ra_seen).
  * At every connect the table's columns and unique indexes are checked (a
  * table not keyed by acctuniqueid alone is refused with the ALTER TABLE
  * that fixes it).  Sessions keep their server's own time zone; DATETIMEs
- * travel from member to master as UNIX time (docs/sweep.md, "Time zones").
+ * travel from member to master as UNIX time, and versions from different
+ * servers are compared by it (docs/sweep.md, "Time zones").
  * A crash anywhere leaves at worst rows copied and not yet deleted; the next
  * cycle copies them again (a no-op) and deletes them.  Master down: nothing
  * is deleted anywhere.
@@ -53,6 +57,7 @@
 #define STALE_CHUNK 500		/* sessions closed per master transaction */
 #define UPSERT_TRIES 5		/* attempts of a page's master transaction after a deadlock */
 #define MAX_MEMBERS 64
+#define SEEN_SLOTS 16384	/* sessions remembered as published (radacct.h, ra_seen) */
 
 /* ---- config ---- */
 
@@ -116,7 +121,7 @@ static const struct cfg_key sweep_keys[] = {
 	{ .name = "timeout", .type = CFG_T_INT, .offset = SOFF(timeout), .min = 1, .max = 3600, .idef = 30, .unit = "s" },
 	{ .name = "master_writers", .type = CFG_T_INT, .offset = SOFF(master_writers), .min = 1, .max = MAX_MEMBERS, .idef = 1 },
 	{ .name = "table", .type = CFG_T_STR, .offset = SOFF(table), .sdef = "radacct", .check = ra_check_identifier },
-	{ .name = "stale_cause", .type = CFG_T_STR, .offset = SOFF(stale_cause), .sdef = "Stale-Session" },
+	{ .name = "stale_cause", .type = CFG_T_STR, .offset = SOFF(stale_cause), .sdef = "Stale-Session", .check = cfg_check_nonempty },
 	{ .name = "master", .type = CFG_T_CUSTOM, .offset = SOFF(master), .custom = parse_master, .custom_free = free_master },
 	{ .name = "members", .type = CFG_T_CUSTOM, .offset = SOFF(members), .custom = parse_members, .custom_free = free_members },
 	{ .name = NULL },
@@ -201,6 +206,8 @@ struct sweep {
 	pthread_mutex_t mw_mu;
 	pthread_cond_t mw_cv;
 	struct worker w;		/* the sweep thread */
+	struct ra_seen *seen;		/* published versions; kept across reloads, under seen_mu */
+	pthread_mutex_t seen_mu;
 	_Atomic uint64_t cycles, failed_cycles, stale_total;
 	struct schema_watch master_schema;	/* master's table */
 	_Atomic uint64_t last_cycle_us, last_cycle_wall;
@@ -527,6 +534,29 @@ static bool value_fetched(struct ra_row *r, int k)
 	return fits;
 }
 
+/* Bind result column k to r's UNIX time t (RA_NTIMES of them after the values). */
+static MYSQL_BIND bind_time(struct ra_row *r, int t, my_bool *is_null)
+{
+	return (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &r->t[t], .is_null = is_null };
+}
+
+/*
+ * After a fetch of the RA_NTIMES UNIX times: a NULL one is RA_T_NONE, and
+ * the row has a bad time when a DATETIME that is not NULL had none (a zero
+ * date, or one before 1970).
+ */
+static void times_fetched(struct ra_row *r, const my_bool *tnull)
+{
+	r->bad_time = false;
+	for (int t = 0; t < RA_NTIMES; t++) {
+		if (!tnull[t])
+			continue;
+		r->t[t] = RA_T_NONE;
+		if (!r->null[ra_time_cols[t]])
+			r->bad_time = true;
+	}
+}
+
 /* Read the next page of the member (rows after *last); returns the count or -1. */
 static long read_page(struct member *m, long long *last, char *err, size_t len)
 {
@@ -562,8 +592,7 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 		for (int k = 0; k < RA_NCOLS; k++)
 			r[k + 1] = bind_value(dst, k);
 		for (int t = 0; t < RA_NTIMES; t++)
-			r[RA_NCOLS + 1 + t] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG,
-							    .buffer = &dst->t[t], .is_null = &tnull[t] };
+			r[RA_NCOLS + 1 + t] = bind_time(dst, t, &tnull[t]);
 		if (mysql_stmt_bind_result(c->page, r))
 			return fail(err, len, "reading a page", c->db, c->page);
 		f = mysql_stmt_fetch(c->page);
@@ -573,10 +602,7 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 		for (int k = 0; k < RA_NCOLS; k++)
 			if (!value_fetched(dst, k))
 				dst->wide = true;	/* wider than the schema's columns allow */
-		dst->bad_time = false;
-		for (int t = 0; t < RA_NTIMES; t++)
-			if (!dst->null[ra_time_cols[t]] && tnull[t])
-				dst->bad_time = true;	/* a zero date, or one before 1970 */
+		times_fetched(dst, tnull);
 		if (n < sw->batch)
 			n++;
 	}
@@ -632,7 +658,7 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 			cached = true;
 		}
 	}
-	MYSQL_BIND *b = malloc(n * RA_NCOLS * sizeof(*b));
+	MYSQL_BIND *b = malloc((n * RA_NCOLS + 2) * sizeof(*b));
 	int rc = -1;
 	if (!b) {
 		snprintf(err, len, "out of memory");
@@ -649,6 +675,12 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 							    .is_null = (my_bool *)&rows[i]->null[k] };
 		}
 	}
+	/* after every row's values (the '?'s of the VALUES lists), the
+	 * precedence rule's two parameters in the UPDATE half: the stale
+	 * cause (new copy, then old) */
+	for (int k = 0; k < 2; k++)
+		b[n * RA_NCOLS + k] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->stale_cause,
+						    .buffer_length = strlen(sw->stale_cause) };
 	/* Members are merged concurrently: two pages touching the same sessions
 	 * can deadlock on master's unique key.  InnoDB rolls one back; it is
 	 * simply run again (the rows are sorted by acctuniqueid, so this is rare). */
@@ -677,15 +709,44 @@ out:
 	return rc;
 }
 
+/* After the staged delete, in its transaction: clear gone[i] for the staged rows still on the member. */
+static int survivors(struct member *m, struct ra_row **rows, size_t n, bool *gone, char *err, size_t len)
+{
+	struct buf q = BUF_INIT;
+	buf_addf(&q, "SELECT s.`radacctid` FROM `agg_sweep_stage` s JOIN `%s` t ON t.`radacctid` = s.`radacctid`",
+		 m->sw->table);
+	MYSQL_STMT *st = prepare(m->mc.db, &q, err, len);
+	buf_release(&q);
+	if (!st)
+		return -1;
+	long long id = 0;
+	MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &id };
+	int rc = -1, f;
+	if (mysql_stmt_execute(st) || mysql_stmt_bind_result(st, &r)) {
+		fail(err, len, "finding the rows left on the member", m->mc.db, st);
+		goto out;
+	}
+	while ((f = mysql_stmt_fetch(st)) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (rows[i]->radacctid == id)
+				gone[i] = false;
+	rc = f == MYSQL_NO_DATA ? 0 : fail(err, len, "finding the rows left on the member", m->mc.db, st);
+out:
+	mysql_stmt_close(st);
+	return rc;
+}
+
 /*
  * Delete exactly rows[0..n) from the member; returns rows deleted or -1.
+ * With gone, gone[i] tells whether rows[i] was deleted (valid when the
+ * call returns >= 0, i.e. after the member's commit).
  *
  * The rows as read are staged in a per-connection temporary table, and one
  * DELETE ... JOIN removes the member rows that still equal them column by
  * column (null-safe).  One OR-list statement per chunk made MariaDB scan
  * the table; the join is a primary-key lookup per row in one round trip.
  */
-static long delete_exact(struct member *m, struct ra_row **rows, size_t n, char *err, size_t len)
+static long delete_exact(struct member *m, struct ra_row **rows, size_t n, bool *gone, char *err, size_t len)
 {
 	struct sweep *sw = m->sw;
 	struct conn *c = &m->mc;
@@ -762,6 +823,14 @@ static long delete_exact(struct member *m, struct ra_row **rows, size_t n, char 
 		goto fail;
 	}
 	total = (long)mysql_stmt_affected_rows(c->del_join);
+	if (gone) {
+		for (size_t i = 0; i < n; i++)
+			gone[i] = true;
+		/* some rows changed since read: those still there (this read sees
+		 * the transaction's own deletes) are the ones not deleted */
+		if ((size_t)total < n && survivors(m, rows, n, gone, err, len) < 0)
+			goto fail;
+	}
 	if (mysql_stmt_execute(c->stage_clear)) {
 		fail(err, len, "clearing the staging table", c->db, c->stage_clear);
 		goto fail;
@@ -813,33 +882,37 @@ static int master_versions(struct member *m, struct ra_row **rows, size_t n, boo
 				     .buffer_length = rows[i]->len[RA_ACCTUNIQUEID] };
 	struct ra_row mr;
 	memset(&mr, 0, sizeof(mr));
-	static const enum ra_col cols[6] = { RA_ACCTUNIQUEID, RA_ACCTUPDATETIME, RA_ACCTSTOPTIME,
-					     RA_ACCTSESSIONTIME, RA_ACCTINPUTOCTETS, RA_ACCTOUTPUTOCTETS };
-	MYSQL_BIND r[8];
-	for (int k = 0; k < 6; k++)
+	/* ra_sql_versions()'s columns: 7 values, then the two UNIX times */
+	static const enum ra_col cols[7] = { RA_ACCTUNIQUEID, RA_ACCTUPDATETIME, RA_ACCTSTOPTIME,
+					     RA_ACCTSESSIONTIME, RA_ACCTINPUTOCTETS, RA_ACCTOUTPUTOCTETS,
+					     RA_ACCTTERMINATECAUSE };
+	MYSQL_BIND r[9];
+	for (int k = 0; k < 7; k++)
 		r[k] = bind_value(&mr, cols[k]);
 	my_bool tnull[2];
-	r[6] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &mr.t[RA_T_UPDATE], .is_null = &tnull[0] };
-	r[7] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &mr.t[RA_T_STOP], .is_null = &tnull[1] };
+	r[7] = bind_time(&mr, RA_T_UPDATE, &tnull[0]);
+	r[8] = bind_time(&mr, RA_T_STOP, &tnull[1]);
 	if (mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
 		fail(err, len, "reading master's versions", c->db, st);
 		goto out;
 	}
 	int f;
 	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
-		for (int k = 0; k < 6; k++)
+		for (int k = 0; k < 7; k++)
 			value_fetched(&mr, cols[k]);	/* master's columns fit: the same schema */
+		mr.t[RA_T_UPDATE] = tnull[0] ? RA_T_NONE : mr.t[RA_T_UPDATE];
+		mr.t[RA_T_STOP] = tnull[1] ? RA_T_NONE : mr.t[RA_T_STOP];
 		/* master's times and the member's, compared as UTC (the two
-		 * servers' zones may differ) */
+		 * servers' zones may differ), with the synthetic-close rule */
 		struct ra_version mv, cv;
-		ra_version_of_utc(&mr, &mv);
+		ra_version_of_utc(&mr, sw->stale_cause, &mv);
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(rows[i]->v[RA_ACCTUNIQUEID], mr.v[RA_ACCTUNIQUEID]) != 0)
 				continue;
-			ra_version_of_utc(rows[i], &cv);
+			ra_version_of_utc(rows[i], sw->stale_cause, &cv);
 			if (ra_compare(&cv, &mv) <= 0) {
 				held[i] = true;
-				obsolete[i] = mv.closed;	/* closed beats this open copy */
+				obsolete[i] = mv.closed;	/* master holds it closed, and that wins */
 			}
 		}
 	}
@@ -852,19 +925,125 @@ out:
 	return rc;
 }
 
-static void publish_row(const struct member *m, const struct ra_row *r, const char *what)
+/* Publish row r as a `what` event; member: the member the copy moved from, or NULL. */
+static void publish_row(const char *member, const struct ra_row *r, const char *what)
 {
 	struct buf b = BUF_INIT;
 	buf_grow(&b, 2048);	/* one allocation for the usual row */
 	buf_adds(&b, "\"event\":");
 	json_add_str(&b, what);
-	buf_adds(&b, ",\"member\":");
-	json_add_str(&b, m ? m->cfg.name : "");
+	if (member) {
+		buf_adds(&b, ",\"member\":");
+		json_add_str(&b, member);
+	}
 	buf_addc(&b, ',');
 	ra_json_members(r, &b);
 	if (!b.oom)
 		publish_event("radacct", r->v[RA_ACCTUNIQUEID], r->len[RA_ACCTUNIQUEID], b.data, b.len);
 	buf_release(&b);
+}
+
+/*
+ * Publish master's rows of the sessions ids[0..n) (lens[i] bytes each) as
+ * `what` events, each session once per version of master's row (sw->seen):
+ * a session master holds open is not published, its close will be.  member
+ * as publish_row().  Reads master on c, the calling thread's connection.
+ * 0, or -1 when master could not be read whole (err says why; some rows may
+ * have been published).
+ */
+static int publish_master(struct sweep *sw, struct conn *c, const char *member, const char *const *ids,
+			  const unsigned long *lens, size_t n, const char *what, char *err, size_t len)
+{
+	struct buf q = BUF_INIT;
+	ra_sql_rows(&q, sw->table, n);
+	MYSQL_STMT *st = prepare(c->db, &q, err, len);
+	buf_release(&q);
+	if (!st)
+		return -1;
+	MYSQL_BIND *p = calloc(n, sizeof(*p));
+	struct ra_row *r = calloc(1, sizeof(*r));
+	int rc = -1, f = 0;
+	if (!p || !r) {
+		snprintf(err, len, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = (void *)ids[i],
+				     .buffer_length = lens[i] };
+	MYSQL_BIND rb[RA_NCOLS + RA_NTIMES];
+	my_bool tnull[RA_NTIMES];
+	for (int k = 0; k < RA_NCOLS; k++)
+		rb[k] = bind_value(r, k);
+	for (int t = 0; t < RA_NTIMES; t++)
+		rb[RA_NCOLS + t] = bind_time(r, t, &tnull[t]);
+	if (mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, rb)) {
+		fail(err, len, "reading master's rows", c->db, st);
+		goto out;
+	}
+	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
+		bool fits = true;
+		for (int k = 0; k < RA_NCOLS; k++)
+			if (!value_fetched(r, k))
+				fits = false;
+		times_fetched(r, tnull);	/* a bad time on master: its _ts is null */
+		if (!fits) {
+			log_error("sweep: master's row of session '%s' has a value wider than %d bytes; "
+				  "no event for it", r->v[RA_ACCTUNIQUEID], RA_VAL_MAX - 1);
+			continue;
+		}
+		/* the UTC version: the one table of published versions holds
+		 * master's rows and, when master was unreadable, members' copies */
+		struct ra_version v;
+		ra_version_of_utc(r, sw->stale_cause, &v);
+		if (!v.closed)
+			continue;
+		pthread_mutex_lock(&sw->seen_mu);
+		bool fresh = ra_seen_mark(sw->seen, r->v[RA_ACCTUNIQUEID], r->len[RA_ACCTUNIQUEID], &v);
+		pthread_mutex_unlock(&sw->seen_mu);
+		if (fresh)
+			publish_row(member, r, what);
+	}
+	mysql_stmt_free_result(st);
+	mysql_commit(c->db);	/* end the read's snapshot */
+	rc = f == MYSQL_NO_DATA ? 0 : fail(err, len, "fetching master's rows", c->db, st);
+out:
+	free(p);
+	free(r);
+	mysql_stmt_close(st);
+	return rc;
+}
+
+/*
+ * Step 5 for the closed rows[0..n) whose member delete has committed
+ * (gone[i]): one "closed" event per session with master's row.  Master
+ * unreadable: the moved copies themselves, so no move goes unpublished.
+ */
+static void publish_moved(struct member *m, struct ra_row **rows, const bool *gone, size_t n,
+			  const char **ids, unsigned long *lens)
+{
+	struct sweep *sw = m->sw;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (gone[i]) {
+			ids[k] = rows[i]->v[RA_ACCTUNIQUEID];
+			lens[k++] = rows[i]->len[RA_ACCTUNIQUEID];
+		}
+	char err[256];
+	if (k == 0 || publish_master(sw, &m->sc, m->cfg.name, ids, lens, k, "closed", err, sizeof(err)) == 0)
+		return;
+	log_error("sweep: member '%s': %s; the events of %zu moved row(s) carry the member's copies",
+		  m->cfg.name, err, k);
+	for (size_t i = 0; i < n; i++) {
+		if (!gone[i])
+			continue;
+		struct ra_version v;
+		ra_version_of_utc(rows[i], sw->stale_cause, &v);
+		pthread_mutex_lock(&sw->seen_mu);
+		bool fresh = ra_seen_mark(sw->seen, rows[i]->v[RA_ACCTUNIQUEID], rows[i]->len[RA_ACCTUNIQUEID], &v);
+		pthread_mutex_unlock(&sw->seen_mu);
+		if (fresh)
+			publish_row(m->cfg.name, rows[i], "closed");
+	}
 }
 
 static int by_uniqueid(const void *a, const void *b)
@@ -898,8 +1077,11 @@ static int sweep_member(struct member *m, bool once)
 	struct ra_row **all = malloc((size_t)sw->batch * sizeof(*all));
 	bool *obsolete = malloc((size_t)sw->batch * sizeof(*obsolete));
 	bool *held = malloc((size_t)sw->batch * sizeof(*held));
+	bool *gone = malloc((size_t)sw->batch * sizeof(*gone));
+	const char **ids = malloc((size_t)sw->batch * sizeof(*ids));
+	unsigned long *lens = malloc((size_t)sw->batch * sizeof(*lens));
 	int rc = -1;
-	if (!closed || !open || !all || !obsolete || !held) {
+	if (!closed || !open || !all || !obsolete || !held || !gone || !ids || !lens) {
 		snprintf(err, elen, "out of memory");
 		goto out;
 	}
@@ -957,22 +1139,22 @@ static int sweep_member(struct member *m, bool once)
 		}
 		/* 3. then the member: the exact closed rows, and superseded open copies */
 		if (nc) {
-			long d = delete_exact(m, closed, nc, err, elen);
+			long d = delete_exact(m, closed, nc, gone, err, elen);
 			if (d < 0)
 				goto out;
 			atomic_fetch_add(&m->moved, (uint64_t)d);
 			if ((size_t)d < nc)
 				log_info("sweep: member '%s': %zu closed row(s) changed since read; left for the next cycle",
 					 m->cfg.name, nc - (size_t)d);
-			for (size_t i = 0; i < nc; i++)
-				publish_row(m, closed[i], "closed");
+			/* 5. the rows that left the member, once each, as master holds them */
+			publish_moved(m, closed, gone, nc, ids, lens);
 		}
 		size_t k = 0;
 		for (size_t i = 0; i < no; i++)
 			if (obsolete[i])
 				open[k++] = open[i];
 		if (k) {
-			long d = delete_exact(m, open, k, err, elen);
+			long d = delete_exact(m, open, k, NULL, err, elen);
 			if (d < 0)
 				goto out;
 			atomic_fetch_add(&m->superseded, (uint64_t)d);
@@ -988,6 +1170,9 @@ out:
 	free(all);
 	free(obsolete);
 	free(held);
+	free(gone);
+	free(ids);
+	free(lens);
 	return rc;
 }
 
@@ -1073,8 +1258,9 @@ static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 	buf_release(&q);
 	char (*ids)[RA_VAL_MAX] = malloc(STALE_CHUNK * sizeof(*ids));
 	unsigned long *idl = malloc(STALE_CHUNK * sizeof(*idl));
+	const char **pids = malloc(STALE_CHUNK * sizeof(*pids));
 	int rc = -1;
-	if (!sel || !upd || !ids || !idl) {
+	if (!sel || !upd || !ids || !idl || !pids) {
 		if (!err[0])
 			snprintf(err, len, "out of memory");
 		goto out;
@@ -1148,15 +1334,23 @@ static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 			mysql_commit(m->mc.db);
 			atomic_fetch_add(&m->stale_closed, closed);
 		}
-		for (size_t i = 0; i < n; i++) {
-			struct buf b = BUF_INIT;
-			buf_adds(&b, "\"event\":\"stale-closed\",\"acctuniqueid\":");
-			json_add_strn(&b, ids[i], idl[i]);
-			buf_adds(&b, ",\"acctterminatecause\":");
-			json_add_str(&b, sw->stale_cause);
-			if (!b.oom)
-				publish_event("radacct", ids[i], idl[i], b.data, b.len);
-			buf_release(&b);
+		/* one event per session, master's closed row (the members' copies
+		 * closed above then move without one: the same version) */
+		for (size_t i = 0; i < n; i++)
+			pids[i] = ids[i];
+		char perr[256];
+		if (publish_master(sw, c, NULL, pids, idl, n, "stale-closed", perr, sizeof(perr)) < 0) {
+			log_error("sweep: master: %s; the stale-closed events carry only the session ids", perr);
+			for (size_t i = 0; i < n; i++) {
+				struct buf b = BUF_INIT;
+				buf_adds(&b, "\"event\":\"stale-closed\",\"acctuniqueid\":");
+				json_add_strn(&b, ids[i], idl[i]);
+				buf_adds(&b, ",\"acctterminatecause\":");
+				json_add_str(&b, sw->stale_cause);
+				if (!b.oom)
+					publish_event("radacct", ids[i], idl[i], b.data, b.len);
+				buf_release(&b);
+			}
 		}
 		if (!once && !role_is_active())
 			break;
@@ -1167,6 +1361,7 @@ static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 out:
 	free(ids);
 	free(idl);
+	free(pids);
 	if (sel)
 		mysql_stmt_close(sel);
 	if (upd)
@@ -1329,7 +1524,9 @@ static void *sweep_create(struct daemon *d, const void *cfgp)
 	worker_init(&sw->w);
 	pthread_mutex_init(&sw->mw_mu, NULL);
 	pthread_cond_init(&sw->mw_cv, NULL);
-	if (load_cfg(sw, cfgp) < 0) {
+	pthread_mutex_init(&sw->seen_mu, NULL);
+	sw->seen = ra_seen_new(SEEN_SLOTS);
+	if (!sw->seen || load_cfg(sw, cfgp) < 0) {
 		error("sweep: out of memory");
 		sweep_destroy(sw);
 		return NULL;
@@ -1373,6 +1570,8 @@ static void sweep_destroy(void *job)
 	worker_destroy(&sw->w);
 	pthread_mutex_destroy(&sw->mw_mu);
 	pthread_cond_destroy(&sw->mw_cv);
+	pthread_mutex_destroy(&sw->seen_mu);
+	ra_seen_free(sw->seen);
 	free(sw);
 }
 
