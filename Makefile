@@ -76,7 +76,8 @@ CORE_SRCS := \
 # publish: the one Kafka producer queue, gated by the role, and its spool
 PUBLISH_SRCS := \
 	src/publish/publish.c \
-	src/publish/gateq.c
+	src/publish/gateq.c \
+	src/publish/unelect.c
 # election: the Redis-based active/standby election
 ELECTION_SRCS := \
 	src/election/elect.c

@@ -22,6 +22,11 @@
  * strings.  A file is fdatasync'ed after each batch of delivery reports and
  * removed once every record in it was delivered again.  A torn or corrupt
  * tail (a crash mid-write) ends the file's replay and is counted.
+ *
+ * A spooled value is marked "elected":false (unelect.h), when it is written
+ * and again when it is read (files of older releases): replayed late, under
+ * an epoch that may have been overtaken, it is not a deposed leader's
+ * duplicate and the consumer's rule must not fence it (docs/election.md).
  */
 #include "publish.h"
 
@@ -46,6 +51,7 @@
 #include "log.h"
 #include "role.h"
 #include "thread.h"
+#include "unelect.h"
 
 #define TOPICS 3
 #define QUEUE_MAX 1000000	/* events held at most; more are dropped and counted */
@@ -418,20 +424,23 @@ static void spool_append(const char *topic, const void *key, size_t kl, const vo
 			return;
 		}
 	}
-	size_t n = 20 + tl + kl + vl;
-	unsigned char *rec = malloc(n);
+	unsigned char *rec = malloc(20 + tl + kl + vl + UNELECT_EXTRA);
 	if (!rec) {
 		atomic_fetch_add(&P.drop_disk, 1);
 		return;
 	}
+	/* stored "elected":false: by the time it is replayed its epoch may be
+	 * overtaken, and no other node holds it (docs/election.md) */
+	char *v = (char *)rec + 20 + tl + kl;
+	vl = unelect(val, vl, v);
+	size_t n = 20 + tl + kl + vl;
 	memcpy(rec, "AGS1", 4);
 	put32(rec + 4, (uint32_t)tl);
 	put32(rec + 8, (uint32_t)kl);
 	put32(rec + 12, (uint32_t)vl);
-	put32(rec + 16, rec_crc(topic, tl, key, kl, val, vl));
+	put32(rec + 16, rec_crc(topic, tl, key, kl, v, vl));
 	memcpy(rec + 20, topic, tl);
 	memcpy(rec + 20 + tl, key, kl);
-	memcpy(rec + 20 + tl + kl, val, vl);
 	ssize_t w = write(P.spool_fd, rec, n);
 	free(rec);
 	if (w != (ssize_t)n) {
@@ -529,13 +538,15 @@ static void spool_replay(const char *path)
 			atomic_fetch_add(&P.drop_topic, 1);
 			continue;
 		}
-		struct pev *e = malloc(sizeof(*e) + kl + vl);
+		struct pev *e = malloc(sizeof(*e) + kl + vl + UNELECT_EXTRA);
 		if (!e)
 			break;
 		*e = (struct pev){ .q.t_ms = mono_ms(), .topic = topic, .raw = true, .sf = sf,
-				   .keylen = kl, .len = vl };
+				   .keylen = kl };
 		memcpy(e->data, k, kl);
-		memcpy(e->data + kl, v, vl);
+		/* marked again: files of releases that stored the value as
+		 * produced, "elected":true with an epoch long overtaken */
+		e->len = (uint32_t)unelect(v, vl, e->data + kl);
 		*tail = &e->q;
 		tail = &e->q.next;
 		n++;

@@ -12,6 +12,7 @@ Suite *status_suite(void);
 Suite *rules_suite(void);
 Suite *tally_suite(void);
 Suite *gateq_suite(void);
+Suite *unelect_suite(void);
 Suite *radacct_suite(void);
 Suite *rollup_suite(void);
 Suite *totals_suite(void);
