@@ -12,6 +12,12 @@ set -euo pipefail
 h_init
 trap 'rc=$?; [ $rc -eq 0 ] || agg_dump_log t; kill -CONT "$(h_pid r1 2>/dev/null)" 2>/dev/null || true; h_cleanup' EXIT
 HTOOL=$H_BIN/htool
+# Under AddressSanitizer freed memory sits in its quarantine and every block
+# has red zones: RSS says nothing about the daemon's own bound there, so the
+# RSS checks are skipped (every data check still runs) and the flood is sent
+# slower for the slower receive threads.
+asan=0; gap=1000
+if ldd "$AGGD" | grep -q libasan; then asan=1; gap=2500; fi
 
 h_start_redis r1
 R() { h_redis r1 "$@"; }
@@ -71,8 +77,8 @@ seq -f 'junk k%.0f' 1 1000000 > "$H_TMP/flood.txt"
 base_kb=$(rss_kb)
 echo 5 > "/proc/$pid/clear_refs"	# VmHWM := VmRSS
 kill -STOP "$(h_pid r1)"
-"$HTOOL" udp-send -n 100 -i 1000 127.0.0.1 "$uport" < "$H_TMP/flood.txt"
-h_wait_until 30 agg_metric_is t aggregatord_totalizer_lines_total $((l0 + 1000000)) \
+"$HTOOL" udp-send -n 100 -i "$gap" 127.0.0.1 "$uport" < "$H_TMP/flood.txt"
+h_wait_until 60 agg_metric_is t aggregatord_totalizer_lines_total $((l0 + 1000000)) \
     || h_fail "lines: $(( $(metric aggregatord_totalizer_lines_total) - l0 )) of 1000000 received; kernel drops $(metric 'aggregatord_totalizer_dropped_total{cause="kernel_overflow"}')"
 peak_kb=$(hwm_kb)
 kill -CONT "$(h_pid r1)"
@@ -91,7 +97,7 @@ h_wait_until 60 settled || h_fail "counted $(( $(metric aggregatord_totalizer_co
 # the key text, slots and table growth, plus 8 MiB of slack.
 bound_kb=$(( (2 * max_keys + 1000) * 384 / 1024 + 8192 ))
 grow_kb=$(( peak_kb - base_kb ))
-[ "$grow_kb" -le "$bound_kb" ] || h_fail "RSS grew by $grow_kb KiB during the flood (baseline $base_kb KiB), bound $bound_kb KiB"
+[ "$asan" = 1 ] || [ "$grow_kb" -le "$bound_kb" ] || h_fail "RSS grew by $grow_kb KiB during the flood (baseline $base_kb KiB), bound $bound_kb KiB"
 stored=$(sum_keys 'j;*')
 kl=$(metric 'aggregatord_totalizer_dropped_total{cause="keys_limit"}')
 po=$(metric 'aggregatord_totalizer_dropped_total{cause="pending_overflow"}')
@@ -101,13 +107,16 @@ po=$(metric 'aggregatord_totalizer_dropped_total{cause="pending_overflow"}')
 [ "$(metric 'aggregatord_totalizer_dropped_lines_total{rule="legit",cause="keys_limit"}')" = 0 ] || h_fail "legit rule charged"
 [ "$(metric aggregatord_totalizer_counted_total)" = $((c0 + stored)) ] || h_fail "counted_total differs from what Redis holds"
 agg_log_has t 'distinct keys.*totalizer.max_keys' || h_fail "the limit was not logged"
+[ "$asan" = 0 ] || echo "# AddressSanitizer build: RSS not checked"
 h_ok "1M distinct keys with Redis stopped: RSS +$((grow_kb / 1024)) MiB over $((base_kb / 1024)) MiB (bound $((bound_kb / 1024)) MiB); stored $stored + dropped $kl (keys_limit) + $po (pending_overflow) = 1M"
 
 # memory goes back once the tables are written and shrunk: at least 3/4 of
 # the growth returned (2 MiB of slack for the allocator)
 back() { [ "$(rss_kb)" -le $((base_kb + grow_kb / 4 + 2048)) ]; }
-h_wait_until 60 back || h_fail "RSS $(rss_kb) KiB a minute after the flood, baseline $base_kb KiB"
-h_ok "RSS back near baseline after the flood: $(rss_kb) KiB (baseline $base_kb KiB, peak $peak_kb KiB)"
+if [ "$asan" = 0 ]; then
+    h_wait_until 60 back || h_fail "RSS $(rss_kb) KiB a minute after the flood, baseline $base_kb KiB"
+    h_ok "RSS back near baseline after the flood: $(rss_kb) KiB (baseline $base_kb KiB, peak $peak_kb KiB)"
+fi
 
 # --- the totals query queue is bounded ---
 kill -STOP "$(h_pid r1)"
