@@ -6,24 +6,25 @@
  * table.  One table belongs to one thread at a time (no locks inside): each
  * receive thread counts into its own, the flusher merges them.  tally_clear()
  * keeps the memory so a table can be reused without allocating on the hot
- * path.  Ownership: tally_new() returns a table the caller frees with
- * tally_free().
+ * path; tally_trim() gives it back after a spike.  Ownership: tally_new()
+ * returns a table the caller frees with tally_free().
  */
 #ifndef AGG_TALLY_H
 #define AGG_TALLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "rules.h"
 
-struct tally_entry {
+struct tally_entry {		/* 40 bytes */
 	uint64_t hash;
-	uint32_t key_off;	/* into the arena */
-	uint16_t key_len;
-	uint16_t used;		/* 1 when the slot holds a key */
-	int32_t ttl;		/* seconds */
+	uint64_t key_off;	/* bytes into the arena (64 bits: an arena may pass 4 GiB) */
 	int64_t delta;		/* count to add */
+	int32_t ttl;		/* seconds */
+	uint16_t key_len;	/* bytes */
+	uint8_t used;		/* 1 when the slot holds a key */
 	struct key_fields f;	/* where prefix/matched/source sit in the key */
 };
 
@@ -34,6 +35,7 @@ struct tally {
 	char *arena;		/* key bytes */
 	size_t arena_len, arena_cap;
 	uint64_t total;		/* sum of deltas held */
+	size_t min_cap;		/* slots at creation: tally_trim() never goes below */
 };
 
 struct tally *tally_new(size_t initial_keys);
@@ -43,6 +45,28 @@ void tally_clear(struct tally *t);
 /* Add delta to key (inserting it); 0, or -1 when memory ran out. */
 int tally_add(struct tally *t, const char *key, size_t len, int64_t delta, int32_t ttl,
 	      const struct key_fields *f);
+
+/*
+ * Add delta to key at intake, where a process-wide limit on keys decides:
+ * a key already held is always bumped (TALLY_BUMPED); a new key is inserted
+ * (TALLY_INSERTED) only when may_insert, else nothing changes
+ * (TALLY_REFUSED).  -1 when memory ran out.
+ */
+enum { TALLY_BUMPED = 0, TALLY_INSERTED = 1, TALLY_REFUSED = 2 };
+int tally_admit(struct tally *t, const char *key, size_t len, int64_t delta, int32_t ttl,
+		const struct key_fields *f, bool may_insert);
+
+/*
+ * Give memory back after a spike.  t must be empty (just cleared); used is
+ * how many keys it held before.  When the slots are 8 or more times what
+ * twice `used` needs (and above the size at creation), slots and arena are
+ * reallocated at that size.  A table that fits its own load is left alone,
+ * so a steady load never shrinks and regrows.  True when it shrank (the
+ * caller may then hand the memory back to the system with malloc_trim);
+ * false when left alone or when the smaller allocation failed (the table is
+ * then unchanged and still usable).
+ */
+bool tally_trim(struct tally *t, size_t used);
 
 /*
  * Merge src into dst.  A key new to dst is inserted only while dst holds

@@ -22,7 +22,9 @@ struct totalizer_cfg {
 	int flush_ms;		/* ms between flushes to Redis */
 	int threads;		/* receive threads */
 	int rcvbuf;		/* bytes of socket receive buffer; 0 = system default */
-	int max_pending_keys;	/* keys held while Redis is down */
+	int max_keys;		/* keys the receive tables hold between two flushes, all threads */
+	int max_pending_keys;	/* keys held while Redis fails */
+	int max_queries;	/* totals queries queued or running; past it 503 */
 	int max_line;		/* bytes: longer lines are dropped and counted */
 	struct cidr *allow;	/* senders accepted */
 	size_t nallow;

@@ -3,7 +3,8 @@
  *
  * The hash reads 8 bytes at a time and mixes with multiply-xorshift; the
  * table doubles when 3/4 full.  Deleting is never needed: a table is
- * emptied whole with tally_clear().
+ * emptied whole with tally_clear(), and shrunk by tally_trim() once a spike
+ * has passed.
  */
 #include "tally.h"
 
@@ -30,22 +31,32 @@ uint64_t tally_hash(const char *p, size_t n)
 	return h;
 }
 
+#define ARENA_PER_SLOT 48	/* bytes of key arena allocated per slot up front */
+
+/* Slots for n keys below the 3/4 load limit: a power of two, at least 64. */
+static size_t cap_for(size_t n)
+{
+	size_t cap = 64;
+	while (cap < n * 4 / 3 + 1)
+		cap *= 2;
+	return cap;
+}
+
 struct tally *tally_new(size_t initial_keys)
 {
 	struct tally *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	size_t cap = 64;
-	while (cap < initial_keys * 4 / 3 + 1)
-		cap *= 2;
+	size_t cap = cap_for(initial_keys);
 	t->slots = calloc(cap, sizeof(*t->slots));
-	t->arena_cap = cap * 48;
+	t->arena_cap = cap * ARENA_PER_SLOT;
 	t->arena = malloc(t->arena_cap);
 	if (!t->slots || !t->arena) {
 		tally_free(t);
 		return NULL;
 	}
 	t->cap = cap;
+	t->min_cap = cap;
 	return t;
 }
 
@@ -117,7 +128,7 @@ static int insert(struct tally *t, struct tally_entry *e, const char *key, size_
 	}
 	memcpy(t->arena + t->arena_len, key, len);
 	e->hash = h;
-	e->key_off = (uint32_t)t->arena_len;
+	e->key_off = t->arena_len;
 	e->key_len = (uint16_t)len;
 	e->used = 1;
 	e->ttl = ttl;
@@ -129,30 +140,61 @@ static int insert(struct tally *t, struct tally_entry *e, const char *key, size_
 	return 0;
 }
 
+/* TALLY_BUMPED, TALLY_INSERTED, TALLY_REFUSED (new key, not may_insert), or -1. */
 static int add_hashed(struct tally *t, const char *key, size_t len, uint64_t h, int64_t delta,
-		      int32_t ttl, const struct key_fields *f, size_t max_keys)
+		      int32_t ttl, const struct key_fields *f, bool may_insert)
 {
 	struct tally_entry *e = find(t, key, len, h);
 	if (e->used) {
 		e->delta += delta;
 		e->ttl = ttl;
 		t->total += (uint64_t)delta;
-		return 0;
+		return TALLY_BUMPED;
 	}
-	if (t->count >= max_keys)
-		return 1;
+	if (!may_insert)
+		return TALLY_REFUSED;
 	if ((t->count + 1) * 4 > t->cap * 3) {
 		if (grow(t) < 0)
 			return -1;
 		e = find(t, key, len, h);
 	}
-	return insert(t, e, key, len, h, delta, ttl, f);
+	return insert(t, e, key, len, h, delta, ttl, f) < 0 ? -1 : TALLY_INSERTED;
 }
 
 int tally_add(struct tally *t, const char *key, size_t len, int64_t delta, int32_t ttl,
 	      const struct key_fields *f)
 {
-	return add_hashed(t, key, len, tally_hash(key, len), delta, ttl, f, (size_t)-1) < 0 ? -1 : 0;
+	return add_hashed(t, key, len, tally_hash(key, len), delta, ttl, f, true) < 0 ? -1 : 0;
+}
+
+int tally_admit(struct tally *t, const char *key, size_t len, int64_t delta, int32_t ttl,
+		const struct key_fields *f, bool may_insert)
+{
+	return add_hashed(t, key, len, tally_hash(key, len), delta, ttl, f, may_insert);
+}
+
+bool tally_trim(struct tally *t, size_t used)
+{
+	size_t want = cap_for(used * 2);
+	if (want < t->min_cap)
+		want = t->min_cap;
+	if (t->count || t->cap < want * 8)
+		return false;
+	struct tally_entry *ns = calloc(want, sizeof(*ns));
+	char *na = malloc(want * ARENA_PER_SLOT);
+	if (!ns || !na) {
+		free(ns);
+		free(na);
+		return false;
+	}
+	free(t->slots);
+	free(t->arena);
+	t->slots = ns;
+	t->cap = want;
+	t->arena = na;
+	t->arena_cap = want * ARENA_PER_SLOT;
+	t->arena_len = 0;
+	return true;
 }
 
 int tally_merge(struct tally *dst, const struct tally *src, size_t max_keys,
@@ -164,8 +206,8 @@ int tally_merge(struct tally *dst, const struct tally *src, size_t max_keys,
 		if (!e->used)
 			continue;
 		int r = add_hashed(dst, src->arena + e->key_off, e->key_len, e->hash, e->delta,
-				   e->ttl, &e->f, max_keys);
-		if (r != 0) {
+				   e->ttl, &e->f, dst->count < max_keys);
+		if (r < 0 || r == TALLY_REFUSED) {
 			(*dropped_keys)++;
 			*dropped_counts += (uint64_t)e->delta;
 			if (r < 0)

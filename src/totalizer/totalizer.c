@@ -19,7 +19,16 @@
  * retried with the same id, so it counts once.  While a flush is in flight
  * (unacknowledged), new counts gather in `pending`, never in the in-flight
  * batch, so a retry always carries exactly the bytes of the first attempt.
- * While Redis is down, `pending` keeps merging up to max_pending_keys.
+ * While Redis fails, `pending` keeps merging up to max_pending_keys; while it
+ * answers, every table is merged whole.
+ *
+ * Memory: the receive tables together hold at most max_keys keys between two
+ * flushes (a process-wide count checked at intake; a line for a new key past
+ * it is dropped and counted by rule, cause keys_limit, and logged once per
+ * interval).  The rx threads never wait on the flusher or Redis: past the
+ * limit they keep draining their sockets and bumping the keys they hold.
+ * After a flush, tables much larger than their last load are shrunk and
+ * malloc_trim() hands the pages back, so RSS falls after a spike.
  *
  * Reload: rules are compiled into a new immutable generation, published to
  * the rx threads through an atomic pointer; the old generation is freed once
@@ -32,6 +41,7 @@
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <linux/filter.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,6 +75,9 @@
 #define RX_TICK_MS 50		/* how often an idle rx thread looks around */
 #define CHUNK_KEYS 500		/* keys per idempotent Redis script call */
 #define BATCH_ID_TTL 3600	/* s a batch id is remembered in Redis (see docs/totalizer.md) */
+#define CHUNKS_PER_TRIP 20	/* chunks sent before their replies are read (bounds the write buffer) */
+#define DEFAULT_MAX_KEYS 262144	/* ~64 MiB of tables at ~250 bytes a key (docs/totalizer.md) */
+#define TABLE_KEYS0 256		/* keys a table is made for; it grows with the load and shrinks back */
 
 #ifndef SO_RXQ_OVFL
 #define SO_RXQ_OVFL 40
@@ -157,7 +170,9 @@ static const struct cfg_key totalizer_keys[] = {
 	{ .name = "flush_ms", .type = CFG_T_INT, .offset = TOFF(flush_ms), .min = 100, .max = 60000, .idef = 1000, .unit = "ms" },
 	{ .name = "threads", .type = CFG_T_INT, .offset = TOFF(threads), .min = 1, .max = MAX_THREADS, .idef = 2, .flags = CFG_RESTART },
 	{ .name = "rcvbuf", .type = CFG_T_INT, .offset = TOFF(rcvbuf), .min = 0, .max = 1 << 30, .idef = 8 << 20, .unit = "bytes", .flags = CFG_RESTART },
+	{ .name = "max_keys", .type = CFG_T_INT, .offset = TOFF(max_keys), .min = 1000, .max = 100000000, .idef = DEFAULT_MAX_KEYS },
 	{ .name = "max_pending_keys", .type = CFG_T_INT, .offset = TOFF(max_pending_keys), .min = 1000, .max = 100000000, .idef = 1000000 },
+	{ .name = "max_queries", .type = CFG_T_INT, .offset = TOFF(max_queries), .min = 1, .max = 10000, .idef = 8 },
 	{ .name = "max_line", .type = CFG_T_INT, .offset = TOFF(max_line), .min = 64, .max = RX_BUF, .idef = 16384, .unit = "bytes" },
 	{ .name = "allow", .type = CFG_T_CUSTOM, .offset = TOFF(allow), .custom = parse_allow, .custom_free = free_allow },
 	{ .name = "rules", .type = CFG_T_CUSTOM, .offset = TOFF(rules), .custom = parse_rules, .custom_free = free_rules },
@@ -230,6 +245,7 @@ struct gen {
 	int nthreads;
 	_Atomic uint64_t (*matched)[MAX_RULES];		/* [thread][rule] */
 	_Atomic uint64_t (*unmatched)[MAX_RULES];
+	_Atomic uint64_t (*keys_limit)[MAX_RULES];	/* lines dropped at max_keys */
 };
 
 struct rx {
@@ -245,11 +261,12 @@ struct rx {
 	_Atomic unsigned long seen_gen;
 	_Atomic unsigned long flush_seen;
 	_Atomic uint64_t datagrams, lines, allow_drops, oversize, ovfl_drops, match_errors, oom_drops;
+	_Atomic uint64_t keys_limit_drops;
 };
 
 struct rule_total {			/* per rule name, over retired generations */
 	char name[96];
-	uint64_t matched, unmatched;
+	uint64_t matched, unmatched, keys_limit;
 };
 
 struct totalizer {
@@ -262,6 +279,8 @@ struct totalizer {
 	unsigned long next_gen_id;
 	struct rx rx[MAX_THREADS];
 	_Atomic bool running;
+	_Atomic size_t max_keys;	/* limit on rx_keys (reloadable) */
+	_Atomic size_t rx_keys;		/* keys in the rx tables (active and handed), all threads */
 
 	/* flusher */
 	pthread_t flusher;
@@ -288,6 +307,7 @@ struct totalizer {
 	_Atomic uint64_t last_flush_us, last_flush_wall;
 	_Atomic size_t pending_keys;
 	_Atomic bool redis_up;
+	uint64_t keys_limit_logged;	/* flusher only: keys_limit drops already logged */
 
 	struct rule_total totals[MAX_RULES * 2];	/* main thread only */
 	size_t ntotals;
@@ -297,6 +317,9 @@ struct totalizer {
 	redisContext *qconn;		/* used only on the query worker */
 	struct redis_cfg qredis;	/* copy for the worker; swapped on the loop between queries */
 	unsigned long qredis_gen;	/* redis_gen the worker's connection was made with */
+	int queries_out;		/* main thread: submitted, done() not yet run */
+	int max_queries;		/* main thread */
+	uint64_t queries_refused;	/* main thread */
 };
 
 /* ---- sockets ---- */
@@ -388,6 +411,7 @@ static void gen_free(struct gen *g)
 	free(g->allow);
 	free((void *)g->matched);
 	free((void *)g->unmatched);
+	free((void *)g->keys_limit);
 	free(g);
 }
 
@@ -419,7 +443,8 @@ static struct gen *gen_build(struct totalizer *tz, const struct totalizer_cfg *c
 	g->allow = calloc(cfg->nallow ? cfg->nallow : 1, sizeof(*g->allow));
 	g->matched = calloc((size_t)tz->nthreads, sizeof(*g->matched));
 	g->unmatched = calloc((size_t)tz->nthreads, sizeof(*g->unmatched));
-	if (!g->rules || !g->gls || !g->allow || !g->matched || !g->unmatched)
+	g->keys_limit = calloc((size_t)tz->nthreads, sizeof(*g->keys_limit));
+	if (!g->rules || !g->gls || !g->allow || !g->matched || !g->unmatched || !g->keys_limit)
 		goto oom;
 	memcpy(g->allow, cfg->allow, cfg->nallow * sizeof(*cfg->allow));
 	g->nallow = cfg->nallow;
@@ -490,6 +515,7 @@ static void gen_fold(struct totalizer *tz, struct gen *g)
 		for (int t = 0; t < g->nthreads; t++) {
 			tz->totals[k].matched += atomic_load(&g->matched[t][r]);
 			tz->totals[k].unmatched += atomic_load(&g->unmatched[t][r]);
+			tz->totals[k].keys_limit += atomic_load(&g->keys_limit[t][r]);
 		}
 	}
 }
@@ -506,7 +532,8 @@ struct rx_buffers {
 
 struct rx_local {			/* counts of one batch, added to the atomics after it */
 	uint64_t datagrams, lines, allow_drops, oversize, ovfl_drops, match_errors, oom_drops;
-	uint64_t matched[MAX_RULES], unmatched[MAX_RULES];
+	uint64_t keys_limit_drops;
+	uint64_t matched[MAX_RULES], unmatched[MAX_RULES], keys_limit[MAX_RULES];
 	bool touched[MAX_RULES];
 };
 
@@ -552,8 +579,18 @@ static void count_lines(struct rx *x, const struct gen *g, const struct gen_list
 			loc->touched[ri] = true;
 			if (k > 0) {
 				loc->matched[ri]++;
-				if (tally_add(x->active, key, (size_t)k, 1, rule_ttl(g->rules[ri]), &f) < 0)
+				struct totalizer *tz = x->tz;
+				bool room = atomic_load_explicit(&tz->rx_keys, memory_order_relaxed) <
+					    atomic_load_explicit(&tz->max_keys, memory_order_relaxed);
+				int r = tally_admit(x->active, key, (size_t)k, 1, rule_ttl(g->rules[ri]), &f, room);
+				if (r == TALLY_INSERTED) {
+					atomic_fetch_add_explicit(&tz->rx_keys, 1, memory_order_relaxed);
+				} else if (r == TALLY_REFUSED) {
+					loc->keys_limit[ri]++;
+					loc->keys_limit_drops++;
+				} else if (r < 0) {
 					loc->oom_drops++;
+				}
 			} else if (k == 0) {
 				loc->unmatched[ri]++;
 			} else {
@@ -567,13 +604,17 @@ static void rx_publish_stats(struct rx *x, struct gen *g, struct rx_local *loc)
 {
 #define ADD(f) if (loc->f) { atomic_fetch_add_explicit(&x->f, loc->f, memory_order_relaxed); loc->f = 0; }
 	ADD(datagrams) ADD(lines) ADD(allow_drops) ADD(oversize) ADD(ovfl_drops) ADD(match_errors) ADD(oom_drops)
+	ADD(keys_limit_drops)
 #undef ADD
 	for (size_t r = 0; r < g->nrules; r++) {
 		if (!loc->touched[r])
 			continue;
 		atomic_fetch_add_explicit(&g->matched[x->id][r], loc->matched[r], memory_order_relaxed);
 		atomic_fetch_add_explicit(&g->unmatched[x->id][r], loc->unmatched[r], memory_order_relaxed);
-		loc->matched[r] = loc->unmatched[r] = 0;
+		if (loc->keys_limit[r])
+			atomic_fetch_add_explicit(&g->keys_limit[x->id][r], loc->keys_limit[r],
+						  memory_order_relaxed);
+		loc->matched[r] = loc->unmatched[r] = loc->keys_limit[r] = 0;
 		loc->touched[r] = false;
 	}
 }
@@ -740,7 +781,7 @@ static int send_inflight(struct totalizer *tz, redisContext *c, char *err, size_
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	size_t slot = 0;
+	size_t slot = 0, unread = 0;
 	for (size_t k = 0; k < nchunks; k++) {
 		char batch[160];
 		size_t nkeys = 0, a = 0, ni = 0;
@@ -776,21 +817,27 @@ static int send_inflight(struct totalizer *tz, redisContext *c, char *err, size_
 			snprintf(err, errlen, "cannot queue EVAL: %s", c->errstr);
 			goto out;
 		}
+		/* Read the replies every CHUNKS_PER_TRIP chunks, so the write
+		 * buffer holds a few thousand keys, not the whole batch.  On a
+		 * failure the caller drops the connection (replies still unread
+		 * with it) and retries the whole batch under the same ids. */
+		if (++unread < CHUNKS_PER_TRIP && k + 1 < nchunks)
+			continue;
+		for (; unread; unread--) {
+			redisReply *r = NULL;
+			if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
+				snprintf(err, errlen, "EVAL: %s", c->errstr[0] ? c->errstr : "no reply");
+				goto out;
+			}
+			bool bad = r->type == REDIS_REPLY_ERROR;
+			if (bad)
+				snprintf(err, errlen, "EVAL: %s", r->str);
+			freeReplyObject(r);
+			if (bad)
+				goto out;
+		}
 	}
 	rc = 0;
-	for (size_t k = 0; k < nchunks; k++) {
-		redisReply *r = NULL;
-		if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
-			snprintf(err, errlen, "EVAL: %s", c->errstr[0] ? c->errstr : "no reply");
-			rc = -1;
-			break;
-		}
-		if (r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "EVAL: %s", r->str);
-			rc = -1;
-		}
-		freeReplyObject(r);
-	}
 out:
 	free(argv);
 	free(argl);
@@ -834,21 +881,39 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Merge a full table into pending and make it a spare again.  Flusher only. */
-static void absorb(struct totalizer *tz, struct tally *t, size_t max_keys)
+/* Keys a merge into pending may reach: no cap while nothing is held for a
+ * failing Redis (the rx tables are bounded by max_keys already), else
+ * max_pending_keys.  Flusher only. */
+static size_t pending_cap(const struct totalizer *tz, size_t max_pending)
+{
+	return tz->pending->count || tz->inflight->count ? max_pending : SIZE_MAX;
+}
+
+/*
+ * Merge a full rx table into pending, give its keys back to the intake
+ * count, and make it empty again, shrunk when it is far larger than its
+ * load.  Flusher only.  True when memory was given back.
+ */
+static bool absorb(struct totalizer *tz, struct tally *t, size_t cap)
 {
 	uint64_t dk = 0, dc = 0;
-	tally_merge(tz->pending, t, max_keys, &dk, &dc);
+	size_t used = t->count;
+	tally_merge(tz->pending, t, cap, &dk, &dc);
 	if (dk) {
 		atomic_fetch_add(&tz->pending_drop_keys, dk);
 		atomic_fetch_add(&tz->pending_drops, dc);
 	}
 	tally_clear(t);
+	atomic_fetch_sub(&tz->rx_keys, used);
+	return tally_trim(t, used);
 }
 
-/* Ask every rx thread for its table and merge them into pending. */
-static void collect(struct totalizer *tz, int flush_ms, size_t max_keys)
+/* Ask every rx thread for its table and merge them into pending.  True
+ * when a table was shrunk. */
+static bool collect(struct totalizer *tz, int flush_ms, size_t max_pending)
 {
+	bool shrunk = false;
+	size_t cap = pending_cap(tz, max_pending);
 	unsigned long fg = atomic_fetch_add(&tz->flush_gen, 1) + 1;
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -878,7 +943,7 @@ static void collect(struct totalizer *tz, int flush_ms, size_t max_keys)
 		pthread_mutex_unlock(&x->mu);
 		if (!h)
 			continue;
-		absorb(tz, h, max_keys);
+		shrunk |= absorb(tz, h, cap);
 		pthread_mutex_lock(&x->mu);
 		if (!x->spare)
 			x->spare = h;
@@ -886,6 +951,7 @@ static void collect(struct totalizer *tz, int flush_ms, size_t max_keys)
 			tally_free(h);
 		pthread_mutex_unlock(&x->mu);
 	}
+	return shrunk;
 }
 
 /* Write pending (through inflight) until empty or Redis fails.  Flusher only. */
@@ -932,6 +998,32 @@ static void write_out(struct totalizer *tz, redisContext **c, const struct redis
 	atomic_store(&tz->pending_keys, tz->pending->count + tz->inflight->count);
 }
 
+/* After a write: shrink pending and inflight when they are empty and far
+ * larger than this interval's load (keys merged).  Flusher only. */
+static bool trim_written(struct totalizer *tz, size_t load)
+{
+	bool shrunk = false;
+	if (!tz->inflight->count)
+		shrunk |= tally_trim(tz->inflight, load);
+	if (!tz->pending->count)
+		shrunk |= tally_trim(tz->pending, load);
+	return shrunk;
+}
+
+static uint64_t rx_sum(struct totalizer *tz, size_t off);
+
+/* Once per interval at most: say that intake reached max_keys.  Flusher only. */
+static void log_keys_limit(struct totalizer *tz)
+{
+	uint64_t n = rx_sum(tz, offsetof(struct rx, keys_limit_drops));
+	if (n == tz->keys_limit_logged)
+		return;
+	log_warn("totalizer: the receive tables reached %zu distinct keys (totalizer.max_keys): "
+		 "%llu line(s) for new keys dropped since the last flush (cause keys_limit)",
+		 atomic_load(&tz->max_keys), (unsigned long long)(n - tz->keys_limit_logged));
+	tz->keys_limit_logged = n;
+}
+
 static void *flusher_main(void *arg)
 {
 	struct totalizer *tz = arg;
@@ -944,7 +1036,7 @@ static void *flusher_main(void *arg)
 	pthread_mutex_lock(&tz->mu);
 	while (!tz->stop_flusher) {
 		int flush_ms = tz->flush_ms;
-		size_t max_keys = tz->max_pending_keys;
+		size_t max_pending = tz->max_pending_keys;
 		if (rgen != tz->redis_gen) {
 			snprintf(host, sizeof(host), "%s", tz->redis.host);
 			snprintf(pass, sizeof(pass), "%s", tz->redis.password);
@@ -981,21 +1073,28 @@ static void *flusher_main(void *arg)
 		if (changed)
 			continue;
 		pthread_mutex_unlock(&tz->mu);
-		collect(tz, flush_ms, max_keys);
+		bool shrunk = collect(tz, flush_ms, max_pending);
+		log_keys_limit(tz);
+		size_t load = tz->pending->count;
 		write_out(tz, &c, &rcfg, tick - (uint64_t)flush_ms, flush_ms);
+		shrunk |= trim_written(tz, load);
+		if (shrunk)
+			malloc_trim(0);	/* hand the freed pages back: RSS falls after a spike */
 		health_beat(tz->flusher_health);
 		pthread_mutex_lock(&tz->mu);
 	}
 	pthread_mutex_unlock(&tz->mu);
 
 	/* Final flush: the rx threads are joined; their tables are ours now. */
+	size_t cap = pending_cap(tz, tz->max_pending_keys);
 	for (int i = 0; i < tz->nthreads; i++) {
 		struct rx *x = &tz->rx[i];
 		if (x->handed)
-			absorb(tz, x->handed, tz->max_pending_keys);
+			absorb(tz, x->handed, cap);
 		if (x->active)
-			absorb(tz, x->active, tz->max_pending_keys);
+			absorb(tz, x->active, cap);
 	}
+	log_keys_limit(tz);
 	uint64_t deadline = mono_usec() + (uint64_t)(rcfg.timeout_ms > 1000 ? rcfg.timeout_ms : 1000) * 3000u;
 	uint64_t stop_ms = wall_ms();
 	do {
@@ -1037,13 +1136,21 @@ static void *totalizer_create(struct daemon *d, const void *cfgp)
 	tz->rcvbuf = cfg->rcvbuf;
 	tz->flush_ms = cfg->flush_ms;
 	tz->max_pending_keys = (size_t)cfg->max_pending_keys;
+	atomic_store(&tz->max_keys, (size_t)cfg->max_keys);
+	tz->max_queries = cfg->max_queries;
 	tz->boot_id = (uint64_t)time(NULL) * 1000000u + mono_usec() % 1000000u;
+	/* glibc raises its mmap and trim thresholds after big blocks are freed,
+	 * so the tables of a spike would stay resident at the top of the
+	 * threads' heaps; fixed thresholds keep big tables mmap()ed and give
+	 * them back to the system when they are shrunk. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	atomic_store(&tz->redis_up, true);
 	pthread_mutex_init(&tz->mu, NULL);
 	pthread_cond_init(&tz->cv, NULL);
 	tz->node = strdup(d->cfg->node.name);
-	tz->pending = tally_new(4096);
-	tz->inflight = tally_new(4096);
+	tz->pending = tally_new(TABLE_KEYS0);
+	tz->inflight = tally_new(TABLE_KEYS0);
 	if (!tz->node || !tz->pending || !tz->inflight || copy_redis(tz, &d->cfg->redis) < 0)
 		goto fail;
 	for (int i = 0; i < tz->nthreads; i++) {
@@ -1052,8 +1159,8 @@ static void *totalizer_create(struct daemon *d, const void *cfgp)
 		x->id = i;
 		x->health = -1;
 		pthread_mutex_init(&x->mu, NULL);
-		x->active = tally_new(4096);
-		x->spare = tally_new(4096);
+		x->active = tally_new(TABLE_KEYS0);
+		x->spare = tally_new(TABLE_KEYS0);
 		if (!x->active || !x->spare)
 			goto fail;
 	}
@@ -1142,6 +1249,8 @@ static int totalizer_reconfigure(void *job, const void *cfgp)
 	pthread_mutex_lock(&tz->mu);
 	tz->flush_ms = cfg->flush_ms;
 	tz->max_pending_keys = (size_t)cfg->max_pending_keys;
+	atomic_store(&tz->max_keys, (size_t)cfg->max_keys);
+	tz->max_queries = cfg->max_queries;
 	int rc = copy_redis(tz, &tz->d->cfg->redis);
 	pthread_cond_broadcast(&tz->cv);
 	pthread_mutex_unlock(&tz->mu);
@@ -1212,21 +1321,24 @@ static uint64_t rx_sum(struct totalizer *tz, size_t off)
 	return s;
 }
 
-static void rule_counts(struct totalizer *tz, const char *name, uint64_t *m, uint64_t *u)
+/* Per-rule counts by name: c[0] matched, c[1] unmatched, c[2] keys_limit drops. */
+static void rule_counts(struct totalizer *tz, const char *name, uint64_t c[3])
 {
-	*m = *u = 0;
+	c[0] = c[1] = c[2] = 0;
 	for (size_t k = 0; k < tz->ntotals; k++)
 		if (strcmp(tz->totals[k].name, name) == 0) {
-			*m += tz->totals[k].matched;
-			*u += tz->totals[k].unmatched;
+			c[0] += tz->totals[k].matched;
+			c[1] += tz->totals[k].unmatched;
+			c[2] += tz->totals[k].keys_limit;
 		}
 	struct gen *g = atomic_load(&tz->gen);
 	for (size_t r = 0; r < g->nrules; r++) {
 		if (strcmp(rule_name(g->rules[r]), name) != 0)
 			continue;
 		for (int t = 0; t < g->nthreads; t++) {
-			*m += atomic_load(&g->matched[t][r]);
-			*u += atomic_load(&g->unmatched[t][r]);
+			c[0] += atomic_load(&g->matched[t][r]);
+			c[1] += atomic_load(&g->unmatched[t][r]);
+			c[2] += atomic_load(&g->keys_limit[t][r]);
 		}
 	}
 }
@@ -1248,8 +1360,8 @@ static void totalizer_metrics(void *job, struct buf *out)
 			      "# TYPE aggregatord_totalizer_%s counter\n", per_rule[which],
 			 which ? "did not match" : "matched", per_rule[which]);
 		for (size_t r = 0; r < g->nrules; r++) {
-			uint64_t mu[2];
-			rule_counts(tz, rule_name(g->rules[r]), &mu[0], &mu[1]);
+			uint64_t mu[3];
+			rule_counts(tz, rule_name(g->rules[r]), mu);
 			buf_addf(out, "aggregatord_totalizer_%s{rule=\"%s\"} %llu\n", per_rule[which],
 				 rule_name(g->rules[r]), (unsigned long long)mu[which]);
 		}
@@ -1269,6 +1381,22 @@ static void totalizer_metrics(void *job, struct buf *out)
 		 (unsigned long long)rx_sum(tz, offsetof(struct rx, oom_drops)));
 	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"lost_at_stop\"} %llu\n",
 		 (unsigned long long)atomic_load(&tz->lost));
+	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"keys_limit\"} %llu\n",
+		 (unsigned long long)rx_sum(tz, offsetof(struct rx, keys_limit_drops)));
+	HEAD("dropped_lines_total", "counter", "Matched lines dropped at intake, by rule and cause.");
+	for (size_t r = 0; r < g->nrules; r++) {
+		uint64_t c[3];
+		rule_counts(tz, rule_name(g->rules[r]), c);
+		buf_addf(out, "aggregatord_totalizer_dropped_lines_total{rule=\"%s\",cause=\"keys_limit\"} %llu\n",
+			 rule_name(g->rules[r]), (unsigned long long)c[2]);
+	}
+	HEAD("keys", "gauge", "Distinct keys in the receive tables (limit: totalizer.max_keys).");
+	buf_addf(out, "aggregatord_totalizer_keys %zu\n", atomic_load(&tz->rx_keys));
+	HEAD("queries_queued", "gauge", "Totals queries queued or running.");
+	buf_addf(out, "aggregatord_totalizer_queries_queued %d\n", tz->queries_out);
+	HEAD("queries_refused_total", "counter", "Totals queries refused with 503: totalizer.max_queries reached.");
+	buf_addf(out, "aggregatord_totalizer_queries_refused_total %llu\n",
+		 (unsigned long long)tz->queries_refused);
 	HEAD("counted_total", "counter", "Counts acknowledged by Redis.");
 	buf_addf(out, "aggregatord_totalizer_counted_total %llu\n",
 		 (unsigned long long)atomic_load(&tz->counted));
@@ -1299,12 +1427,12 @@ static void totalizer_status(void *job, struct buf *out)
 	}
 	buf_adds(out, "],\"rules\":{");
 	for (size_t r = 0; r < g->nrules; r++) {
-		uint64_t m, u;
-		rule_counts(tz, rule_name(g->rules[r]), &m, &u);
+		uint64_t c[3];
+		rule_counts(tz, rule_name(g->rules[r]), c);
 		buf_adds(out, r ? "," : "");
 		json_add_str(out, rule_name(g->rules[r]));
-		buf_addf(out, ":{\"matched\":%llu,\"unmatched\":%llu}", (unsigned long long)m,
-			 (unsigned long long)u);
+		buf_addf(out, ":{\"matched\":%llu,\"unmatched\":%llu}", (unsigned long long)c[0],
+			 (unsigned long long)c[1]);
 	}
 	buf_addf(out, "},\"lines\":%llu,\"counted\":%llu,\"pending_keys\":%zu,\"redis\":\"%s\","
 		 "\"last_flush_ms\":%.3f,\"dropped\":%llu}",
@@ -1315,6 +1443,7 @@ static void totalizer_status(void *job, struct buf *out)
 		 (unsigned long long)(rx_sum(tz, offsetof(struct rx, allow_drops)) +
 				      rx_sum(tz, offsetof(struct rx, oversize)) +
 				      rx_sum(tz, offsetof(struct rx, ovfl_drops)) +
+				      rx_sum(tz, offsetof(struct rx, keys_limit_drops)) +
 				      atomic_load(&tz->pending_drops)));
 }
 
@@ -1418,6 +1547,7 @@ static void totals_done(void *arg)
 {
 	struct totals_call *c = arg;
 	struct http_req r = { .req = c->evreq, .srv = c->req.srv };
+	c->tz->queries_out--;
 	if (c->rc < 0) {
 		http_error(&r, 503, c->err);
 	} else {
@@ -1448,8 +1578,18 @@ static bool parse_ll(const char *s, long long lo, long long hi, long long *out)
 static void totalizer_http(void *job, struct http_req *r)
 {
 	struct totalizer *tz = job;
-	struct totals_call *c = calloc(1, sizeof(*c));
+	struct totals_call *c;
 	char err[256];
+	/* Each query holds its result (every key of the prefix) until its reply
+	 * is written: past max_queries queued or running, refuse at once. */
+	if (tz->queries_out >= tz->max_queries) {
+		tz->queries_refused++;
+		snprintf(err, sizeof(err), "too many totals queries at once (%d queued or running, "
+			 "totalizer.max_queries); try again later", tz->queries_out);
+		http_error(r, 503, err);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
 	if (!c) {
 		http_error(r, 503, "out of memory");
 		return;
@@ -1538,6 +1678,7 @@ static void totalizer_http(void *job, struct http_req *r)
 		http_error(r, 503, "cannot queue the query");
 		goto fail;
 	}
+	tz->queries_out++;
 	return;
 fail:
 	totals_call_free(c);

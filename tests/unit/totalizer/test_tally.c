@@ -1,4 +1,5 @@
-/* test_tally.c — the counting table: add, grow, merge with a key cap, clear. */
+/* test_tally.c — the counting table: add, grow, merge with a key cap, clear,
+ * admission at intake, giving memory back, 64-bit key offsets. */
 #include <stdio.h>
 #include <string.h>
 
@@ -62,12 +63,95 @@ START_TEST(merge_with_cap)
 }
 END_TEST
 
+START_TEST(admit_new_keys)
+{
+	struct tally *t = tally_new(8);
+	struct key_fields f = { 0 };
+	ck_assert_int_eq(tally_admit(t, "k1", 2, 1, 60, &f, true), TALLY_INSERTED);
+	ck_assert_int_eq(tally_admit(t, "k1", 2, 2, 60, &f, false), TALLY_BUMPED);	/* a known key always counts */
+	ck_assert_int_eq(tally_admit(t, "k2", 2, 4, 60, &f, false), TALLY_REFUSED);
+	ck_assert_int_eq(tally_admit(t, "k2", 2, 4, 60, &f, true), TALLY_INSERTED);
+	ck_assert_uint_eq(t->count, 2);
+	ck_assert_int_eq(get(t, "k1"), 3);
+	ck_assert_int_eq(get(t, "k2"), 4);
+	ck_assert_uint_eq(t->total, 7);
+	tally_free(t);
+}
+END_TEST
+
+START_TEST(trim_after_spike)
+{
+	struct tally *t = tally_new(16);
+	struct key_fields f = { 0 };
+	size_t cap0 = t->cap, arena0 = t->arena_cap;
+	char k[32];
+	for (int i = 0; i < 100000; i++) {
+		snprintf(k, sizeof(k), "p;%d;s;0", i);
+		ck_assert_int_eq(tally_add(t, k, strlen(k), 1, 60, &f), 0);
+	}
+	size_t big = t->cap;
+	ck_assert_uint_gt(big, 100000);
+	size_t used = t->count;
+	tally_clear(t);
+	/* the interval that held the spike keeps its room: the next may be alike */
+	ck_assert(!tally_trim(t, used));
+	ck_assert_uint_eq(t->cap, big);
+	/* a quiet interval after it gives the memory back */
+	ck_assert(tally_trim(t, 10));
+	ck_assert_uint_eq(t->cap, cap0);
+	ck_assert_uint_le(t->arena_cap, arena0);
+	/* the table still works, and grows again */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "q;%d;s;0", i);
+		ck_assert_int_eq(tally_add(t, k, strlen(k), 2, 60, &f), 0);
+	}
+	ck_assert_uint_eq(t->count, 1000);
+	ck_assert_int_eq(get(t, "q;999;s;0"), 2);
+	tally_free(t);
+}
+END_TEST
+
+START_TEST(trim_steady_load_keeps_table)
+{
+	struct tally *t = tally_new(16);
+	struct key_fields f = { 0 };
+	char k[32];
+	/* a table sized by its own steady load is never shrunk (no thrashing) */
+	for (int round = 0; round < 4; round++) {
+		size_t n = round % 2 ? 3000 : 1600;
+		for (size_t i = 0; i < n; i++) {
+			snprintf(k, sizeof(k), "p;%zu;s;0", i);
+			tally_add(t, k, strlen(k), 1, 60, &f);
+		}
+		size_t cap = t->cap, used = t->count;
+		tally_clear(t);
+		ck_assert(!tally_trim(t, used));
+		ck_assert_uint_eq(t->cap, cap);
+	}
+	tally_free(t);
+}
+END_TEST
+
+START_TEST(wide_key_offsets)
+{
+	/* a key arena past 4 GiB must not wrap the offsets */
+	struct tally_entry e = { 0 };
+	e.key_off = (uint64_t)5 << 30;
+	ck_assert(e.key_off == (uint64_t)5 << 30);
+	ck_assert_uint_ge(sizeof(e.key_off), 8);
+}
+END_TEST
+
 Suite *tally_suite(void)
 {
 	Suite *s = suite_create("tally");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, add_and_grow);
 	tcase_add_test(tc, merge_with_cap);
+	tcase_add_test(tc, admit_new_keys);
+	tcase_add_test(tc, trim_after_spike);
+	tcase_add_test(tc, trim_steady_load_keeps_table);
+	tcase_add_test(tc, wide_key_offsets);
 	suite_add_tcase(s, tc);
 	return s;
 }
