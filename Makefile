@@ -72,7 +72,8 @@ CORE_SRCS := \
 	src/core/json.c \
 	src/core/addr.c \
 	src/core/redisc.c \
-	src/core/httpc.c
+	src/core/httpc.c \
+	src/core/fsutil.c
 # publish: the one Kafka producer queue, gated by the role, and its spool
 PUBLISH_SRCS := \
 	src/publish/publish.c \

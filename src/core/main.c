@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fsutil.h"
 #include "http.h"
 #include "job.h"
 #include "log.h"
@@ -48,23 +49,11 @@ static void usage(FILE *f)
 		CONFIG_DEFAULT_FILE);
 }
 
-/* mkdir -p with mode 0700 for what we create. */
-static int make_dirs(const char *path)
+/* state_dir, mkdir -p with mode 0700 for what we create. */
+static int make_state_dir(const char *path)
 {
-	char tmp[1100];
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return error("path '%s' is too long", path);
-	for (char *p = tmp + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return error("cannot create directory '%s': %s", tmp, strerror(errno));
-		*p = c;
-		if (c == '\0')
-			break;
-	}
+	if (fs_mkdir_p(path, 0700) < 0)
+		return error("cannot create directory '%s': %s", path, strerror(errno));
 	return 0;
 }
 
@@ -85,7 +74,7 @@ static int run_once(struct config *cfg, const char *job, const struct once_args 
 	d.started_mono = mono_usec();
 	/* The events of the cycle go out through the publish path, as in the
 	 * daemon; the stop below flushes them (delivery reports served there). */
-	if (make_dirs(cfg->node.state_dir) < 0)
+	if (make_state_dir(cfg->node.state_dir) < 0)
 		return 1;
 	evthread_use_pthreads();
 	d.base = event_base_new();
@@ -195,7 +184,7 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto out_cfg;
 	}
-	if (notify_init() < 0 || make_dirs(cfg->node.state_dir) < 0 || loop_setup(&d) < 0)
+	if (notify_init() < 0 || make_state_dir(cfg->node.state_dir) < 0 || loop_setup(&d) < 0)
 		goto out_loop;
 	d.http = http_new(d.base, &cfg->http);
 	if (!d.http || status_routes(&d) < 0)

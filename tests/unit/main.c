@@ -45,6 +45,7 @@ int main(void)
 	log_set_level(LOG_LVL_ERROR);
 	SRunner *sr = srunner_create(config_suite());
 	srunner_add_suite(sr, json_suite());
+	srunner_add_suite(sr, fsutil_suite());
 	srunner_add_suite(sr, role_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, status_suite());

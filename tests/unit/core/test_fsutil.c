@@ -1,0 +1,136 @@
+/* test_fsutil.c — directories, atomic writes and safe reads (src/core/fsutil.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "suites.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/agg-fsutil-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *at(const char *rel)
+{
+	static char p[4][256];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, rel);
+	return p[i];
+}
+
+START_TEST(mkdir_p_levels)
+{
+	ck_assert_int_eq(fs_mkdir_p(at("a/b/c/"), 0700), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(at("a/b/c"), &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+	ck_assert_int_eq(fs_mkdir_p(at("a/b/c"), 0700), 0);	/* already there */
+	FILE *f = fopen(at("file"), "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(fs_mkdir_p(at("file"), 0700), -1);	/* a file in the way */
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_int_eq(fs_mkdir_parent(at("x/y/z.bin"), 0700), 0);
+	ck_assert_int_eq(stat(at("x/y"), &st), 0);
+	ck_assert_int_ne(stat(at("x/y/z.bin"), &st), 0);
+}
+END_TEST
+
+START_TEST(write_atomic_and_read)
+{
+	char err[256] = "";
+	const char *path = at("d1/d2/f.bin");
+	ck_assert_int_eq(fs_write_atomic(path, "hello", 5, 0640, err, sizeof(err)), 0);
+	char *data;
+	size_t len;
+	ck_assert_int_eq(fs_read_file(path, 100, &data, &len), 0);
+	ck_assert_uint_eq(len, 5);
+	ck_assert_str_eq(data, "hello");	/* NUL-terminated */
+	free(data);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0640);
+	/* replaced whole, no temp file left beside it */
+	ck_assert_int_eq(fs_write_atomic(path, "", 0, 0600, err, sizeof(err)), 0);
+	ck_assert_int_eq(fs_read_file(path, 100, &data, &len), 0);
+	ck_assert_uint_eq(len, 0);
+	free(data);
+	char tmp[300];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	ck_assert_int_ne(access(tmp, F_OK), 0);
+}
+END_TEST
+
+START_TEST(write_atomic_failure_keeps_the_old_file)
+{
+	char err[256] = "";
+	const char *path = at("ro/f");
+	ck_assert_int_eq(fs_write_atomic(path, "old", 3, 0600, err, sizeof(err)), 0);
+	/* the temp file's name taken by a directory: open() fails, even as root */
+	char tmp[300];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	ck_assert_int_eq(fs_write_atomic(path, "new", 3, 0600, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "cannot create") != NULL, "err '%s'", err);
+	ck_assert_int_eq(rmdir(tmp), 0);
+	char *data;
+	size_t len;
+	ck_assert_int_eq(fs_read_file(path, 100, &data, &len), 0);
+	ck_assert_str_eq(data, "old");
+	free(data);
+}
+END_TEST
+
+START_TEST(read_refuses_links_fifos_and_big_files)
+{
+	char err[256];
+	char *data = (char *)1;
+	size_t len = 7;
+	ck_assert_int_eq(fs_write_atomic(at("real"), "0123456789", 10, 0600, err, sizeof(err)), 0);
+	ck_assert_int_eq(symlink(at("real"), at("link")), 0);
+	ck_assert_int_eq(fs_read_file(at("link"), 100, &data, &len), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_ptr_null(data);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(mkfifo(at("fifo"), 0600), 0);
+	ck_assert_int_eq(fs_read_file(at("fifo"), 100, &data, &len), -1);	/* returns, no block */
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(fs_read_file(at("real"), 9, &data, &len), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_int_eq(fs_read_file(at("real"), 10, &data, &len), 0);
+	ck_assert_uint_eq(len, 10);
+	free(data);
+	ck_assert_int_eq(fs_read_file(at("missing"), 10, &data, &len), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+Suite *fsutil_suite(void)
+{
+	Suite *s = suite_create("fsutil");
+	TCase *tc = tcase_create("fsutil");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, mkdir_p_levels);
+	tcase_add_test(tc, write_atomic_and_read);
+	tcase_add_test(tc, write_atomic_failure_keeps_the_old_file);
+	tcase_add_test(tc, read_refuses_links_fifos_and_big_files);
+	suite_add_tcase(s, tc);
+	return s;
+}
