@@ -73,7 +73,8 @@ CORE_SRCS := \
 	src/core/addr.c \
 	src/core/redisc.c \
 	src/core/httpc.c \
-	src/core/fsutil.c
+	src/core/fsutil.c \
+	src/core/prom.c
 # publish: the one Kafka producer queue, gated by the role, and its spool
 PUBLISH_SRCS := \
 	src/publish/publish.c \

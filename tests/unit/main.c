@@ -46,6 +46,7 @@ int main(void)
 	SRunner *sr = srunner_create(config_suite());
 	srunner_add_suite(sr, json_suite());
 	srunner_add_suite(sr, fsutil_suite());
+	srunner_add_suite(sr, prom_suite());
 	srunner_add_suite(sr, role_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, status_suite());
