@@ -80,7 +80,8 @@ PUBLISH_SRCS := \
 	src/publish/unelect.c
 # election: the Redis-based active/standby election
 ELECTION_SRCS := \
-	src/election/elect.c
+	src/election/elect.c \
+	src/election/elect_decide.c
 # totalizer: UDP lines -> rules -> per-thread tallies -> Redis; the totals query
 TOTALIZER_SRCS := \
 	src/totalizer/totalizer.c \

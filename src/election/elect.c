@@ -2,7 +2,8 @@
  * elect.c — the election job: one active node per group, chosen through
  * Redis timestamps (see elect.h and docs/election.md).
  *
- * Design: a pure core (elect_decide() and the key helpers) and a thin shell.
+ * Design: a pure core (elect_decide() and the key helpers, elect_decide.c)
+ * and a thin shell.
  * The shell is one thread ("elect") that owns a blocking hiredis connection
  * with redis.timeout_ms on connect and on every command, so a stalled Redis
  * costs this thread a few timeouts and never the event loop.  Every
@@ -57,211 +58,8 @@
 #include "role.h"
 #include "thread.h"
 
-#define KEY_MAX 256		/* bytes of a key we build or accept */
 #define SCAN_COUNT 100		/* SCAN ... COUNT hint */
 #define SCAN_MAX_CALLS 10000	/* SCAN calls per round at most (a huge keyspace) */
-#define ATTACH_SUFFIX "+attachment_time"
-
-/* ---- pure core ---- */
-
-static bool name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
-}
-
-/* Does (ts_a, name_a) come before (ts_b, name_b)? */
-static bool precedes(long long ts_a, const char *name_a, long long ts_b, const char *name_b)
-{
-	if (ts_a != ts_b)
-		return ts_a < ts_b;
-	return strcmp(name_a, name_b) < 0;
-}
-
-const struct elect_peer *elect_leader(const struct elect_input *in)
-{
-	const struct elect_peer *best = NULL;
-	long long best_ts = in->self_ts;
-	const char *best_name = in->self;
-	for (size_t i = 0; i < in->npeers; i++) {
-		const struct elect_peer *p = &in->peers[i];
-		if (p->ts_us <= 0 || strcmp(p->name, in->self) == 0)
-			continue;	/* we count with self_ts, whatever the read found */
-		if (precedes(p->ts_us, p->name, best_ts, best_name)) {
-			best = p;
-			best_ts = p->ts_us;
-			best_name = p->name;
-		}
-	}
-	return best;
-}
-
-enum elect_role elect_decide_role(const struct elect_input *in, const char **reason)
-{
-	const char *why;
-	enum elect_role role;
-	enum elect_role last = !in->last_active ? ELECT_ROLE_STANDBY
-			       : in->last_override ? ELECT_ROLE_OVERRIDE : ELECT_ROLE_ELECTED;
-
-	if (in->mode == ROLE_MODE_FORCE_STANDBY) {
-		why = "forced standby";
-		role = ELECT_ROLE_STANDBY;
-	} else if (in->mode == ROLE_MODE_FORCE_ACTIVE) {
-		why = "forced active";
-		role = ELECT_ROLE_OVERRIDE;
-	} else if (in->redis == ELECT_REDIS_DOWN) {
-		switch (in->on_redis_down) {
-		case ELECT_DOWN_STANDBY:
-			why = "redis unreachable: on_redis_down=standby";
-			role = ELECT_ROLE_STANDBY;
-			break;
-		case ELECT_DOWN_KEEP:
-			/* Blind to the peers, it cannot know it is still the
-			 * elected one: an active node produces as an override. */
-			role = in->last_active ? ELECT_ROLE_OVERRIDE : ELECT_ROLE_STANDBY;
-			why = in->last_active ? "redis unreachable: on_redis_down=keep (was active)"
-					      : "redis unreachable: on_redis_down=keep (was standby)";
-			break;
-		default:
-			why = "redis unreachable: on_redis_down=active";
-			role = ELECT_ROLE_OVERRIDE;
-			break;
-		}
-	} else if (in->redis == ELECT_REDIS_HOLD) {
-		role = last;
-		why = "redis did not answer this round (for less than ttl_ms): role kept";
-	} else if (in->self_ts <= 0) {
-		why = "no attachment timestamp yet";
-		role = ELECT_ROLE_STANDBY;
-	} else {
-		const struct elect_peer *leader = elect_leader(in);
-		bool tie = false, others = false;
-		for (size_t i = 0; i < in->npeers; i++) {
-			const struct elect_peer *p = &in->peers[i];
-			if (p->ts_us <= 0 || strcmp(p->name, in->self) == 0)
-				continue;
-			others = true;
-			if (!leader && p->ts_us == in->self_ts)
-				tie = true;	/* we win, on the name */
-		}
-		if (leader && leader->ts_us == in->self_ts)
-			tie = true;		/* a peer wins against us on the name */
-		if (leader) {
-			role = ELECT_ROLE_STANDBY;
-			why = tie ? "tie on timestamp: a peer's name is smaller"
-				  : "a peer attached earlier";
-		} else if (in->first_round && last != ELECT_ROLE_ELECTED) {
-			role = last;	/* standby stays standby, an override stays one */
-			why = last == ELECT_ROLE_OVERRIDE
-				      ? "first good round: waiting a round for the peers' keys "
-					"before being elected (still active by the override)"
-				      : "first good round: waiting a round for the peers' keys";
-		} else {
-			role = ELECT_ROLE_ELECTED;
-			why = !others ? "only live node of the group"
-			      : tie ? "tie on timestamp: smaller name wins"
-				    : "smallest attachment timestamp";
-		}
-	}
-	if (reason)
-		*reason = why;
-	return role;
-}
-
-bool elect_decide(const struct elect_input *in, const char **reason)
-{
-	return elect_decide_role(in, reason) != ELECT_ROLE_STANDBY;
-}
-
-enum elect_redis elect_redis_state(bool round_ok, long long since_ok_ms, int ttl_ms)
-{
-	if (round_ok)
-		return ELECT_REDIS_OK;
-	if (since_ok_ms < 0 || since_ok_ms >= ttl_ms)
-		return ELECT_REDIS_DOWN;
-	return ELECT_REDIS_HOLD;
-}
-
-/* snprintf's result as a length, or -1 when it did not fit. */
-static int fitted(size_t len, int n)
-{
-	return n < 0 || (size_t)n >= len ? -1 : n;
-}
-
-int elect_key(char *out, size_t len, const char *cluster, int cluster_id, const char *node)
-{
-	return fitted(len, snprintf(out, len, "%s+%d+%s" ATTACH_SUFFIX, cluster, cluster_id, node));
-}
-
-int elect_epoch_key(char *out, size_t len, const char *cluster, int cluster_id)
-{
-	return fitted(len, snprintf(out, len, "%s+%d+epoch", cluster, cluster_id));
-}
-
-int elect_scan_pattern(char *out, size_t len, const char *cluster, int cluster_id)
-{
-	size_t n = 0;
-	for (const char *p = cluster; *p; p++) {
-		if (strchr("*?[]\\", *p)) {
-			if (n + 1 >= len)
-				return -1;
-			out[n++] = '\\';
-		}
-		if (n + 1 >= len)
-			return -1;
-		out[n++] = *p;
-	}
-	int k = snprintf(out + n, len - n, "+%d+*" ATTACH_SUFFIX, cluster_id);
-	if (k < 0 || (size_t)k >= len - n)
-		return -1;
-	return (int)(n + (size_t)k);
-}
-
-int elect_parse_key(const char *key, size_t len, const char *cluster, int cluster_id,
-		    char *node)
-{
-	char prefix[KEY_MAX];
-	int pl = snprintf(prefix, sizeof(prefix), "%s+%d+", cluster, cluster_id);
-	size_t sl = sizeof(ATTACH_SUFFIX) - 1;
-	if (pl < 0 || (size_t)pl >= sizeof(prefix) || len <= (size_t)pl + sl)
-		return -1;
-	if (memcmp(key, prefix, (size_t)pl) != 0 || memcmp(key + len - sl, ATTACH_SUFFIX, sl) != 0)
-		return -1;
-	const char *name = key + pl;
-	size_t nl = len - (size_t)pl - sl;
-	if (nl == 0 || nl > ELECT_NAME_MAX)
-		return -1;
-	for (size_t i = 0; i < nl; i++)
-		if (!name_char(name[i]))
-			return -1;	/* '+', NUL, spaces, glob or control characters */
-	memcpy(node, name, nl);
-	node[nl] = '\0';
-	return 0;
-}
-
-/* Plain decimal digits, at most 18 (no sign, no spaces).  0 or -1. */
-static int parse_dec(const char *s, size_t len, long long *out)
-{
-	long long v = 0;
-	if (len == 0 || len > 18)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int elect_parse_ts(const char *s, size_t len, long long *out)
-{
-	long long v;
-	if (parse_dec(s, len, &v) < 0 || v <= 0)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 /* ---- config ---- */
 
@@ -383,9 +181,9 @@ struct elect {
 	char node[ELECT_NAME_MAX + 1];
 	char cluster[ELECT_NAME_MAX + 1];
 	int cluster_id;
-	char key[KEY_MAX];		/* our attachment key */
-	char epoch_key[KEY_MAX];
-	char pattern[2 * KEY_MAX];	/* SCAN MATCH */
+	char key[ELECT_KEY_MAX];		/* our attachment key */
+	char epoch_key[ELECT_KEY_MAX];
+	char pattern[2 * ELECT_KEY_MAX];	/* SCAN MATCH */
 	struct event *wake_ev;		/* on d->base: a change of role, seen by the loop */
 
 	pthread_t thread;
@@ -419,7 +217,7 @@ struct elect {
 	bool redis_up;
 	bool warned_overflow, warned_conflict;
 	struct elect_peer rd[ELECT_MAX_PEERS];	/* this round's read */
-	char rd_keys[ELECT_MAX_PEERS][KEY_MAX];
+	char rd_keys[ELECT_MAX_PEERS][ELECT_KEY_MAX];
 	size_t nrd;
 };
 
@@ -454,8 +252,8 @@ static int take_time(redisContext *c, long long *ts, char *err, size_t errlen)
 	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements != 2 ||
 	    !reply_is(r->element[0], REDIS_REPLY_STRING) ||
 	    !reply_is(r->element[1], REDIS_REPLY_STRING) ||
-	    parse_dec(r->element[0]->str, r->element[0]->len, &s) < 0 || s <= 0 ||
-	    parse_dec(r->element[1]->str, r->element[1]->len, &us) < 0 || us > 999999) {
+	    elect_parse_dec(r->element[0]->str, r->element[0]->len, &s) < 0 || s <= 0 ||
+	    elect_parse_dec(r->element[1]->str, r->element[1]->len, &us) < 0 || us > 999999) {
 		reply_err(c, r, "TIME", err, errlen);
 		if (r)
 			freeReplyObject(r);
@@ -481,7 +279,7 @@ static int scan_page(struct elect *e, redisContext *c, redisReply *r, char *curs
 	for (size_t i = 0; i < keys->elements; i++) {
 		const redisReply *k = keys->element[i];
 		char name[ELECT_NAME_MAX + 1];
-		if (!reply_is(k, REDIS_REPLY_STRING) || k->len >= KEY_MAX ||
+		if (!reply_is(k, REDIS_REPLY_STRING) || k->len >= ELECT_KEY_MAX ||
 		    elect_parse_key(k->str, k->len, e->cluster, e->cluster_id, name) < 0)
 			continue;
 		size_t j;
