@@ -81,6 +81,7 @@ PUBLISH_SRCS := \
 # election: the Redis-based active/standby election
 ELECTION_SRCS := \
 	src/election/elect.c \
+	src/election/elect_redis.c \
 	src/election/elect_decide.c
 # totalizer: UDP lines -> rules -> per-thread tallies -> Redis; the totals query
 TOTALIZER_SRCS := \
