@@ -76,6 +76,7 @@ CORE_SRCS := \
 # publish: the one Kafka producer queue, gated by the role, and its spool
 PUBLISH_SRCS := \
 	src/publish/publish.c \
+	src/publish/spool.c \
 	src/publish/gateq.c \
 	src/publish/unelect.c
 # election: the Redis-based active/standby election
