@@ -78,11 +78,14 @@ CORE_SRCS := \
 # publish: the one Kafka producer queue, gated by the role, and its spool
 PUBLISH_SRCS := \
 	src/publish/publish.c \
+	src/publish/spool.c \
 	src/publish/gateq.c \
 	src/publish/unelect.c
 # election: the Redis-based active/standby election
 ELECTION_SRCS := \
-	src/election/elect.c
+	src/election/elect.c \
+	src/election/elect_redis.c \
+	src/election/elect_decide.c
 # totalizer: UDP lines -> rules -> per-thread tallies -> Redis; the totals query
 TOTALIZER_SRCS := \
 	src/totalizer/totalizer.c \

@@ -2,9 +2,9 @@
  * gateq.h — the publish gate's queue: a bounded FIFO of timestamped items.
  *
  * Pure data structure, no locks, no clock: the caller passes the time and
- * holds its own lock (publish.c holds its mutex around every call).  Items
- * are intrusive (embed struct gateq_item first) and owned by the caller:
- * the queue only links them.
+ * holds its own lock (publish.c and spool.c hold pub.mu around every
+ * call).  Items are intrusive (embed struct gateq_item first) and owned by
+ * the caller: the queue only links them.
  *
  * Order is the contract: items leave in the order they came, and a list
  * taken with gateq_take_all() and partly handed back with

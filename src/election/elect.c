@@ -2,7 +2,10 @@
  * elect.c — the election job: one active node per group, chosen through
  * Redis timestamps (see elect.h and docs/election.md).
  *
- * Design: a pure core (elect_decide() and the key helpers) and a thin shell.
+ * Design: a pure core (elect_decide() and the key helpers, elect_decide.c)
+ * and a thin shell: this file holds the `election` config section, the
+ * thread and its rounds, the life cycle, metrics and status; the Redis
+ * commands of a round are in elect_redis.c (elect_int.h).
  * The shell is one thread ("elect") that owns a blocking hiredis connection
  * with redis.timeout_ms on connect and on every command, so a stalled Redis
  * costs this thread a few timeouts and never the event loop.  Every
@@ -51,217 +54,12 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "elect_int.h"
 #include "json.h"
 #include "log.h"
 #include "redisc.h"
 #include "role.h"
 #include "thread.h"
-
-#define KEY_MAX 256		/* bytes of a key we build or accept */
-#define SCAN_COUNT 100		/* SCAN ... COUNT hint */
-#define SCAN_MAX_CALLS 10000	/* SCAN calls per round at most (a huge keyspace) */
-#define ATTACH_SUFFIX "+attachment_time"
-
-/* ---- pure core ---- */
-
-static bool name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == '-';
-}
-
-/* Does (ts_a, name_a) come before (ts_b, name_b)? */
-static bool precedes(long long ts_a, const char *name_a, long long ts_b, const char *name_b)
-{
-	if (ts_a != ts_b)
-		return ts_a < ts_b;
-	return strcmp(name_a, name_b) < 0;
-}
-
-const struct elect_peer *elect_leader(const struct elect_input *in)
-{
-	const struct elect_peer *best = NULL;
-	long long best_ts = in->self_ts;
-	const char *best_name = in->self;
-	for (size_t i = 0; i < in->npeers; i++) {
-		const struct elect_peer *p = &in->peers[i];
-		if (p->ts_us <= 0 || strcmp(p->name, in->self) == 0)
-			continue;	/* we count with self_ts, whatever the read found */
-		if (precedes(p->ts_us, p->name, best_ts, best_name)) {
-			best = p;
-			best_ts = p->ts_us;
-			best_name = p->name;
-		}
-	}
-	return best;
-}
-
-enum elect_role elect_decide_role(const struct elect_input *in, const char **reason)
-{
-	const char *why;
-	enum elect_role role;
-	enum elect_role last = !in->last_active ? ELECT_ROLE_STANDBY
-			       : in->last_override ? ELECT_ROLE_OVERRIDE : ELECT_ROLE_ELECTED;
-
-	if (in->mode == ROLE_MODE_FORCE_STANDBY) {
-		why = "forced standby";
-		role = ELECT_ROLE_STANDBY;
-	} else if (in->mode == ROLE_MODE_FORCE_ACTIVE) {
-		why = "forced active";
-		role = ELECT_ROLE_OVERRIDE;
-	} else if (in->redis == ELECT_REDIS_DOWN) {
-		switch (in->on_redis_down) {
-		case ELECT_DOWN_STANDBY:
-			why = "redis unreachable: on_redis_down=standby";
-			role = ELECT_ROLE_STANDBY;
-			break;
-		case ELECT_DOWN_KEEP:
-			/* Blind to the peers, it cannot know it is still the
-			 * elected one: an active node produces as an override. */
-			role = in->last_active ? ELECT_ROLE_OVERRIDE : ELECT_ROLE_STANDBY;
-			why = in->last_active ? "redis unreachable: on_redis_down=keep (was active)"
-					      : "redis unreachable: on_redis_down=keep (was standby)";
-			break;
-		default:
-			why = "redis unreachable: on_redis_down=active";
-			role = ELECT_ROLE_OVERRIDE;
-			break;
-		}
-	} else if (in->redis == ELECT_REDIS_HOLD) {
-		role = last;
-		why = "redis did not answer this round (for less than ttl_ms): role kept";
-	} else if (in->self_ts <= 0) {
-		why = "no attachment timestamp yet";
-		role = ELECT_ROLE_STANDBY;
-	} else {
-		const struct elect_peer *leader = elect_leader(in);
-		bool tie = false, others = false;
-		for (size_t i = 0; i < in->npeers; i++) {
-			const struct elect_peer *p = &in->peers[i];
-			if (p->ts_us <= 0 || strcmp(p->name, in->self) == 0)
-				continue;
-			others = true;
-			if (!leader && p->ts_us == in->self_ts)
-				tie = true;	/* we win, on the name */
-		}
-		if (leader && leader->ts_us == in->self_ts)
-			tie = true;		/* a peer wins against us on the name */
-		if (leader) {
-			role = ELECT_ROLE_STANDBY;
-			why = tie ? "tie on timestamp: a peer's name is smaller"
-				  : "a peer attached earlier";
-		} else if (in->first_round && last != ELECT_ROLE_ELECTED) {
-			role = last;	/* standby stays standby, an override stays one */
-			why = last == ELECT_ROLE_OVERRIDE
-				      ? "first good round: waiting a round for the peers' keys "
-					"before being elected (still active by the override)"
-				      : "first good round: waiting a round for the peers' keys";
-		} else {
-			role = ELECT_ROLE_ELECTED;
-			why = !others ? "only live node of the group"
-			      : tie ? "tie on timestamp: smaller name wins"
-				    : "smallest attachment timestamp";
-		}
-	}
-	if (reason)
-		*reason = why;
-	return role;
-}
-
-bool elect_decide(const struct elect_input *in, const char **reason)
-{
-	return elect_decide_role(in, reason) != ELECT_ROLE_STANDBY;
-}
-
-enum elect_redis elect_redis_state(bool round_ok, long long since_ok_ms, int ttl_ms)
-{
-	if (round_ok)
-		return ELECT_REDIS_OK;
-	if (since_ok_ms < 0 || since_ok_ms >= ttl_ms)
-		return ELECT_REDIS_DOWN;
-	return ELECT_REDIS_HOLD;
-}
-
-/* snprintf's result as a length, or -1 when it did not fit. */
-static int fitted(size_t len, int n)
-{
-	return n < 0 || (size_t)n >= len ? -1 : n;
-}
-
-int elect_key(char *out, size_t len, const char *cluster, int cluster_id, const char *node)
-{
-	return fitted(len, snprintf(out, len, "%s+%d+%s" ATTACH_SUFFIX, cluster, cluster_id, node));
-}
-
-int elect_epoch_key(char *out, size_t len, const char *cluster, int cluster_id)
-{
-	return fitted(len, snprintf(out, len, "%s+%d+epoch", cluster, cluster_id));
-}
-
-int elect_scan_pattern(char *out, size_t len, const char *cluster, int cluster_id)
-{
-	size_t n = 0;
-	for (const char *p = cluster; *p; p++) {
-		if (strchr("*?[]\\", *p)) {
-			if (n + 1 >= len)
-				return -1;
-			out[n++] = '\\';
-		}
-		if (n + 1 >= len)
-			return -1;
-		out[n++] = *p;
-	}
-	int k = snprintf(out + n, len - n, "+%d+*" ATTACH_SUFFIX, cluster_id);
-	if (k < 0 || (size_t)k >= len - n)
-		return -1;
-	return (int)(n + (size_t)k);
-}
-
-int elect_parse_key(const char *key, size_t len, const char *cluster, int cluster_id,
-		    char *node)
-{
-	char prefix[KEY_MAX];
-	int pl = snprintf(prefix, sizeof(prefix), "%s+%d+", cluster, cluster_id);
-	size_t sl = sizeof(ATTACH_SUFFIX) - 1;
-	if (pl < 0 || (size_t)pl >= sizeof(prefix) || len <= (size_t)pl + sl)
-		return -1;
-	if (memcmp(key, prefix, (size_t)pl) != 0 || memcmp(key + len - sl, ATTACH_SUFFIX, sl) != 0)
-		return -1;
-	const char *name = key + pl;
-	size_t nl = len - (size_t)pl - sl;
-	if (nl == 0 || nl > ELECT_NAME_MAX)
-		return -1;
-	for (size_t i = 0; i < nl; i++)
-		if (!name_char(name[i]))
-			return -1;	/* '+', NUL, spaces, glob or control characters */
-	memcpy(node, name, nl);
-	node[nl] = '\0';
-	return 0;
-}
-
-/* Plain decimal digits, at most 18 (no sign, no spaces).  0 or -1. */
-static int parse_dec(const char *s, size_t len, long long *out)
-{
-	long long v = 0;
-	if (len == 0 || len > 18)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int elect_parse_ts(const char *s, size_t len, long long *out)
-{
-	long long v;
-	if (parse_dec(s, len, &v) < 0 || v <= 0)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 /* ---- config ---- */
 
@@ -354,320 +152,11 @@ int elect_standby_window_ms(const void *cfg)
 
 /* ---- runtime ---- */
 
-struct elect_settings {
-	int interval_ms;
-	int ttl_ms;
-	int on_redis_down;	/* enum elect_down */
-	int standby_window_ms;
-};
-
-/* What the thread learnt, for the main thread (under mu). */
-struct elect_snap {
-	bool decided;		/* a first decision was made */
-	bool active;
-	bool elected;		/* active by the election (false: standby, or an override) */
-	unsigned long long epoch;
-	bool epoch_stale;	/* became active without Redis: epoch not fresh */
-	const char *reason;	/* static text */
-	char earliest[ELECT_NAME_MAX + 1];	/* smallest live timestamp; "" = unknown */
-	long long self_ts;	/* µs; 0 = not attached yet */
-	struct elect_peer peers[ELECT_MAX_PEERS];	/* other live nodes seen */
-	size_t npeers;
-	long long last_change_us;	/* wall clock of the last change of role, µs; 0 = none */
-	bool redis_up;
-};
-
-struct elect {
-	struct daemon *d;
-	/* fixed at create (restart-only) */
-	char node[ELECT_NAME_MAX + 1];
-	char cluster[ELECT_NAME_MAX + 1];
-	int cluster_id;
-	char key[KEY_MAX];		/* our attachment key */
-	char epoch_key[KEY_MAX];
-	char pattern[2 * KEY_MAX];	/* SCAN MATCH */
-	struct event *wake_ev;		/* on d->base: a change of role, seen by the loop */
-
-	pthread_t thread;
-	bool started;
-	int health;
-
-	pthread_mutex_t mu;		/* guards the mailbox, settings, redis and snap */
-	pthread_cond_t cv;		/* wakes the thread (CLOCK_MONOTONIC) */
-	bool stop;
-	bool woken;
-	struct elect_settings set;
-	struct redis_cfg redis;		/* private copy (host, password owned) */
-	unsigned long redis_gen;	/* bumped when the redis settings change */
-	struct elect_snap snap;
-
-	_Atomic bool active;
-	_Atomic unsigned long long transitions, redis_errors;
-
-	/* thread-only */
-	redisContext *c;
-	unsigned long conn_gen;		/* redis_gen the connection was made with */
-	long long self_ts;		/* µs from TIME; 0 = none yet */
-	unsigned long yields_seen;
-	bool decided, is_active;
-	bool is_override;		/* active by an override, not elected */
-	unsigned long long epoch, known_epoch;
-	bool epoch_stale;
-	bool ever_ok;
-	bool prev_ok;			/* the last round reached Redis */
-	uint64_t last_ok_mono;		/* µs */
-	bool redis_up;
-	bool warned_overflow, warned_conflict;
-	struct elect_peer rd[ELECT_MAX_PEERS];	/* this round's read */
-	char rd_keys[ELECT_MAX_PEERS][KEY_MAX];
-	size_t nrd;
-};
-
 static uint64_t wall_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static bool reply_is(const redisReply *r, int type)
-{
-	return r && r->type == type;
-}
-
-static void reply_err(const redisContext *c, const redisReply *r, const char *what,
-		      char *err, size_t errlen)
-{
-	if (!r)
-		snprintf(err, errlen, "%s: %s", what, c->errstr[0] ? c->errstr : "no reply");
-	else if (r->type == REDIS_REPLY_ERROR)
-		snprintf(err, errlen, "%s: %s", what, r->str);
-	else
-		snprintf(err, errlen, "%s: unexpected reply type %d", what, r->type);
-}
-
-/* Fresh attachment timestamp from the server's clock.  0 or -1. */
-static int take_time(redisContext *c, long long *ts, char *err, size_t errlen)
-{
-	redisReply *r = redisCommand(c, "TIME");
-	long long s, us;
-	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements != 2 ||
-	    !reply_is(r->element[0], REDIS_REPLY_STRING) ||
-	    !reply_is(r->element[1], REDIS_REPLY_STRING) ||
-	    parse_dec(r->element[0]->str, r->element[0]->len, &s) < 0 || s <= 0 ||
-	    parse_dec(r->element[1]->str, r->element[1]->len, &us) < 0 || us > 999999) {
-		reply_err(c, r, "TIME", err, errlen);
-		if (r)
-			freeReplyObject(r);
-		return -1;
-	}
-	*ts = s * 1000000LL + us;
-	freeReplyObject(r);
-	return 0;
-}
-
-/* Remember one SCAN page's keys of our group (deduplicated).  0 or -1. */
-static int scan_page(struct elect *e, redisContext *c, redisReply *r, char *cursor,
-		     size_t curlen, char *err, size_t errlen)
-{
-	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements != 2 ||
-	    !reply_is(r->element[0], REDIS_REPLY_STRING) ||
-	    !reply_is(r->element[1], REDIS_REPLY_ARRAY) || r->element[0]->len >= curlen) {
-		reply_err(c, r, "SCAN", err, errlen);
-		return -1;
-	}
-	memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
-	const redisReply *keys = r->element[1];
-	for (size_t i = 0; i < keys->elements; i++) {
-		const redisReply *k = keys->element[i];
-		char name[ELECT_NAME_MAX + 1];
-		if (!reply_is(k, REDIS_REPLY_STRING) || k->len >= KEY_MAX ||
-		    elect_parse_key(k->str, k->len, e->cluster, e->cluster_id, name) < 0)
-			continue;
-		size_t j;
-		for (j = 0; j < e->nrd; j++)
-			if (strcmp(e->rd[j].name, name) == 0)
-				break;
-		if (j < e->nrd)
-			continue;	/* SCAN may return a key twice */
-		if (e->nrd == ELECT_MAX_PEERS) {
-			if (!e->warned_overflow)
-				log_warn("election: more than %d live keys match '%s': the rest are "
-					 "ignored", ELECT_MAX_PEERS, e->pattern);
-			e->warned_overflow = true;
-			continue;
-		}
-		memcpy(e->rd_keys[e->nrd], k->str, k->len + 1);
-		memcpy(e->rd[e->nrd].name, name, sizeof(name));
-		e->rd[e->nrd].ts_us = 0;
-		e->nrd++;
-	}
-	return 0;
-}
-
-/* Read the timestamps of the keys found, and the group's epoch, in one MGET. */
-static int read_values(struct elect *e, redisContext *c, unsigned long long *epoch,
-		       char *err, size_t errlen)
-{
-	const char *argv[ELECT_MAX_PEERS + 2];
-	size_t argl[ELECT_MAX_PEERS + 2];
-	int a = 0;
-	argv[a] = "MGET"; argl[a++] = 4;
-	argv[a] = e->epoch_key; argl[a++] = strlen(e->epoch_key);
-	for (size_t i = 0; i < e->nrd; i++) {
-		argv[a] = e->rd_keys[i];
-		argl[a++] = strlen(e->rd_keys[i]);
-	}
-	redisReply *r = redisCommandArgv(c, a, argv, argl);
-	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements != (size_t)a - 1) {
-		reply_err(c, r, "MGET", err, errlen);
-		if (r)
-			freeReplyObject(r);
-		return -1;
-	}
-	long long ep = 0;
-	if (reply_is(r->element[0], REDIS_REPLY_STRING) &&
-	    elect_parse_ts(r->element[0]->str, r->element[0]->len, &ep) == 0)
-		*epoch = (unsigned long long)ep;
-	size_t n = 0;
-	for (size_t i = 0; i < e->nrd; i++) {
-		const redisReply *v = r->element[i + 1];
-		long long ts;
-		/* nil: the key expired between SCAN and MGET — that node is gone */
-		if (!reply_is(v, REDIS_REPLY_STRING) || elect_parse_ts(v->str, v->len, &ts) < 0)
-			continue;
-		if (strcmp(e->rd[i].name, e->node) == 0 && ts != e->self_ts && !e->warned_conflict) {
-			log_warn("election: key '%s' holds %lld, not this node's timestamp %lld: "
-				 "another node uses the name '%s' in this group", e->rd_keys[i], ts,
-				 e->self_ts, e->node);
-			e->warned_conflict = true;
-		}
-		e->rd[n] = e->rd[i];
-		e->rd[n].ts_us = ts;
-		memmove(e->rd_keys[n], e->rd_keys[i], strlen(e->rd_keys[i]) + 1);
-		n++;
-	}
-	e->nrd = n;
-	freeReplyObject(r);
-	return 0;
-}
-
-/*
- * The Redis part of a round: timestamp if needed, SET, SCAN, MGET.  0 on
- * success with the live keys in e->rd; -1 with the reason in err (the
- * connection is dropped, to be made again next round).
- */
-static int redis_round(struct elect *e, const struct elect_settings *s,
-		       const struct redis_cfg *rc, unsigned long rgen,
-		       unsigned long long *epoch, char *err, size_t errlen)
-{
-	redisReply *r = NULL;
-	e->nrd = 0;
-	if (e->c && e->conn_gen != rgen) {
-		redisFree(e->c);
-		e->c = NULL;
-	}
-	if (!e->c) {
-		e->c = redis_connect(rc, err, errlen);
-		if (!e->c)
-			return -1;
-		e->conn_gen = rgen;
-	}
-	redisContext *c = e->c;
-	unsigned long y = role_yield_requests();
-	if (e->self_ts <= 0 || y != e->yields_seen) {
-		long long ts;
-		if (take_time(c, &ts, err, errlen) < 0)
-			goto fail;
-		if (e->self_ts > 0)
-			log_info("election: yield: fresh attachment timestamp %lld (was %lld): "
-				 "this node goes to the back of the line", ts, e->self_ts);
-		else
-			log_info("election: attached to group '%s+%d' as '%s' with timestamp %lld",
-				 e->cluster, e->cluster_id, e->node, ts);
-		e->self_ts = ts;
-		e->yields_seen = y;
-	}
-
-	char cursor[32] = "0";
-	/* A node in forced standby withdraws its key, so that its peers elect
-	 * among themselves (maintenance: SIGRTMIN+2 hands the role over). */
-	bool withdraw = role_get_mode() == ROLE_MODE_FORCE_STANDBY;
-	int qrc = withdraw ? redisAppendCommand(c, "DEL %s", e->key)
-			   : redisAppendCommand(c, "SET %s %lld PX %d", e->key, e->self_ts, s->ttl_ms);
-	if (qrc != REDIS_OK ||
-	    redisAppendCommand(c, "SCAN 0 MATCH %s COUNT %d", e->pattern, SCAN_COUNT) != REDIS_OK) {
-		snprintf(err, errlen, "cannot queue SET: %s", c->errstr);
-		goto fail;
-	}
-	/* On any failure the connection is dropped, pending replies with it. */
-	if (redisGetReply(c, (void **)&r) != REDIS_OK ||
-	    !reply_is(r, withdraw ? REDIS_REPLY_INTEGER : REDIS_REPLY_STATUS)) {
-		reply_err(c, r, "SET", err, errlen);
-		goto fail;
-	}
-	freeReplyObject(r);
-	r = NULL;
-	if (redisGetReply(c, (void **)&r) != REDIS_OK || scan_page(e, c, r, cursor, sizeof(cursor),
-								     err, errlen) < 0)
-		goto fail;
-	freeReplyObject(r);
-	r = NULL;
-	for (int calls = 1; strcmp(cursor, "0") != 0; calls++) {
-		if (calls == SCAN_MAX_CALLS) {
-			snprintf(err, errlen, "SCAN: more than %d calls for one round", SCAN_MAX_CALLS);
-			goto fail;
-		}
-		r = redisCommand(c, "SCAN %s MATCH %s COUNT %d", cursor, e->pattern, SCAN_COUNT);
-		if (scan_page(e, c, r, cursor, sizeof(cursor), err, errlen) < 0)
-			goto fail;
-		freeReplyObject(r);
-		r = NULL;
-	}
-	if (read_values(e, c, epoch, err, errlen) < 0)
-		goto fail;
-	return 0;
-fail:
-	if (r)
-		freeReplyObject(r);
-	redisFree(e->c);
-	e->c = NULL;
-	e->nrd = 0;
-	return -1;
-}
-
-/*
- * Bump the group's epoch: INCR, but never to a value this node has already
- * seen (a restarted or flushed Redis loses the key; epochs must not go
- * back, or consumers would drop the new leader's messages).  One EVAL, so
- * it is atomic against the other nodes.
- */
-static const char epoch_script[] =
-	"local v = redis.call('INCR', KEYS[1])\n"
-	"local floor = tonumber(ARGV[1])\n"
-	"if v <= floor then v = floor + 1; redis.call('SET', KEYS[1], v) end\n"
-	"return v\n";
-
-/* 0 with *epoch set, or -1 (the connection is dropped). */
-static int bump_epoch(struct elect *e, unsigned long long floor, unsigned long long *epoch,
-		      char *err, size_t errlen)
-{
-	if (!e->c) {
-		snprintf(err, errlen, "not connected");
-		return -1;
-	}
-	redisReply *r = redisCommand(e->c, "EVAL %s 1 %s %llu", epoch_script, e->epoch_key, floor);
-	if (!reply_is(r, REDIS_REPLY_INTEGER) || r->integer <= 0) {
-		reply_err(e->c, r, "INCR (EVAL)", err, errlen);
-		if (r)
-			freeReplyObject(r);
-		redisFree(e->c);
-		e->c = NULL;
-		return -1;
-	}
-	*epoch = (unsigned long long)r->integer;
-	freeReplyObject(r);
-	return 0;
 }
 
 static void peers_text(struct buf *b, const struct elect_peer *p, size_t n, const char *self)
@@ -693,9 +182,9 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 	char err[256] = "";
 	unsigned long long cluster_epoch = 0;
 	bool reused = e->c != NULL;
-	bool ok = redis_round(e, s, rc, rgen, &cluster_epoch, err, sizeof(err)) == 0;
+	bool ok = elect_redis_round(e, s, rc, rgen, &cluster_epoch, err, sizeof(err)) == 0;
 	if (!ok && reused)	/* a connection the server dropped: one fresh try */
-		ok = redis_round(e, s, rc, rgen, &cluster_epoch, err, sizeof(err)) == 0;
+		ok = elect_redis_round(e, s, rc, rgen, &cluster_epoch, err, sizeof(err)) == 0;
 	uint64_t now = mono_usec();
 
 	if (ok) {
@@ -744,7 +233,7 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 	if (elected && (!was_elected || e->epoch_stale)) {
 		/* Elected (from standby or from an override): a fresh epoch, so
 		 * consumers can fence whoever led before. */
-		if (ok && bump_epoch(e, group, &epoch, err, sizeof(err)) == 0) {
+		if (ok && elect_bump_epoch(e, group, &epoch, err, sizeof(err)) == 0) {
 			if (was_elected)
 				log_info("election: epoch %llu taken now that redis answers (was %llu)",
 					 epoch, e->epoch);
@@ -828,33 +317,6 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 	e->decided = true;
 }
 
-/* Delete our key at a clean stop, so a peer takes over on its next round. */
-static void drop_key(struct elect *e, const struct redis_cfg *rc, unsigned long rgen)
-{
-	char err[256];
-	if (e->self_ts <= 0)
-		return;		/* never wrote it */
-	if (e->c && e->conn_gen != rgen) {
-		redisFree(e->c);
-		e->c = NULL;
-	}
-	if (!e->c)
-		e->c = redis_connect(rc, err, sizeof(err));
-	if (!e->c) {
-		log_warn("election: cannot delete key '%s' at stop (%s): peers take over once it "
-			 "expires", e->key, err);
-		return;
-	}
-	redisReply *r = redisCommand(e->c, "DEL %s", e->key);
-	if (reply_is(r, REDIS_REPLY_INTEGER))
-		log_info("election: key '%s' deleted: a peer can take over now", e->key);
-	else
-		log_warn("election: cannot delete key '%s' at stop (%s): peers take over once it "
-			 "expires", e->key, r && r->type == REDIS_REPLY_ERROR ? r->str : e->c->errstr);
-	if (r)
-		freeReplyObject(r);
-}
-
 static void *elect_main(void *arg)
 {
 	struct elect *e = arg;
@@ -892,7 +354,7 @@ static void *elect_main(void *arg)
 	}
 	pthread_mutex_unlock(&e->mu);
 
-	drop_key(e, &rc, rgen);
+	elect_drop_key(e, &rc, rgen);
 	if (e->c)
 		redisFree(e->c);
 	e->c = NULL;

@@ -1,0 +1,109 @@
+/*
+ * publish_int.h — what the publish group's files share inside the group:
+ * the one publish state of the process (pub), the event as it waits in the
+ * queue (struct pev), the spool file it may come from, and the spool's
+ * functions (spool.c) that the producer side (publish.c) calls.  Not for
+ * other groups: they use publish.h.
+ *
+ * Threads: the fields of pub say who touches them; the spool's functions
+ * run on the main thread, except spool_file_done() (any thread that ends
+ * a replayed event's trip: the delivery report, the publish thread's
+ * window trim, stop).
+ */
+#ifndef AGG_PUBLISH_INT_H
+#define AGG_PUBLISH_INT_H
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateq.h"
+#include "thread.h"
+
+#define TOPICS 3
+
+struct spool_file {
+	char path[PATH_MAX];
+	_Atomic size_t outstanding;	/* records not yet delivered again */
+	_Atomic bool keep;		/* some record was not re-produced: keep the file */
+};
+
+struct pev {
+	struct gateq_item q;		/* first: links it in the gate queue */
+	int topic;
+	bool raw;			/* value complete (from the spool) */
+	struct spool_file *sf;		/* the spool file it came from, or NULL */
+	uint32_t keylen, len;
+	char data[];			/* key bytes, then members (or the raw value) */
+};
+
+/*
+ * The publish path of the process: one per process (pub, defined in
+ * publish.c), started by publish_start().
+ */
+struct publisher {
+	bool started, enabled;
+	struct event_base *base;
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *topics[TOPICS];
+	char *node_json;		/* "\"node\":\"agg-a\"" */
+	char spool_dir[3072];		/* <state_dir>/spool */
+
+	pthread_t thread;
+	bool thread_started;
+	int health;
+	pthread_mutex_t mu;		/* guards queue/stopping/pump_* */
+	pthread_cond_t cv;
+	struct gateq queue;
+	bool stopping;
+	bool pump_waiting;		/* the publish thread sleeps on cv */
+	bool pump_busy;			/* the publish thread is producing a taken list */
+	_Atomic size_t nqueued;		/* copy of queued, read without the lock */
+	_Atomic bool busy;		/* copy of pump_busy || stopping, read without the lock */
+	_Atomic int window_ms;
+
+	int pipe[2];
+	struct event *io_ev, *timer;
+
+	/* spool (spool.c writes and replays; serve() syncs): main thread only */
+	int spool_fd;
+	size_t spool_bytes_cur;
+	char spool_cur[PATH_MAX];
+	uint64_t spool_seq;
+	bool spool_dirty;
+	_Atomic bool replaying;
+	uint64_t ok_since_fail;		/* deliveries since the last failure */
+	bool any_failure;
+	uint64_t last_fail_ms;		/* monotonic ms of the last failed delivery */
+	rd_kafka_resp_err_t last_err;	/* last broker-level error logged */
+
+	_Atomic uint64_t enqueued[TOPICS], produced, delivered, failed, spooled, replayed;
+	_Atomic uint64_t drop_window, drop_full, drop_disk, drop_topic, drop_stop, drop_produce;
+	_Atomic uint64_t unpublished, spool_corrupt;
+};
+
+extern struct publisher pub;
+
+static inline uint64_t mono_ms(void)
+{
+	return mono_usec() / 1000u;
+}
+
+/* ---- the spool (spool.c) ---- */
+
+/* Close the spool file being written (fdatasync'ed first if dirty). */
+void spool_close(void);
+/* Append one failed event to the spool file being written (opened or rotated as needed). */
+void spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl);
+/* Oldest closed spool file, or "" (caller's buffer). */
+void spool_oldest(char *out, size_t len);
+/* Read one spool file and put its records at the queue's front. */
+void spool_replay(const char *path);
+/* A spool record finished its trip (delivered, failed and re-spooled, or dropped). */
+void spool_file_done(struct spool_file *sf);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * spool.c — the publish path's disk spool: events librdkafka finally failed
+ * to deliver are appended to <state_dir>/spool/, and replayed, oldest file
+ * first, at the front of the publish queue once deliveries succeed again
+ * (publish.c decides when).  Main thread (from the delivery reports and the
+ * loop's timer), except spool_file_done(); it owns the spool files, the one
+ * being written (pub.spool_*) and, through struct spool_file, each one being
+ * replayed.
+ *
+ * Spool format (docs/formats.md): files <state_dir>/spool/<ms>-<seq>.spool of
+ * records "AGS1", u32 topic length, u32 key length, u32 value length,
+ * u32 CRC-32 of topic+key+value (little endian), then the three byte
+ * strings.  A file is fdatasync'ed after each batch of delivery reports and
+ * removed once every record in it was delivered again.  A torn or corrupt
+ * tail (a crash mid-write) ends the file's replay and is counted.
+ *
+ * A spooled value is marked "elected":false (unelect.h), when it is written
+ * and again when it is read (files of older releases): replayed late, under
+ * an epoch that may have been overtaken, it is not a deposed leader's
+ * duplicate and the consumer's rule must not fence it (docs/election.md).
+ */
+#include "publish_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "unelect.h"
+
+#define SPOOL_ROTATE (64u << 20)	/* bytes: a spool file is closed at this size */
+
+/* A spool record finished its trip (delivered, failed and re-spooled, or dropped). */
+void spool_file_done(struct spool_file *sf)
+{
+	if (atomic_fetch_sub(&sf->outstanding, 1) != 1)
+		return;
+	if (!atomic_load(&sf->keep) && unlink(sf->path) < 0 && errno != ENOENT)
+		log_warn("publish: cannot remove replayed spool file '%s': %s", sf->path, strerror(errno));
+	free(sf);
+	atomic_store(&pub.replaying, false);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t rec_crc(const char *t, size_t tl, const char *k, size_t kl, const char *v, size_t vl)
+{
+	uLong c = crc32(0L, Z_NULL, 0);
+	c = crc32(c, (const Bytef *)t, (uInt)tl);
+	c = crc32(c, (const Bytef *)k, (uInt)kl);
+	c = crc32(c, (const Bytef *)v, (uInt)vl);
+	return (uint32_t)c;
+}
+
+void spool_close(void)
+{
+	if (pub.spool_fd < 0)
+		return;
+	if (pub.spool_dirty)
+		fdatasync(pub.spool_fd);
+	close(pub.spool_fd);
+	pub.spool_fd = -1;
+	pub.spool_dirty = false;
+	pub.spool_cur[0] = '\0';
+}
+
+void spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl)
+{
+	size_t tl = strlen(topic);
+	if (pub.spool_fd >= 0 && pub.spool_bytes_cur >= SPOOL_ROTATE)
+		spool_close();
+	if (pub.spool_fd < 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(pub.spool_cur, sizeof(pub.spool_cur), "%s/%013lld-%06llu.spool", pub.spool_dir,
+			 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+			 (unsigned long long)++pub.spool_seq % 1000000);
+		pub.spool_fd = open(pub.spool_cur, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		pub.spool_bytes_cur = 0;
+		if (pub.spool_fd < 0) {
+			atomic_fetch_add(&pub.drop_disk, 1);
+			log_error("publish: cannot open spool file '%s': %s; event lost", pub.spool_cur,
+				  strerror(errno));
+			pub.spool_cur[0] = '\0';
+			return;
+		}
+	}
+	unsigned char *rec = malloc(20 + tl + kl + vl + UNELECT_EXTRA);
+	if (!rec) {
+		atomic_fetch_add(&pub.drop_disk, 1);
+		return;
+	}
+	/* stored "elected":false: by the time it is replayed its epoch may be
+	 * overtaken, and no other node holds it (docs/election.md) */
+	char *v = (char *)rec + 20 + tl + kl;
+	vl = unelect(val, vl, v);
+	size_t n = 20 + tl + kl + vl;
+	memcpy(rec, "AGS1", 4);
+	put32(rec + 4, (uint32_t)tl);
+	put32(rec + 8, (uint32_t)kl);
+	put32(rec + 12, (uint32_t)vl);
+	put32(rec + 16, rec_crc(topic, tl, key, kl, v, vl));
+	memcpy(rec + 20, topic, tl);
+	memcpy(rec + 20 + tl, key, kl);
+	ssize_t w = write(pub.spool_fd, rec, n);
+	free(rec);
+	if (w != (ssize_t)n) {
+		atomic_fetch_add(&pub.drop_disk, 1);
+		log_error("publish: cannot write spool file '%s': %s; event lost", pub.spool_cur,
+			  w < 0 ? strerror(errno) : "short write (disk full?)");
+		if (w > 0 && ftruncate(pub.spool_fd, (off_t)pub.spool_bytes_cur) < 0)
+			spool_close();
+		return;
+	}
+	pub.spool_bytes_cur += n;
+	pub.spool_dirty = true;
+	atomic_fetch_add(&pub.spooled, 1);
+}
+
+/* Oldest closed spool file, or "" (caller's buffer). */
+void spool_oldest(char *out, size_t len)
+{
+	out[0] = '\0';
+	DIR *d = opendir(pub.spool_dir);
+	if (!d)
+		return;
+	char best[256] = "";
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		if (n < 7 || strcmp(de->d_name + n - 6, ".spool") != 0)
+			continue;
+		char full[PATH_MAX];
+		snprintf(full, sizeof(full), "%s/%s", pub.spool_dir, de->d_name);
+		if (strcmp(full, pub.spool_cur) == 0)
+			continue;
+		if (!best[0] || strcmp(de->d_name, best) < 0)
+			snprintf(best, sizeof(best), "%s", de->d_name);
+	}
+	closedir(d);
+	if (best[0])
+		snprintf(out, len, "%s/%s", pub.spool_dir, best);
+}
+
+/* Read one spool file and put its records at the queue's front. */
+void spool_replay(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("publish: cannot open spool file '%s': %s", path, strerror(errno));
+		return;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size > (off_t)(SPOOL_ROTATE * 2)) {
+		close(fd);
+		log_error("publish: spool file '%s' is unreadable or too large; left for an operator", path);
+		return;
+	}
+	size_t size = (size_t)st.st_size;
+	unsigned char *buf = malloc(size ? size : 1);
+	ssize_t r = buf ? read(fd, buf, size) : -1;
+	close(fd);
+	if (r != (ssize_t)size) {
+		free(buf);
+		log_error("publish: cannot read spool file '%s'", path);
+		return;
+	}
+	struct spool_file *sf = calloc(1, sizeof(*sf));
+	if (!sf) {
+		free(buf);
+		return;
+	}
+	snprintf(sf->path, sizeof(sf->path), "%s", path);
+	struct gateq_item *list = NULL, **tail = &list;
+	size_t n = 0, off = 0;
+	while (off + 20 <= size) {
+		const unsigned char *h = buf + off;
+		uint32_t tl = get32(h + 4), kl = get32(h + 8), vl = get32(h + 12), crc = get32(h + 16);
+		if (memcmp(h, "AGS1", 4) != 0 || (uint64_t)tl + kl + vl > size - off - 20) {
+			atomic_fetch_add(&pub.spool_corrupt, 1);
+			log_warn("publish: spool file '%s' has a torn or corrupt record at byte %zu; "
+				 "replaying what precedes it", path, off);
+			break;
+		}
+		const char *t = (const char *)h + 20, *k = t + tl, *v = k + kl;
+		if (rec_crc(t, tl, k, kl, v, vl) != crc) {
+			atomic_fetch_add(&pub.spool_corrupt, 1);
+			log_warn("publish: spool file '%s': bad checksum at byte %zu; stopping there", path, off);
+			break;
+		}
+		off += 20 + tl + kl + vl;
+		int topic = -1;
+		for (int i = 0; i < TOPICS; i++) {
+			const char *full = rd_kafka_topic_name(pub.topics[i]);
+			if (strlen(full) == tl && memcmp(full, t, tl) == 0)
+				topic = i;
+		}
+		if (topic < 0) {
+			atomic_fetch_add(&pub.drop_topic, 1);
+			continue;
+		}
+		struct pev *e = malloc(sizeof(*e) + kl + vl + UNELECT_EXTRA);
+		if (!e)
+			break;
+		*e = (struct pev){ .q.t_ms = mono_ms(), .topic = topic, .raw = true, .sf = sf,
+				   .keylen = kl };
+		memcpy(e->data, k, kl);
+		/* marked again: files of releases that stored the value as
+		 * produced, "elected":true with an epoch long overtaken */
+		e->len = (uint32_t)unelect(v, vl, e->data + kl);
+		*tail = &e->q;
+		tail = &e->q.next;
+		n++;
+	}
+	free(buf);
+	if (n == 0) {
+		unlink(path);
+		free(sf);
+		return;
+	}
+	atomic_store(&sf->outstanding, n);
+	atomic_store(&pub.replaying, true);
+	atomic_fetch_add(&pub.replayed, n);
+	log_info("publish: replaying %zu event(s) from spool file '%s'", n, path);
+	pthread_mutex_lock(&pub.mu);
+	gateq_push_front(&pub.queue, list, n);
+	atomic_store(&pub.nqueued, pub.queue.n);
+	pthread_cond_signal(&pub.cv);
+	pthread_mutex_unlock(&pub.mu);
+}
