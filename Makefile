@@ -23,7 +23,7 @@ PKGS      := libevent libevent_pthreads libconfig libpcre2-8 hiredis rdkafka zli
 CHECK_PKGS := check
 
 BUILD     := build$(if $(SANITIZE),-san)
-GROUPS    := core publish election totalizer sweep rollup ctl
+GROUPS    := core publish election totalizer sweep rollup daemon ctl
 INCDIRS   := $(addprefix -Iinclude/,$(GROUPS))
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -53,14 +53,12 @@ msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 # Sources by group, one folder each under src/ (headers mirror them under
-# include/).  Everything but the two mains goes into one static library;
-# src/jobs.c is the job table, the one file that names every job.
+# include/).  Everything but the two mains goes into one static library.
 
-# core: the daemon core: loop, config, HTTP server, job life cycle, threads, logging, helpers
+# core: the libraries every group stands on: config engine, HTTP server and
+# client, role state, threads and workers, logging, systemd notify, helpers
 CORE_SRCS := \
-	src/core/loop.c \
 	src/core/config.c \
-	src/core/status.c \
 	src/core/http.c \
 	src/core/role.c \
 	src/core/notify.c \
@@ -104,12 +102,19 @@ ROLLUP_SRCS := \
 	src/rollup/influx_parse.c \
 	src/rollup/vm_hour.c \
 	src/rollup/usage_capnp.c
+# daemon: what assembles core, publish and the jobs into aggregatord: the job
+# table, the loop (signals, reload, watchdog), the status routes (main.c is
+# the daemon's main)
+DAEMON_SRCS := \
+	src/daemon/jobs.c \
+	src/daemon/loop.c \
+	src/daemon/status.c
 # ctl: aggregatorctl, the command-line client
 CTL_SRCS := \
 	src/ctl/export.c
 
-LIB_SRCS := src/jobs.c $(CORE_SRCS) $(PUBLISH_SRCS) $(ELECTION_SRCS) \
-	$(TOTALIZER_SRCS) $(SWEEP_SRCS) $(ROLLUP_SRCS) $(CTL_SRCS)
+LIB_SRCS := $(CORE_SRCS) $(PUBLISH_SRCS) $(ELECTION_SRCS) \
+	$(TOTALIZER_SRCS) $(SWEEP_SRCS) $(ROLLUP_SRCS) $(DAEMON_SRCS) $(CTL_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libagg.a
 
@@ -133,7 +138,7 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(DAEMON): $(BUILD)/src/core/main.o $(LIB)
+$(DAEMON): $(BUILD)/src/daemon/main.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
