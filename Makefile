@@ -142,9 +142,16 @@ $(DAEMON): $(BUILD)/src/daemon/main.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(CTL): $(BUILD)/src/ctl/aggregatorctl.o $(LIB)
+# aggregatorctl is a small client: it links the client side of core (config
+# file, JSON, HTTP client), the offline export and the usage codec, and none
+# of the daemon's server libraries (librdkafka, MariaDB, hiredis, libevent,
+# PCRE2).
+CTL_DEPS := src/core/config.c src/core/addr.c src/core/log.c src/core/buf.c src/core/json.c \
+	src/core/httpc.c src/core/role.c src/rollup/usage_capnp.c $(CTL_SRCS)
+CTL_PKGS := libconfig zlib xlsxwriter
+$(CTL): $(BUILD)/src/ctl/aggregatorctl.o $(CTL_DEPS:%.c=$(BUILD)/%.o)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs $(CTL_PKGS))
 
 $(UNIT_BIN): $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(call msg,LD,$@)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "job.h"
 #include "httpc.h"
 #include "log.h"
 #include "thread.h"
@@ -30,7 +31,7 @@ static double bench_config(const char *file, bool full)
 		if (full) {
 			struct cfg_ctx ctx;
 			cfg_ctx_init(&ctx, file);
-			struct config *cfg = config_load(file, &ctx);
+			struct config *cfg = config_load(file, &ctx, job_table);
 			if (!cfg) {
 				fprintf(stderr, "%s", ctx.errors.data);
 				exit(1);

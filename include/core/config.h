@@ -154,21 +154,22 @@ struct config {
 	struct redis_cfg redis;
 	struct kafka_cfg kafka;
 	void *jobs[JOB_MAX];	/* per job-table slot: its section, or NULL if absent */
+	const struct job_ops *const *jobtab;	/* the table it was read with (borrowed), or NULL */
 };
 
 /*
- * Read and validate FILE.  Returns the config, or NULL with every error in
+ * Read and validate FILE: the core sections, and the section of each job in
+ * jobs (a NULL-terminated table: slot i of it is cfg->jobs[i]; an unknown
+ * section is an error).  jobs NULL reads the core sections alone and
+ * ignores every other section (a client such as aggregatorctl, which links
+ * no job).  Returns the config (caller frees with config_free(); it keeps a
+ * pointer to jobs, which must outlive it), or NULL with every error in
  * ctx->errors (caller initialises ctx with cfg_ctx_init() and releases it
  * with cfg_ctx_release()).
  */
-struct config *config_load(const char *file, struct cfg_ctx *ctx);
-void config_free(struct config *cfg);
-
-/* The same with another job table (unit tests); free with config_free_jobs_table(). */
 struct job_ops;
-struct config *config_load_jobs(const char *file, struct cfg_ctx *ctx,
-				const struct job_ops *const *jobs);
-void config_free_jobs_table(struct config *cfg, const struct job_ops *const *jobs);
+struct config *config_load(const char *file, struct cfg_ctx *ctx, const struct job_ops *const *jobs);
+void config_free(struct config *cfg);
 
 /*
  * For a reload: warn about every restart-only key that differs and keep its

@@ -630,10 +630,10 @@ static int config_from_tree(struct cfg_ctx *ctx, config_t *lc, struct config *cf
 		for (size_t c = 0; c < N_CORE; c++)
 			if (strcmp(core_sections[c].name, name) == 0)
 				known = true;
-		for (size_t j = 0; jobs[j]; j++)
+		for (size_t j = 0; jobs && jobs[j]; j++)
 			if (strcmp(jobs[j]->name, name) == 0)
 				known = true;
-		if (!known)
+		if (!known && jobs)	/* core sections alone: the others are not read */
 			rc = cfg_error(ctx, s, "unknown section '%s'", name);
 	}
 	for (size_t c = 0; c < N_CORE; c++) {
@@ -645,7 +645,7 @@ static int config_from_tree(struct cfg_ctx *ctx, config_t *lc, struct config *cf
 	if (fill_node_name(ctx, cfg, config_setting_get_member(root, "node")) < 0)
 		rc = -1;
 	kafka_presence(cfg, config_setting_get_member(root, "kafka"));
-	for (size_t j = 0; jobs[j] && j < JOB_MAX; j++) {
+	for (size_t j = 0; jobs && jobs[j] && j < JOB_MAX; j++) {
 		const struct job_ops *ops = jobs[j];
 		const config_setting_t *sec = config_setting_get_member(root, ops->name);
 		if (!sec)
@@ -660,35 +660,29 @@ static int config_from_tree(struct cfg_ctx *ctx, config_t *lc, struct config *cf
 		if (jrc < 0)
 			rc = -1;
 	}
-	if (rc == 0)
+	if (rc == 0 && jobs)
 		warn_unpublished(ctx, root, cfg, jobs);
 	return rc;
 }
 
-static void config_free_jobs(struct config *cfg, const struct job_ops *const *jobs)
-{
-	for (size_t j = 0; jobs[j] && j < JOB_MAX; j++) {
-		if (!cfg->jobs[j])
-			continue;
-		cfg_free_section(jobs[j]->keys, cfg->jobs[j]);
-		free(cfg->jobs[j]);
-		cfg->jobs[j] = NULL;
-	}
-}
-
-void config_free_jobs_table(struct config *cfg, const struct job_ops *const *jobs)
+void config_free(struct config *cfg)
 {
 	if (!cfg)
 		return;
 	for (size_t c = 0; c < N_CORE; c++)
 		cfg_free_section(core_sections[c].keys, (char *)cfg + core_sections[c].offset);
-	config_free_jobs(cfg, jobs);
+	for (size_t j = 0; cfg->jobtab && cfg->jobtab[j] && j < JOB_MAX; j++) {
+		if (!cfg->jobs[j])
+			continue;
+		cfg_free_section(cfg->jobtab[j]->keys, cfg->jobs[j]);
+		free(cfg->jobs[j]);
+		cfg->jobs[j] = NULL;
+	}
 	free(cfg->file);
 	free(cfg);
 }
 
-struct config *config_load_jobs(const char *file, struct cfg_ctx *ctx,
-				const struct job_ops *const *jobs)
+struct config *config_load(const char *file, struct cfg_ctx *ctx, const struct job_ops *const *jobs)
 {
 	config_t lc;
 	struct config *cfg = NULL;
@@ -708,25 +702,18 @@ struct config *config_load_jobs(const char *file, struct cfg_ctx *ctx,
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg || !(cfg->file = strdup(file))) {
 		cfg_error(ctx, NULL, "out of memory");
+		free(cfg);
+		cfg = NULL;
 		goto out;
 	}
+	cfg->jobtab = jobs;
 	if (config_from_tree(ctx, &lc, cfg, jobs) < 0 || ctx->nerrors) {
-		config_free_jobs_table(cfg, jobs);
+		config_free(cfg);
 		cfg = NULL;
 	}
 out:
 	config_destroy(&lc);
 	return cfg;
-}
-
-struct config *config_load(const char *file, struct cfg_ctx *ctx)
-{
-	return config_load_jobs(file, ctx, job_table);
-}
-
-void config_free(struct config *cfg)
-{
-	config_free_jobs_table(cfg, job_table);
 }
 
 void config_carry_restart_keys(struct config *old, struct config *next)
@@ -737,10 +724,11 @@ void config_carry_restart_keys(struct config *old, struct config *next)
 		cfg_restart_diff(core_sections[c].name, core_sections[c].keys, o, n);
 		cfg_keep_restart(core_sections[c].keys, o, n);
 	}
-	for (size_t j = 0; job_table[j] && j < JOB_MAX; j++) {
+	const struct job_ops *const *jobs = next->jobtab;
+	for (size_t j = 0; jobs && old->jobtab == jobs && jobs[j] && j < JOB_MAX; j++) {
 		if (!old->jobs[j] || !next->jobs[j])
 			continue;
-		cfg_restart_diff(job_table[j]->name, job_table[j]->keys, old->jobs[j], next->jobs[j]);
-		cfg_keep_restart(job_table[j]->keys, old->jobs[j], next->jobs[j]);
+		cfg_restart_diff(jobs[j]->name, jobs[j]->keys, old->jobs[j], next->jobs[j]);
+		cfg_keep_restart(jobs[j]->keys, old->jobs[j], next->jobs[j]);
 	}
 }

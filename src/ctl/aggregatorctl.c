@@ -61,7 +61,7 @@ static void from_config(struct ctl *c, const char *file, bool must)
 		return;
 	struct cfg_ctx ctx;
 	cfg_ctx_init(&ctx, file);
-	struct config *cfg = config_load(file, &ctx);
+	struct config *cfg = config_load(file, &ctx, NULL);	/* core sections only */
 	if (!cfg) {
 		fprintf(stderr, "aggregatorctl: cannot use config file '%s':\n%s", file,
 			ctx.errors.data);

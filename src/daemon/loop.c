@@ -53,7 +53,7 @@ int daemon_reload(struct daemon *d)
 	log_info("reloading config file '%s'", d->config_file);
 	d->last_reload = time(NULL);
 	cfg_ctx_init(&ctx, d->config_file);
-	next = config_load(d->config_file, &ctx);
+	next = config_load(d->config_file, &ctx, job_table);
 	if (!next) {
 		log_error("config file '%s' has errors, not reloading", d->config_file);
 		log_errors(ctx.errors.data);

@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 
 	struct cfg_ctx ctx;
 	cfg_ctx_init(&ctx, file);
-	struct config *cfg = config_load(file, &ctx);
+	struct config *cfg = config_load(file, &ctx, job_table);
 	if (!cfg) {
 		fputs(ctx.errors.data, stderr);
 		cfg_ctx_release(&ctx);

@@ -57,6 +57,18 @@ grep -Eq '^role +auto' "$H_TMP/status.txt" || h_fail "status shows no role"
 "$AGGCTL" -c "$conf" status --json | grep -q '"node":"node-a"' || h_fail "status --json"
 h_ok "aggregatorctl status (table, --json, -c FILE)"
 
+# aggregatorctl is a small client: it reads the core sections of the config
+# alone (job sections, even unknown ones, are not read) and links no server
+# library.
+{ cat "$conf"; printf 'sweep = { master = { host = "x"; }; members = ( ); };\nfuture_job = { a = 1; };\n'; } > "$H_TMP/ctl-jobs.conf"
+"$AGGCTL" -c "$H_TMP/ctl-jobs.conf" status --json | grep -q '"node":"node-a"' ||
+    h_fail "aggregatorctl -c with job sections (read without the job table) failed"
+libs=$(ldd "$AGGCTL")
+if grep -Eq 'librdkafka|libmariadb|libhiredis|libevent|libpcre2' <<< "$libs"; then
+    h_fail "aggregatorctl links a server library: $(grep -E 'rdkafka|mariadb|hiredis|event|pcre2' <<< "$libs" | tr '\n' ' ')"
+fi
+h_ok "aggregatorctl reads the core sections alone and links no server library (ldd)"
+
 # --- hostile HTTP ---
 code() { curl -s -o /dev/null -w '%{http_code}' --path-as-is --max-time 5 "$@"; }
 [ "$(code "$a_URL/v1/../../etc/passwd")" = 400 ] || h_fail "dot-dot path not refused"

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "job.h"
 #include "suites.h"
 
 char *unit_tmpfile(const char *text)
@@ -27,7 +28,7 @@ void unit_expect_cfg_error(const char *text, int line, const char *needle)
 	char *path = unit_tmpfile(text);
 	struct cfg_ctx ctx;
 	cfg_ctx_init(&ctx, path);
-	struct config *cfg = config_load(path, &ctx);
+	struct config *cfg = config_load(path, &ctx, job_table);
 	ck_assert_msg(cfg == NULL, "config should be refused: %s", text);
 	char want[512];
 	snprintf(want, sizeof(want), "%s:%d: ", path, line);

@@ -18,7 +18,7 @@ static struct config *load(const char *text, struct cfg_ctx *ctx, char **path)
 {
 	*path = unit_tmpfile(text);
 	cfg_ctx_init(ctx, *path);
-	return config_load(*path, ctx);
+	return config_load(*path, ctx, job_table);
 }
 
 /* Assert that text fails with an error line "FILE:line: ...needle...". */
@@ -117,7 +117,7 @@ START_TEST(unreadable_file)
 {
 	struct cfg_ctx ctx;
 	cfg_ctx_init(&ctx, "/nonexistent/aggregatord.conf");
-	ck_assert_ptr_null(config_load("/nonexistent/aggregatord.conf", &ctx));
+	ck_assert_ptr_null(config_load("/nonexistent/aggregatord.conf", &ctx, job_table));
 	ck_assert_ptr_nonnull(strstr(ctx.errors.data, "/nonexistent/aggregatord.conf: cannot read"));
 	cfg_ctx_release(&ctx);
 }
@@ -135,7 +135,7 @@ static char *secret_warnings(const char *text, mode_t mode, gid_t gid)
 	ck_assert_int_eq(chown(path, (uid_t)-1, gid), 0);
 	ck_assert_int_eq(chmod(path, mode), 0);
 	cfg_ctx_init(&ctx, path);
-	struct config *cfg = config_load(path, &ctx);
+	struct config *cfg = config_load(path, &ctx, job_table);
 	ck_assert_msg(cfg != NULL, "%s", ctx.errors.data);
 	config_free(cfg);
 	char *w = strdup(ctx.warnings.data);
@@ -256,7 +256,7 @@ START_TEST(job_section)
 	char *path = unit_tmpfile("demo = {\n interval = 5;\n members = (\n"
 				  "  { host = \"a\"; },\n  { host = \"b\"; port = 3307; }\n );\n};\n");
 	cfg_ctx_init(&ctx, path);
-	struct config *cfg = config_load_jobs(path, &ctx, demo_table);
+	struct config *cfg = config_load(path, &ctx, demo_table);
 	ck_assert_msg(cfg != NULL, "%s", ctx.errors.data);
 	struct demo_cfg *d = cfg->jobs[0];
 	ck_assert_ptr_nonnull(d);
@@ -267,7 +267,7 @@ START_TEST(job_section)
 	ck_assert_str_eq(d->members[1].host, "b");
 	ck_assert_int_eq(d->members[0].port, 3306);
 	ck_assert_int_eq(d->members[1].port, 3307);
-	config_free_jobs_table(cfg, demo_table);
+	config_free(cfg);
 	cfg_ctx_release(&ctx);
 	unlink(path);
 	free(path);
@@ -275,7 +275,7 @@ START_TEST(job_section)
 	/* Errors inside list elements and from validate carry their lines. */
 	path = unit_tmpfile("demo = {\n members = (\n  { port = 1; },\n  { host = \"b\"; port = 0; }\n );\n};\n");
 	cfg_ctx_init(&ctx, path);
-	ck_assert_ptr_null(config_load_jobs(path, &ctx, demo_table));
+	ck_assert_ptr_null(config_load(path, &ctx, demo_table));
 	ck_assert_msg(strstr(ctx.errors.data, ":3: 'demo.members[0].host' is required"), "%s",
 		      ctx.errors.data);
 	ck_assert_msg(strstr(ctx.errors.data, ":4: 'demo.members[1].port' is 0"), "%s",
@@ -286,7 +286,7 @@ START_TEST(job_section)
 
 	path = unit_tmpfile("\ndemo = { interval = 5; };\n");
 	cfg_ctx_init(&ctx, path);
-	ck_assert_ptr_null(config_load_jobs(path, &ctx, demo_table));
+	ck_assert_ptr_null(config_load(path, &ctx, demo_table));
 	ck_assert_msg(strstr(ctx.errors.data, ":2: 'demo' needs at least one member"), "%s",
 		      ctx.errors.data);
 	cfg_ctx_release(&ctx);

@@ -5,6 +5,7 @@
 
 #include "daemon.h"
 #include "json.h"
+#include "job.h"
 #include "suites.h"
 #include "thread.h"
 
@@ -13,7 +14,7 @@ static struct config *tiny_config(char **path)
 	struct cfg_ctx ctx;
 	*path = unit_tmpfile("node = { name = \"agg-\\\"q\"; };\n");
 	cfg_ctx_init(&ctx, *path);
-	struct config *cfg = config_load(*path, &ctx);
+	struct config *cfg = config_load(*path, &ctx, job_table);
 	cfg_ctx_release(&ctx);
 	return cfg;
 }
@@ -29,7 +30,7 @@ START_TEST(status_is_json)
 	struct cfg_ctx ctx;
 	path = unit_tmpfile("node = { name = \"agg-a\"; };\n");
 	cfg_ctx_init(&ctx, path);
-	cfg = config_load(path, &ctx);
+	cfg = config_load(path, &ctx, job_table);
 	cfg_ctx_release(&ctx);
 	ck_assert_ptr_nonnull(cfg);
 

@@ -478,12 +478,12 @@ static struct config *load_elect(const char *text, struct cfg_ctx *ctx, char **p
 {
 	*path = unit_tmpfile(text);
 	cfg_ctx_init(ctx, *path);
-	return config_load_jobs(*path, ctx, elect_table);
+	return config_load(*path, ctx, elect_table);
 }
 
 static void done(struct config *cfg, struct cfg_ctx *ctx, char *path)
 {
-	config_free_jobs_table(cfg, elect_table);
+	config_free(cfg);
 	cfg_ctx_release(ctx);
 	unlink(path);
 	free(path);

@@ -329,7 +329,7 @@ START_TEST(totalizer_config)
 	char *path = unit_tmpfile("totalizer = {\n rules = ( " RULE("") " );\n};\n");
 	struct cfg_ctx ctx;
 	cfg_ctx_init(&ctx, path);
-	struct config *cfg = config_load(path, &ctx);
+	struct config *cfg = config_load(path, &ctx, job_table);
 	ck_assert_msg(cfg != NULL, "%s", ctx.errors.data);
 	const struct totalizer_cfg *t = cfg->jobs[job_index("totalizer")];
 	ck_assert(t->enabled);
