@@ -90,6 +90,7 @@ TOTALIZER_SRCS := \
 # sweep: radacct rows from the members into master
 SWEEP_SRCS := \
 	src/sweep/sweep.c \
+	src/sweep/sweep_db.c \
 	src/sweep/radacct.c
 # rollup: hourly usage from InfluxDB into Cap'n Proto files; the master merge
 ROLLUP_SRCS := \

@@ -19,11 +19,9 @@
  *   5. publish each session a member's delete moved (after its commit) and
  *      each stale-closed one, with master's row, once per version of that
  *      row (publish_master, radacct.h's ra_seen).
- * At every connect the table's columns and unique indexes are checked (a
- * table not keyed by acctuniqueid alone is refused with the ALTER TABLE
- * that fixes it).  Sessions keep their server's own time zone; DATETIMEs
- * travel from member to master as UNIX time, and versions from different
- * servers are compared by it (docs/sweep.md, "Time zones").
+ * Sessions keep their server's own time zone; DATETIMEs travel from member
+ * to master as UNIX time, and versions from different servers are compared
+ * by it (docs/sweep.md, "Time zones").
  * A crash anywhere leaves at worst rows copied and not yet deleted; the next
  * cycle copies them again (a no-op) and deletes them.  Master down: nothing
  * is deleted anywhere.
@@ -32,6 +30,11 @@
  * connection), one thread per member per cycle (its own member and master
  * connections), the main thread (life cycle, metrics, status).  Counters are
  * atomics written by one thread each.
+ *
+ * This file: the config, the runtime state, the moves and stale closing,
+ * the cycle, the life cycle, metrics and status.  sweep_db.c opens the
+ * connections (and checks the table at connect) and binds rows;
+ * radacct.c has the pure rules and the statements' text.
  */
 #include "sweep.h"
 
@@ -50,6 +53,7 @@
 #include "publish.h"
 #include "radacct.h"
 #include "role.h"
+#include "sweep_int.h"
 #include "thread.h"
 #include "worker.h"
 
@@ -158,62 +162,6 @@ static int sweep_enabled(const void *cfg)
 
 /* ---- runtime ---- */
 
-struct sweep;
-
-struct conn {
-	MYSQL *db;
-	MYSQL_STMT *page, *upsert_full;		/* cached statements */
-	MYSQL_STMT *stage_full, *del_join, *stage_clear;	/* the exact delete */
-	char tz[80];			/* the session's time zone as the server names it */
-	long utc_off;			/* s east of UTC at connect */
-	bool fresh;			/* opened since its zone was last compared */
-};
-
-/* Refusals of a server's table by the unique-index check at connect. */
-struct schema_watch {
-	_Atomic uint64_t refused;	/* connects refused */
-	_Atomic bool bad;		/* the last check refused it */
-};
-
-struct member {
-	struct sweep *sw;
-	struct sweep_db cfg;		/* private copy */
-	struct conn mc;			/* member connection (its thread only) */
-	struct conn sc;			/* master connection (its thread only) */
-	pthread_t thread;
-	int failures;			/* consecutive failed cycles */
-	int skip;			/* cycles to skip (back-off) */
-	time_t down_since;		/* wall clock when it became unreachable; 0 = up */
-	bool ok;			/* this cycle succeeded */
-	char err[1024];			/* why it failed (a schema refusal carries its ALTER TABLE) */
-	struct ra_row *rows;		/* one page */
-	_Atomic uint64_t read, copied, moved, superseded, stale_closed, errors, wide, bad_time;
-	struct schema_watch schema;	/* the member's table */
-	_Atomic uint64_t last_us;	/* last cycle's duration, µs */
-	_Atomic long long oldest_closed;	/* acctstoptime epoch of the oldest closed row left, 0 = none */
-};
-
-struct sweep {
-	struct daemon *d;
-	int interval, stale_after, batch, timeout;
-	char *table, *stale_cause;
-	struct sweep_db master;		/* private copy */
-	struct member *m;
-	size_t nm;
-	struct conn stale;		/* the sweep thread's master connection */
-	int master_writers;		/* member threads writing to master at once */
-	int writing;			/* how many are (under mw_mu) */
-	pthread_mutex_t mw_mu;
-	pthread_cond_t mw_cv;
-	struct worker w;		/* the sweep thread */
-	struct ra_seen *seen;		/* published versions; kept across reloads, under seen_mu */
-	pthread_mutex_t seen_mu;
-	_Atomic uint64_t cycles, failed_cycles, stale_total;
-	struct schema_watch master_schema;	/* master's table */
-	_Atomic uint64_t last_cycle_us, last_cycle_wall;
-	_Atomic bool in_cycle;
-};
-
 static char *dupz(const char *s)
 {
 	return strdup(s ? s : "");
@@ -240,323 +188,6 @@ static void db_free(struct sweep_db *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static void conn_close(struct conn *c)
-{
-	if (c->page)
-		mysql_stmt_close(c->page);
-	if (c->upsert_full)
-		mysql_stmt_close(c->upsert_full);
-	if (c->stage_full)
-		mysql_stmt_close(c->stage_full);
-	if (c->del_join)
-		mysql_stmt_close(c->del_join);
-	if (c->stage_clear)
-		mysql_stmt_close(c->stage_clear);
-	if (c->db)
-		mysql_close(c->db);
-	memset(c, 0, sizeof(*c));
-}
-
-static int fail(char *err, size_t len, const char *what, MYSQL *db, MYSQL_STMT *st)
-{
-	snprintf(err, len, "%s: %s", what, st ? mysql_stmt_error(st) : db ? mysql_error(db) : "out of memory");
-	return -1;
-}
-
-static MYSQL_STMT *prepare(MYSQL *db, const struct buf *sql, char *err, size_t len)
-{
-	MYSQL_STMT *st = mysql_stmt_init(db);
-	if (!st) {
-		fail(err, len, "mysql_stmt_init", db, NULL);
-		return NULL;
-	}
-	if (sql->oom || mysql_stmt_prepare(st, sql->data, sql->len) != 0) {
-		fail(err, len, "prepare", db, st);
-		mysql_stmt_close(st);
-		return NULL;
-	}
-	return st;
-}
-
-/* Check that table has every column the sweep reads and writes. */
-static int check_columns(struct sweep *sw, MYSQL *db, const char *where, char *err, size_t len)
-{
-	struct buf q = BUF_INIT;
-	buf_adds(&q, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-		     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?");
-	MYSQL_STMT *st = prepare(db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->table,
-			 .buffer_length = strlen(sw->table) };
-	char name[128];
-	unsigned long nl = 0;
-	MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_STRING, .buffer = name,
-			 .buffer_length = sizeof(name) - 1, .length = &nl };
-	bool have[RA_NCOLS + 1] = { false };
-	if (mysql_stmt_bind_param(st, &p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, &r)) {
-		fail(err, len, "reading the table's columns", db, st);
-		mysql_stmt_close(st);
-		return -1;
-	}
-	while (mysql_stmt_fetch(st) == 0) {
-		name[nl < sizeof(name) ? nl : sizeof(name) - 1] = '\0';
-		for (int c = 0; c < RA_NCOLS; c++)
-			if (strcasecmp(name, ra_col_names[c]) == 0)
-				have[c] = true;
-		if (strcasecmp(name, "radacctid") == 0)
-			have[RA_NCOLS] = true;
-	}
-	mysql_stmt_close(st);
-	struct buf miss = BUF_INIT;
-	for (int c = 0; c <= RA_NCOLS; c++)
-		if (!have[c])
-			buf_addf(&miss, "%s%s", miss.len ? ", " : "", c < RA_NCOLS ? ra_col_names[c] : "radacctid");
-	int rc = 0;
-	if (miss.len) {
-		snprintf(err, len, "table '%s' on %s lacks column(s): %s", sw->table, where, miss.data);
-		rc = -1;
-	}
-	buf_release(&miss);
-	return rc;
-}
-
-/*
- * Check the table's unique indexes (ra_check_indexes): the upsert must be
- * keyed by acctuniqueid and nothing else that could merge two sessions.
- * 0; 1 when refused, err saying what is wrong and the ALTER TABLE that
- * fixes it; -1 when the indexes could not be read.
- */
-static int check_indexes(struct sweep *sw, MYSQL *db, const struct sweep_db *d, const char *where,
-			 char *err, size_t len)
-{
-	struct buf q = BUF_INIT;
-	buf_adds(&q, "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE, SUB_PART IS NOT NULL "
-		     "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? "
-		     "ORDER BY INDEX_NAME, SEQ_IN_INDEX");
-	MYSQL_STMT *st = prepare(db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->table,
-			 .buffer_length = strlen(sw->table) };
-	char ix[80], col[80];
-	unsigned long ixl = 0, coll = 0;
-	long long nonu = 0, part = 0;
-	MYSQL_BIND r[4] = {
-		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ix, .buffer_length = sizeof(ix) - 1, .length = &ixl },
-		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = col, .buffer_length = sizeof(col) - 1, .length = &coll },
-		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &nonu },
-		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &part },
-	};
-	struct ra_index_col *cols = NULL;
-	size_t n = 0, cap = 0;
-	int rc = -1, f;
-	if (mysql_stmt_bind_param(st, &p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
-		fail(err, len, "reading the table's indexes", db, st);
-		goto out;
-	}
-	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 32;
-			struct ra_index_col *g = realloc(cols, nc * sizeof(*g));
-			if (!g)
-				break;
-			cols = g;
-			cap = nc;
-		}
-		ix[ixl < sizeof(ix) ? ixl : sizeof(ix) - 1] = '\0';
-		col[coll < sizeof(col) ? coll : sizeof(col) - 1] = '\0';
-		cols[n] = (struct ra_index_col){ .index = strdup(ix), .column = strdup(col),
-						 .unique = nonu == 0, .partial = part != 0 };
-		if (!cols[n].index || !cols[n].column) {
-			free((char *)cols[n].index);
-			free((char *)cols[n].column);
-			break;
-		}
-		n++;
-	}
-	mysql_stmt_free_result(st);
-	if (f != MYSQL_NO_DATA) {
-		if (f == 0 || f == MYSQL_DATA_TRUNCATED)
-			snprintf(err, len, "reading the table's indexes: out of memory");
-		else
-			fail(err, len, "reading the table's indexes", db, st);
-		goto out;
-	}
-	struct buf why = BUF_INIT;
-	rc = ra_check_indexes(cols, n, d->database, sw->table, where, &why) ? 1 : 0;
-	if (rc)
-		snprintf(err, len, "%s", why.oom ? "the table's unique indexes are wrong (out of memory describing them)" : why.data);
-	buf_release(&why);
-out:
-	for (size_t i = 0; i < n; i++) {
-		free((char *)cols[i].index);
-		free((char *)cols[i].column);
-	}
-	free(cols);
-	mysql_stmt_close(st);
-	return rc;
-}
-
-/*
- * The session's time zone (the server's default, the one FreeRADIUS's own
- * connection writes its DATETIMEs in) and its offset from UTC now, into c.
- */
-static int read_zone(MYSQL *db, struct conn *c, const char *where, char *err, size_t len)
-{
-	struct buf q = BUF_INIT;
-	buf_adds(&q, "SELECT @@session.time_zone, @@system_time_zone, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW())");
-	MYSQL_STMT *st = prepare(db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	char tz[64] = "", sys[64] = "";
-	unsigned long tzl = 0, sysl = 0;
-	long long off = 0;
-	MYSQL_BIND r[3] = {
-		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = tz, .buffer_length = sizeof(tz) - 1, .length = &tzl },
-		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = sys, .buffer_length = sizeof(sys) - 1, .length = &sysl },
-		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &off },
-	};
-	int f = -1;
-	if (mysql_stmt_execute(st) == 0 && mysql_stmt_bind_result(st, r) == 0)
-		f = mysql_stmt_fetch(st);
-	if (f != 0 && f != MYSQL_DATA_TRUNCATED) {
-		snprintf(err, len, "%s: reading the time zone: %s", where, mysql_stmt_error(st));
-		mysql_stmt_close(st);
-		return -1;
-	}
-	mysql_stmt_free_result(st);
-	mysql_stmt_close(st);
-	tz[tzl < sizeof(tz) ? tzl : sizeof(tz) - 1] = '\0';
-	sys[sysl < sizeof(sys) ? sysl : sizeof(sys) - 1] = '\0';
-	if (strcmp(tz, "SYSTEM") == 0)
-		snprintf(c->tz, sizeof(c->tz), "SYSTEM (%s)", sys);
-	else
-		snprintf(c->tz, sizeof(c->tz), "%s", tz);
-	c->utc_off = (long)off;
-	c->fresh = true;
-	return 0;
-}
-
-/* "UTC+02:00" for off = 7200 s east of UTC. */
-static void fmt_off(char *out, size_t n, long off)
-{
-	long a = off < 0 ? -off : off;
-	snprintf(out, n, "UTC%c%02ld:%02ld", off < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
-}
-
-/*
- * Open c to d unless it is open and answers.  Every session keeps the
- * server's own time zone (docs/sweep.md, "Time zones"); the table's columns
- * and unique indexes are checked, a refusal of the indexes counted in *sch.
- */
-static int conn_open(struct sweep *sw, struct conn *c, const struct sweep_db *d, bool master,
-		     const char *where, struct schema_watch *sch, char *err, size_t len)
-{
-	if (c->db && mysql_ping(c->db) == 0)
-		return 0;
-	conn_close(c);
-	c->db = mysql_init(NULL);
-	if (!c->db)
-		return fail(err, len, "mysql_init", NULL, NULL);
-	unsigned int to = (unsigned int)sw->timeout;
-	mysql_options(c->db, MYSQL_OPT_CONNECT_TIMEOUT, &to);
-	mysql_options(c->db, MYSQL_OPT_READ_TIMEOUT, &to);
-	mysql_options(c->db, MYSQL_OPT_WRITE_TIMEOUT, &to);
-	mysql_options(c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (!mysql_real_connect(c->db, d->host, d->user, d->password, d->database,
-				(unsigned int)d->port, NULL, 0)) {
-		snprintf(err, len, "cannot connect to %s (%s:%d): %s", where, d->host, d->port,
-			 mysql_error(c->db));
-		conn_close(c);
-		return -1;
-	}
-	if (mysql_autocommit(c->db, 0) ||
-	    (master && !d->log_bin && mysql_query(c->db, "SET SESSION sql_log_bin = 0"))) {
-		snprintf(err, len, "%s: session settings: %s", where, mysql_error(c->db));
-		conn_close(c);
-		return -1;
-	}
-	if (check_columns(sw, c->db, where, err, len) < 0 || read_zone(c->db, c, where, err, len) < 0) {
-		conn_close(c);
-		return -1;
-	}
-	int ix = check_indexes(sw, c->db, d, where, err, len);
-	if (ix != 0) {
-		if (ix > 0) {	/* refused, not a failed read */
-			atomic_fetch_add(&sch->refused, 1);
-			atomic_store(&sch->bad, true);
-		}
-		conn_close(c);
-		return -1;
-	}
-	atomic_store(&sch->bad, false);
-	mysql_commit(c->db);	/* end the checks' snapshot */
-	return 0;
-}
-
-/* Bind the RA_NCOLS values of row r into b[0..RA_NCOLS). */
-static void bind_row(MYSQL_BIND *b, struct ra_row *r)
-{
-	for (int c = 0; c < RA_NCOLS; c++) {
-		b[c] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = r->v[c],
-				     .buffer_length = r->len[c], .length = &r->len[c],
-				     .is_null = (my_bool *)&r->null[c] };
-	}
-}
-
-/* A result binding for value k of row r (a string of at most RA_VAL_MAX - 1 bytes). */
-static MYSQL_BIND bind_value(struct ra_row *r, int k)
-{
-	return (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = r->v[k],
-			     .buffer_length = RA_VAL_MAX - 1, .length = &r->len[k],
-			     .is_null = (my_bool *)&r->null[k] };
-}
-
-/*
- * After a fetch: make value k of r a proper string (NULL is "" with length
- * 0; the library need not set a NULL's length).  false when the value was
- * wider than the buffer and is cut short.
- */
-static bool value_fetched(struct ra_row *r, int k)
-{
-	bool fits = true;
-	if (r->null[k]) {
-		r->len[k] = 0;
-	} else if (r->len[k] > RA_VAL_MAX - 1) {
-		r->len[k] = RA_VAL_MAX - 1;
-		fits = false;
-	}
-	r->v[k][r->len[k]] = '\0';
-	return fits;
-}
-
-/* Bind result column k to r's UNIX time t (RA_NTIMES of them after the values). */
-static MYSQL_BIND bind_time(struct ra_row *r, int t, my_bool *is_null)
-{
-	return (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &r->t[t], .is_null = is_null };
-}
-
-/*
- * After a fetch of the RA_NTIMES UNIX times: a NULL one is RA_T_NONE, and
- * the row has a bad time when a DATETIME that is not NULL had none (a zero
- * date, or one before 1970).
- */
-static void times_fetched(struct ra_row *r, const my_bool *tnull)
-{
-	r->bad_time = false;
-	for (int t = 0; t < RA_NTIMES; t++) {
-		if (!tnull[t])
-			continue;
-		r->t[t] = RA_T_NONE;
-		if (!r->null[ra_time_cols[t]])
-			r->bad_time = true;
-	}
-}
-
 /* Read the next page of the member (rows after *last); returns the count or -1. */
 static long read_page(struct member *m, long long *last, char *err, size_t len)
 {
@@ -565,7 +196,7 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 	if (!c->page) {
 		struct buf q = BUF_INIT;
 		ra_sql_page(&q, sw->table);
-		c->page = prepare(c->db, &q, err, len);
+		c->page = sw_prepare(c->db, &q, err, len);
 		buf_release(&q);
 		if (!c->page)
 			return -1;
@@ -583,31 +214,31 @@ static long read_page(struct member *m, long long *last, char *err, size_t len)
 	MYSQL_BIND r[RA_NCOLS + 1 + RA_NTIMES];
 	my_bool tnull[RA_NTIMES];
 	if (mysql_stmt_bind_param(c->page, p) || mysql_stmt_execute(c->page))
-		return fail(err, len, "reading a page", c->db, c->page);
+		return sw_fail(err, len, "reading a page", c->db, c->page);
 	long n = 0;
 	int f;
 	for (;;) {
 		struct ra_row *dst = n < sw->batch ? &m->rows[n] : &scratch;
 		r[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &dst->radacctid };
 		for (int k = 0; k < RA_NCOLS; k++)
-			r[k + 1] = bind_value(dst, k);
+			r[k + 1] = sw_bind_value(dst, k);
 		for (int t = 0; t < RA_NTIMES; t++)
-			r[RA_NCOLS + 1 + t] = bind_time(dst, t, &tnull[t]);
+			r[RA_NCOLS + 1 + t] = sw_bind_time(dst, t, &tnull[t]);
 		if (mysql_stmt_bind_result(c->page, r))
-			return fail(err, len, "reading a page", c->db, c->page);
+			return sw_fail(err, len, "reading a page", c->db, c->page);
 		f = mysql_stmt_fetch(c->page);
 		if (f != 0 && f != MYSQL_DATA_TRUNCATED)
 			break;
 		dst->wide = false;
 		for (int k = 0; k < RA_NCOLS; k++)
-			if (!value_fetched(dst, k))
+			if (!sw_value_fetched(dst, k))
 				dst->wide = true;	/* wider than the schema's columns allow */
-		times_fetched(dst, tnull);
+		sw_times_fetched(dst, tnull);
 		if (n < sw->batch)
 			n++;
 	}
 	if (f != MYSQL_NO_DATA)
-		return fail(err, len, "fetching a page", c->db, c->page);
+		return sw_fail(err, len, "fetching a page", c->db, c->page);
 	mysql_stmt_free_result(c->page);
 	mysql_commit(c->db);	/* end the read's snapshot */
 	if (n)
@@ -649,7 +280,7 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 	if (!st) {
 		struct buf q = BUF_INIT;
 		ra_sql_upsert(&q, sw->table, n);
-		st = prepare(c->db, &q, err, len);
+		st = sw_prepare(c->db, &q, err, len);
 		buf_release(&q);
 		if (!st)
 			return -1;
@@ -665,7 +296,7 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		bind_row(b + i * RA_NCOLS, rows[i]);
+		sw_bind_row(b + i * RA_NCOLS, rows[i]);
 		/* the DATETIMEs go as UNIX time: master's FROM_UNIXTIME() writes
 		 * them in its own zone, whatever the member's */
 		for (int t = 0; t < RA_NTIMES; t++) {
@@ -687,7 +318,7 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 	for (int attempt = 1;; attempt++) {
 		if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
 			unsigned int e = mysql_stmt_errno(st);
-			fail(err, len, "upsert into master", c->db, st);
+			sw_fail(err, len, "upsert into master", c->db, st);
 			mysql_rollback(c->db);
 			if ((e == 1213 || e == 1205) && attempt < UPSERT_TRIES) {
 				log_info("sweep: member '%s': %s; trying again", m->cfg.name, err);
@@ -696,7 +327,7 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 			goto out;
 		}
 		if (mysql_commit(c->db)) {
-			fail(err, len, "commit on master", c->db, NULL);
+			sw_fail(err, len, "commit on master", c->db, NULL);
 			goto out;
 		}
 		break;
@@ -715,7 +346,7 @@ static int survivors(struct member *m, struct ra_row **rows, size_t n, bool *gon
 	struct buf q = BUF_INIT;
 	buf_addf(&q, "SELECT s.`radacctid` FROM `agg_sweep_stage` s JOIN `%s` t ON t.`radacctid` = s.`radacctid`",
 		 m->sw->table);
-	MYSQL_STMT *st = prepare(m->mc.db, &q, err, len);
+	MYSQL_STMT *st = sw_prepare(m->mc.db, &q, err, len);
 	buf_release(&q);
 	if (!st)
 		return -1;
@@ -723,14 +354,14 @@ static int survivors(struct member *m, struct ra_row **rows, size_t n, bool *gon
 	MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &id };
 	int rc = -1, f;
 	if (mysql_stmt_execute(st) || mysql_stmt_bind_result(st, &r)) {
-		fail(err, len, "finding the rows left on the member", m->mc.db, st);
+		sw_fail(err, len, "finding the rows left on the member", m->mc.db, st);
 		goto out;
 	}
 	while ((f = mysql_stmt_fetch(st)) == 0)
 		for (size_t i = 0; i < n; i++)
 			if (rows[i]->radacctid == id)
 				gone[i] = false;
-	rc = f == MYSQL_NO_DATA ? 0 : fail(err, len, "finding the rows left on the member", m->mc.db, st);
+	rc = f == MYSQL_NO_DATA ? 0 : sw_fail(err, len, "finding the rows left on the member", m->mc.db, st);
 out:
 	mysql_stmt_close(st);
 	return rc;
@@ -759,17 +390,17 @@ static long delete_exact(struct member *m, struct ra_row **rows, size_t n, bool 
 		buf_addf(&q, " FROM `%s` LIMIT 0", sw->table);
 		if (q.oom || mysql_real_query(c->db, q.data, q.len)) {
 			buf_release(&q);
-			return fail(err, len, "creating the staging table on the member", c->db, NULL);
+			return sw_fail(err, len, "creating the staging table on the member", c->db, NULL);
 		}
 		buf_reset(&q);
 		buf_addf(&q, "DELETE t FROM `%s` t JOIN `agg_sweep_stage` s ON t.`radacctid` = s.`radacctid` WHERE 1",
 			 sw->table);
 		for (int k = 0; k < RA_NCOLS; k++)
 			buf_addf(&q, " AND t.`%s` <=> s.`%s`", ra_col_names[k], ra_col_names[k]);
-		c->del_join = prepare(c->db, &q, err, len);
+		c->del_join = sw_prepare(c->db, &q, err, len);
 		buf_reset(&q);
 		buf_adds(&q, "DELETE FROM `agg_sweep_stage`");
-		c->stage_clear = c->del_join ? prepare(c->db, &q, err, len) : NULL;
+		c->stage_clear = c->del_join ? sw_prepare(c->db, &q, err, len) : NULL;
 		if (!c->del_join || !c->stage_clear) {
 			buf_release(&q);
 			return -1;
@@ -797,7 +428,7 @@ static long delete_exact(struct member *m, struct ra_row **rows, size_t n, bool 
 					buf_adds(&q, ",?");
 				buf_addc(&q, ')');
 			}
-			st = prepare(c->db, &q, err, len);
+			st = sw_prepare(c->db, &q, err, len);
 			if (!st)
 				goto fail;
 			if (k == DELETE_CHUNK)
@@ -807,11 +438,11 @@ static long delete_exact(struct member *m, struct ra_row **rows, size_t n, bool 
 			MYSQL_BIND *bi = b + i * (RA_NCOLS + 1);
 			bi[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG,
 					      .buffer = &rows[off + i]->radacctid };
-			bind_row(bi + 1, rows[off + i]);
+			sw_bind_row(bi + 1, rows[off + i]);
 		}
 		int bad = mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st);
 		if (bad)
-			fail(err, len, "staging rows on the member", c->db, st);
+			sw_fail(err, len, "staging rows on the member", c->db, st);
 		if (k != DELETE_CHUNK)
 			mysql_stmt_close(st);
 		if (bad)
@@ -819,7 +450,7 @@ static long delete_exact(struct member *m, struct ra_row **rows, size_t n, bool 
 	}
 	/* every row staged: one join deletes them all */
 	if (mysql_stmt_execute(c->del_join)) {
-		fail(err, len, "delete on the member", c->db, c->del_join);
+		sw_fail(err, len, "delete on the member", c->db, c->del_join);
 		goto fail;
 	}
 	total = (long)mysql_stmt_affected_rows(c->del_join);
@@ -832,13 +463,13 @@ static long delete_exact(struct member *m, struct ra_row **rows, size_t n, bool 
 			goto fail;
 	}
 	if (mysql_stmt_execute(c->stage_clear)) {
-		fail(err, len, "clearing the staging table", c->db, c->stage_clear);
+		sw_fail(err, len, "clearing the staging table", c->db, c->stage_clear);
 		goto fail;
 	}
 	free(b);
 	buf_release(&q);
 	if (mysql_commit(c->db)) {
-		fail(err, len, "commit on the member", c->db, NULL);
+		sw_fail(err, len, "commit on the member", c->db, NULL);
 		return -1;
 	}
 	return total;
@@ -866,7 +497,7 @@ static int master_versions(struct member *m, struct ra_row **rows, size_t n, boo
 	struct conn *c = &m->sc;
 	struct buf q = BUF_INIT;
 	ra_sql_versions(&q, sw->table, n);
-	MYSQL_STMT *st = prepare(c->db, &q, err, len);
+	MYSQL_STMT *st = sw_prepare(c->db, &q, err, len);
 	buf_release(&q);
 	if (!st)
 		return -1;
@@ -888,18 +519,18 @@ static int master_versions(struct member *m, struct ra_row **rows, size_t n, boo
 					     RA_ACCTTERMINATECAUSE };
 	MYSQL_BIND r[9];
 	for (int k = 0; k < 7; k++)
-		r[k] = bind_value(&mr, cols[k]);
+		r[k] = sw_bind_value(&mr, cols[k]);
 	my_bool tnull[2];
-	r[7] = bind_time(&mr, RA_T_UPDATE, &tnull[0]);
-	r[8] = bind_time(&mr, RA_T_STOP, &tnull[1]);
+	r[7] = sw_bind_time(&mr, RA_T_UPDATE, &tnull[0]);
+	r[8] = sw_bind_time(&mr, RA_T_STOP, &tnull[1]);
 	if (mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
-		fail(err, len, "reading master's versions", c->db, st);
+		sw_fail(err, len, "reading master's versions", c->db, st);
 		goto out;
 	}
 	int f;
 	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
 		for (int k = 0; k < 7; k++)
-			value_fetched(&mr, cols[k]);	/* master's columns fit: the same schema */
+			sw_value_fetched(&mr, cols[k]);	/* master's columns fit: the same schema */
 		mr.t[RA_T_UPDATE] = tnull[0] ? RA_T_NONE : mr.t[RA_T_UPDATE];
 		mr.t[RA_T_STOP] = tnull[1] ? RA_T_NONE : mr.t[RA_T_STOP];
 		/* master's times and the member's, compared as UTC (the two
@@ -918,7 +549,7 @@ static int master_versions(struct member *m, struct ra_row **rows, size_t n, boo
 	}
 	mysql_stmt_free_result(st);
 	mysql_commit(c->db);
-	rc = f == MYSQL_NO_DATA ? 0 : fail(err, len, "fetching master's versions", c->db, st);
+	rc = f == MYSQL_NO_DATA ? 0 : sw_fail(err, len, "fetching master's versions", c->db, st);
 out:
 	free(p);
 	mysql_stmt_close(st);
@@ -956,7 +587,7 @@ static int publish_master(struct sweep *sw, struct conn *c, const char *member, 
 {
 	struct buf q = BUF_INIT;
 	ra_sql_rows(&q, sw->table, n);
-	MYSQL_STMT *st = prepare(c->db, &q, err, len);
+	MYSQL_STMT *st = sw_prepare(c->db, &q, err, len);
 	buf_release(&q);
 	if (!st)
 		return -1;
@@ -973,19 +604,19 @@ static int publish_master(struct sweep *sw, struct conn *c, const char *member, 
 	MYSQL_BIND rb[RA_NCOLS + RA_NTIMES];
 	my_bool tnull[RA_NTIMES];
 	for (int k = 0; k < RA_NCOLS; k++)
-		rb[k] = bind_value(r, k);
+		rb[k] = sw_bind_value(r, k);
 	for (int t = 0; t < RA_NTIMES; t++)
-		rb[RA_NCOLS + t] = bind_time(r, t, &tnull[t]);
+		rb[RA_NCOLS + t] = sw_bind_time(r, t, &tnull[t]);
 	if (mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, rb)) {
-		fail(err, len, "reading master's rows", c->db, st);
+		sw_fail(err, len, "reading master's rows", c->db, st);
 		goto out;
 	}
 	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
 		bool fits = true;
 		for (int k = 0; k < RA_NCOLS; k++)
-			if (!value_fetched(r, k))
+			if (!sw_value_fetched(r, k))
 				fits = false;
-		times_fetched(r, tnull);	/* a bad time on master: its _ts is null */
+		sw_times_fetched(r, tnull);	/* a bad time on master: its _ts is null */
 		if (!fits) {
 			log_error("sweep: master's row of session '%s' has a value wider than %d bytes; "
 				  "no event for it", r->v[RA_ACCTUNIQUEID], RA_VAL_MAX - 1);
@@ -1005,7 +636,7 @@ static int publish_master(struct sweep *sw, struct conn *c, const char *member, 
 	}
 	mysql_stmt_free_result(st);
 	mysql_commit(c->db);	/* end the read's snapshot */
-	rc = f == MYSQL_NO_DATA ? 0 : fail(err, len, "fetching master's rows", c->db, st);
+	rc = f == MYSQL_NO_DATA ? 0 : sw_fail(err, len, "fetching master's rows", c->db, st);
 out:
 	free(p);
 	free(r);
@@ -1060,13 +691,13 @@ static int sweep_member(struct member *m, bool once)
 	size_t elen = sizeof(m->err);
 	char where[128];
 	snprintf(where, sizeof(where), "member '%s'", m->cfg.name);
-	if (conn_open(sw, &m->mc, &m->cfg, false, where, &m->schema, err, elen) < 0 ||
-	    conn_open(sw, &m->sc, &sw->master, true, "master", &sw->master_schema, err, elen) < 0)
+	if (sw_conn_open(sw, &m->mc, &m->cfg, false, where, &m->schema, err, elen) < 0 ||
+	    sw_conn_open(sw, &m->sc, &sw->master, true, "master", &sw->master_schema, err, elen) < 0)
 		return -1;
 	if ((m->mc.fresh || m->sc.fresh) && (m->mc.utc_off != m->sc.utc_off || strcmp(m->mc.tz, m->sc.tz) != 0)) {
 		char mo[32], so[32];
-		fmt_off(mo, sizeof(mo), m->mc.utc_off);
-		fmt_off(so, sizeof(so), m->sc.utc_off);
+		sw_fmt_off(mo, sizeof(mo), m->mc.utc_off);
+		sw_fmt_off(so, sizeof(so), m->sc.utc_off);
 		log_warn("sweep: member '%s' runs in time zone %s (%s now), master in %s (%s now): its times "
 			 "are converted to master's zone as its rows are copied (docs/sweep.md, \"Time zones\")",
 			 m->cfg.name, m->mc.tz, mo, m->sc.tz, so);
@@ -1185,7 +816,7 @@ static void measure_oldest(struct member *m)
 	buf_addf(&q, "SELECT UNIX_TIMESTAMP(MIN(`acctstoptime`)) FROM `%s` WHERE `acctstoptime` IS NOT NULL",
 		 m->sw->table);
 	char err[256];
-	MYSQL_STMT *st = prepare(m->mc.db, &q, err, sizeof(err));
+	MYSQL_STMT *st = sw_prepare(m->mc.db, &q, err, sizeof(err));
 	buf_release(&q);
 	if (!st)
 		return;
@@ -1228,8 +859,8 @@ static void *member_main(void *arg)
 	if (!m->ok) {
 		atomic_fetch_add(&m->errors, 1);
 		/* a broken connection is reopened next time */
-		conn_close(&m->mc);
-		conn_close(&m->sc);
+		sw_conn_close(&m->mc);
+		sw_conn_close(&m->sc);
 	}
 	mysql_thread_end();
 	return NULL;
@@ -1239,13 +870,13 @@ static void *member_main(void *arg)
 static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 {
 	struct conn *c = &sw->stale;
-	if (conn_open(sw, c, &sw->master, true, "master", &sw->master_schema, err, len) < 0)
+	if (sw_conn_open(sw, c, &sw->master, true, "master", &sw->master_schema, err, len) < 0)
 		return -1;
 	struct buf q = BUF_INIT;
 	buf_addf(&q, "SELECT `acctuniqueid` FROM `%s` WHERE `acctstoptime` IS NULL AND "
 		     "COALESCE(`acctupdatetime`, `acctstarttime`) < NOW() - INTERVAL ? SECOND "
 		     "ORDER BY `radacctid` LIMIT %d FOR UPDATE", sw->table, STALE_CHUNK);
-	MYSQL_STMT *sel = prepare(c->db, &q, err, len);
+	MYSQL_STMT *sel = sw_prepare(c->db, &q, err, len);
 	buf_reset(&q);
 	/* acctstoptime = the last update; acctsessiontime consistent with it */
 	static const char close_set[] =
@@ -1254,7 +885,7 @@ static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 		" - UNIX_TIMESTAMP(COALESCE(`acctstarttime`, `acctupdatetime`)) AS SIGNED)),"
 		" `acctterminatecause` = ? WHERE `acctuniqueid` = ? AND `acctstoptime` IS NULL";
 	buf_addf(&q, "UPDATE `%s`%s", sw->table, close_set);
-	MYSQL_STMT *upd = sel ? prepare(c->db, &q, err, len) : NULL;
+	MYSQL_STMT *upd = sel ? sw_prepare(c->db, &q, err, len) : NULL;
 	buf_release(&q);
 	char (*ids)[RA_VAL_MAX] = malloc(STALE_CHUNK * sizeof(*ids));
 	unsigned long *idl = malloc(STALE_CHUNK * sizeof(*idl));
@@ -1274,7 +905,7 @@ static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 				 .buffer_length = sizeof(id) - 1, .length = &il };
 		if (mysql_stmt_bind_param(sel, &p) || mysql_stmt_execute(sel) ||
 		    mysql_stmt_bind_result(sel, &r)) {
-			fail(err, len, "finding stale sessions on master", c->db, sel);
+			sw_fail(err, len, "finding stale sessions on master", c->db, sel);
 			mysql_rollback(c->db);
 			goto out;
 		}
@@ -1294,13 +925,13 @@ static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 				{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ids[i], .buffer_length = idl[i] },
 			};
 			if (mysql_stmt_bind_param(upd, up) || mysql_stmt_execute(upd)) {
-				fail(err, len, "closing a stale session on master", c->db, upd);
+				sw_fail(err, len, "closing a stale session on master", c->db, upd);
 				mysql_rollback(c->db);
 				goto out;
 			}
 		}
 		if (mysql_commit(c->db)) {
-			fail(err, len, "commit on master", c->db, NULL);
+			sw_fail(err, len, "commit on master", c->db, NULL);
 			goto out;
 		}
 		if (n == 0)
@@ -1311,11 +942,11 @@ static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
 		for (size_t mi = 0; mi < sw->nm; mi++) {
 			struct member *m = &sw->m[mi];
 			char merr[1024];
-			if (conn_open(sw, &m->mc, &m->cfg, false, m->cfg.name, &m->schema, merr, sizeof(merr)) < 0)
+			if (sw_conn_open(sw, &m->mc, &m->cfg, false, m->cfg.name, &m->schema, merr, sizeof(merr)) < 0)
 				continue;	/* its copies are superseded by master's closed rows */
 			struct buf mq = BUF_INIT;
 			buf_addf(&mq, "UPDATE `%s`%s", sw->table, close_set);
-			MYSQL_STMT *mu = prepare(m->mc.db, &mq, merr, sizeof(merr));
+			MYSQL_STMT *mu = sw_prepare(m->mc.db, &mq, merr, sizeof(merr));
 			buf_release(&mq);
 			if (!mu)
 				continue;
@@ -1430,7 +1061,7 @@ static int cycle(struct sweep *sw, bool once)
 	if (whole && (once || role_is_active())) {
 		if (close_stale(sw, once, err, sizeof(err)) < 0) {
 			log_error("sweep: master: %s", err);
-			conn_close(&sw->stale);
+			sw_conn_close(&sw->stale);
 			rc = -1;
 		}
 	} else if (!whole) {
@@ -1455,10 +1086,10 @@ static void *sweep_main(void *arg)
 			cycle(sw, false);
 		worker_beat(&sw->w);
 	} while (worker_sleep(&sw->w, sw->interval));
-	conn_close(&sw->stale);
+	sw_conn_close(&sw->stale);
 	for (size_t i = 0; i < sw->nm; i++) {
-		conn_close(&sw->m[i].mc);
-		conn_close(&sw->m[i].sc);
+		sw_conn_close(&sw->m[i].mc);
+		sw_conn_close(&sw->m[i].sc);
 	}
 	mysql_thread_end();
 	return NULL;
@@ -1496,15 +1127,15 @@ static int load_cfg(struct sweep *sw, const struct sweep_cfg *cfg)
 static void unload_cfg(struct sweep *sw)
 {
 	for (size_t i = 0; i < sw->nm; i++) {
-		conn_close(&sw->m[i].mc);
-		conn_close(&sw->m[i].sc);
+		sw_conn_close(&sw->m[i].mc);
+		sw_conn_close(&sw->m[i].sc);
 		free(sw->m[i].rows);
 		db_free(&sw->m[i].cfg);
 	}
 	free(sw->m);
 	sw->m = NULL;
 	sw->nm = 0;
-	conn_close(&sw->stale);
+	sw_conn_close(&sw->stale);
 	db_free(&sw->master);
 	free(sw->table);
 	free(sw->stale_cause);
@@ -1592,10 +1223,10 @@ static int sweep_once(void *job, const struct once_args *args)
 		 (unsigned long long)moved, (unsigned long long)sup,
 		 (unsigned long long)atomic_load(&sw->stale_total),
 		 (double)atomic_load(&sw->last_cycle_us) / 1e6);
-	conn_close(&sw->stale);
+	sw_conn_close(&sw->stale);
 	for (size_t i = 0; i < sw->nm; i++) {
-		conn_close(&sw->m[i].mc);
-		conn_close(&sw->m[i].sc);
+		sw_conn_close(&sw->m[i].mc);
+		sw_conn_close(&sw->m[i].sc);
 	}
 	mysql_thread_end();
 	return rc;
