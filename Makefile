@@ -91,6 +91,7 @@ TOTALIZER_SRCS := \
 SWEEP_SRCS := \
 	src/sweep/sweep.c \
 	src/sweep/sweep_db.c \
+	src/sweep/sweep_events.c \
 	src/sweep/radacct.c
 # rollup: hourly usage from InfluxDB into Cap'n Proto files; the master merge
 ROLLUP_SRCS := \

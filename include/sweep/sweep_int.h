@@ -98,4 +98,11 @@ bool sw_value_fetched(struct ra_row *r, int k);
 MYSQL_BIND sw_bind_time(struct ra_row *r, int t, my_bool *is_null);
 void sw_times_fetched(struct ra_row *r, const my_bool *tnull);
 
+/* ---- sweep_events.c: step 5, the events ---- */
+
+int sw_publish_master(struct sweep *sw, struct conn *c, const char *member, const char *const *ids,
+		      const unsigned long *lens, size_t n, const char *what, char *err, size_t len);
+void sw_publish_moved(struct member *m, struct ra_row **rows, const bool *gone, size_t n,
+		      const char **ids, unsigned long *lens);
+
 #endif
