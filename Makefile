@@ -92,6 +92,7 @@ SWEEP_SRCS := \
 	src/sweep/sweep.c \
 	src/sweep/sweep_db.c \
 	src/sweep/sweep_events.c \
+	src/sweep/sweep_stale.c \
 	src/sweep/radacct.c
 # rollup: hourly usage from InfluxDB into Cap'n Proto files; the master merge
 ROLLUP_SRCS := \

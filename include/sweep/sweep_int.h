@@ -105,4 +105,8 @@ int sw_publish_master(struct sweep *sw, struct conn *c, const char *member, cons
 void sw_publish_moved(struct member *m, struct ra_row **rows, const bool *gone, size_t n,
 		      const char **ids, unsigned long *lens);
 
+/* ---- sweep_stale.c: step 4, stale closing ---- */
+
+int sw_close_stale(struct sweep *sw, bool once, char *err, size_t len);
+
 #endif

@@ -31,10 +31,10 @@
  * connections), the main thread (life cycle, metrics, status).  Counters are
  * atomics written by one thread each.
  *
- * This file: the config, the runtime state, the moves and stale closing,
- * the cycle, the life cycle, metrics and status.  sweep_events.c publishes
- * (step 5); sweep_db.c opens the connections (and checks the table at
- * connect) and binds rows; radacct.c has the pure rules and the
+ * This file: the config, the moves, the cycle, the life cycle, metrics and
+ * status.  sweep_stale.c closes stale sessions (step 4), sweep_events.c
+ * publishes (step 5); sweep_db.c opens the connections (and checks the
+ * table at connect) and binds rows; radacct.c has the pure rules and the
  * statements' text.
  */
 #include "sweep.h"
@@ -59,7 +59,6 @@
 #include "worker.h"
 
 #define DELETE_CHUNK 200	/* rows per staging INSERT (its prepared statement is cached; a page's closed rows are fewer than a page) */
-#define STALE_CHUNK 500		/* sessions closed per master transaction */
 #define UPSERT_TRIES 5		/* attempts of a page's master transaction after a deadlock */
 #define MAX_MEMBERS 64
 #define SEEN_SLOTS 16384	/* sessions remembered as published (radacct.h, ra_seen) */
@@ -746,140 +745,6 @@ static void *member_main(void *arg)
 	return NULL;
 }
 
-/* Close stale sessions on master, then on the members' copies. */
-static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
-{
-	struct conn *c = &sw->stale;
-	if (sw_conn_open(sw, c, &sw->master, true, "master", &sw->master_schema, err, len) < 0)
-		return -1;
-	struct buf q = BUF_INIT;
-	buf_addf(&q, "SELECT `acctuniqueid` FROM `%s` WHERE `acctstoptime` IS NULL AND "
-		     "COALESCE(`acctupdatetime`, `acctstarttime`) < NOW() - INTERVAL ? SECOND "
-		     "ORDER BY `radacctid` LIMIT %d FOR UPDATE", sw->table, STALE_CHUNK);
-	MYSQL_STMT *sel = sw_prepare(c->db, &q, err, len);
-	buf_reset(&q);
-	/* acctstoptime = the last update; acctsessiontime consistent with it */
-	static const char close_set[] =
-		" SET `acctstoptime` = COALESCE(`acctupdatetime`, `acctstarttime`),"
-		" `acctsessiontime` = GREATEST(0, CAST(UNIX_TIMESTAMP(COALESCE(`acctupdatetime`, `acctstarttime`))"
-		" - UNIX_TIMESTAMP(COALESCE(`acctstarttime`, `acctupdatetime`)) AS SIGNED)),"
-		" `acctterminatecause` = ? WHERE `acctuniqueid` = ? AND `acctstoptime` IS NULL";
-	buf_addf(&q, "UPDATE `%s`%s", sw->table, close_set);
-	MYSQL_STMT *upd = sel ? sw_prepare(c->db, &q, err, len) : NULL;
-	buf_release(&q);
-	char (*ids)[RA_VAL_MAX] = malloc(STALE_CHUNK * sizeof(*ids));
-	unsigned long *idl = malloc(STALE_CHUNK * sizeof(*idl));
-	const char **pids = malloc(STALE_CHUNK * sizeof(*pids));
-	int rc = -1;
-	if (!sel || !upd || !ids || !idl || !pids) {
-		if (!err[0])
-			snprintf(err, len, "out of memory");
-		goto out;
-	}
-	long long after = sw->stale_after;
-	for (;;) {
-		char id[RA_VAL_MAX];
-		unsigned long il = 0;
-		MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &after };
-		MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_STRING, .buffer = id,
-				 .buffer_length = sizeof(id) - 1, .length = &il };
-		if (mysql_stmt_bind_param(sel, &p) || mysql_stmt_execute(sel) ||
-		    mysql_stmt_bind_result(sel, &r)) {
-			sw_fail(err, len, "finding stale sessions on master", c->db, sel);
-			mysql_rollback(c->db);
-			goto out;
-		}
-		size_t n = 0;
-		while (mysql_stmt_fetch(sel) == 0 && n < STALE_CHUNK) {
-			if (il > sizeof(id) - 1)
-				il = sizeof(id) - 1;
-			memcpy(ids[n], id, il);
-			ids[n][il] = '\0';
-			idl[n++] = il;
-		}
-		mysql_stmt_free_result(sel);
-		for (size_t i = 0; i < n; i++) {
-			MYSQL_BIND up[2] = {
-				{ .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->stale_cause,
-				  .buffer_length = strlen(sw->stale_cause) },
-				{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ids[i], .buffer_length = idl[i] },
-			};
-			if (mysql_stmt_bind_param(upd, up) || mysql_stmt_execute(upd)) {
-				sw_fail(err, len, "closing a stale session on master", c->db, upd);
-				mysql_rollback(c->db);
-				goto out;
-			}
-		}
-		if (mysql_commit(c->db)) {
-			sw_fail(err, len, "commit on master", c->db, NULL);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		atomic_fetch_add(&sw->stale_total, n);
-		log_info("sweep: closed %zu stale session(s) on master (no update for %d s)", n, sw->stale_after);
-		/* The members' copies, so the next sweep does not bring them back open. */
-		for (size_t mi = 0; mi < sw->nm; mi++) {
-			struct member *m = &sw->m[mi];
-			char merr[1024];
-			if (sw_conn_open(sw, &m->mc, &m->cfg, false, m->cfg.name, &m->schema, merr, sizeof(merr)) < 0)
-				continue;	/* its copies are superseded by master's closed rows */
-			struct buf mq = BUF_INIT;
-			buf_addf(&mq, "UPDATE `%s`%s", sw->table, close_set);
-			MYSQL_STMT *mu = sw_prepare(m->mc.db, &mq, merr, sizeof(merr));
-			buf_release(&mq);
-			if (!mu)
-				continue;
-			uint64_t closed = 0;
-			for (size_t i = 0; i < n; i++) {
-				MYSQL_BIND up[2] = {
-					{ .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->stale_cause,
-					  .buffer_length = strlen(sw->stale_cause) },
-					{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ids[i], .buffer_length = idl[i] },
-				};
-				if (mysql_stmt_bind_param(mu, up) || mysql_stmt_execute(mu))
-					break;
-				closed += mysql_stmt_affected_rows(mu);
-			}
-			mysql_stmt_close(mu);
-			mysql_commit(m->mc.db);
-			atomic_fetch_add(&m->stale_closed, closed);
-		}
-		/* one event per session, master's closed row (the members' copies
-		 * closed above then move without one: the same version) */
-		for (size_t i = 0; i < n; i++)
-			pids[i] = ids[i];
-		char perr[256];
-		if (sw_publish_master(sw, c, NULL, pids, idl, n, "stale-closed", perr, sizeof(perr)) < 0) {
-			log_error("sweep: master: %s; the stale-closed events carry only the session ids", perr);
-			for (size_t i = 0; i < n; i++) {
-				struct buf b = BUF_INIT;
-				buf_adds(&b, "\"event\":\"stale-closed\",\"acctuniqueid\":");
-				json_add_strn(&b, ids[i], idl[i]);
-				buf_adds(&b, ",\"acctterminatecause\":");
-				json_add_str(&b, sw->stale_cause);
-				if (!b.oom)
-					publish_event("radacct", ids[i], idl[i], b.data, b.len);
-				buf_release(&b);
-			}
-		}
-		if (!once && !role_is_active())
-			break;
-		if (n < STALE_CHUNK)
-			break;
-	}
-	rc = 0;
-out:
-	free(ids);
-	free(idl);
-	free(pids);
-	if (sel)
-		mysql_stmt_close(sel);
-	if (upd)
-		mysql_stmt_close(upd);
-	return rc;
-}
-
 /*
  * One cycle: every member concurrently (skipping those in back-off), then
  * stale closing when master's view is whole enough.  0, or -1 with the
@@ -939,7 +804,7 @@ static int cycle(struct sweep *sw, bool once)
 	}
 	char err[1024] = "";
 	if (whole && (once || role_is_active())) {
-		if (close_stale(sw, once, err, sizeof(err)) < 0) {
+		if (sw_close_stale(sw, once, err, sizeof(err)) < 0) {
 			log_error("sweep: master: %s", err);
 			sw_conn_close(&sw->stale);
 			rc = -1;
