@@ -90,9 +90,10 @@ TOTALIZER_SRCS := \
 # sweep: radacct rows from the members into master
 SWEEP_SRCS := \
 	src/sweep/sweep.c \
-	src/sweep/sweep_db.c \
-	src/sweep/sweep_events.c \
+	src/sweep/sweep_move.c \
 	src/sweep/sweep_stale.c \
+	src/sweep/sweep_events.c \
+	src/sweep/sweep_db.c \
 	src/sweep/radacct.c
 # rollup: hourly usage from InfluxDB into Cap'n Proto files; the master merge
 ROLLUP_SRCS := \

@@ -80,6 +80,12 @@ struct sweep {
 	_Atomic bool in_cycle;
 };
 
+/* What a member thread is started with (sw_member_main). */
+struct member_run {
+	struct member *m;
+	bool once;
+};
+
 /* ---- sweep_db.c: connections and bindings ---- */
 /* (each described where it is defined) */
 
@@ -108,5 +114,10 @@ void sw_publish_moved(struct member *m, struct ra_row **rows, const bool *gone, 
 /* ---- sweep_stale.c: step 4, stale closing ---- */
 
 int sw_close_stale(struct sweep *sw, bool once, char *err, size_t len);
+
+/* ---- sweep_move.c: steps 1-3, a member's move ---- */
+
+/* A member thread (arg: its struct member_run): one sweep of the member, m->ok set; returns NULL. */
+void *sw_member_main(void *arg);
 
 #endif
