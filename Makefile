@@ -94,7 +94,8 @@ SWEEP_SRCS := \
 	src/sweep/sweep_stale.c \
 	src/sweep/sweep_events.c \
 	src/sweep/sweep_db.c \
-	src/sweep/radacct.c
+	src/sweep/radacct.c \
+	src/sweep/ra_seen.c
 # rollup: hourly usage from InfluxDB into Cap'n Proto files; the master merge
 ROLLUP_SRCS := \
 	src/rollup/rollup.c \
