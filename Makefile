@@ -93,7 +93,12 @@ TOTALIZER_SRCS := \
 # sweep: radacct rows from the members into master
 SWEEP_SRCS := \
 	src/sweep/sweep.c \
-	src/sweep/radacct.c
+	src/sweep/sweep_move.c \
+	src/sweep/sweep_stale.c \
+	src/sweep/sweep_events.c \
+	src/sweep/sweep_db.c \
+	src/sweep/radacct.c \
+	src/sweep/ra_seen.c
 # rollup: hourly usage from InfluxDB into Cap'n Proto files; the master merge
 ROLLUP_SRCS := \
 	src/rollup/rollup.c \

@@ -135,7 +135,7 @@ void ra_sql_rows(struct buf *b, const char *table, size_t n);
  * indexed by a hash of acctuniqueid: an entry is forgotten only when another
  * session takes its slot, and a forgotten entry can only repeat an event
  * (with the same content), never hide one.  Not thread-safe: the caller
- * serialises calls on one table.
+ * serialises calls on one table.  (ra_seen.c)
  */
 struct ra_seen;
 /* A table of `slots` entries, or NULL when out of memory; free with ra_seen_free(). */

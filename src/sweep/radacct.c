@@ -1,11 +1,11 @@
 /*
  * radacct.c — radacct rows, the precedence rule and the sweep's SQL; see
  * radacct.h.  The SQL form of the precedence rule is written next to its C
- * form so the two stay the same rule.
+ * form so the two stay the same rule.  The published-versions table
+ * (ra_seen) is in ra_seen.c.
  */
 #include "radacct.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -199,51 +199,6 @@ void ra_sql_rows(struct buf *b, const char *table, size_t n)
 	for (size_t i = 0; i < n; i++)
 		buf_adds(b, i ? ",?" : "?");
 	buf_addc(b, ')');
-}
-
-struct seen_slot {
-	bool used;
-	unsigned char len;		/* bytes of uid */
-	char uid[RA_SEEN_UID];
-	struct ra_version v;
-};
-
-struct ra_seen {
-	size_t n;			/* slots */
-	struct seen_slot slot[];
-};
-
-struct ra_seen *ra_seen_new(size_t slots)
-{
-	if (slots == 0 || slots > ((size_t)-1 - sizeof(struct ra_seen)) / sizeof(struct seen_slot))
-		return NULL;
-	struct ra_seen *s = calloc(1, sizeof(*s) + slots * sizeof(s->slot[0]));
-	if (s)
-		s->n = slots;
-	return s;
-}
-
-void ra_seen_free(struct ra_seen *s)
-{
-	free(s);
-}
-
-bool ra_seen_mark(struct ra_seen *s, const char *uid, size_t len, const struct ra_version *v)
-{
-	if (len >= RA_SEEN_UID)
-		return true;
-	uint64_t h = 0xcbf29ce484222325u;	/* FNV-1a */
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)uid[i]) * 0x100000001b3u;
-	struct seen_slot *e = &s->slot[h % s->n];
-	if (e->used && e->len == len && memcmp(e->uid, uid, len) == 0 &&
-	    e->v.real == v->real && ra_compare(&e->v, v) == 0)
-		return false;
-	e->used = true;
-	e->len = (unsigned char)len;
-	memcpy(e->uid, uid, len);
-	e->v = *v;
-	return true;
 }
 
 void ra_json_members(const struct ra_row *r, struct buf *b)

@@ -18,12 +18,10 @@
  *      open sessions whose latest update is older than stale_after;
  *   5. publish each session a member's delete moved (after its commit) and
  *      each stale-closed one, with master's row, once per version of that
- *      row (publish_master, radacct.h's ra_seen).
- * At every connect the table's columns and unique indexes are checked (a
- * table not keyed by acctuniqueid alone is refused with the ALTER TABLE
- * that fixes it).  Sessions keep their server's own time zone; DATETIMEs
- * travel from member to master as UNIX time, and versions from different
- * servers are compared by it (docs/sweep.md, "Time zones").
+ *      row (sw_publish_master, radacct.h's ra_seen).
+ * Sessions keep their server's own time zone; DATETIMEs travel from member
+ * to master as UNIX time, and versions from different servers are compared
+ * by it (docs/sweep.md, "Time zones").
  * A crash anywhere leaves at worst rows copied and not yet deleted; the next
  * cycle copies them again (a no-op) and deletes them.  Master down: nothing
  * is deleted anywhere.
@@ -32,10 +30,17 @@
  * connection), one thread per member per cycle (its own member and master
  * connections), the main thread (life cycle, metrics, status).  Counters are
  * atomics written by one thread each.
+ *
+ * This file: the config, the cycle that drives the member threads and stale
+ * closing, the sweep thread, the life cycle, metrics and status.  Steps 1-3
+ * (a member's move, its thread) are in sweep_move.c, step 4 in
+ * sweep_stale.c, step 5 (the events) in sweep_events.c; sweep_db.c opens
+ * the connections (and checks the table at connect) and binds rows;
+ * radacct.c has the pure rules and the statements' text; sweep_int.h the
+ * state they share.
  */
 #include "sweep.h"
 
-#include <errno.h>
 #include <mysql.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,15 +52,12 @@
 #include "daemon.h"
 #include "json.h"
 #include "log.h"
-#include "publish.h"
 #include "radacct.h"
 #include "role.h"
+#include "sweep_int.h"
 #include "thread.h"
 #include "worker.h"
 
-#define DELETE_CHUNK 200	/* rows per staging INSERT (its prepared statement is cached; a page's closed rows are fewer than a page) */
-#define STALE_CHUNK 500		/* sessions closed per master transaction */
-#define UPSERT_TRIES 5		/* attempts of a page's master transaction after a deadlock */
 #define MAX_MEMBERS 64
 #define SEEN_SLOTS 16384	/* sessions remembered as published (radacct.h, ra_seen) */
 
@@ -156,1218 +158,7 @@ static int sweep_enabled(const void *cfg)
 	return ((const struct sweep_cfg *)cfg)->enabled;
 }
 
-/* ---- runtime ---- */
-
-struct sweep;
-
-struct conn {
-	MYSQL *db;
-	MYSQL_STMT *page, *upsert_full;		/* cached statements */
-	MYSQL_STMT *stage_full, *del_join, *stage_clear;	/* the exact delete */
-	char tz[80];			/* the session's time zone as the server names it */
-	long utc_off;			/* s east of UTC at connect */
-	bool fresh;			/* opened since its zone was last compared */
-};
-
-/* Refusals of a server's table by the unique-index check at connect. */
-struct schema_watch {
-	_Atomic uint64_t refused;	/* connects refused */
-	_Atomic bool bad;		/* the last check refused it */
-};
-
-struct member {
-	struct sweep *sw;
-	struct sweep_db cfg;		/* private copy */
-	struct conn mc;			/* member connection (its thread only) */
-	struct conn sc;			/* master connection (its thread only) */
-	pthread_t thread;
-	int failures;			/* consecutive failed cycles */
-	int skip;			/* cycles to skip (back-off) */
-	time_t down_since;		/* wall clock when it became unreachable; 0 = up */
-	bool ok;			/* this cycle succeeded */
-	char err[1024];			/* why it failed (a schema refusal carries its ALTER TABLE) */
-	struct ra_row *rows;		/* one page */
-	_Atomic uint64_t read, copied, moved, superseded, stale_closed, errors, wide, bad_time;
-	struct schema_watch schema;	/* the member's table */
-	_Atomic uint64_t last_us;	/* last cycle's duration, µs */
-	_Atomic long long oldest_closed;	/* acctstoptime epoch of the oldest closed row left, 0 = none */
-};
-
-struct sweep {
-	struct daemon *d;
-	int interval, stale_after, batch, timeout;
-	char *table, *stale_cause;
-	struct sweep_db master;		/* private copy */
-	struct member *m;
-	size_t nm;
-	struct conn stale;		/* the sweep thread's master connection */
-	int master_writers;		/* member threads writing to master at once */
-	int writing;			/* how many are (under mw_mu) */
-	pthread_mutex_t mw_mu;
-	pthread_cond_t mw_cv;
-	struct worker w;		/* the sweep thread */
-	struct ra_seen *seen;		/* published versions; kept across reloads, under seen_mu */
-	pthread_mutex_t seen_mu;
-	_Atomic uint64_t cycles, failed_cycles, stale_total;
-	struct schema_watch master_schema;	/* master's table */
-	_Atomic uint64_t last_cycle_us, last_cycle_wall;
-	_Atomic bool in_cycle;
-};
-
-static char *dupz(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
-static int db_copy(struct sweep_db *dst, const struct sweep_db *src)
-{
-	*dst = *src;
-	dst->name = dupz(src->name);
-	dst->host = dupz(src->host);
-	dst->user = dupz(src->user);
-	dst->password = dupz(src->password);
-	dst->database = dupz(src->database);
-	return dst->name && dst->host && dst->user && dst->password && dst->database ? 0 : -1;
-}
-
-static void db_free(struct sweep_db *d)
-{
-	free(d->name);
-	free(d->host);
-	free(d->user);
-	free(d->password);
-	free(d->database);
-	memset(d, 0, sizeof(*d));
-}
-
-static void conn_close(struct conn *c)
-{
-	if (c->page)
-		mysql_stmt_close(c->page);
-	if (c->upsert_full)
-		mysql_stmt_close(c->upsert_full);
-	if (c->stage_full)
-		mysql_stmt_close(c->stage_full);
-	if (c->del_join)
-		mysql_stmt_close(c->del_join);
-	if (c->stage_clear)
-		mysql_stmt_close(c->stage_clear);
-	if (c->db)
-		mysql_close(c->db);
-	memset(c, 0, sizeof(*c));
-}
-
-static int fail(char *err, size_t len, const char *what, MYSQL *db, MYSQL_STMT *st)
-{
-	snprintf(err, len, "%s: %s", what, st ? mysql_stmt_error(st) : db ? mysql_error(db) : "out of memory");
-	return -1;
-}
-
-static MYSQL_STMT *prepare(MYSQL *db, const struct buf *sql, char *err, size_t len)
-{
-	MYSQL_STMT *st = mysql_stmt_init(db);
-	if (!st) {
-		fail(err, len, "mysql_stmt_init", db, NULL);
-		return NULL;
-	}
-	if (sql->oom || mysql_stmt_prepare(st, sql->data, sql->len) != 0) {
-		fail(err, len, "prepare", db, st);
-		mysql_stmt_close(st);
-		return NULL;
-	}
-	return st;
-}
-
-/* Check that table has every column the sweep reads and writes. */
-static int check_columns(struct sweep *sw, MYSQL *db, const char *where, char *err, size_t len)
-{
-	struct buf q = BUF_INIT;
-	buf_adds(&q, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-		     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?");
-	MYSQL_STMT *st = prepare(db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->table,
-			 .buffer_length = strlen(sw->table) };
-	char name[128];
-	unsigned long nl = 0;
-	MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_STRING, .buffer = name,
-			 .buffer_length = sizeof(name) - 1, .length = &nl };
-	bool have[RA_NCOLS + 1] = { false };
-	if (mysql_stmt_bind_param(st, &p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, &r)) {
-		fail(err, len, "reading the table's columns", db, st);
-		mysql_stmt_close(st);
-		return -1;
-	}
-	while (mysql_stmt_fetch(st) == 0) {
-		name[nl < sizeof(name) ? nl : sizeof(name) - 1] = '\0';
-		for (int c = 0; c < RA_NCOLS; c++)
-			if (strcasecmp(name, ra_col_names[c]) == 0)
-				have[c] = true;
-		if (strcasecmp(name, "radacctid") == 0)
-			have[RA_NCOLS] = true;
-	}
-	mysql_stmt_close(st);
-	struct buf miss = BUF_INIT;
-	for (int c = 0; c <= RA_NCOLS; c++)
-		if (!have[c])
-			buf_addf(&miss, "%s%s", miss.len ? ", " : "", c < RA_NCOLS ? ra_col_names[c] : "radacctid");
-	int rc = 0;
-	if (miss.len) {
-		snprintf(err, len, "table '%s' on %s lacks column(s): %s", sw->table, where, miss.data);
-		rc = -1;
-	}
-	buf_release(&miss);
-	return rc;
-}
-
-/*
- * Check the table's unique indexes (ra_check_indexes): the upsert must be
- * keyed by acctuniqueid and nothing else that could merge two sessions.
- * 0; 1 when refused, err saying what is wrong and the ALTER TABLE that
- * fixes it; -1 when the indexes could not be read.
- */
-static int check_indexes(struct sweep *sw, MYSQL *db, const struct sweep_db *d, const char *where,
-			 char *err, size_t len)
-{
-	struct buf q = BUF_INIT;
-	buf_adds(&q, "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE, SUB_PART IS NOT NULL "
-		     "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? "
-		     "ORDER BY INDEX_NAME, SEQ_IN_INDEX");
-	MYSQL_STMT *st = prepare(db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->table,
-			 .buffer_length = strlen(sw->table) };
-	char ix[80], col[80];
-	unsigned long ixl = 0, coll = 0;
-	long long nonu = 0, part = 0;
-	MYSQL_BIND r[4] = {
-		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ix, .buffer_length = sizeof(ix) - 1, .length = &ixl },
-		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = col, .buffer_length = sizeof(col) - 1, .length = &coll },
-		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &nonu },
-		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &part },
-	};
-	struct ra_index_col *cols = NULL;
-	size_t n = 0, cap = 0;
-	int rc = -1, f;
-	if (mysql_stmt_bind_param(st, &p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
-		fail(err, len, "reading the table's indexes", db, st);
-		goto out;
-	}
-	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 32;
-			struct ra_index_col *g = realloc(cols, nc * sizeof(*g));
-			if (!g)
-				break;
-			cols = g;
-			cap = nc;
-		}
-		ix[ixl < sizeof(ix) ? ixl : sizeof(ix) - 1] = '\0';
-		col[coll < sizeof(col) ? coll : sizeof(col) - 1] = '\0';
-		cols[n] = (struct ra_index_col){ .index = strdup(ix), .column = strdup(col),
-						 .unique = nonu == 0, .partial = part != 0 };
-		if (!cols[n].index || !cols[n].column) {
-			free((char *)cols[n].index);
-			free((char *)cols[n].column);
-			break;
-		}
-		n++;
-	}
-	mysql_stmt_free_result(st);
-	if (f != MYSQL_NO_DATA) {
-		if (f == 0 || f == MYSQL_DATA_TRUNCATED)
-			snprintf(err, len, "reading the table's indexes: out of memory");
-		else
-			fail(err, len, "reading the table's indexes", db, st);
-		goto out;
-	}
-	struct buf why = BUF_INIT;
-	rc = ra_check_indexes(cols, n, d->database, sw->table, where, &why) ? 1 : 0;
-	if (rc)
-		snprintf(err, len, "%s", why.oom ? "the table's unique indexes are wrong (out of memory describing them)" : why.data);
-	buf_release(&why);
-out:
-	for (size_t i = 0; i < n; i++) {
-		free((char *)cols[i].index);
-		free((char *)cols[i].column);
-	}
-	free(cols);
-	mysql_stmt_close(st);
-	return rc;
-}
-
-/*
- * The session's time zone (the server's default, the one FreeRADIUS's own
- * connection writes its DATETIMEs in) and its offset from UTC now, into c.
- */
-static int read_zone(MYSQL *db, struct conn *c, const char *where, char *err, size_t len)
-{
-	struct buf q = BUF_INIT;
-	buf_adds(&q, "SELECT @@session.time_zone, @@system_time_zone, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW())");
-	MYSQL_STMT *st = prepare(db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	char tz[64] = "", sys[64] = "";
-	unsigned long tzl = 0, sysl = 0;
-	long long off = 0;
-	MYSQL_BIND r[3] = {
-		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = tz, .buffer_length = sizeof(tz) - 1, .length = &tzl },
-		{ .buffer_type = MYSQL_TYPE_STRING, .buffer = sys, .buffer_length = sizeof(sys) - 1, .length = &sysl },
-		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &off },
-	};
-	int f = -1;
-	if (mysql_stmt_execute(st) == 0 && mysql_stmt_bind_result(st, r) == 0)
-		f = mysql_stmt_fetch(st);
-	if (f != 0 && f != MYSQL_DATA_TRUNCATED) {
-		snprintf(err, len, "%s: reading the time zone: %s", where, mysql_stmt_error(st));
-		mysql_stmt_close(st);
-		return -1;
-	}
-	mysql_stmt_free_result(st);
-	mysql_stmt_close(st);
-	tz[tzl < sizeof(tz) ? tzl : sizeof(tz) - 1] = '\0';
-	sys[sysl < sizeof(sys) ? sysl : sizeof(sys) - 1] = '\0';
-	if (strcmp(tz, "SYSTEM") == 0)
-		snprintf(c->tz, sizeof(c->tz), "SYSTEM (%s)", sys);
-	else
-		snprintf(c->tz, sizeof(c->tz), "%s", tz);
-	c->utc_off = (long)off;
-	c->fresh = true;
-	return 0;
-}
-
-/* "UTC+02:00" for off = 7200 s east of UTC. */
-static void fmt_off(char *out, size_t n, long off)
-{
-	long a = off < 0 ? -off : off;
-	snprintf(out, n, "UTC%c%02ld:%02ld", off < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
-}
-
-/*
- * Open c to d unless it is open and answers.  Every session keeps the
- * server's own time zone (docs/sweep.md, "Time zones"); the table's columns
- * and unique indexes are checked, a refusal of the indexes counted in *sch.
- */
-static int conn_open(struct sweep *sw, struct conn *c, const struct sweep_db *d, bool master,
-		     const char *where, struct schema_watch *sch, char *err, size_t len)
-{
-	if (c->db && mysql_ping(c->db) == 0)
-		return 0;
-	conn_close(c);
-	c->db = mysql_init(NULL);
-	if (!c->db)
-		return fail(err, len, "mysql_init", NULL, NULL);
-	unsigned int to = (unsigned int)sw->timeout;
-	mysql_options(c->db, MYSQL_OPT_CONNECT_TIMEOUT, &to);
-	mysql_options(c->db, MYSQL_OPT_READ_TIMEOUT, &to);
-	mysql_options(c->db, MYSQL_OPT_WRITE_TIMEOUT, &to);
-	mysql_options(c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (!mysql_real_connect(c->db, d->host, d->user, d->password, d->database,
-				(unsigned int)d->port, NULL, 0)) {
-		snprintf(err, len, "cannot connect to %s (%s:%d): %s", where, d->host, d->port,
-			 mysql_error(c->db));
-		conn_close(c);
-		return -1;
-	}
-	if (mysql_autocommit(c->db, 0) ||
-	    (master && !d->log_bin && mysql_query(c->db, "SET SESSION sql_log_bin = 0"))) {
-		snprintf(err, len, "%s: session settings: %s", where, mysql_error(c->db));
-		conn_close(c);
-		return -1;
-	}
-	if (check_columns(sw, c->db, where, err, len) < 0 || read_zone(c->db, c, where, err, len) < 0) {
-		conn_close(c);
-		return -1;
-	}
-	int ix = check_indexes(sw, c->db, d, where, err, len);
-	if (ix != 0) {
-		if (ix > 0) {	/* refused, not a failed read */
-			atomic_fetch_add(&sch->refused, 1);
-			atomic_store(&sch->bad, true);
-		}
-		conn_close(c);
-		return -1;
-	}
-	atomic_store(&sch->bad, false);
-	mysql_commit(c->db);	/* end the checks' snapshot */
-	return 0;
-}
-
-/* Bind the RA_NCOLS values of row r into b[0..RA_NCOLS). */
-static void bind_row(MYSQL_BIND *b, struct ra_row *r)
-{
-	for (int c = 0; c < RA_NCOLS; c++) {
-		b[c] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = r->v[c],
-				     .buffer_length = r->len[c], .length = &r->len[c],
-				     .is_null = (my_bool *)&r->null[c] };
-	}
-}
-
-/* A result binding for value k of row r (a string of at most RA_VAL_MAX - 1 bytes). */
-static MYSQL_BIND bind_value(struct ra_row *r, int k)
-{
-	return (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = r->v[k],
-			     .buffer_length = RA_VAL_MAX - 1, .length = &r->len[k],
-			     .is_null = (my_bool *)&r->null[k] };
-}
-
-/*
- * After a fetch: make value k of r a proper string (NULL is "" with length
- * 0; the library need not set a NULL's length).  false when the value was
- * wider than the buffer and is cut short.
- */
-static bool value_fetched(struct ra_row *r, int k)
-{
-	bool fits = true;
-	if (r->null[k]) {
-		r->len[k] = 0;
-	} else if (r->len[k] > RA_VAL_MAX - 1) {
-		r->len[k] = RA_VAL_MAX - 1;
-		fits = false;
-	}
-	r->v[k][r->len[k]] = '\0';
-	return fits;
-}
-
-/* Bind result column k to r's UNIX time t (RA_NTIMES of them after the values). */
-static MYSQL_BIND bind_time(struct ra_row *r, int t, my_bool *is_null)
-{
-	return (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &r->t[t], .is_null = is_null };
-}
-
-/*
- * After a fetch of the RA_NTIMES UNIX times: a NULL one is RA_T_NONE, and
- * the row has a bad time when a DATETIME that is not NULL had none (a zero
- * date, or one before 1970).
- */
-static void times_fetched(struct ra_row *r, const my_bool *tnull)
-{
-	r->bad_time = false;
-	for (int t = 0; t < RA_NTIMES; t++) {
-		if (!tnull[t])
-			continue;
-		r->t[t] = RA_T_NONE;
-		if (!r->null[ra_time_cols[t]])
-			r->bad_time = true;
-	}
-}
-
-/* Read the next page of the member (rows after *last); returns the count or -1. */
-static long read_page(struct member *m, long long *last, char *err, size_t len)
-{
-	struct sweep *sw = m->sw;
-	struct conn *c = &m->mc;
-	if (!c->page) {
-		struct buf q = BUF_INIT;
-		ra_sql_page(&q, sw->table);
-		c->page = prepare(c->db, &q, err, len);
-		buf_release(&q);
-		if (!c->page)
-			return -1;
-	}
-	long long after = *last;
-	int lim = sw->batch;
-	MYSQL_BIND p[2] = {
-		{ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &after },
-		{ .buffer_type = MYSQL_TYPE_LONG, .buffer = &lim },
-	};
-	/* Each row is fetched straight into its place in the page (the result
-	 * is bound again before every fetch); a row beyond the page, which
-	 * LIMIT rules out, would land in the scratch row. */
-	static _Thread_local struct ra_row scratch;
-	MYSQL_BIND r[RA_NCOLS + 1 + RA_NTIMES];
-	my_bool tnull[RA_NTIMES];
-	if (mysql_stmt_bind_param(c->page, p) || mysql_stmt_execute(c->page))
-		return fail(err, len, "reading a page", c->db, c->page);
-	long n = 0;
-	int f;
-	for (;;) {
-		struct ra_row *dst = n < sw->batch ? &m->rows[n] : &scratch;
-		r[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &dst->radacctid };
-		for (int k = 0; k < RA_NCOLS; k++)
-			r[k + 1] = bind_value(dst, k);
-		for (int t = 0; t < RA_NTIMES; t++)
-			r[RA_NCOLS + 1 + t] = bind_time(dst, t, &tnull[t]);
-		if (mysql_stmt_bind_result(c->page, r))
-			return fail(err, len, "reading a page", c->db, c->page);
-		f = mysql_stmt_fetch(c->page);
-		if (f != 0 && f != MYSQL_DATA_TRUNCATED)
-			break;
-		dst->wide = false;
-		for (int k = 0; k < RA_NCOLS; k++)
-			if (!value_fetched(dst, k))
-				dst->wide = true;	/* wider than the schema's columns allow */
-		times_fetched(dst, tnull);
-		if (n < sw->batch)
-			n++;
-	}
-	if (f != MYSQL_NO_DATA)
-		return fail(err, len, "fetching a page", c->db, c->page);
-	mysql_stmt_free_result(c->page);
-	mysql_commit(c->db);	/* end the read's snapshot */
-	if (n)
-		*last = m->rows[n - 1].radacctid;
-	return n;
-}
-
-/*
- * The master write gate: at most master_writers member threads run a master
- * transaction at once.  Concurrent inserts into one InnoDB table contend on
- * its index pages, and on a box with few cores the spinning costs more than
- * the parallelism gains (docs/sweep.md, "Speed"); a thread waiting here has
- * its member work (delete, next read) overlapped with another's master write.
- */
-static void master_enter(struct sweep *sw)
-{
-	pthread_mutex_lock(&sw->mw_mu);
-	while (sw->writing >= sw->master_writers)
-		pthread_cond_wait(&sw->mw_cv, &sw->mw_mu);
-	sw->writing++;
-	pthread_mutex_unlock(&sw->mw_mu);
-}
-
-static void master_leave(struct sweep *sw)
-{
-	pthread_mutex_lock(&sw->mw_mu);
-	sw->writing--;
-	pthread_cond_signal(&sw->mw_cv);
-	pthread_mutex_unlock(&sw->mw_mu);
-}
-
-/* Upsert rows[0..n) into master in one transaction. */
-static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, size_t len)
-{
-	struct sweep *sw = m->sw;
-	struct conn *c = &m->sc;
-	MYSQL_STMT *st = (n == (size_t)sw->batch) ? c->upsert_full : NULL;
-	bool cached = st != NULL;
-	if (!st) {
-		struct buf q = BUF_INIT;
-		ra_sql_upsert(&q, sw->table, n);
-		st = prepare(c->db, &q, err, len);
-		buf_release(&q);
-		if (!st)
-			return -1;
-		if (n == (size_t)sw->batch) {
-			c->upsert_full = st;
-			cached = true;
-		}
-	}
-	MYSQL_BIND *b = malloc((n * RA_NCOLS + 2) * sizeof(*b));
-	int rc = -1;
-	if (!b) {
-		snprintf(err, len, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		bind_row(b + i * RA_NCOLS, rows[i]);
-		/* the DATETIMEs go as UNIX time: master's FROM_UNIXTIME() writes
-		 * them in its own zone, whatever the member's */
-		for (int t = 0; t < RA_NTIMES; t++) {
-			enum ra_col k = ra_time_cols[t];
-			b[i * RA_NCOLS + k] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG,
-							    .buffer = &rows[i]->t[t],
-							    .is_null = (my_bool *)&rows[i]->null[k] };
-		}
-	}
-	/* after every row's values (the '?'s of the VALUES lists), the
-	 * precedence rule's two parameters in the UPDATE half: the stale
-	 * cause (new copy, then old) */
-	for (int k = 0; k < 2; k++)
-		b[n * RA_NCOLS + k] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->stale_cause,
-						    .buffer_length = strlen(sw->stale_cause) };
-	/* Members are merged concurrently: two pages touching the same sessions
-	 * can deadlock on master's unique key.  InnoDB rolls one back; it is
-	 * simply run again (the rows are sorted by acctuniqueid, so this is rare). */
-	for (int attempt = 1;; attempt++) {
-		if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
-			unsigned int e = mysql_stmt_errno(st);
-			fail(err, len, "upsert into master", c->db, st);
-			mysql_rollback(c->db);
-			if ((e == 1213 || e == 1205) && attempt < UPSERT_TRIES) {
-				log_info("sweep: member '%s': %s; trying again", m->cfg.name, err);
-				continue;
-			}
-			goto out;
-		}
-		if (mysql_commit(c->db)) {
-			fail(err, len, "commit on master", c->db, NULL);
-			goto out;
-		}
-		break;
-	}
-	rc = 0;
-out:
-	free(b);
-	if (!cached)
-		mysql_stmt_close(st);
-	return rc;
-}
-
-/* After the staged delete, in its transaction: clear gone[i] for the staged rows still on the member. */
-static int survivors(struct member *m, struct ra_row **rows, size_t n, bool *gone, char *err, size_t len)
-{
-	struct buf q = BUF_INIT;
-	buf_addf(&q, "SELECT s.`radacctid` FROM `agg_sweep_stage` s JOIN `%s` t ON t.`radacctid` = s.`radacctid`",
-		 m->sw->table);
-	MYSQL_STMT *st = prepare(m->mc.db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	long long id = 0;
-	MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &id };
-	int rc = -1, f;
-	if (mysql_stmt_execute(st) || mysql_stmt_bind_result(st, &r)) {
-		fail(err, len, "finding the rows left on the member", m->mc.db, st);
-		goto out;
-	}
-	while ((f = mysql_stmt_fetch(st)) == 0)
-		for (size_t i = 0; i < n; i++)
-			if (rows[i]->radacctid == id)
-				gone[i] = false;
-	rc = f == MYSQL_NO_DATA ? 0 : fail(err, len, "finding the rows left on the member", m->mc.db, st);
-out:
-	mysql_stmt_close(st);
-	return rc;
-}
-
-/*
- * Delete exactly rows[0..n) from the member; returns rows deleted or -1.
- * With gone, gone[i] tells whether rows[i] was deleted (valid when the
- * call returns >= 0, i.e. after the member's commit).
- *
- * The rows as read are staged in a per-connection temporary table, and one
- * DELETE ... JOIN removes the member rows that still equal them column by
- * column (null-safe).  One OR-list statement per chunk made MariaDB scan
- * the table; the join is a primary-key lookup per row in one round trip.
- */
-static long delete_exact(struct member *m, struct ra_row **rows, size_t n, bool *gone, char *err, size_t len)
-{
-	struct sweep *sw = m->sw;
-	struct conn *c = &m->mc;
-	struct buf q = BUF_INIT;
-	if (!c->del_join) {
-		buf_addf(&q, "CREATE TEMPORARY TABLE IF NOT EXISTS `agg_sweep_stage` (PRIMARY KEY (`radacctid`)) "
-			     "ENGINE=MEMORY SELECT `radacctid`");
-		for (int k = 0; k < RA_NCOLS; k++)
-			buf_addf(&q, ",`%s`", ra_col_names[k]);
-		buf_addf(&q, " FROM `%s` LIMIT 0", sw->table);
-		if (q.oom || mysql_real_query(c->db, q.data, q.len)) {
-			buf_release(&q);
-			return fail(err, len, "creating the staging table on the member", c->db, NULL);
-		}
-		buf_reset(&q);
-		buf_addf(&q, "DELETE t FROM `%s` t JOIN `agg_sweep_stage` s ON t.`radacctid` = s.`radacctid` WHERE 1",
-			 sw->table);
-		for (int k = 0; k < RA_NCOLS; k++)
-			buf_addf(&q, " AND t.`%s` <=> s.`%s`", ra_col_names[k], ra_col_names[k]);
-		c->del_join = prepare(c->db, &q, err, len);
-		buf_reset(&q);
-		buf_adds(&q, "DELETE FROM `agg_sweep_stage`");
-		c->stage_clear = c->del_join ? prepare(c->db, &q, err, len) : NULL;
-		if (!c->del_join || !c->stage_clear) {
-			buf_release(&q);
-			return -1;
-		}
-	}
-	MYSQL_BIND *b = malloc(DELETE_CHUNK * (RA_NCOLS + 1) * sizeof(*b));
-	long total = 0;
-	if (!b) {
-		buf_release(&q);
-		snprintf(err, len, "out of memory");
-		return -1;
-	}
-	for (size_t off = 0; off < n; off += DELETE_CHUNK) {
-		size_t k = n - off < DELETE_CHUNK ? n - off : DELETE_CHUNK;
-		MYSQL_STMT *st = k == DELETE_CHUNK ? c->stage_full : NULL;
-		if (!st) {
-			buf_reset(&q);
-			buf_adds(&q, "INSERT INTO `agg_sweep_stage` (`radacctid`");
-			for (int col = 0; col < RA_NCOLS; col++)
-				buf_addf(&q, ",`%s`", ra_col_names[col]);
-			buf_adds(&q, ") VALUES ");
-			for (size_t i = 0; i < k; i++) {
-				buf_adds(&q, i ? ",(?" : "(?");
-				for (int col = 0; col < RA_NCOLS; col++)
-					buf_adds(&q, ",?");
-				buf_addc(&q, ')');
-			}
-			st = prepare(c->db, &q, err, len);
-			if (!st)
-				goto fail;
-			if (k == DELETE_CHUNK)
-				c->stage_full = st;
-		}
-		for (size_t i = 0; i < k; i++) {
-			MYSQL_BIND *bi = b + i * (RA_NCOLS + 1);
-			bi[0] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_LONGLONG,
-					      .buffer = &rows[off + i]->radacctid };
-			bind_row(bi + 1, rows[off + i]);
-		}
-		int bad = mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st);
-		if (bad)
-			fail(err, len, "staging rows on the member", c->db, st);
-		if (k != DELETE_CHUNK)
-			mysql_stmt_close(st);
-		if (bad)
-			goto fail;
-	}
-	/* every row staged: one join deletes them all */
-	if (mysql_stmt_execute(c->del_join)) {
-		fail(err, len, "delete on the member", c->db, c->del_join);
-		goto fail;
-	}
-	total = (long)mysql_stmt_affected_rows(c->del_join);
-	if (gone) {
-		for (size_t i = 0; i < n; i++)
-			gone[i] = true;
-		/* some rows changed since read: those still there (this read sees
-		 * the transaction's own deletes) are the ones not deleted */
-		if ((size_t)total < n && survivors(m, rows, n, gone, err, len) < 0)
-			goto fail;
-	}
-	if (mysql_stmt_execute(c->stage_clear)) {
-		fail(err, len, "clearing the staging table", c->db, c->stage_clear);
-		goto fail;
-	}
-	free(b);
-	buf_release(&q);
-	if (mysql_commit(c->db)) {
-		fail(err, len, "commit on the member", c->db, NULL);
-		return -1;
-	}
-	return total;
-fail:
-	free(b);
-	buf_release(&q);
-	mysql_rollback(c->db);
-	mysql_stmt_execute(c->stage_clear);
-	return -1;
-}
-
-/*
- * What master holds of the open rows[0..n): held[i] when master's copy is
- * the same version or a newer one (the upsert would leave it as it is, so
- * the row is not sent again), obsolete[i] when that copy is closed (the
- * member's open copy is a late interim, to be deleted).  Both arrays are
- * cleared first.
- */
-static int master_versions(struct member *m, struct ra_row **rows, size_t n, bool *held,
-			   bool *obsolete, char *err, size_t len)
-{
-	memset(held, 0, n * sizeof(*held));
-	memset(obsolete, 0, n * sizeof(*obsolete));
-	struct sweep *sw = m->sw;
-	struct conn *c = &m->sc;
-	struct buf q = BUF_INIT;
-	ra_sql_versions(&q, sw->table, n);
-	MYSQL_STMT *st = prepare(c->db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	MYSQL_BIND *p = calloc(n, sizeof(*p));
-	int rc = -1;
-	if (!p) {
-		snprintf(err, len, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		p[i] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING,
-				     .buffer = rows[i]->v[RA_ACCTUNIQUEID],
-				     .buffer_length = rows[i]->len[RA_ACCTUNIQUEID] };
-	struct ra_row mr;
-	memset(&mr, 0, sizeof(mr));
-	/* ra_sql_versions()'s columns: 7 values, then the two UNIX times */
-	static const enum ra_col cols[7] = { RA_ACCTUNIQUEID, RA_ACCTUPDATETIME, RA_ACCTSTOPTIME,
-					     RA_ACCTSESSIONTIME, RA_ACCTINPUTOCTETS, RA_ACCTOUTPUTOCTETS,
-					     RA_ACCTTERMINATECAUSE };
-	MYSQL_BIND r[9];
-	for (int k = 0; k < 7; k++)
-		r[k] = bind_value(&mr, cols[k]);
-	my_bool tnull[2];
-	r[7] = bind_time(&mr, RA_T_UPDATE, &tnull[0]);
-	r[8] = bind_time(&mr, RA_T_STOP, &tnull[1]);
-	if (mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
-		fail(err, len, "reading master's versions", c->db, st);
-		goto out;
-	}
-	int f;
-	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
-		for (int k = 0; k < 7; k++)
-			value_fetched(&mr, cols[k]);	/* master's columns fit: the same schema */
-		mr.t[RA_T_UPDATE] = tnull[0] ? RA_T_NONE : mr.t[RA_T_UPDATE];
-		mr.t[RA_T_STOP] = tnull[1] ? RA_T_NONE : mr.t[RA_T_STOP];
-		/* master's times and the member's, compared as UTC (the two
-		 * servers' zones may differ), with the synthetic-close rule */
-		struct ra_version mv, cv;
-		ra_version_of_utc(&mr, sw->stale_cause, &mv);
-		for (size_t i = 0; i < n; i++) {
-			if (strcmp(rows[i]->v[RA_ACCTUNIQUEID], mr.v[RA_ACCTUNIQUEID]) != 0)
-				continue;
-			ra_version_of_utc(rows[i], sw->stale_cause, &cv);
-			if (ra_compare(&cv, &mv) <= 0) {
-				held[i] = true;
-				obsolete[i] = mv.closed;	/* master holds it closed, and that wins */
-			}
-		}
-	}
-	mysql_stmt_free_result(st);
-	mysql_commit(c->db);
-	rc = f == MYSQL_NO_DATA ? 0 : fail(err, len, "fetching master's versions", c->db, st);
-out:
-	free(p);
-	mysql_stmt_close(st);
-	return rc;
-}
-
-/* Publish row r as a `what` event; member: the member the copy moved from, or NULL. */
-static void publish_row(const char *member, const struct ra_row *r, const char *what)
-{
-	struct buf b = BUF_INIT;
-	buf_grow(&b, 2048);	/* one allocation for the usual row */
-	buf_adds(&b, "\"event\":");
-	json_add_str(&b, what);
-	if (member) {
-		buf_adds(&b, ",\"member\":");
-		json_add_str(&b, member);
-	}
-	buf_addc(&b, ',');
-	ra_json_members(r, &b);
-	if (!b.oom)
-		publish_event("radacct", r->v[RA_ACCTUNIQUEID], r->len[RA_ACCTUNIQUEID], b.data, b.len);
-	buf_release(&b);
-}
-
-/*
- * Publish master's rows of the sessions ids[0..n) (lens[i] bytes each) as
- * `what` events, each session once per version of master's row (sw->seen):
- * a session master holds open is not published, its close will be.  member
- * as publish_row().  Reads master on c, the calling thread's connection.
- * 0, or -1 when master could not be read whole (err says why; some rows may
- * have been published).
- */
-static int publish_master(struct sweep *sw, struct conn *c, const char *member, const char *const *ids,
-			  const unsigned long *lens, size_t n, const char *what, char *err, size_t len)
-{
-	struct buf q = BUF_INIT;
-	ra_sql_rows(&q, sw->table, n);
-	MYSQL_STMT *st = prepare(c->db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	MYSQL_BIND *p = calloc(n, sizeof(*p));
-	struct ra_row *r = calloc(1, sizeof(*r));
-	int rc = -1, f = 0;
-	if (!p || !r) {
-		snprintf(err, len, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		p[i] = (MYSQL_BIND){ .buffer_type = MYSQL_TYPE_STRING, .buffer = (void *)ids[i],
-				     .buffer_length = lens[i] };
-	MYSQL_BIND rb[RA_NCOLS + RA_NTIMES];
-	my_bool tnull[RA_NTIMES];
-	for (int k = 0; k < RA_NCOLS; k++)
-		rb[k] = bind_value(r, k);
-	for (int t = 0; t < RA_NTIMES; t++)
-		rb[RA_NCOLS + t] = bind_time(r, t, &tnull[t]);
-	if (mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, rb)) {
-		fail(err, len, "reading master's rows", c->db, st);
-		goto out;
-	}
-	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
-		bool fits = true;
-		for (int k = 0; k < RA_NCOLS; k++)
-			if (!value_fetched(r, k))
-				fits = false;
-		times_fetched(r, tnull);	/* a bad time on master: its _ts is null */
-		if (!fits) {
-			log_error("sweep: master's row of session '%s' has a value wider than %d bytes; "
-				  "no event for it", r->v[RA_ACCTUNIQUEID], RA_VAL_MAX - 1);
-			continue;
-		}
-		/* the UTC version: the one table of published versions holds
-		 * master's rows and, when master was unreadable, members' copies */
-		struct ra_version v;
-		ra_version_of_utc(r, sw->stale_cause, &v);
-		if (!v.closed)
-			continue;
-		pthread_mutex_lock(&sw->seen_mu);
-		bool fresh = ra_seen_mark(sw->seen, r->v[RA_ACCTUNIQUEID], r->len[RA_ACCTUNIQUEID], &v);
-		pthread_mutex_unlock(&sw->seen_mu);
-		if (fresh)
-			publish_row(member, r, what);
-	}
-	mysql_stmt_free_result(st);
-	mysql_commit(c->db);	/* end the read's snapshot */
-	rc = f == MYSQL_NO_DATA ? 0 : fail(err, len, "fetching master's rows", c->db, st);
-out:
-	free(p);
-	free(r);
-	mysql_stmt_close(st);
-	return rc;
-}
-
-/*
- * Step 5 for the closed rows[0..n) whose member delete has committed
- * (gone[i]): one "closed" event per session with master's row.  Master
- * unreadable: the moved copies themselves, so no move goes unpublished.
- */
-static void publish_moved(struct member *m, struct ra_row **rows, const bool *gone, size_t n,
-			  const char **ids, unsigned long *lens)
-{
-	struct sweep *sw = m->sw;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (gone[i]) {
-			ids[k] = rows[i]->v[RA_ACCTUNIQUEID];
-			lens[k++] = rows[i]->len[RA_ACCTUNIQUEID];
-		}
-	char err[256];
-	if (k == 0 || publish_master(sw, &m->sc, m->cfg.name, ids, lens, k, "closed", err, sizeof(err)) == 0)
-		return;
-	log_error("sweep: member '%s': %s; the events of %zu moved row(s) carry the member's copies",
-		  m->cfg.name, err, k);
-	for (size_t i = 0; i < n; i++) {
-		if (!gone[i])
-			continue;
-		struct ra_version v;
-		ra_version_of_utc(rows[i], sw->stale_cause, &v);
-		pthread_mutex_lock(&sw->seen_mu);
-		bool fresh = ra_seen_mark(sw->seen, rows[i]->v[RA_ACCTUNIQUEID], rows[i]->len[RA_ACCTUNIQUEID], &v);
-		pthread_mutex_unlock(&sw->seen_mu);
-		if (fresh)
-			publish_row(m->cfg.name, rows[i], "closed");
-	}
-}
-
-static int by_uniqueid(const void *a, const void *b)
-{
-	const struct ra_row *x = *(const struct ra_row *const *)a, *y = *(const struct ra_row *const *)b;
-	return strcmp(x->v[RA_ACCTUNIQUEID], y->v[RA_ACCTUNIQUEID]);
-}
-
-/* Sweep one member: every page, until the table is done or we are demoted. */
-static int sweep_member(struct member *m, bool once)
-{
-	struct sweep *sw = m->sw;
-	char *err = m->err;
-	size_t elen = sizeof(m->err);
-	char where[128];
-	snprintf(where, sizeof(where), "member '%s'", m->cfg.name);
-	if (conn_open(sw, &m->mc, &m->cfg, false, where, &m->schema, err, elen) < 0 ||
-	    conn_open(sw, &m->sc, &sw->master, true, "master", &sw->master_schema, err, elen) < 0)
-		return -1;
-	if ((m->mc.fresh || m->sc.fresh) && (m->mc.utc_off != m->sc.utc_off || strcmp(m->mc.tz, m->sc.tz) != 0)) {
-		char mo[32], so[32];
-		fmt_off(mo, sizeof(mo), m->mc.utc_off);
-		fmt_off(so, sizeof(so), m->sc.utc_off);
-		log_warn("sweep: member '%s' runs in time zone %s (%s now), master in %s (%s now): its times "
-			 "are converted to master's zone as its rows are copied (docs/sweep.md, \"Time zones\")",
-			 m->cfg.name, m->mc.tz, mo, m->sc.tz, so);
-	}
-	m->mc.fresh = m->sc.fresh = false;
-	struct ra_row **closed = malloc((size_t)sw->batch * sizeof(*closed));
-	struct ra_row **open = malloc((size_t)sw->batch * sizeof(*open));
-	struct ra_row **all = malloc((size_t)sw->batch * sizeof(*all));
-	bool *obsolete = malloc((size_t)sw->batch * sizeof(*obsolete));
-	bool *held = malloc((size_t)sw->batch * sizeof(*held));
-	bool *gone = malloc((size_t)sw->batch * sizeof(*gone));
-	const char **ids = malloc((size_t)sw->batch * sizeof(*ids));
-	unsigned long *lens = malloc((size_t)sw->batch * sizeof(*lens));
-	int rc = -1;
-	if (!closed || !open || !all || !obsolete || !held || !gone || !ids || !lens) {
-		snprintf(err, elen, "out of memory");
-		goto out;
-	}
-	long long last = 0;
-	for (;;) {
-		if (!once && !role_is_active()) {
-			log_info("sweep: member '%s': node demoted, stopping at a batch boundary", m->cfg.name);
-			break;
-		}
-		long n = read_page(m, &last, err, elen);
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		atomic_fetch_add(&m->read, (uint64_t)n);
-		size_t nc = 0, no = 0, ns = 0;
-		for (long i = 0; i < n; i++) {
-			if (m->rows[i].wide) {
-				/* a truncated copy must not reach master; the row stays
-				 * (and shows in the oldest-closed-row gauge) */
-				log_error("sweep: member '%s': row radacctid %lld has a value wider than %d bytes; "
-					  "left on the member", m->cfg.name, m->rows[i].radacctid, RA_VAL_MAX - 1);
-				atomic_fetch_add(&m->wide, 1);
-				continue;
-			}
-			if (m->rows[i].bad_time) {
-				/* its time cannot be carried to master's zone */
-				log_error("sweep: member '%s': row radacctid %lld has a time with no UNIX time "
-					  "(a zero date, or before 1970); left on the member", m->cfg.name,
-					  m->rows[i].radacctid);
-				atomic_fetch_add(&m->bad_time, 1);
-				continue;
-			}
-			if (m->rows[i].null[RA_ACCTSTOPTIME])
-				open[no++] = &m->rows[i];
-			else
-				all[ns++] = closed[nc++] = &m->rows[i];
-		}
-		/* open rows master already holds at this version or a newer one
-		 * (unchanged since the last cycle, or beaten) are not sent again */
-		if (no && master_versions(m, open, no, held, obsolete, err, elen) < 0)
-			goto out;
-		for (size_t i = 0; i < no; i++)
-			if (!held[i])
-				all[ns++] = open[i];
-		/* 2. master first, in key order (the same lock order in every thread) */
-		if (ns) {
-			qsort(all, ns, sizeof(*all), by_uniqueid);
-			master_enter(sw);
-			int up = upsert(m, all, ns, err, elen);
-			master_leave(sw);
-			if (up < 0)
-				goto out;
-			atomic_fetch_add(&m->copied, (uint64_t)ns);
-		}
-		/* 3. then the member: the exact closed rows, and superseded open copies */
-		if (nc) {
-			long d = delete_exact(m, closed, nc, gone, err, elen);
-			if (d < 0)
-				goto out;
-			atomic_fetch_add(&m->moved, (uint64_t)d);
-			if ((size_t)d < nc)
-				log_info("sweep: member '%s': %zu closed row(s) changed since read; left for the next cycle",
-					 m->cfg.name, nc - (size_t)d);
-			/* 5. the rows that left the member, once each, as master holds them */
-			publish_moved(m, closed, gone, nc, ids, lens);
-		}
-		size_t k = 0;
-		for (size_t i = 0; i < no; i++)
-			if (obsolete[i])
-				open[k++] = open[i];
-		if (k) {
-			long d = delete_exact(m, open, k, NULL, err, elen);
-			if (d < 0)
-				goto out;
-			atomic_fetch_add(&m->superseded, (uint64_t)d);
-		}
-		worker_beat(&sw->w);
-		if (n < sw->batch)
-			break;
-	}
-	rc = 0;
-out:
-	free(closed);
-	free(open);
-	free(all);
-	free(obsolete);
-	free(held);
-	free(gone);
-	free(ids);
-	free(lens);
-	return rc;
-}
-
-/* The age of the oldest closed row still on the member (0 = none): a lag gauge. */
-static void measure_oldest(struct member *m)
-{
-	if (!m->mc.db)
-		return;
-	struct buf q = BUF_INIT;
-	buf_addf(&q, "SELECT UNIX_TIMESTAMP(MIN(`acctstoptime`)) FROM `%s` WHERE `acctstoptime` IS NOT NULL",
-		 m->sw->table);
-	char err[256];
-	MYSQL_STMT *st = prepare(m->mc.db, &q, err, sizeof(err));
-	buf_release(&q);
-	if (!st)
-		return;
-	long long v = 0;
-	my_bool isnull = 0;
-	MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &v, .is_null = &isnull };
-	if (mysql_stmt_execute(st) == 0 && mysql_stmt_bind_result(st, &r) == 0 &&
-	    mysql_stmt_fetch(st) == 0)
-		atomic_store(&m->oldest_closed, isnull ? 0 : v);
-	mysql_stmt_free_result(st);
-	mysql_stmt_close(st);
-	mysql_commit(m->mc.db);
-}
-
-struct member_run {
-	struct member *m;
-	bool once;
-};
-
-static void *member_main(void *arg)
-{
-	struct member_run *r = arg;
-	struct member *m = r->m;
-	char tag[16];
-	snprintf(tag, sizeof(tag), "sw-%s", m->cfg.name);
-	log_set_thread_tag(tag);
-	mysql_thread_init();
-	uint64_t t0 = mono_usec(), read0 = atomic_load(&m->read), copied0 = atomic_load(&m->copied);
-	uint64_t moved0 = atomic_load(&m->moved);
-	m->ok = sweep_member(m, r->once) == 0;
-	if (m->ok)
-		measure_oldest(m);
-	uint64_t us = mono_usec() - t0;
-	atomic_store(&m->last_us, us);
-	if (m->ok)
-		log_msg(r->once ? LOG_LVL_INFO : LOG_LVL_DEBUG, "sweep: member '%s': %llu row(s) read, %llu copied, %llu moved, %.3f s",
-			m->cfg.name, (unsigned long long)(atomic_load(&m->read) - read0),
-			(unsigned long long)(atomic_load(&m->copied) - copied0),
-			(unsigned long long)(atomic_load(&m->moved) - moved0), (double)us / 1e6);
-	if (!m->ok) {
-		atomic_fetch_add(&m->errors, 1);
-		/* a broken connection is reopened next time */
-		conn_close(&m->mc);
-		conn_close(&m->sc);
-	}
-	mysql_thread_end();
-	return NULL;
-}
-
-/* Close stale sessions on master, then on the members' copies. */
-static int close_stale(struct sweep *sw, bool once, char *err, size_t len)
-{
-	struct conn *c = &sw->stale;
-	if (conn_open(sw, c, &sw->master, true, "master", &sw->master_schema, err, len) < 0)
-		return -1;
-	struct buf q = BUF_INIT;
-	buf_addf(&q, "SELECT `acctuniqueid` FROM `%s` WHERE `acctstoptime` IS NULL AND "
-		     "COALESCE(`acctupdatetime`, `acctstarttime`) < NOW() - INTERVAL ? SECOND "
-		     "ORDER BY `radacctid` LIMIT %d FOR UPDATE", sw->table, STALE_CHUNK);
-	MYSQL_STMT *sel = prepare(c->db, &q, err, len);
-	buf_reset(&q);
-	/* acctstoptime = the last update; acctsessiontime consistent with it */
-	static const char close_set[] =
-		" SET `acctstoptime` = COALESCE(`acctupdatetime`, `acctstarttime`),"
-		" `acctsessiontime` = GREATEST(0, CAST(UNIX_TIMESTAMP(COALESCE(`acctupdatetime`, `acctstarttime`))"
-		" - UNIX_TIMESTAMP(COALESCE(`acctstarttime`, `acctupdatetime`)) AS SIGNED)),"
-		" `acctterminatecause` = ? WHERE `acctuniqueid` = ? AND `acctstoptime` IS NULL";
-	buf_addf(&q, "UPDATE `%s`%s", sw->table, close_set);
-	MYSQL_STMT *upd = sel ? prepare(c->db, &q, err, len) : NULL;
-	buf_release(&q);
-	char (*ids)[RA_VAL_MAX] = malloc(STALE_CHUNK * sizeof(*ids));
-	unsigned long *idl = malloc(STALE_CHUNK * sizeof(*idl));
-	const char **pids = malloc(STALE_CHUNK * sizeof(*pids));
-	int rc = -1;
-	if (!sel || !upd || !ids || !idl || !pids) {
-		if (!err[0])
-			snprintf(err, len, "out of memory");
-		goto out;
-	}
-	long long after = sw->stale_after;
-	for (;;) {
-		char id[RA_VAL_MAX];
-		unsigned long il = 0;
-		MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &after };
-		MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_STRING, .buffer = id,
-				 .buffer_length = sizeof(id) - 1, .length = &il };
-		if (mysql_stmt_bind_param(sel, &p) || mysql_stmt_execute(sel) ||
-		    mysql_stmt_bind_result(sel, &r)) {
-			fail(err, len, "finding stale sessions on master", c->db, sel);
-			mysql_rollback(c->db);
-			goto out;
-		}
-		size_t n = 0;
-		while (mysql_stmt_fetch(sel) == 0 && n < STALE_CHUNK) {
-			if (il > sizeof(id) - 1)
-				il = sizeof(id) - 1;
-			memcpy(ids[n], id, il);
-			ids[n][il] = '\0';
-			idl[n++] = il;
-		}
-		mysql_stmt_free_result(sel);
-		for (size_t i = 0; i < n; i++) {
-			MYSQL_BIND up[2] = {
-				{ .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->stale_cause,
-				  .buffer_length = strlen(sw->stale_cause) },
-				{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ids[i], .buffer_length = idl[i] },
-			};
-			if (mysql_stmt_bind_param(upd, up) || mysql_stmt_execute(upd)) {
-				fail(err, len, "closing a stale session on master", c->db, upd);
-				mysql_rollback(c->db);
-				goto out;
-			}
-		}
-		if (mysql_commit(c->db)) {
-			fail(err, len, "commit on master", c->db, NULL);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		atomic_fetch_add(&sw->stale_total, n);
-		log_info("sweep: closed %zu stale session(s) on master (no update for %d s)", n, sw->stale_after);
-		/* The members' copies, so the next sweep does not bring them back open. */
-		for (size_t mi = 0; mi < sw->nm; mi++) {
-			struct member *m = &sw->m[mi];
-			char merr[1024];
-			if (conn_open(sw, &m->mc, &m->cfg, false, m->cfg.name, &m->schema, merr, sizeof(merr)) < 0)
-				continue;	/* its copies are superseded by master's closed rows */
-			struct buf mq = BUF_INIT;
-			buf_addf(&mq, "UPDATE `%s`%s", sw->table, close_set);
-			MYSQL_STMT *mu = prepare(m->mc.db, &mq, merr, sizeof(merr));
-			buf_release(&mq);
-			if (!mu)
-				continue;
-			uint64_t closed = 0;
-			for (size_t i = 0; i < n; i++) {
-				MYSQL_BIND up[2] = {
-					{ .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->stale_cause,
-					  .buffer_length = strlen(sw->stale_cause) },
-					{ .buffer_type = MYSQL_TYPE_STRING, .buffer = ids[i], .buffer_length = idl[i] },
-				};
-				if (mysql_stmt_bind_param(mu, up) || mysql_stmt_execute(mu))
-					break;
-				closed += mysql_stmt_affected_rows(mu);
-			}
-			mysql_stmt_close(mu);
-			mysql_commit(m->mc.db);
-			atomic_fetch_add(&m->stale_closed, closed);
-		}
-		/* one event per session, master's closed row (the members' copies
-		 * closed above then move without one: the same version) */
-		for (size_t i = 0; i < n; i++)
-			pids[i] = ids[i];
-		char perr[256];
-		if (publish_master(sw, c, NULL, pids, idl, n, "stale-closed", perr, sizeof(perr)) < 0) {
-			log_error("sweep: master: %s; the stale-closed events carry only the session ids", perr);
-			for (size_t i = 0; i < n; i++) {
-				struct buf b = BUF_INIT;
-				buf_adds(&b, "\"event\":\"stale-closed\",\"acctuniqueid\":");
-				json_add_strn(&b, ids[i], idl[i]);
-				buf_adds(&b, ",\"acctterminatecause\":");
-				json_add_str(&b, sw->stale_cause);
-				if (!b.oom)
-					publish_event("radacct", ids[i], idl[i], b.data, b.len);
-				buf_release(&b);
-			}
-		}
-		if (!once && !role_is_active())
-			break;
-		if (n < STALE_CHUNK)
-			break;
-	}
-	rc = 0;
-out:
-	free(ids);
-	free(idl);
-	free(pids);
-	if (sel)
-		mysql_stmt_close(sel);
-	if (upd)
-		mysql_stmt_close(upd);
-	return rc;
-}
+/* ---- the cycle ---- */
 
 /*
  * One cycle: every member concurrently (skipping those in back-off), then
@@ -1393,7 +184,7 @@ static int cycle(struct sweep *sw, bool once)
 		runs[i] = (struct member_run){ m, once };
 		char name[16];
 		snprintf(name, sizeof(name), "sw-%s", m->cfg.name);
-		if (thread_spawn(&m->thread, name, member_main, &runs[i]) < 0) {
+		if (thread_spawn(&m->thread, name, sw_member_main, &runs[i]) < 0) {
 			snprintf(m->err, sizeof(m->err), "cannot start a thread");
 			continue;
 		}
@@ -1428,9 +219,9 @@ static int cycle(struct sweep *sw, bool once)
 	}
 	char err[1024] = "";
 	if (whole && (once || role_is_active())) {
-		if (close_stale(sw, once, err, sizeof(err)) < 0) {
+		if (sw_close_stale(sw, once, err, sizeof(err)) < 0) {
 			log_error("sweep: master: %s", err);
-			conn_close(&sw->stale);
+			sw_conn_close(&sw->stale);
 			rc = -1;
 		}
 	} else if (!whole) {
@@ -1455,16 +246,42 @@ static void *sweep_main(void *arg)
 			cycle(sw, false);
 		worker_beat(&sw->w);
 	} while (worker_sleep(&sw->w, sw->interval));
-	conn_close(&sw->stale);
+	sw_conn_close(&sw->stale);
 	for (size_t i = 0; i < sw->nm; i++) {
-		conn_close(&sw->m[i].mc);
-		conn_close(&sw->m[i].sc);
+		sw_conn_close(&sw->m[i].mc);
+		sw_conn_close(&sw->m[i].sc);
 	}
 	mysql_thread_end();
 	return NULL;
 }
 
 /* ---- life cycle ---- */
+
+static char *dupz(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+static int db_copy(struct sweep_db *dst, const struct sweep_db *src)
+{
+	*dst = *src;
+	dst->name = dupz(src->name);
+	dst->host = dupz(src->host);
+	dst->user = dupz(src->user);
+	dst->password = dupz(src->password);
+	dst->database = dupz(src->database);
+	return dst->name && dst->host && dst->user && dst->password && dst->database ? 0 : -1;
+}
+
+static void db_free(struct sweep_db *d)
+{
+	free(d->name);
+	free(d->host);
+	free(d->user);
+	free(d->password);
+	free(d->database);
+	memset(d, 0, sizeof(*d));
+}
 
 static void sweep_destroy(void *job);
 
@@ -1496,15 +313,15 @@ static int load_cfg(struct sweep *sw, const struct sweep_cfg *cfg)
 static void unload_cfg(struct sweep *sw)
 {
 	for (size_t i = 0; i < sw->nm; i++) {
-		conn_close(&sw->m[i].mc);
-		conn_close(&sw->m[i].sc);
+		sw_conn_close(&sw->m[i].mc);
+		sw_conn_close(&sw->m[i].sc);
 		free(sw->m[i].rows);
 		db_free(&sw->m[i].cfg);
 	}
 	free(sw->m);
 	sw->m = NULL;
 	sw->nm = 0;
-	conn_close(&sw->stale);
+	sw_conn_close(&sw->stale);
 	db_free(&sw->master);
 	free(sw->table);
 	free(sw->stale_cause);
@@ -1592,10 +409,10 @@ static int sweep_once(void *job, const struct once_args *args)
 		 (unsigned long long)moved, (unsigned long long)sup,
 		 (unsigned long long)atomic_load(&sw->stale_total),
 		 (double)atomic_load(&sw->last_cycle_us) / 1e6);
-	conn_close(&sw->stale);
+	sw_conn_close(&sw->stale);
 	for (size_t i = 0; i < sw->nm; i++) {
-		conn_close(&sw->m[i].mc);
-		conn_close(&sw->m[i].sc);
+		sw_conn_close(&sw->m[i].mc);
+		sw_conn_close(&sw->m[i].sc);
 	}
 	mysql_thread_end();
 	return rc;
