@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.." || exit 1
 PURE="src/core/buf.c src/core/json.c src/core/addr.c src/core/role.c
 src/publish/gateq.c src/election/elect_decide.c
 src/totalizer/rules.c src/totalizer/tally.c src/totalizer/window.c
-src/sweep/radacct.c
+src/sweep/radacct.c src/sweep/ra_seen.c
 src/rollup/vm_hour.c src/rollup/influx_parse.c src/rollup/influx_query.c src/rollup/usage_capnp.c"
 IO_RE='^(mysql\.h|mariadb/|hiredis/|librdkafka/|event2/)'
 
