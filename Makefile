@@ -86,7 +86,8 @@ TOTALIZER_SRCS := \
 	src/totalizer/totalizer.c \
 	src/totalizer/rules.c \
 	src/totalizer/tally.c \
-	src/totalizer/totals.c
+	src/totalizer/totals.c \
+	src/totalizer/window.c
 # sweep: radacct rows from the members into master
 SWEEP_SRCS := \
 	src/sweep/sweep.c \
