@@ -65,14 +65,10 @@
 #include "redisc.h"
 #include "tally.h"
 #include "thread.h"
+#include "totalizer_int.h"
 #include "totals.h"
 
-#define MAX_THREADS 64
-#define MAX_RULES 256
-#define MAX_LISTENERS 64
 #define RX_BATCH 64		/* datagrams per recvmmsg() */
-#define RX_BUF 65536		/* bytes per datagram buffer (> largest UDP payload) */
-#define RX_TICK_MS 50		/* how often an idle rx thread looks around */
 #define CHUNK_KEYS 500		/* keys per idempotent Redis script call */
 #define BATCH_ID_TTL 3600	/* s a batch id is remembered in Redis (see docs/totalizer.md) */
 #define CHUNKS_PER_TRIP 20	/* chunks sent before their replies are read (bounds the write buffer) */
@@ -216,111 +212,6 @@ static int totalizer_enabled(const void *cfg)
 {
 	return ((const struct totalizer_cfg *)cfg)->enabled;
 }
-
-/* ---- runtime structures ---- */
-
-struct listener {
-	char *addr;			/* "host:port" as configured */
-	int fds[MAX_THREADS];		/* one per rx thread */
-	int nfds;
-	bool keep;			/* scratch flag during reconfigure */
-};
-
-/* An immutable set of compiled rules, as the rx threads see it. */
-struct gen {
-	unsigned long id;
-	struct rule **rules;		/* owned */
-	size_t nrules;
-	struct gen_listener {
-		struct listener *l;	/* owned by the totalizer */
-		int lidx;		/* listener slot, for per-socket state */
-		size_t *rules;		/* indexes into rules[] */
-		size_t nrules;
-	} *gls;
-	size_t ngls;
-	struct cidr *allow;
-	size_t nallow;
-	int max_line;
-	bool any_peer;
-	int nthreads;
-	_Atomic uint64_t (*matched)[MAX_RULES];		/* [thread][rule] */
-	_Atomic uint64_t (*unmatched)[MAX_RULES];
-	_Atomic uint64_t (*keys_limit)[MAX_RULES];	/* lines dropped at max_keys */
-};
-
-struct rx {
-	struct totalizer *tz;
-	int id;
-	pthread_t thread;
-	bool started;
-	int health;
-	struct tally *active;		/* owned by the thread while it runs */
-	pthread_mutex_t mu;		/* guards handed and spare */
-	struct tally *handed;		/* full table for the flusher */
-	struct tally *spare;		/* empty table from the flusher */
-	_Atomic unsigned long seen_gen;
-	_Atomic unsigned long flush_seen;
-	_Atomic uint64_t datagrams, lines, allow_drops, oversize, ovfl_drops, match_errors, oom_drops;
-	_Atomic uint64_t keys_limit_drops;
-};
-
-struct rule_total {			/* per rule name, over retired generations */
-	char name[96];
-	uint64_t matched, unmatched, keys_limit;
-};
-
-struct totalizer {
-	struct daemon *d;
-	struct totalizer_cfg *cfg;	/* current section (owned by the config) */
-	int nthreads;
-	int rcvbuf;
-	struct listener *listeners[MAX_LISTENERS];
-	_Atomic(struct gen *) gen;
-	unsigned long next_gen_id;
-	struct rx rx[MAX_THREADS];
-	_Atomic bool running;
-	_Atomic size_t max_keys;	/* limit on rx_keys (reloadable) */
-	_Atomic size_t rx_keys;		/* keys in the rx tables (active and handed), all threads */
-
-	/* flusher */
-	pthread_t flusher;
-	bool flusher_started;
-	int flusher_health;
-	pthread_mutex_t mu;		/* guards the fields below */
-	pthread_cond_t cv;		/* wakes the flusher (stop) and it waiting for handoffs */
-	bool stop_flusher;
-	int flush_ms;
-	size_t max_pending_keys;
-	struct redis_cfg redis;		/* private copy */
-	unsigned long redis_gen;	/* bumped when the redis settings change */
-	char *node;
-	_Atomic unsigned long flush_gen;
-
-	/* flusher-only state */
-	struct tally *pending, *inflight;
-	uint64_t inflight_seq;		/* first chunk id of the in-flight batch */
-	uint64_t next_seq;
-	uint64_t boot_id;		/* µs at start: makes batch ids unique per run */
-
-	/* stats (written by the flusher, read by the loop) */
-	_Atomic uint64_t flushes, redis_errors, counted, pending_drops, pending_drop_keys, lost;
-	_Atomic uint64_t last_flush_us, last_flush_wall;
-	_Atomic size_t pending_keys;
-	_Atomic bool redis_up;
-	uint64_t keys_limit_logged;	/* flusher only: keys_limit drops already logged */
-
-	struct rule_total totals[MAX_RULES * 2];	/* main thread only */
-	size_t ntotals;
-
-	/* totals queries (GET /v1/totals) run on their own worker */
-	struct offload *queries;
-	redisContext *qconn;		/* used only on the query worker */
-	struct redis_cfg qredis;	/* copy for the worker; swapped on the loop between queries */
-	unsigned long qredis_gen;	/* redis_gen the worker's connection was made with */
-	int queries_out;		/* main thread: submitted, done() not yet run */
-	int max_queries;		/* main thread */
-	uint64_t queries_refused;	/* main thread */
-};
 
 /* ---- sockets ---- */
 
