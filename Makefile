@@ -84,6 +84,7 @@ ELECTION_SRCS := \
 # totalizer: UDP lines -> rules -> per-thread tallies -> Redis; the totals query
 TOTALIZER_SRCS := \
 	src/totalizer/totalizer.c \
+	src/totalizer/totalizer_rx.c \
 	src/totalizer/rules.c \
 	src/totalizer/tally.c \
 	src/totalizer/totals.c \

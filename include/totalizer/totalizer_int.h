@@ -3,6 +3,7 @@
  * files of the job and by nothing else (its public face is totalizer.h):
  *   totalizer.c       the job: config, life cycle, rule generations,
  *                     metrics and status
+ *   totalizer_rx.c    the sockets and the receive threads
  *
  * Ownership: struct totalizer is made and freed by the job's create and
  * destroy (totalizer.c); it owns its listeners, its current generation, the
@@ -135,5 +136,14 @@ struct totalizer {
 	int max_queries;		/* main thread */
 	uint64_t queries_refused;	/* main thread */
 };
+
+/* totalizer_rx.c */
+
+/* Open nthreads sockets bound to addr (one SO_REUSEPORT group, spread
+ * across the threads); NULL after logging.  Main thread; free with
+ * listener_free(). */
+struct listener *listener_open(const char *addr, int nthreads, int rcvbuf);
+void listener_free(struct listener *l);		/* closes its sockets; NULL is fine */
+void *rx_main(void *arg);			/* an rx thread; arg is its struct rx */
 
 #endif
