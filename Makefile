@@ -85,6 +85,7 @@ ELECTION_SRCS := \
 TOTALIZER_SRCS := \
 	src/totalizer/totalizer.c \
 	src/totalizer/totalizer_rx.c \
+	src/totalizer/totalizer_flush.c \
 	src/totalizer/rules.c \
 	src/totalizer/tally.c \
 	src/totalizer/totals.c \

@@ -4,6 +4,7 @@
  *   totalizer.c       the job: config, life cycle, rule generations,
  *                     metrics and status
  *   totalizer_rx.c    the sockets and the receive threads
+ *   totalizer_flush.c the Redis script and the flusher thread
  *
  * Ownership: struct totalizer is made and freed by the job's create and
  * destroy (totalizer.c); it owns its listeners, its current generation, the
@@ -145,5 +146,15 @@ struct totalizer {
 struct listener *listener_open(const char *addr, int nthreads, int rcvbuf);
 void listener_free(struct listener *l);		/* closes its sockets; NULL is fine */
 void *rx_main(void *arg);			/* an rx thread; arg is its struct rx */
+
+/* totalizer_flush.c */
+
+void *flusher_main(void *arg);			/* the flusher thread; arg is the struct totalizer */
+
+/* totalizer.c */
+
+/* The sum over the rx threads of the _Atomic uint64_t at offset off in
+ * struct rx (offsetof(struct rx, lines), ...).  Any thread. */
+uint64_t rx_sum(struct totalizer *tz, size_t off);
 
 #endif
