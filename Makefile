@@ -86,6 +86,7 @@ TOTALIZER_SRCS := \
 	src/totalizer/totalizer.c \
 	src/totalizer/totalizer_rx.c \
 	src/totalizer/totalizer_flush.c \
+	src/totalizer/totalizer_http.c \
 	src/totalizer/rules.c \
 	src/totalizer/tally.c \
 	src/totalizer/totals.c \

@@ -5,6 +5,7 @@
  *                     metrics and status
  *   totalizer_rx.c    the sockets and the receive threads
  *   totalizer_flush.c the Redis script and the flusher thread
+ *   totalizer_http.c  GET /v1/totals and its query worker
  *
  * Ownership: struct totalizer is made and freed by the job's create and
  * destroy (totalizer.c); it owns its listeners, its current generation, the
@@ -32,6 +33,7 @@
 #define RX_TICK_MS 50		/* how often an idle rx thread looks around */
 
 struct daemon;
+struct http_req;
 struct offload;
 struct redisContext;
 
@@ -150,6 +152,10 @@ void *rx_main(void *arg);			/* an rx thread; arg is its struct rx */
 /* totalizer_flush.c */
 
 void *flusher_main(void *arg);			/* the flusher thread; arg is the struct totalizer */
+
+/* totalizer_http.c */
+
+void totalizer_http(void *job, struct http_req *r);	/* GET /v1/totals; main thread */
 
 /* totalizer.c */
 
