@@ -87,6 +87,7 @@ TOTALIZER_SRCS := \
 	src/totalizer/totalizer_rx.c \
 	src/totalizer/totalizer_flush.c \
 	src/totalizer/totalizer_http.c \
+	src/totalizer/totalizer_test_rules.c \
 	src/totalizer/rules.c \
 	src/totalizer/tally.c \
 	src/totalizer/totals.c \

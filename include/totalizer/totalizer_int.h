@@ -6,6 +6,7 @@
  *   totalizer_rx.c    the sockets and the receive threads
  *   totalizer_flush.c the Redis script and the flusher thread
  *   totalizer_http.c  GET /v1/totals and its query worker
+ *   totalizer_test_rules.c  `aggregatord --test-rules` (MAX_RULES only)
  *
  * Ownership: struct totalizer is made and freed by the job's create and
  * destroy (totalizer.c); it owns its listeners, its current generation, the
