@@ -10,8 +10,8 @@
  *
  * Ownership: struct totalizer is made and freed by the job's create and
  * destroy (totalizer.c); it owns its listeners, its current generation, the
- * rx threads' tables and the flusher's.  Which thread may touch a field is
- * written beside it.
+ * rx threads' tables and the flusher's.  The comments on the fields and
+ * their groups say which thread writes them.
  */
 #ifndef AGG_TOTALIZER_INT_H
 #define AGG_TOTALIZER_INT_H

@@ -1,5 +1,9 @@
 /*
- * totalizer.c — UDP log lines into time-bucketed Redis counters.
+ * totalizer.c — the totalizer job: UDP log lines into time-bucketed Redis
+ * counters.  This file is the job itself, run on the main thread: its
+ * config section, the life cycle (create, start, reconfigure, stop,
+ * destroy), the rule generations and their reload, metrics and status.
+ * It owns the struct totalizer (totalizer_int.h) and everything in it.
  *
  * Threads and ownership:
  *   - rx threads (rx0, rx1, ...; totalizer_rx.c): each owns one socket per
@@ -12,6 +16,8 @@
  *     (aligned to the clock) it asks each rx thread for its table (a swap
  *     under the thread's mutex), merges them into `pending`, and writes
  *     `pending` to Redis.
+ *   - the totals query worker ("totals"; totalizer_http.c): GET /v1/totals
+ *     on its own Redis connection.
  *   - the main thread: create/start/reconfigure/stop, metrics, status.
  *
  * Exactness (idempotent writes to Redis) and memory (max_keys at intake,
