@@ -87,9 +87,14 @@ ELECTION_SRCS := \
 # totalizer: UDP lines -> rules -> per-thread tallies -> Redis; the totals query
 TOTALIZER_SRCS := \
 	src/totalizer/totalizer.c \
+	src/totalizer/totalizer_rx.c \
+	src/totalizer/totalizer_flush.c \
+	src/totalizer/totalizer_http.c \
+	src/totalizer/totalizer_test_rules.c \
 	src/totalizer/rules.c \
 	src/totalizer/tally.c \
-	src/totalizer/totals.c
+	src/totalizer/totals.c \
+	src/totalizer/window.c
 # sweep: radacct rows from the members into master
 SWEEP_SRCS := \
 	src/sweep/sweep.c \

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# test_totals_redis.sh — the totals query (src/totalizer/totals.c) against a real
-# redis-server: SCAN + MGET paging, the window rule on buckets inside,
-# straddling and outside a window, grouping by wildcards and literals, glob
-# characters in a literal, unparsable and vanished keys, pro-rating checked
-# against a schedule of send times (the current bucket, a gap, a window past
-# the ttl), and a refused SCAN.
+# test_totals_redis.sh — the totals query (src/totalizer/totals.c and
+# window.c) against a real redis-server: SCAN + MGET paging, the window rule
+# on buckets inside, straddling and outside a window, grouping by wildcards
+# and literals, glob characters in a literal, unparsable and vanished keys,
+# pro-rating checked against a schedule of send times (the current bucket, a
+# gap, a window past the ttl), and a refused SCAN.
 #
 # Buckets are laid out around the current time rounded down to the width;
 # the clock handed to the query is fixed relative to that base, so the

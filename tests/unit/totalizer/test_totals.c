@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "suites.h"
-#include "totals.h"
+#include "window.h"
 
 #define W 900LL
 #define T0 1700000100LL

@@ -1,0 +1,167 @@
+/*
+ * totalizer_int.h — the totalizer's runtime structures, shared by the
+ * files of the job and by nothing else (its public face is totalizer.h):
+ *   totalizer.c       the job: config, life cycle, rule generations,
+ *                     metrics and status
+ *   totalizer_rx.c    the sockets and the receive threads
+ *   totalizer_flush.c the Redis script and the flusher thread
+ *   totalizer_http.c  GET /v1/totals and its query worker
+ *   totalizer_test_rules.c  `aggregatord --test-rules` (MAX_RULES only)
+ *
+ * Ownership: struct totalizer is made and freed by the job's create and
+ * destroy (totalizer.c); it owns its listeners, its current generation, the
+ * rx threads' tables and the flusher's.  The comments on the fields and
+ * their groups say which thread writes them.
+ */
+#ifndef AGG_TOTALIZER_INT_H
+#define AGG_TOTALIZER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "rules.h"
+#include "tally.h"
+#include "totalizer.h"
+
+#define MAX_THREADS 64
+#define MAX_RULES 256
+#define MAX_LISTENERS 64
+#define RX_BUF 65536		/* bytes per datagram buffer (> largest UDP payload) */
+#define RX_TICK_MS 50		/* how often an idle rx thread looks around */
+
+struct daemon;
+struct http_req;
+struct offload;
+struct redisContext;
+
+struct listener {
+	char *addr;			/* "host:port" as configured */
+	int fds[MAX_THREADS];		/* one per rx thread */
+	int nfds;
+	bool keep;			/* scratch flag during reconfigure */
+};
+
+/* An immutable set of compiled rules, as the rx threads see it. */
+struct gen {
+	unsigned long id;
+	struct rule **rules;		/* owned */
+	size_t nrules;
+	struct gen_listener {
+		struct listener *l;	/* owned by the totalizer */
+		int lidx;		/* listener slot, for per-socket state */
+		size_t *rules;		/* indexes into rules[] */
+		size_t nrules;
+	} *gls;
+	size_t ngls;
+	struct cidr *allow;
+	size_t nallow;
+	int max_line;
+	bool any_peer;
+	int nthreads;
+	_Atomic uint64_t (*matched)[MAX_RULES];		/* [thread][rule] */
+	_Atomic uint64_t (*unmatched)[MAX_RULES];
+	_Atomic uint64_t (*keys_limit)[MAX_RULES];	/* lines dropped at max_keys */
+};
+
+struct rx {
+	struct totalizer *tz;
+	int id;
+	pthread_t thread;
+	bool started;
+	int health;
+	struct tally *active;		/* owned by the thread while it runs */
+	pthread_mutex_t mu;		/* guards handed and spare */
+	struct tally *handed;		/* full table for the flusher */
+	struct tally *spare;		/* empty table from the flusher */
+	_Atomic unsigned long seen_gen;
+	_Atomic unsigned long flush_seen;
+	_Atomic uint64_t datagrams, lines, allow_drops, oversize, ovfl_drops, match_errors, oom_drops;
+	_Atomic uint64_t keys_limit_drops;
+};
+
+struct rule_total {			/* per rule name, over retired generations */
+	char name[96];
+	uint64_t matched, unmatched, keys_limit;
+};
+
+struct totalizer {
+	struct daemon *d;
+	struct totalizer_cfg *cfg;	/* current section (owned by the config) */
+	int nthreads;
+	int rcvbuf;
+	struct listener *listeners[MAX_LISTENERS];
+	_Atomic(struct gen *) gen;
+	unsigned long next_gen_id;
+	struct rx rx[MAX_THREADS];
+	_Atomic bool running;
+	_Atomic size_t max_keys;	/* limit on rx_keys (reloadable) */
+	_Atomic size_t rx_keys;		/* keys in the rx tables (active and handed), all threads */
+
+	/* flusher */
+	pthread_t flusher;
+	bool flusher_started;
+	int flusher_health;
+	pthread_mutex_t mu;		/* guards the fields below */
+	pthread_cond_t cv;		/* wakes the flusher (stop) and it waiting for handoffs */
+	bool stop_flusher;
+	int flush_ms;
+	size_t max_pending_keys;
+	struct redis_cfg redis;		/* private copy */
+	unsigned long redis_gen;	/* bumped when the redis settings change */
+	char *node;
+	_Atomic unsigned long flush_gen;
+
+	/* flusher-only state */
+	struct tally *pending, *inflight;
+	uint64_t inflight_seq;		/* first chunk id of the in-flight batch */
+	uint64_t next_seq;
+	uint64_t boot_id;		/* µs at start: makes batch ids unique per run */
+
+	/* stats (written by the flusher, read by the loop) */
+	_Atomic uint64_t flushes, redis_errors, counted, pending_drops, pending_drop_keys, lost;
+	_Atomic uint64_t last_flush_us, last_flush_wall;
+	_Atomic size_t pending_keys;
+	_Atomic bool redis_up;
+	uint64_t keys_limit_logged;	/* flusher only: keys_limit drops already logged */
+
+	struct rule_total totals[MAX_RULES * 2];	/* main thread only */
+	size_t ntotals;
+
+	/* totals queries (GET /v1/totals) run on their own worker */
+	struct offload *queries;
+	struct redisContext *qconn;	/* used only on the query worker */
+	struct redis_cfg qredis;	/* copy for the worker; swapped on the loop between queries */
+	unsigned long qredis_gen;	/* redis_gen the worker's connection was made with */
+	int queries_out;		/* main thread: submitted, done() not yet run */
+	int max_queries;		/* main thread */
+	uint64_t queries_refused;	/* main thread */
+};
+
+/* totalizer_rx.c */
+
+/* Open nthreads sockets bound to addr (one SO_REUSEPORT group, spread
+ * across the threads); NULL after logging.  Main thread; free with
+ * listener_free(). */
+struct listener *listener_open(const char *addr, int nthreads, int rcvbuf);
+void listener_free(struct listener *l);		/* closes its sockets; NULL is fine */
+void *rx_main(void *arg);			/* an rx thread; arg is its struct rx */
+
+/* totalizer_flush.c */
+
+void *flusher_main(void *arg);			/* the flusher thread; arg is the struct totalizer */
+
+/* totalizer_http.c */
+
+void totalizer_http(void *job, struct http_req *r);	/* GET /v1/totals; main thread */
+
+/* totalizer.c */
+
+/* The sum over the rx threads of the _Atomic uint64_t at offset off in
+ * struct rx (offsetof(struct rx, lines), ...).  Any thread. */
+uint64_t rx_sum(struct totalizer *tz, size_t off);
+
+#endif
