@@ -8,25 +8,49 @@
  * core sections.  Adding a job is one new file that defines a
  * `const struct job_ops X_job` and one line in job_table[] (jobs.c).
  *
+ * A job sees the daemon only through its job_env: the event loop, the
+ * core settings it needs (node, Redis) and a callback to say that its part
+ * of the daemon's status changed.  It never sees struct daemon (daemon.h is
+ * private to src/daemon/).  What the daemon needs to know about a job is
+ * in its job_ops: the topic it publishes to, whether it runs only while
+ * the node is active, whether it owns the role, a command-line tool.
+ *
  * Threads: every callback runs on the main thread.  A job that needs worker
  * threads starts them in start() (with thread_spawn(), which keeps signals
- * away from them) and joins them in stop().  `cfg` pointers passed to new()
- * and reconfigure() belong to the config and live until the next
- * reconfigure() or free(); copy what worker threads read.  During
- * reconfigure(), d->cfg already is the new config (for the core sections a
- * job reads, such as redis and node).
+ * away from them) and joins them in stop().  `cfg` pointers passed to
+ * create() and reconfigure() belong to the config and live until the next
+ * reconfigure() or destroy(); copy what worker threads read.  During
+ * reconfigure(), env->node and env->redis already are the new config's.
  */
 #ifndef AGG_JOB_H
 #define AGG_JOB_H
 
 #include <libconfig.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "buf.h"
 #include "config.h"
 
-struct daemon;
+struct event_base;
 struct http_req;
+
+/*
+ * What a job is given (borrowed: it outlives every job).  node and redis
+ * point into the config in force and change (before reconfigure()) when a
+ * reload applies a new one; read them on the main thread and copy what
+ * worker threads need.
+ */
+struct job_env {
+	struct event_base *base;		/* the main loop; NULL under --once */
+	const struct node_cfg *node;		/* node name, state_dir */
+	const struct redis_cfg *redis;		/* the Redis the daemon talks to */
+	/* The job's status changed (e.g. its role): the daemon refreshes its
+	 * systemd STATUS= line.  Main thread only. */
+	void (*status_changed)(void *arg);
+	void *arg;
+};
 
 /* Arguments of `aggregatord --once JOB`. */
 struct once_args {
@@ -43,7 +67,7 @@ struct job_ops {
 	int (*enabled)(const void *cfg);
 
 	/* Create (no threads, no I/O yet).  NULL on failure, after logging. */
-	void *(*create)(struct daemon *d, const void *cfg);
+	void *(*create)(const struct job_env *env, const void *cfg);
 	int (*start)(void *job);			/* 0 or -1 */
 	int (*reconfigure)(void *job, const void *cfg);	/* 0 or -1 (keeps old) */
 	void (*stop)(void *job);			/* stop intake, flush, join */
@@ -64,6 +88,23 @@ struct job_ops {
 	bool stop_late;
 	int http_methods;			/* EVHTTP_REQ_GET ... */
 	void (*http)(void *job, struct http_req *r);
+
+	/* The Kafka topic (after kafka.topic_prefix) its events go to, or NULL. */
+	const char *topic;
+	/* Does it work only while the node is active, under this section?
+	 * (shown in /v1/status; the job itself checks the role).  NULL: no. */
+	bool (*active_only)(const void *cfg);
+	/* Writes the node's role while it runs (the election); without such a
+	 * job the main thread owns the role. */
+	bool owns_role;
+	/* How long a standby holds events under this job's section (the role
+	 * owner's); NULL: not this job's to say. */
+	int (*standby_window_ms)(const void *cfg);
+	/* A command-line tool: `aggregatord --NAME` runs tool() on the job's
+	 * section and exits with its return value (NULL name: none). */
+	const char *tool_name;
+	const char *tool_help;			/* one line for --help */
+	int (*tool)(const void *cfg, FILE *in, FILE *out);
 };
 
 /* The job table: NULL-terminated, slot i matches config->jobs[i]. */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "job.h"
 #include "role.h"
 
 #define DAEMON_MAX_SIGNALS 16
@@ -28,6 +29,8 @@ struct daemon {
 	bool debug;			/* -d: debug level regardless of log.level */
 	struct http *http;
 	void *jobs[JOB_MAX];		/* running job instances, by job_table slot */
+	struct job_env env;		/* what every job is given (job.h); node and redis
+					 * follow cfg */
 
 	time_t started;			/* wall clock at start, s */
 	uint64_t started_mono;		/* mono_usec() at start */
@@ -52,8 +55,12 @@ void loop_teardown(struct daemon *d);
 int daemon_reload(struct daemon *d);
 /* An operator override from a signal or the HTTP API. */
 void daemon_role_command(struct daemon *d, enum role_cmd cmd, const char *source);
-/* The standby window of the publish gate for cfg (election section or default). */
+/* The standby window of the publish gate for cfg (the role owner's section, or the default). */
 int daemon_standby_window_ms(const struct config *cfg);
+/* Point d->env at d's loop and d->cfg's core sections (after each config swap). */
+void daemon_env_update(struct daemon *d);
+/* Does a job that owns the role (the election) run? */
+bool daemon_role_owned(const struct daemon *d);
 /* Send the one-line STATUS= to systemd. */
 void daemon_notify_status(struct daemon *d);
 

@@ -19,7 +19,7 @@
 #include "config.h"
 #include "elect.h"
 
-struct daemon;
+struct job_env;
 struct event;
 
 struct elect_settings {
@@ -46,7 +46,7 @@ struct elect_snap {
 };
 
 struct elect {
-	struct daemon *d;
+	const struct job_env *env;	/* the daemon's loop and core settings (job.h) */
 	/* fixed at create (restart-only) */
 	char node[ELECT_NAME_MAX + 1];
 	char cluster[ELECT_NAME_MAX + 1];

@@ -60,7 +60,7 @@ struct member {
 };
 
 struct sweep {
-	struct daemon *d;
+	const struct job_env *env;	/* the daemon's loop and core settings (job.h) */
 	int interval, stale_after, batch, timeout;
 	char *table, *stale_cause;
 	struct sweep_db master;		/* private copy */

@@ -33,7 +33,7 @@
 #define RX_BUF 65536		/* bytes per datagram buffer (> largest UDP payload) */
 #define RX_TICK_MS 50		/* how often an idle rx thread looks around */
 
-struct daemon;
+struct job_env;
 struct http_req;
 struct offload;
 struct redisContext;
@@ -89,7 +89,7 @@ struct rule_total {			/* per rule name, over retired generations */
 };
 
 struct totalizer {
-	struct daemon *d;
+	const struct job_env *env;	/* the daemon's loop and core settings (job.h) */
 	struct totalizer_cfg *cfg;	/* current section (owned by the config) */
 	int nthreads;
 	int rcvbuf;

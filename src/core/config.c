@@ -580,16 +580,6 @@ static void kafka_presence(struct config *cfg, const config_setting_t *sec)
 		cfg->kafka.enabled = false;
 }
 
-/* The jobs that hand events to the publish path, and their topic. */
-static const struct {
-	const char *job;
-	const char *topic;
-} publishers[] = {
-	{ "totalizer", "totals" },
-	{ "sweep", "radacct" },
-	{ "rollup", "usage" },
-};
-
 /*
  * Warn (for -n and the start-up log) about each enabled job whose events
  * go nowhere because no Kafka is configured: they are only counted.
@@ -604,13 +594,12 @@ static void warn_unpublished(struct cfg_ctx *ctx, config_setting_t *root, const 
 		const struct job_ops *ops = jobs[j];
 		if (!cfg->jobs[j] || (ops->enabled && !ops->enabled(cfg->jobs[j])))
 			continue;
-		for (size_t p = 0; p < sizeof(publishers) / sizeof(publishers[0]); p++)
-			if (strcmp(publishers[p].job, ops->name) == 0)
+		if (ops->topic)
 				cfg_warning(ctx, config_setting_get_member(root, ops->name),
 					    "'%s' publishes '%s%s' events, but no kafka broker is "
 					    "configured (%s): they are dropped, counted in "
 					    "aggregatord_publish_unpublished_total",
-					    ops->name, cfg->kafka.topic_prefix, publishers[p].topic,
+					    ops->name, cfg->kafka.topic_prefix, ops->topic,
 					    absent ? "no kafka section"
 						   : "kafka.enabled = false");
 	}

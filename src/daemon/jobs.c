@@ -53,7 +53,7 @@ static bool job_wanted(size_t i, const struct config *cfg)
 static int job_bring_up(struct daemon *d, size_t i, const struct config *cfg)
 {
 	const struct job_ops *ops = job_table[i];
-	void *j = ops->create(d, cfg->jobs[i]);
+	void *j = ops->create(&d->env, cfg->jobs[i]);
 	if (!j)
 		return error("job '%s' could not be created", ops->name);
 	if (ops->start(j) < 0) {

@@ -18,10 +18,31 @@
 #include "http.h"
 #include "job.h"
 #include "log.h"
-#include "elect.h"
 #include "notify.h"
 #include "publish.h"
 #include "thread.h"
+
+static void on_job_status(void *arg)
+{
+	daemon_notify_status(arg);
+}
+
+void daemon_env_update(struct daemon *d)
+{
+	d->env.base = d->base;
+	d->env.node = &d->cfg->node;
+	d->env.redis = &d->cfg->redis;
+	d->env.status_changed = on_job_status;
+	d->env.arg = d;
+}
+
+bool daemon_role_owned(const struct daemon *d)
+{
+	for (size_t i = 0; job_table[i]; i++)
+		if (d->jobs[i] && job_table[i]->owns_role)
+			return true;
+	return false;
+}
 
 void daemon_notify_status(struct daemon *d)
 {
@@ -77,11 +98,11 @@ int daemon_reload(struct daemon *d)
 	 * reconfigure; the old one is freed only after they are done. */
 	struct config *old = d->cfg;
 	d->cfg = next;
+	daemon_env_update(d);
 	jobs_reconfigure(d, next);
 	config_free(old);
 	/* Without a running election this thread owns the role again. */
-	int ei = job_index("election");
-	if (ei < 0 || !d->jobs[ei])
+	if (!daemon_role_owned(d))
 		role_set_current(role_get_mode() != ROLE_MODE_FORCE_STANDBY, role_epoch());
 	publish_wake();
 	d->reloads_ok++;
@@ -95,9 +116,9 @@ int daemon_reload(struct daemon *d)
 
 int daemon_standby_window_ms(const struct config *cfg)
 {
-	int i = job_index("election");
-	if (i >= 0 && cfg->jobs[i])
-		return elect_standby_window_ms(cfg->jobs[i]);
+	for (size_t i = 0; job_table[i]; i++)
+		if (job_table[i]->standby_window_ms && cfg->jobs[i])
+			return job_table[i]->standby_window_ms(cfg->jobs[i]);
 	return ROLE_DEFAULT_WINDOW_MS;
 }
 
@@ -111,8 +132,7 @@ void daemon_role_command(struct daemon *d, enum role_cmd cmd, const char *source
 	role_set_mode(after);
 	if (cmd == ROLE_CMD_YIELD)
 		role_request_yield();
-	int ei = job_index("election");
-	if (ei >= 0 && d->jobs[ei])
+	if (daemon_role_owned(d))
 		role_wake();
 	else
 		role_set_current(after != ROLE_MODE_FORCE_STANDBY, role_epoch());

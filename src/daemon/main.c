@@ -27,7 +27,6 @@
 #include "notify.h"
 #include "publish.h"
 #include "thread.h"
-#include "totalizer.h"
 
 #define PUBLISH_STOP_MS 5000	/* how long a clean stop waits for Kafka */
 
@@ -43,10 +42,24 @@ static void usage(FILE *f)
 		"  -n          check the config, print \"configuration OK\" and exit\n"
 		"  -d          debug log level\n"
 		"  --once JOB  run one cycle of JOB and exit\n"
-		"  --hour H    with --once rollup: the hour to rebuild\n"
-		"  --test-rules  read log lines on stdin, print the totalizer keys each bumps\n"
-		"  -V          print the version\n",
+		"  --hour H    with --once rollup: the hour to rebuild\n",
 		CONFIG_DEFAULT_FILE);
+	for (size_t i = 0; job_table[i]; i++)
+		if (job_table[i]->tool_name)
+			fprintf(f, "  --%s  %s\n", job_table[i]->tool_name, job_table[i]->tool_help);
+	fprintf(f, "  -V          print the version\n");
+}
+
+/* --NAME: a job's command-line tool on its config section. */
+static int run_tool(struct config *cfg, const char *file, int slot)
+{
+	const struct job_ops *ops = job_table[slot];
+	if (!cfg->jobs[slot]) {
+		fprintf(stderr, "aggregatord: --%s: '%s' has no %s section\n", ops->tool_name, file,
+			ops->name);
+		return 2;
+	}
+	return ops->tool(cfg->jobs[slot], stdin, stdout);
 }
 
 /* state_dir, mkdir -p with mode 0700 for what we create. */
@@ -72,6 +85,8 @@ static int run_once(struct config *cfg, const char *job, const struct once_args 
 	struct daemon d = { .cfg = cfg, .config_file = cfg->file };
 	d.started = time(NULL);
 	d.started_mono = mono_usec();
+	daemon_env_update(&d);
+	d.env.base = NULL;	/* --once: no loop for the job */
 	/* The events of the cycle go out through the publish path, as in the
 	 * daemon; the stop below flushes them (delivery reports served there). */
 	if (make_state_dir(cfg->node.state_dir) < 0)
@@ -85,7 +100,7 @@ static int run_once(struct config *cfg, const char *job, const struct once_args 
 			event_base_free(d.base);
 		return 1;
 	}
-	void *j = job_table[i]->create(&d, cfg->jobs[i]);
+	void *j = job_table[i]->create(&d.env, cfg->jobs[i]);
 	int rc = 1;
 	if (j) {
 		rc = job_table[i]->once(j, args);
@@ -98,18 +113,23 @@ static int run_once(struct config *cfg, const char *job, const struct once_args 
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	/* The fixed options, then one --NAME per job tool (val TOOL_OPT + slot). */
+	enum { TOOL_OPT = 1000 };
+	struct option longopts[5 + JOB_MAX + 1] = {
 		{ "once", required_argument, NULL, 'O' },
 		{ "hour", required_argument, NULL, 'H' },
-		{ "test-rules", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
 	};
+	size_t nopt = 4;
+	for (size_t i = 0; job_table[i] && i < JOB_MAX; i++)
+		if (job_table[i]->tool_name)
+			longopts[nopt++] = (struct option){ job_table[i]->tool_name, no_argument, NULL,
+							    TOOL_OPT + (int)i };
 	const char *file = CONFIG_DEFAULT_FILE, *once = NULL;
 	struct once_args oargs = { 0 };
-	bool check_only = false, debug = false, test_rules = false;
-	int c;
+	bool check_only = false, debug = false;
+	int c, tool = -1;
 
 	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -118,10 +138,15 @@ int main(int argc, char **argv)
 		case 'd': debug = true; break;
 		case 'O': once = optarg; break;
 		case 'H': oargs.hour = optarg; break;
-		case 'R': test_rules = true; break;
 		case 'V': printf("aggregatord %s\n", AGG_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			if (c >= TOOL_OPT && c < TOOL_OPT + JOB_MAX) {
+				tool = c - TOOL_OPT;
+				break;
+			}
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -154,13 +179,8 @@ int main(int argc, char **argv)
 	cfg_ctx_release(&ctx);
 	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)cfg->log.level);
 
-	if (test_rules) {
-		const struct totalizer_cfg *tc = cfg->jobs[job_index("totalizer")];
-		int rc = 2;
-		if (!tc)
-			fprintf(stderr, "aggregatord: --test-rules: '%s' has no totalizer section\n", file);
-		else
-			rc = totalizer_test_rules(tc, stdin, stdout, time(NULL)) == 0 ? 0 : 1;
+	if (tool >= 0) {
+		int rc = run_tool(cfg, file, tool);
 		config_free(cfg);
 		return rc;
 	}
@@ -184,6 +204,7 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto out_cfg;
 	}
+	daemon_env_update(&d);
 	if (notify_init() < 0 || make_state_dir(cfg->node.state_dir) < 0 || loop_setup(&d) < 0)
 		goto out_loop;
 	d.http = http_new(d.base, &cfg->http);

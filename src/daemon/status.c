@@ -124,8 +124,10 @@ void status_json(struct daemon *d, struct buf *out)
 	for (size_t i = 0; job_table[i]; i++) {
 		buf_addf(out, "%s{\"name\":", i ? "," : "");
 		json_add_str(out, job_table[i]->name);
-		buf_addf(out, ",\"configured\":%s,\"running\":%s",
-			 d->cfg->jobs[i] ? "true" : "false", d->jobs[i] ? "true" : "false");
+		buf_addf(out, ",\"configured\":%s,\"running\":%s,\"active_only\":%s",
+			 d->cfg->jobs[i] ? "true" : "false", d->jobs[i] ? "true" : "false",
+			 d->cfg->jobs[i] && job_table[i]->active_only &&
+					 job_table[i]->active_only(d->cfg->jobs[i]) ? "true" : "false");
 		if (d->jobs[i] && job_table[i]->status) {
 			buf_adds(out, ",\"status\":");
 			job_table[i]->status(d->jobs[i], out);

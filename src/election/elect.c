@@ -23,7 +23,7 @@
  *      on_redis_down) takes none and stamps the group's epoch, marked not
  *      elected, so consumers never fence it (docs/election.md).  It
  *      publishes the role with role_set_stamped(), logs the transition once
- *      and wakes the main loop (event_active on an event of d->base).
+ *      and wakes the main loop (event_active on an event of env->base).
  *
  * A round that fails on a connection the server dropped is retried once on
  * a fresh one.  A failing Redis is logged once when it goes and once when it
@@ -53,7 +53,6 @@
 
 #include <event2/event.h>
 
-#include "daemon.h"
 #include "elect_int.h"
 #include "json.h"
 #include "log.h"
@@ -377,7 +376,7 @@ static void on_change(evutil_socket_t fd, short what, void *arg)
 	struct elect *e = arg;
 	(void)fd;
 	(void)what;
-	daemon_notify_status(e->d);
+	e->env->status_changed(e->env->arg);
 }
 
 static int copy_redis(struct elect *e, const struct redis_cfg *r)
@@ -405,7 +404,7 @@ static void settings_from(struct elect_settings *s, const struct elect_cfg *cfg)
 
 static void elect_destroy(void *job);
 
-static void *elect_create(struct daemon *d, const void *cfgp)
+static void *elect_create(const struct job_env *env, const void *cfgp)
 {
 	const struct elect_cfg *cfg = cfgp;
 	struct elect *e = calloc(1, sizeof(*e));
@@ -414,14 +413,14 @@ static void *elect_create(struct daemon *d, const void *cfgp)
 		error("out of memory");
 		return NULL;
 	}
-	e->d = d;
+	e->env = env;
 	e->health = -1;
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&e->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	snprintf(e->node, sizeof(e->node), "%s", d->cfg->node.name);
+	snprintf(e->node, sizeof(e->node), "%s", env->node->name);
 	snprintf(e->cluster, sizeof(e->cluster), "%s", cfg->cluster);
 	e->cluster_id = cfg->cluster_id;
 	settings_from(&e->set, cfg);
@@ -431,10 +430,10 @@ static void *elect_create(struct daemon *d, const void *cfgp)
 		error("election: keys for group '%s+%d' are too long", e->cluster, e->cluster_id);
 		goto fail;
 	}
-	if (copy_redis(e, &d->cfg->redis) < 0)
+	if (copy_redis(e, env->redis) < 0)
 		goto fail;
-	if (d->base) {
-		e->wake_ev = event_new(d->base, -1, 0, on_change, e);
+	if (env->base) {
+		e->wake_ev = event_new(env->base, -1, 0, on_change, e);
 		if (!e->wake_ev) {
 			error("election: cannot create the loop event");
 			goto fail;
@@ -476,8 +475,8 @@ static int elect_reconfigure(void *job, const void *cfgp)
 	pthread_mutex_lock(&e->mu);
 	struct elect_settings old = e->set;
 	settings_from(&e->set, cfg);
-	if (!redis_same(&e->redis, &e->d->cfg->redis))
-		rc = copy_redis(e, &e->d->cfg->redis);
+	if (!redis_same(&e->redis, e->env->redis))
+		rc = copy_redis(e, e->env->redis);
 	e->woken = true;
 	pthread_cond_signal(&e->cv);
 	pthread_mutex_unlock(&e->mu);
@@ -632,4 +631,6 @@ const struct job_ops election_job = {
 	.metrics = elect_metrics,
 	.status = elect_status,
 	.stop_late = true,	/* keep the role until the publish queue is flushed */
+	.owns_role = true,
+	.standby_window_ms = elect_standby_window_ms,
 };

@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
 #include "http.h"
 #include "httpc.h"
 #include "influx.h"
@@ -336,7 +335,7 @@ static int read_file(const char *path, char **data, size_t *len)
 /* ---- runtime ---- */
 
 struct rollup {
-	struct daemon *d;
+	const struct job_env *env;	/* the daemon's loop and core settings (job.h) */
 	int role;
 	char *location;
 	int at_minute, delay, catch_up_hours, retry_s, late_hours, retention_days;
@@ -1037,18 +1036,18 @@ static void *rollup_main(void *arg)
 
 static void rollup_destroy(void *job);
 
-static void *rollup_create(struct daemon *d, const void *cfgp)
+static void *rollup_create(const struct job_env *env, const void *cfgp)
 {
 	struct rollup *r = calloc(1, sizeof(*r));
 	if (!r) {
 		error("out of memory");
 		return NULL;
 	}
-	r->d = d;
+	r->env = env;
 	worker_init(&r->w);
-	snprintf(r->usage_dir, sizeof(r->usage_dir), "%s/usage", d->cfg->node.state_dir);
-	snprintf(r->loc_dir, sizeof(r->loc_dir), "%s/locations", d->cfg->node.state_dir);
-	snprintf(r->node, sizeof(r->node), "%s", d->cfg->node.name);
+	snprintf(r->usage_dir, sizeof(r->usage_dir), "%s/usage", env->node->state_dir);
+	snprintf(r->loc_dir, sizeof(r->loc_dir), "%s/locations", env->node->state_dir);
+	snprintf(r->node, sizeof(r->node), "%s", env->node->name);
 	if (load(r, cfgp) < 0) {
 		error("rollup: out of memory");
 		rollup_destroy(r);
@@ -1227,6 +1226,12 @@ static void rollup_status(void *job, struct buf *out)
 		 (unsigned long long)atomic_load(&r->locations_missing));
 }
 
+/* The master's merge is singleton work; a location rolls up on every node. */
+static bool rollup_active_only(const void *cfg)
+{
+	return ((const struct rollup_cfg *)cfg)->role == ROLLUP_MASTER;
+}
+
 const struct job_ops rollup_job = {
 	.name = "rollup",
 	.keys = rollup_keys,
@@ -1244,4 +1249,6 @@ const struct job_ops rollup_job = {
 	.http_path = "/v1/usage/",
 	.http_methods = EVHTTP_REQ_GET,
 	.http = rollup_http,
+	.topic = "usage",
+	.active_only = rollup_active_only,
 };

@@ -49,7 +49,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon.h"
 #include "json.h"
 #include "log.h"
 #include "radacct.h"
@@ -328,7 +327,7 @@ static void unload_cfg(struct sweep *sw)
 	sw->table = sw->stale_cause = NULL;
 }
 
-static void *sweep_create(struct daemon *d, const void *cfgp)
+static void *sweep_create(const struct job_env *env, const void *cfgp)
 {
 	static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 	pthread_once(&lib_once, (void (*)(void))mysql_library_init);
@@ -337,7 +336,7 @@ static void *sweep_create(struct daemon *d, const void *cfgp)
 		error("out of memory");
 		return NULL;
 	}
-	sw->d = d;
+	sw->env = env;
 	worker_init(&sw->w);
 	pthread_mutex_init(&sw->mw_mu, NULL);
 	pthread_cond_init(&sw->mw_cv, NULL);
@@ -501,6 +500,13 @@ static void sweep_status(void *job, struct buf *out)
 	buf_adds(out, "}}");
 }
 
+/* The sweep is singleton work: the active node's. */
+static bool sweep_active_only(const void *cfg)
+{
+	(void)cfg;
+	return true;
+}
+
 const struct job_ops sweep_job = {
 	.name = "sweep",
 	.keys = sweep_keys,
@@ -515,4 +521,6 @@ const struct job_ops sweep_job = {
 	.metrics = sweep_metrics,
 	.status = sweep_status,
 	.once = sweep_once,
+	.topic = "radacct",
+	.active_only = sweep_active_only,
 };

@@ -40,7 +40,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -323,7 +322,7 @@ static int copy_redis(struct totalizer *tz, const struct redis_cfg *r)
 
 static void totalizer_destroy(void *job);
 
-static void *totalizer_create(struct daemon *d, const void *cfgp)
+static void *totalizer_create(const struct job_env *env, const void *cfgp)
 {
 	const struct totalizer_cfg *cfg = cfgp;
 	struct totalizer *tz = calloc(1, sizeof(*tz));
@@ -331,7 +330,7 @@ static void *totalizer_create(struct daemon *d, const void *cfgp)
 		error("out of memory");
 		return NULL;
 	}
-	tz->d = d;
+	tz->env = env;
 	tz->nthreads = cfg->threads;
 	tz->rcvbuf = cfg->rcvbuf;
 	tz->flush_ms = cfg->flush_ms;
@@ -348,10 +347,10 @@ static void *totalizer_create(struct daemon *d, const void *cfgp)
 	atomic_store(&tz->redis_up, true);
 	pthread_mutex_init(&tz->mu, NULL);
 	pthread_cond_init(&tz->cv, NULL);
-	tz->node = strdup(d->cfg->node.name);
+	tz->node = strdup(env->node->name);
 	tz->pending = tally_new(TABLE_KEYS0);
 	tz->inflight = tally_new(TABLE_KEYS0);
-	if (!tz->node || !tz->pending || !tz->inflight || copy_redis(tz, &d->cfg->redis) < 0)
+	if (!tz->node || !tz->pending || !tz->inflight || copy_redis(tz, env->redis) < 0)
 		goto fail;
 	for (int i = 0; i < tz->nthreads; i++) {
 		struct rx *x = &tz->rx[i];
@@ -392,8 +391,8 @@ static int totalizer_start(void *job)
 	if (thread_spawn(&tz->flusher, "flush", flusher_main, tz) < 0)
 		return error("totalizer: cannot start the flusher thread");
 	tz->flusher_started = true;
-	if (tz->d->base) {
-		tz->queries = offload_new(tz->d->base, "totals");
+	if (tz->env->base) {
+		tz->queries = offload_new(tz->env->base, "totals");
 		if (!tz->queries)
 			return error("totalizer: cannot start the totals query worker");
 	}
@@ -451,7 +450,7 @@ static int totalizer_reconfigure(void *job, const void *cfgp)
 	tz->max_pending_keys = (size_t)cfg->max_pending_keys;
 	atomic_store(&tz->max_keys, (size_t)cfg->max_keys);
 	tz->max_queries = cfg->max_queries;
-	int rc = copy_redis(tz, &tz->d->cfg->redis);
+	int rc = copy_redis(tz, tz->env->redis);
 	pthread_cond_broadcast(&tz->cv);
 	pthread_mutex_unlock(&tz->mu);
 	log_info("totalizer: %zu rule(s) on %zu address(es) in force", g->nrules, g->ngls);
@@ -647,6 +646,12 @@ static void totalizer_status(void *job, struct buf *out)
 				      atomic_load(&tz->pending_drops)));
 }
 
+/* --test-rules: the section's rules over stdin, at the clock of now. */
+static int totalizer_tool(const void *cfg, FILE *in, FILE *out)
+{
+	return totalizer_test_rules(cfg, in, out, time(NULL)) == 0 ? 0 : 1;
+}
+
 const struct job_ops totalizer_job = {
 	.name = "totalizer",
 	.keys = totalizer_keys,
@@ -663,4 +668,8 @@ const struct job_ops totalizer_job = {
 	.http_path = "/v1/totals",
 	.http_methods = EVHTTP_REQ_GET,
 	.http = totalizer_http,
+	.topic = "totals",
+	.tool_name = "test-rules",
+	.tool_help = "read log lines on stdin, print the totalizer keys each bumps",
+	.tool = totalizer_tool,
 };

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "daemon.h"
 #include "elect.h"
+#include "job.h"
 #include "json.h"
 #include "suites.h"
 
@@ -600,8 +600,8 @@ START_TEST(job_status_before_start)
 					"election = { cluster = \"g\"; cluster_id = 2; };\n",
 					&ctx, &path);
 	ck_assert_msg(cfg != NULL, "%s", ctx.errors.data);
-	struct daemon d = { .cfg = cfg };
-	void *job = election_job.create(&d, cfg->jobs[0]);
+	struct job_env env = { .node = &cfg->node, .redis = &cfg->redis };	/* no loop */
+	void *job = election_job.create(&env, cfg->jobs[0]);
 	ck_assert_ptr_nonnull(job);
 	ck_assert(!elect_active(job));
 	struct buf b = BUF_INIT;
