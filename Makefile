@@ -220,6 +220,7 @@ integration: all harness $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_
 	$(Q)AGG_BUILD=$(BUILD) tests/integration/run.sh
 
 check: deps
+	$(Q)scripts/check-includes.sh
 	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN) $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
