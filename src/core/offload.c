@@ -15,19 +15,19 @@
 #include "log.h"
 #include "thread.h"
 
-struct job {
+struct offload_task {
 	void (*work)(void *);
 	void (*done)(void *);
 	void *arg;
-	struct job *next;
+	struct offload_task *next;
 };
 
 struct offload {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct job *todo, **todo_tail;	/* guarded by mu */
-	struct job *finished, **fin_tail;	/* guarded by mu */
+	struct offload_task *todo, **todo_tail;	/* guarded by mu */
+	struct offload_task *finished, **fin_tail;	/* guarded by mu */
 	bool stopping;			/* guarded by mu */
 	struct event *ev;		/* fires done() on the loop */
 	char name[16];
@@ -37,12 +37,12 @@ struct offload {
 static void run_done(struct offload *o)
 {
 	pthread_mutex_lock(&o->mu);
-	struct job *j = o->finished;
+	struct offload_task *j = o->finished;
 	o->finished = NULL;
 	o->fin_tail = &o->finished;
 	pthread_mutex_unlock(&o->mu);
 	while (j) {
-		struct job *next = j->next;
+		struct offload_task *next = j->next;
 		j->done(j->arg);
 		free(j);
 		j = next;
@@ -72,7 +72,7 @@ static void *worker(void *arg)
 			if (!o->todo && !o->stopping)
 				pthread_cond_timedwait(&o->cv, &o->mu, &ts);
 		}
-		struct job *j = o->todo;
+		struct offload_task *j = o->todo;
 		if (!j)
 			break;	/* stopping and nothing left */
 		o->todo = j->next;
@@ -115,7 +115,7 @@ struct offload *offload_new(struct event_base *base, const char *name)
 
 int offload_submit(struct offload *o, void (*work)(void *), void (*done)(void *), void *arg)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	struct offload_task *j = calloc(1, sizeof(*j));
 	if (!j)
 		return -1;
 	j->work = work;
