@@ -72,7 +72,8 @@ CORE_SRCS := \
 	src/core/redisc.c \
 	src/core/httpc.c \
 	src/core/fsutil.c \
-	src/core/prom.c
+	src/core/prom.c \
+	src/core/smap.c
 # publish: the one Kafka producer queue, gated by the role, and its spool
 PUBLISH_SRCS := \
 	src/publish/publish.c \
@@ -253,7 +254,7 @@ FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE $(INCDIRS) $(WARN) \
 # I/O libraries: the parsers are pure).
 FUZZ_usage_SRCS  := src/rollup/usage_capnp.c src/core/buf.c
 FUZZ_usage_LIBS  := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null)
-FUZZ_influx_SRCS := src/rollup/influx_parse.c src/rollup/vm_hour.c src/core/buf.c
+FUZZ_influx_SRCS := src/rollup/influx_parse.c src/rollup/vm_hour.c src/core/buf.c src/core/smap.c
 FUZZ_json_SRCS   := src/core/json.c src/core/buf.c
 FUZZ_rules_SRCS  := src/totalizer/rules.c src/core/buf.c
 FUZZ_rules_FLAGS := $(shell $(PKG_CONFIG) --cflags libpcre2-8 2>/dev/null)

@@ -19,7 +19,7 @@ set -u
 shopt -s nullglob
 cd "$(dirname "$0")/.." || exit 1
 
-PURE="src/core/buf.c src/core/json.c src/core/addr.c src/core/role.c
+PURE="src/core/buf.c src/core/json.c src/core/addr.c src/core/role.c src/core/smap.c
 src/publish/gateq.c src/election/elect_decide.c
 src/totalizer/rules.c src/totalizer/tally.c src/totalizer/window.c
 src/sweep/radacct.c src/sweep/ra_seen.c

@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "smap.h"
 
 #define MAX_DEPTH 32		/* JSON nesting accepted */
 #define MAX_NUMBER 47		/* characters in a JSON number */
@@ -156,11 +157,6 @@ struct frame {
 	uint32_t index;		/* element index (arrays) */
 };
 
-struct seen {
-	uint64_t hash;
-	char *key;		/* account \0 cloudspace \0 vm \0; NULL = empty slot */
-	size_t len;
-};
 
 struct influx_parser {
 	const char *tagname[3];		/* borrowed */
@@ -197,9 +193,7 @@ struct influx_parser {
 	struct buf cur[3];		/* its tags */
 	struct vm_acc acc;
 
-	struct seen *set;		/* open addressing, power-of-two size */
-	size_t set_cap, set_n;
-	uint64_t seed;
+	struct smap seen;		/* series keys already finished (account \0 cloudspace \0 vm \0) */
 
 	uint64_t points, series;
 	bool failed, server_error;
@@ -254,7 +248,8 @@ struct influx_parser *influx_parser_new(const char *const tags[3], long long hou
 	p->st = JS_AFTER;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	p->seed = (uint64_t)(uintptr_t)p ^ ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) * 0x9e3779b97f4a7c15ULL;
+	smap_init(&p->seen, (uint64_t)(uintptr_t)p ^
+				    ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) * 0x9e3779b97f4a7c15ULL);
 	return p;
 }
 
@@ -266,9 +261,7 @@ void influx_parser_free(struct influx_parser *p)
 		buf_release(&p->tag[i]);
 		buf_release(&p->cur[i]);
 	}
-	for (size_t i = 0; i < p->set_cap; i++)
-		free(p->set[i].key);
-	free(p->set);
+	smap_release(&p->seen);
 	free(p);
 }
 
@@ -290,53 +283,6 @@ void influx_parser_counts(const struct influx_parser *p, struct influx_stats *st
 }
 
 /* -- the set of finished series keys -- */
-
-static uint64_t hash_key(uint64_t seed, const char *k, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
-
-/* 1 when the key was already there, 0 when added, -1 when out of memory. */
-static int set_add(struct influx_parser *p, char *key, size_t len)
-{
-	if (p->set_n + 1 > p->set_cap / 2) {
-		size_t ncap = p->set_cap ? p->set_cap * 2 : 1024;
-		struct seen *ns = calloc(ncap, sizeof(*ns));
-		if (!ns)
-			return -1;
-		for (size_t i = 0; i < p->set_cap; i++) {
-			if (!p->set[i].key)
-				continue;
-			size_t j = p->set[i].hash & (ncap - 1);
-			while (ns[j].key)
-				j = (j + 1) & (ncap - 1);
-			ns[j] = p->set[i];
-		}
-		free(p->set);
-		p->set = ns;
-		p->set_cap = ncap;
-	}
-	uint64_t h = hash_key(p->seed, key, len);
-	size_t j = h & (p->set_cap - 1);
-	for (; p->set[j].key; j = (j + 1) & (p->set_cap - 1))
-		if (p->set[j].hash == h && p->set[j].len == len && memcmp(p->set[j].key, key, len) == 0)
-			return 1;
-	char *copy = malloc(len);
-	if (!copy)
-		return -1;
-	memcpy(copy, key, len);
-	p->set[j] = (struct seen){ .hash = h, .key = copy, .len = len };
-	p->set_n++;
-	return 0;
-}
 
 /* -- series -- */
 
@@ -388,7 +334,7 @@ static int start_series(struct influx_parser *p)
 		struct buf k = BUF_INIT;
 		for (int i = 0; i < 3; i++)
 			buf_add(&k, p->cur[i].data, p->cur[i].len + 1);
-		int rc = k.oom ? -1 : set_add(p, k.data, k.len);
+		int rc = k.oom ? -1 : smap_add(&p->seen, k.data, k.len, 0);
 		buf_release(&k);
 		if (rc < 0)
 			return fail(p, "out of memory");

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "smap.h"
 
 #define TOTALS_MAX_WINDOW 3155760000LL	/* seconds (100 years) */
 #define TOTALS_MAX_NOW 100000000000LL	/* Unix seconds (year 5138) */
@@ -103,83 +104,6 @@ int totals_pattern(const struct totals_query *q, struct buf *out)
 	}
 	buf_adds(out, ";*");
 	return out->oom ? -1 : 0;
-}
-
-/* ---- a string-keyed hash map (keys copied, values are indexes) ---- */
-
-struct smap_slot {
-	char *key;		/* owned copy, NULL when the slot is free */
-	size_t len;		/* bytes of key */
-	size_t idx;		/* the value: an index into the owner's array */
-};
-
-struct smap {
-	struct smap_slot *slot;	/* cap slots, cap a power of two */
-	size_t cap;
-	size_t n;		/* slots in use */
-};
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-static struct smap_slot *smap_probe(struct smap_slot *slot, size_t cap, const char *k, size_t n)
-{
-	size_t i = (size_t)hash_bytes(k, n) & (cap - 1);
-	while (slot[i].key && !(slot[i].len == n && memcmp(slot[i].key, k, n) == 0))
-		i = (i + 1) & (cap - 1);
-	return &slot[i];
-}
-
-/* The value of key k, or false when absent. */
-static bool smap_get(const struct smap *m, const char *k, size_t n, size_t *idx)
-{
-	if (!m->cap)
-		return false;
-	struct smap_slot *s = smap_probe(m->slot, m->cap, k, n);
-	if (!s->key)
-		return false;
-	*idx = s->idx;
-	return true;
-}
-
-/* Add k (absent) with value idx.  0, or -1 when out of memory. */
-static int smap_put(struct smap *m, const char *k, size_t n, size_t idx)
-{
-	if ((m->n + 1) * 10 > m->cap * 7) {
-		size_t cap = m->cap ? m->cap * 2 : 64;
-		struct smap_slot *slot = calloc(cap, sizeof(*slot));
-		if (!slot)
-			return -1;
-		for (size_t i = 0; i < m->cap; i++)
-			if (m->slot[i].key)
-				*smap_probe(slot, cap, m->slot[i].key, m->slot[i].len) = m->slot[i];
-		free(m->slot);
-		m->slot = slot;
-		m->cap = cap;
-	}
-	char *copy = malloc(n + 1);
-	if (!copy)
-		return -1;
-	memcpy(copy, k, n);
-	copy[n] = '\0';
-	*smap_probe(m->slot, m->cap, k, n) = (struct smap_slot){ copy, n, idx };
-	m->n++;
-	return 0;
-}
-
-static void smap_release(struct smap *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->slot[i].key);
-	free(m->slot);
-	*m = (struct smap){ 0 };
 }
 
 /* ---- a set of (resource, start_ts) pairs: the buckets counted whole ---- */
@@ -362,6 +286,10 @@ struct totals_acc *totals_acc_new(const struct totals_query *q, char *err, size_
 	if (!a)
 		goto oom;
 	buf_init(&a->label);
+	/* keys come from Redis: seed the maps' hashes (the heap address will do) */
+	uint64_t seed = (uint64_t)(uintptr_t)a * 0x9e3779b97f4a7c15ULL;
+	smap_init(&a->group_map, seed);
+	smap_init(&a->res_map, seed ^ 0x5bd1e995u);
 	a->prefix = strdup(q->prefix);
 	if (!a->prefix)
 		goto oom;
@@ -480,7 +408,7 @@ static int group_for(struct totals_acc *a, const char *const *fstart, const size
 			}
 		}
 	}
-	if (smap_put(&a->group_map, a->label.data, a->label.len, a->nrows) < 0) {
+	if (smap_add(&a->group_map, a->label.data, a->label.len, a->nrows) < 0) {
 		free_fields(fields, a->ngroup);
 		return -1;
 	}
@@ -515,7 +443,7 @@ static int resource_for(struct totals_acc *a, const char *key, size_t n,
 		a->res = r;
 		a->capres = cap;
 	}
-	if (smap_put(&a->res_map, key, n, a->nres) < 0)
+	if (smap_add(&a->res_map, key, n, a->nres) < 0)
 		return -1;
 	a->res[a->nres] = (struct resource){ .group = row, .next_start = LLONG_MAX };
 	*out = &a->res[a->nres++];

@@ -8,6 +8,7 @@ Suite *config_suite(void);
 Suite *json_suite(void);
 Suite *fsutil_suite(void);
 Suite *prom_suite(void);
+Suite *smap_suite(void);
 Suite *role_suite(void);
 Suite *http_suite(void);
 Suite *status_suite(void);
