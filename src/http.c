@@ -67,6 +67,7 @@ struct conn {
 	struct evhttp_connection *evcon;/* NULL while pending */
 	struct event *deadline;		/* owned: fires when no whole request came in time */
 	bool serving;			/* a whole request was read and is being answered */
+	bool fresh;			/* set up in the current on_setup round */
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -93,6 +94,7 @@ struct http {
 	unsigned long evicted;		/* waiting connections closed to make room */
 	unsigned long deadline_drops;	/* connections closed at the request deadline */
 	unsigned long accept_pauses;	/* listener pauses after accept() failed */
+	bool accept_resting;		/* paused after accept() failed; resume_ev re-enables */
 	unsigned long pauses_unlogged;	/* pauses since the last log line */
 	time_t pause_logged;		/* when the last pause line was written */
 	time_t cap_logged;		/* when the last "cap reached" line was written */
@@ -402,25 +404,38 @@ static void refuse(struct conn *c)
 	evhttp_connection_free(c->evcon);
 }
 
-/* Over the cap: close the oldest connection that waits for a request
- * (idle keep-alive or slow sender), else refuse the newcomer. */
-static void make_room(struct http *h, struct conn *newc)
+/* Accept again unless resting after an accept() failure. */
+static void listen_again(struct http *h)
 {
-	struct conn *c;
+	if (h->lev && !h->accept_resting)
+		evconnlistener_enable(h->lev);
+}
+
+/* At the cap: close the oldest connections that wait for a request (idle
+ * keep-alive or slow senders) down to half the cap, so that a burst of
+ * newcomers has room at once; newcomers of this round are spared.  If that
+ * is not enough (every connection busy answering), refuse the newest. */
+static void make_room(struct http *h)
+{
+	size_t want = h->cap / 2;
+	struct conn *c, *nx;
 	time_t now = time(NULL);
+
 	if (now - h->cap_logged >= LOG_EVERY_S) {
 		h->cap_logged = now;
 		log_warn("http: %zu connections, the cap (http.max_connections): closing the oldest "
-			 "waiting one or refusing new ones (aggregatord_http_connections_evicted_total, "
-			 "_refused_total)", h->cap);
+			 "waiting ones, refusing new ones when none waits", h->cap);
 	}
-	TAILQ_FOREACH(c, &h->conns, next)
-		if (!c->serving && c != newc) {
+	for (c = TAILQ_FIRST(&h->conns); c && h->nconns > want; c = nx) {
+		nx = TAILQ_NEXT(c, next);
+		if (!c->serving && !c->fresh) {
 			h->evicted++;
-			evhttp_connection_free(c->evcon);
-			return;
+			evhttp_connection_free(c->evcon);	/* on_close frees c */
 		}
-	refuse(newc);
+	}
+	while (h->nconns > h->cap && (c = TAILQ_LAST(&h->conns, conn_list)) != NULL &&
+	       c->fresh && !c->serving)
+		refuse(c);
 }
 
 /* Runs after the accept callback: find each new connection's evhttp object. */
@@ -447,10 +462,14 @@ static void on_setup(evutil_socket_t fd, short what, void *arg)
 		evhttp_connection_set_closecb(c->evcon, on_close, c);
 		if (!c->serving)
 			evtimer_add(c->deadline, &h->req_timeout);
+		c->fresh = true;
 		bufferevent_decref(bev);
-		if (h->nconns > h->cap)
-			make_room(h, c);
 	}
+	if (h->nconns >= h->cap)
+		make_room(h);
+	TAILQ_FOREACH(c, &h->conns, next)
+		c->fresh = false;
+	listen_again(h);
 }
 
 /* evhttp asks for the bufferevent of each accepted connection. */
@@ -469,6 +488,9 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
 	TAILQ_INSERT_TAIL(&h->pending, c, next);
 	h->nconns++;
 	event_active(h->setup_ev, EV_TIMEOUT, 0);
+	/* Stop this accept round at the cap: on_setup makes room first. */
+	if (h->nconns >= h->cap && h->lev)
+		evconnlistener_disable(h->lev);
 	return bev;
 }
 
@@ -476,7 +498,8 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct http *h = arg;
-	evconnlistener_enable(h->lev);
+	h->accept_resting = false;
+	listen_again(h);
 }
 
 /* accept() failed with a non-retriable error: rest, do not spin. */
@@ -489,6 +512,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 	evconnlistener_disable(lev);
 	if (!h)
 		return;
+	h->accept_resting = true;
 	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 	evtimer_add(h->resume_ev, &tv);
 	h->accept_pauses++;
@@ -501,15 +525,18 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 		h->pause_logged = now;
 		h->pauses_unlogged = 0;
 	}
-	/* Out of descriptors: give one back from a connection that waits. */
+	/* Out of descriptors: give some back from connections that wait. */
 	if (err == EMFILE || err == ENFILE) {
-		struct conn *c;
-		TAILQ_FOREACH(c, &h->conns, next)
+		struct conn *c, *nx;
+		int n = 0;
+		for (c = TAILQ_FIRST(&h->conns); c && n < 8; c = nx) {
+			nx = TAILQ_NEXT(c, next);
 			if (!c->serving) {
 				h->evicted++;
+				n++;
 				evhttp_connection_free(c->evcon);
-				break;
 			}
+		}
 	}
 }
 
@@ -608,6 +635,35 @@ static int apply_cfg(struct http *h, const struct http_cfg *cfg)
 	return 0;
 }
 
+/* Our own listener (evhttp's has a 128-deep queue: a burst of connections
+ * then drops SYNs and a client waits a second for its retry). */
+static int listen_on(struct http *h, const char *host, int port)
+{
+	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+					 .ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG };
+	struct evutil_addrinfo *ai = NULL;
+	char ps[16];
+
+	snprintf(ps, sizeof(ps), "%d", port);
+	if (evutil_getaddrinfo(host[0] ? host : NULL, ps, &hints, &ai) != 0 || !ai) {
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	h->lev = evconnlistener_new_bind(h->base, NULL, NULL,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE,
+					 SOMAXCONN, ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (!h->lev)
+		return -1;
+	if (!evhttp_bind_listener(h->ev, h->lev)) {	/* evhttp owns it from here */
+		evconnlistener_free(h->lev);
+		h->lev = NULL;
+		return -1;
+	}
+	evconnlistener_set_error_cb(h->lev, on_accept_error);
+	return 0;
+}
+
 struct http *http_new(struct event_base *base, const struct http_cfg *cfg)
 {
 	char host[256];
@@ -639,15 +695,11 @@ struct http *http_new(struct event_base *base, const struct http_cfg *cfg)
 	evhttp_set_allowed_methods(h->ev, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
 	evhttp_set_gencb(h->ev, gencb, h);
 	evhttp_set_bevcb(h->ev, new_bev, h);
-	struct evhttp_bound_socket *bound;
-	if (apply_cfg(h, cfg) < 0 ||
-	    !(bound = evhttp_bind_socket_with_handle(h->ev, host, (ev_uint16_t)port))) {
+	if (apply_cfg(h, cfg) < 0 || listen_on(h, host, port) < 0) {
 		error("cannot listen for HTTP on '%s': %s", cfg->listen, strerror(errno));
 		http_free(h);
 		return NULL;
 	}
-	h->lev = evhttp_bound_socket_get_listener(bound);
-	evconnlistener_set_error_cb(h->lev, on_accept_error);
 	log_info("HTTP API listening on %s", cfg->listen);
 	return h;
 }
