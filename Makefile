@@ -135,7 +135,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_BIN := $(BUILD)/check_unit
 $(UNIT_SRCS:%.c=$(BUILD)/%.o): CPPFLAGS += -Itests/unit
 HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast \
-                tests/harness/faultproxy
+                tests/harness/faultproxy tests/harness/hflood
 
 .PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz
 all: $(DAEMON) $(CTL)
@@ -197,6 +197,10 @@ tests/harness/kafka_mock: tests/harness/kafka_mock.c
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $< $(RDKAFKA_CFLAGS) $(RDKAFKA_LIBS)
 
 tests/harness/htool: tests/harness/htool.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+
+tests/harness/hflood: tests/harness/hflood.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
 

@@ -5,6 +5,7 @@
 #ifndef AGG_ADDR_H
 #define AGG_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -12,5 +13,10 @@
  * removed.  Returns 0, or -1 with a reason in why (static text).
  */
 int addr_split(const char *s, char *host, size_t hostlen, int *port, const char **why);
+
+/* Is host "localhost", "::1" or in 127.0.0.0/8? */
+bool addr_is_loopback_name(const char *host);
+/* Does a "host:port" listen address bind loopback only? (false when it does not parse) */
+bool addr_listen_is_loopback(const char *listen);
 
 #endif

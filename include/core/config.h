@@ -128,6 +128,8 @@ struct http_cfg {
 	int max_body;		/* bytes: larger request bodies are refused */
 	int max_headers;	/* bytes: larger request headers are refused */
 	int timeout;		/* seconds: idle connection timeout */
+	int request_timeout;	/* seconds: a whole request must arrive within this */
+	int max_connections;	/* open connections at most (see http_conn_cap) */
 };
 
 struct redis_cfg {

@@ -56,6 +56,9 @@ extern const struct job_ops rollup_job;
 /* Pure helpers (unit-tested). */
 /* "YYYY-MM-DDTHH" -> Unix seconds of that hour (UTC); -1 if malformed. */
 long long rollup_parse_hour(const char *s);
+/* The hour of a /v1/usage/ path's rest "YYYY/MM/DD/HH[/...]", digits only;
+ * -1 if malformed or no such hour. */
+long long rollup_parse_url_hour(const char *rest);
 /* The file path of account's hour below dir: dir/account/YYYY/MM/DD/HH.bin. */
 int rollup_hour_path(char *out, size_t len, const char *dir, const char *account, long long hour);
 /* NULL when name is a safe account or location name, else the reason. */

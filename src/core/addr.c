@@ -3,8 +3,10 @@
  */
 #include "addr.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int addr_split(const char *s, char *host, size_t hostlen, int *port, const char **why)
 {
@@ -64,4 +66,20 @@ int addr_split(const char *s, char *host, size_t hostlen, int *port, const char 
 	host[hl] = '\0';
 	*port = (int)p;
 	return 0;
+}
+
+bool addr_is_loopback_name(const char *host)
+{
+	struct in_addr a4;
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+bool addr_listen_is_loopback(const char *listen)
+{
+	char host[256];
+	int port;
+	const char *why;
+	return addr_split(listen, host, sizeof(host), &port, &why) == 0 && addr_is_loopback_name(host);
 }

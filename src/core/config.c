@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "http.h"
 #include "job.h"
 #include "log.h"
 
@@ -450,8 +451,38 @@ const struct cfg_key http_keys[] = {
 	  .min = 1024, .max = 1 << 20, .idef = 16384, .unit = "bytes" },
 	{ .name = "timeout", .type = CFG_T_INT, .offset = OFF(struct http_cfg, timeout),
 	  .min = 1, .max = 3600, .idef = 30, .unit = "s" },
+	{ .name = "request_timeout", .type = CFG_T_INT, .offset = OFF(struct http_cfg, request_timeout),
+	  .min = 1, .max = 3600, .idef = 10, .unit = "s" },
+	{ .name = "max_connections", .type = CFG_T_INT, .offset = OFF(struct http_cfg, max_connections),
+	  .min = 16, .max = 1000000, .idef = 512 },
 	{ .name = NULL },
 };
+
+/* The sample config's token: known to everyone, so no token at all. */
+#define HTTP_TOKEN_PLACEHOLDER "CHANGE-ME"
+
+/* An API reachable beyond loopback must have a real token: the role
+ * command and every job's data sit behind it. */
+static int validate_http(struct cfg_ctx *ctx, const struct config *cfg, const config_setting_t *root)
+{
+	const config_setting_t *sec = config_setting_get_member(root, "http");
+	const config_setting_t *tok = sec ? config_setting_get_member(sec, "token") : NULL;
+	const char *t = cfg->http.token ? cfg->http.token : "";
+	bool placeholder = strcmp(t, HTTP_TOKEN_PLACEHOLDER) == 0;
+
+	if (!cfg->http.listen || addr_listen_is_loopback(cfg->http.listen)) {
+		if (placeholder)
+			cfg_warning(ctx, tok, "'http.token' is still the sample placeholder \"%s\": "
+				    "set a secret of your own (e.g. openssl rand -hex 24)",
+				    HTTP_TOKEN_PLACEHOLDER);
+		return 0;
+	}
+	if (t[0] == '\0' || placeholder)
+		return cfg_error(ctx, tok ? tok : sec, "'http.listen' is \"%s\", beyond loopback: "
+				 "'http.token' must be set to a secret of your own (it is %s)",
+				 cfg->http.listen, t[0] ? "the sample placeholder" : "empty");
+	return 0;
+}
 
 const struct cfg_key redis_keys[] = {
 	{ .name = "host", .type = CFG_T_STR, .offset = OFF(struct redis_cfg, host),
@@ -634,6 +665,8 @@ static int config_from_tree(struct cfg_ctx *ctx, config_t *lc, struct config *cf
 	if (fill_node_name(ctx, cfg, config_setting_get_member(root, "node")) < 0)
 		rc = -1;
 	kafka_presence(cfg, config_setting_get_member(root, "kafka"));
+	if (validate_http(ctx, cfg, root) < 0)
+		rc = -1;
 	for (size_t j = 0; jobs && jobs[j] && j < JOB_MAX; j++) {
 		const struct job_ops *ops = jobs[j];
 		const config_setting_t *sec = config_setting_get_member(root, ops->name);

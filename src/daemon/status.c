@@ -7,11 +7,14 @@
  * process-wide part and the frame around them.
  */
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <stdio.h>
+#include <sys/queue.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "daemon.h"
+#include "addr.h"
 #include "http.h"
 #include "job.h"
 #include "json.h"
@@ -168,27 +171,46 @@ static void h_status(struct http_req *r, void *arg)
 	reply_doc(r, "application/json", &b);
 }
 
-/* POST /v1/role with {"role":"active|standby|auto|yield"} or ?role=... */
+/* POST /v1/role with the JSON body {"role":"active|standby|auto|yield"}.
+ * A role change is a write: only as application/json (a browser cannot send
+ * that cross-origin without a preflight we never answer), only with a Host
+ * that names this server (DNS rebinding), and never without a token when the
+ * API listens beyond loopback (config refuses that; checked here again). */
 static void h_role(struct http_req *r, void *arg)
 {
 	struct daemon *d = arg;
-	const char *name = http_query(r, "role");
+	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
+	const struct http_cfg *hc = &d->cfg->http;
 	struct buf body = BUF_INIT;
 	struct json *j = NULL;
 	char err[128];
 
-	if (!name) {
-		if (http_body(r, &body) < 0) {
-			http_error(r, 400, "cannot read the request body");
-			goto out;
-		}
-		j = json_parse(body.data, body.len, err, sizeof(err));
-		if (!j) {
-			http_error(r, 400, "body must be JSON like {\"role\":\"active\"}");
-			goto out;
-		}
-		name = json_get_str(j, "role", NULL);
+	if (!hc->token[0] && !addr_listen_is_loopback(hc->listen)) {
+		http_error(r, 403, "role changes need http.token when the API listens beyond loopback");
+		goto out;
 	}
+	if (!http_host_ok(evhttp_find_header(in, "Host"), hc->listen)) {
+		http_error(r, 403, "the Host header does not name this server");
+		goto out;
+	}
+	if (r->query && TAILQ_FIRST(r->query)) {
+		http_error(r, 400, "no query string: send the JSON body {\"role\":\"...\"}");
+		goto out;
+	}
+	if (!http_is_json(evhttp_find_header(in, "Content-Type"))) {
+		http_error(r, 415, "Content-Type must be application/json");
+		goto out;
+	}
+	if (http_body(r, &body) < 0) {
+		http_error(r, 400, "cannot read the request body");
+		goto out;
+	}
+	j = json_parse(body.data, body.len, err, sizeof(err));
+	if (!j) {
+		http_error(r, 400, "body must be JSON like {\"role\":\"active\"}");
+		goto out;
+	}
+	const char *name = json_get_str(j, "role", NULL);
 	int cmd = name ? role_cmd_from_name(name) : -1;
 	if (cmd < 0) {
 		http_error(r, 400, "role must be one of: active, standby, auto, yield");

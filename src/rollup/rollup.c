@@ -204,6 +204,21 @@ long long rollup_parse_hour(const char *s)
 	return (long long)t;
 }
 
+long long rollup_parse_url_hour(const char *rest)
+{
+	char txt[14];
+	if (strlen(rest) < 13 || rest[4] != '/' || rest[7] != '/' || rest[10] != '/' ||
+	    (rest[13] != '\0' && rest[13] != '/'))
+		return -1;
+	/* Copied as they are, so rollup_parse_hour sees every character:
+	 * "+1" or " 1" is not a day. */
+	memcpy(txt, rest, 13);
+	txt[4] = txt[7] = '-';
+	txt[10] = 'T';
+	txt[13] = '\0';
+	return rollup_parse_hour(txt);
+}
+
 int rollup_hour_path(char *out, size_t len, const char *dir, const char *account, long long hour)
 {
 	time_t t = (time_t)hour;
@@ -310,7 +325,9 @@ static int read_file(const char *path, char **data, size_t *len)
 {
 	*data = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put there must not block open(); O_NOFOLLOW:
+	 * no symlink out of state_dir.  Only a regular file is read. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	struct stat st;
@@ -1123,19 +1140,13 @@ static void rollup_http(void *job, struct http_req *req)
 {
 	struct rollup *r = job;
 	const char *rest = req->rest;
-	int y, mo, d, h, n = 0;
 	char hourtxt[64];
-	if (sscanf(rest, "%4d/%2d/%2d/%2d%n", &y, &mo, &d, &h, &n) != 4 || n != 13 ||
-	    (rest[13] != '\0' && rest[13] != '/')) {
-		http_error(req, 400, "path must be /v1/usage/YYYY/MM/DD/HH[/ACCOUNT.bin]");
-		return;
-	}
-	snprintf(hourtxt, sizeof(hourtxt), "%04d-%02d-%02dT%02d", y, mo, d, h);
-	long long hour = rollup_parse_hour(hourtxt);
+	long long hour = rollup_parse_url_hour(rest);
 	if (hour < 0) {
-		http_error(req, 400, "no such hour");
+		http_error(req, 400, "path must be /v1/usage/YYYY/MM/DD/HH[/ACCOUNT.bin], a real hour");
 		return;
 	}
+	hour_text(hourtxt, sizeof(hourtxt), hour);
 	if (rest[13] == '\0') {
 		char *idx = read_index(r->usage_dir, hour);
 		struct buf b = BUF_INIT;
@@ -1176,18 +1187,20 @@ static void rollup_http(void *job, struct http_req *req)
 		http_error(req, 400, "bad account name");
 		return;
 	}
-	char path[PATH_MAX], *data;
-	size_t len;
+	char path[PATH_MAX];
+	int fd = -1;
+	struct stat st;
+	/* Served from the file as the client reads (http_reply_file), never
+	 * read whole on the loop.  O_NONBLOCK: a FIFO must not block open(). */
 	if (rollup_hour_path(path, sizeof(path), r->usage_dir, account, hour) < 0 ||
-	    read_file(path, &data, &len) < 0) {
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0 ||
+	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)FILE_MAX) {
+		if (fd >= 0)
+			close(fd);
 		http_error(req, 404, "no such file");
 		return;
 	}
-	struct buf b = BUF_INIT;
-	buf_add(&b, data, len);
-	free(data);
-	http_reply(req, 200, "application/octet-stream", &b);
-	buf_release(&b);
+	http_reply_file(req, "application/octet-stream", fd, (size_t)st.st_size);
 }
 
 /* ---- metrics and status ---- */

@@ -10,9 +10,23 @@ h_init
 trap 'rc=$?; [ $rc -eq 0 ] || agg_dump_log a; h_cleanup' EXIT
 
 # --- aggregatord -n ---
-out=$("$AGGD" -n -c "$H_TOP/conf/aggregatord.conf")
+out=$("$AGGD" -n -c "$H_TOP/conf/aggregatord.conf" 2>"$H_TMP/n.err")
 [ "$out" = "configuration OK" ] || h_fail "-n on the sample config said: $out"
-h_ok "-n accepts the annotated sample config"
+grep -q "'http.token' is still the sample placeholder \"CHANGE-ME\": set a secret" "$H_TMP/n.err" \
+    || h_fail "-n does not tell to set the token: $(cat "$H_TMP/n.err")"
+h_ok "-n accepts the annotated sample config and tells to set its token placeholder"
+
+for tok in '' CHANGE-ME; do
+    printf 'http = {\n  listen = "0.0.0.0:8089";\n  token = "%s";\n};\n' "$tok" > "$H_TMP/open.conf"
+    set +e
+    err=$("$AGGD" -n -c "$H_TMP/open.conf" 2>&1)
+    rc=$?
+    set -e
+    [ $rc -eq 1 ] || h_fail "-n with listen 0.0.0.0 and token '$tok' exited $rc"
+    echo "$err" | grep -q "open.conf:3: 'http.listen' is \"0.0.0.0:8089\", beyond loopback: 'http.token' must be set" \
+        || h_fail "-n said: $err"
+done
+h_ok "-n refuses an empty or placeholder token on a non-loopback listen address"
 
 printf 'node = {\n  name = "a";\n  colour = "blue";\n};\n' > "$H_TMP/bad.conf"
 set +e
@@ -77,7 +91,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' --path-as-is --max-time 5 "$@"; 
 [ "$(code "$a_URL/nope")" = 404 ] || h_fail "unknown path not 404"
 agg_get a /nope | grep -q '"error"' || h_fail "404 without JSON error"
 [ "$(code -X POST "$a_URL/metrics")" = 405 ] || h_fail "POST /metrics not 405"
-[ "$(code -X POST -d '{"role":"boss"}' "$a_URL/v1/role")" = 400 ] || h_fail "bad role not 400"
+[ "$(code -X POST -H 'Content-Type: application/json' -d '{"role":"boss"}' "$a_URL/v1/role")" = 400 ] || h_fail "bad role not 400"
 [ "$(code -X POST --data-binary @<(head -c 200000 /dev/zero | tr '\0' x) "$a_URL/v1/role")" = 413 ] \
     || h_fail "oversize body not refused"
 [ "$(code -H "X-Big: $(head -c 40000 /dev/zero | tr '\0' x)" "$a_URL/healthz")" -ge 400 ] \
@@ -85,6 +99,31 @@ agg_get a /nope | grep -q '"error"' || h_fail "404 without JSON error"
 printf 'GARBAGE\r\n\r\n' | timeout 5 nc -q 1 127.0.0.1 "$port" >/dev/null || true
 agg_healthy a || h_fail "daemon died on hostile HTTP"
 h_ok "hostile paths, methods, bodies and headers get 4xx; daemon lives"
+
+# --- HTTP framing: HEAD, two Content-Length ---
+printf 'HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' \
+    | timeout 5 nc -q 5 127.0.0.1 "$port" > "$H_TMP/head.out" || true
+grep -q '^HTTP/1.1 200' "$H_TMP/head.out" || h_fail "HEAD: $(cat -A "$H_TMP/head.out")"
+grep -qi '^Content-Length: 12' "$H_TMP/head.out" || h_fail "HEAD without the GET's length: $(cat -A "$H_TMP/head.out")"
+[ "$(sed '1,/^\r$/d' "$H_TMP/head.out" | wc -c)" = 0 ] || h_fail "HEAD sent a body: $(cat -A "$H_TMP/head.out")"
+h_ok "HEAD answers with the GET's Content-Length and no body"
+printf 'POST /v1/role HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/json\r\nContent-Length: 17\r\nContent-Length: 2\r\n\r\n{"role":"yield"}\n' "$port" \
+    | timeout 5 nc -q 5 127.0.0.1 "$port" > "$H_TMP/cl.out" || true
+head -n 1 "$H_TMP/cl.out" | grep -q '^HTTP/1.1 400' || h_fail "two Content-Length: $(head -n 1 "$H_TMP/cl.out")"
+[ "$(agg_metric a 'aggregatord_role_overrides_total{command="yield"}')" = 0 ] || h_fail "two Content-Length: role applied"
+h_ok "two Content-Length headers: 400, nothing applied"
+
+# --- POST /v1/role: only JSON, no query string, a Host naming this server ---
+[ "$(code -X POST -H 'Content-Type: text/plain' -d '{"role":"standby"}' "$a_URL/v1/role")" = 415 ] \
+    || h_fail "text/plain role change not refused"
+[ "$(code -X POST -H 'Content-Type: application/json' "$a_URL/v1/role?role=standby")" = 400 ] \
+    || h_fail "query-string role change not refused"
+[ "$(code -X POST -H 'Host: evil.example:'"$port" -H 'Content-Type: application/json' \
+       -d '{"role":"standby"}' "$a_URL/v1/role")" = 403 ] || h_fail "foreign Host not refused"
+[ "$(agg_metric a 'aggregatord_role_overrides_total{command="standby"}')" = 0 ] \
+    || h_fail "a refused role change was applied"
+agg_get a /v1/status | grep -q '"mode":"auto"' || h_fail "a refused role change changed the mode"
+h_ok "POST /v1/role refuses text/plain (415), ?role= (400) and a foreign Host (403); mode unchanged"
 
 # --- SIGHUP with a broken file: refused, old config kept ---
 cp "$conf" "$H_TMP/good.conf"
@@ -122,6 +161,7 @@ h_ok "a token in a file others can read: -n and the reload warn with FILE:LINE; 
 [ "$(code -H 'Authorization: Bearer wrong' "$a_URL/v1/status")" = 401 ] || h_fail "wrong token: not 401"
 [ "$(code "${auth[@]}" "$a_URL/v1/status")" = 200 ] || h_fail "right token refused"
 [ "$(code "$a_URL/healthz")" = 200 ] || h_fail "/healthz needs no token"
+[ "$(code -H 'Authorization: bearer s3cret' "$a_URL/v1/status")" = 200 ] || h_fail "lowercase bearer refused"
 "$AGGCTL" -c "$conf" status >/dev/null || h_fail "aggregatorctl does not take the token from -c"
 h_ok "bearer token from the reloaded config: 401 without, 200 with; /healthz open"
 

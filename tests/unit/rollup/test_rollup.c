@@ -24,6 +24,20 @@ START_TEST(hours)
 }
 END_TEST
 
+START_TEST(url_hours)
+{
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12/01/12"), rollup_parse_hour("2026-12-01T12"));
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12/01/12/acme.bin"), rollup_parse_hour("2026-12-01T12"));
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12/+1/12"), -1);
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12/ 1/12"), -1);
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12/-1/12"), -1);
+	ck_assert_int_eq(rollup_parse_url_hour("2026/02/30/12"), -1);
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12/01/1"), -1);
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12/01/12x"), -1);
+	ck_assert_int_eq(rollup_parse_url_hour(""), -1);
+}
+END_TEST
+
 START_TEST(paths)
 {
 	char p[256];
@@ -62,6 +76,7 @@ Suite *rollup_suite(void)
 	Suite *s = suite_create("rollup");
 	TCase *tc = tcase_create("pure");
 	tcase_add_test(tc, hours);
+	tcase_add_test(tc, url_hours);
 	tcase_add_test(tc, paths);
 	tcase_add_test(tc, names);
 	suite_add_tcase(s, tc);
