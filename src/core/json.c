@@ -46,7 +46,157 @@ void json_add_str(struct buf *b, const char *s)
 	json_add_strn(b, s ? s : "", s ? strlen(s) : 0);
 }
 
+/* ---- the object writer ---- */
+
+void jw_init(struct jw *w, struct buf *b)
+{
+	*w = (struct jw){ .b = b };
+}
+
+/* Before a value: the comma after the previous element of the container. */
+static void jw_value(struct jw *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->more[w->depth])
+		buf_addc(w->b, ',');
+	w->more[w->depth] = true;
+}
+
+static void jw_open(struct jw *w, bool arr)
+{
+	jw_value(w);
+	buf_addc(w->b, arr ? '[' : '{');
+	if (w->depth < JSON_MAX_DEPTH)
+		w->depth++;
+	w->more[w->depth] = false;
+	w->arr[w->depth] = arr;
+}
+
+void jw_obj(struct jw *w)
+{
+	jw_open(w, false);
+}
+
+void jw_arr(struct jw *w)
+{
+	jw_open(w, true);
+}
+
+void jw_end(struct jw *w)
+{
+	if (w->depth == 0)
+		return;
+	buf_addc(w->b, w->arr[w->depth] ? ']' : '}');
+	w->depth--;
+}
+
+void jw_key(struct jw *w, const char *k)
+{
+	jw_value(w);
+	json_add_str(w->b, k);
+	buf_addc(w->b, ':');
+	w->after_key = true;
+}
+
+void jw_str(struct jw *w, const char *s)
+{
+	jw_value(w);
+	if (s)
+		json_add_str(w->b, s);
+	else
+		buf_adds(w->b, "null");
+}
+
+void jw_strn(struct jw *w, const char *s, size_t n)
+{
+	jw_value(w);
+	json_add_strn(w->b, s, n);
+}
+
+void jw_i64(struct jw *w, long long v)
+{
+	jw_value(w);
+	buf_addf(w->b, "%lld", v);
+}
+
+void jw_u64(struct jw *w, unsigned long long v)
+{
+	jw_value(w);
+	buf_addf(w->b, "%llu", v);
+}
+
+void jw_f64(struct jw *w, double v)
+{
+	jw_value(w);
+	if (!isfinite(v)) {
+		buf_adds(w->b, "null");
+		return;
+	}
+	char s[40];
+	snprintf(s, sizeof(s), "%.15g", v);
+	if (strtod(s, NULL) != v)	/* the shortest text that reads back exactly */
+		snprintf(s, sizeof(s), "%.17g", v);
+	buf_adds(w->b, s);
+}
+
+void jw_bool(struct jw *w, bool v)
+{
+	jw_value(w);
+	buf_adds(w->b, v ? "true" : "false");
+}
+
+void jw_null(struct jw *w)
+{
+	jw_value(w);
+	buf_adds(w->b, "null");
+}
+
+void jw_raw_next(struct jw *w)
+{
+	jw_value(w);
+}
+
+void jw_kv_str(struct jw *w, const char *k, const char *v)
+{
+	jw_key(w, k);
+	jw_str(w, v);
+}
+
+void jw_kv_i64(struct jw *w, const char *k, long long v)
+{
+	jw_key(w, k);
+	jw_i64(w, v);
+}
+
+void jw_kv_u64(struct jw *w, const char *k, unsigned long long v)
+{
+	jw_key(w, k);
+	jw_u64(w, v);
+}
+
+void jw_kv_f64(struct jw *w, const char *k, double v)
+{
+	jw_key(w, k);
+	jw_f64(w, v);
+}
+
+void jw_kv_bool(struct jw *w, const char *k, bool v)
+{
+	jw_key(w, k);
+	jw_bool(w, v);
+}
+
+void jw_kv_null(struct jw *w, const char *k)
+{
+	jw_key(w, k);
+	jw_null(w);
+}
+
 /* ---- parser ---- */
+
 
 struct parser {
 	const char *p, *end, *start;

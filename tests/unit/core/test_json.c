@@ -1,5 +1,6 @@
 /* test_json.c — the JSON writer's escaping and the parser on good and hostile input. */
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "json.h"
@@ -69,6 +70,48 @@ START_TEST(hostile_input)
 }
 END_TEST
 
+/* The object writer places every comma; the result parses back. */
+START_TEST(writer_commas)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "x=");	/* a writer may append to text already there */
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj(&w);
+	jw_kv_str(&w, "node", "a\"b");
+	jw_kv_i64(&w, "n", -3);
+	jw_kv_u64(&w, "u", 18446744073709551615ull);
+	jw_kv_f64(&w, "f", 0.1);
+	jw_kv_f64(&w, "nan", NAN);
+	jw_kv_bool(&w, "ok", true);
+	jw_kv_null(&w, "none");
+	jw_key(&w, "list");
+	jw_arr(&w);
+	jw_i64(&w, 1);
+	jw_str(&w, NULL);
+	jw_obj(&w);
+	jw_end(&w);
+	jw_arr(&w);
+	jw_end(&w);
+	jw_raw_next(&w);
+	buf_adds(&b, "{\"raw\":1}");
+	jw_end(&w);
+	jw_key(&w, "empty");
+	jw_obj(&w);
+	jw_end(&w);
+	jw_end(&w);
+	ck_assert(!b.oom);
+	ck_assert_str_eq(b.data, "x={\"node\":\"a\\\"b\",\"n\":-3,\"u\":18446744073709551615,"
+				 "\"f\":0.1,\"nan\":null,\"ok\":true,\"none\":null,"
+				 "\"list\":[1,null,{},[],{\"raw\":1}],\"empty\":{}}");
+	char err[128];
+	struct json *j = json_parse(b.data + 2, b.len - 2, err, sizeof(err));
+	ck_assert_msg(j != NULL, "%s", err);
+	json_free(j);
+	buf_release(&b);
+}
+END_TEST
+
 Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -77,6 +120,7 @@ Suite *json_suite(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, unicode_escapes);
 	tcase_add_test(tc, hostile_input);
+	tcase_add_test(tc, writer_commas);
 	suite_add_tcase(s, tc);
 	return s;
 }
