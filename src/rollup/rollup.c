@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "http.h"
 #include "httpc.h"
 #include "influx.h"
@@ -253,102 +254,6 @@ static void hour_urlpath(char *out, size_t len, long long hour)	/* YYYY/MM/DD/HH
 	snprintf(out, len, "%04d/%02d/%02d/%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
 }
 
-/* ---- files ---- */
-
-static int mkdirs_for(const char *path)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	char *slash = strrchr(tmp, '/');
-	if (!slash)
-		return 0;
-	*slash = '\0';
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Write data to path: temp file, fsync, rename, fsync the directory. */
-static int write_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	if (mkdirs_for(path) < 0)
-		return set_err(err, errlen, "cannot create the directory of '%s': %s", path, strerror(errno));
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return set_err(err, errlen, "cannot create '%s': %s", tmp, strerror(errno));
-	const char *p = data;
-	size_t left = len;
-	while (left) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return set_err(err, errlen, "cannot write '%s': %s", tmp, strerror(e));
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		unlink(tmp);
-		return set_err(err, errlen, "cannot fsync '%s': %s", tmp, strerror(errno));
-	}
-	if (rename(tmp, path) < 0) {
-		unlink(tmp);
-		return set_err(err, errlen, "cannot rename to '%s': %s", path, strerror(errno));
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	return 0;
-}
-
-/* Read a whole file (at most FILE_MAX); caller frees *data. */
-static int read_file(const char *path, char **data, size_t *len)
-{
-	*data = NULL;
-	*len = 0;
-	/* O_NONBLOCK: a FIFO put there must not block open(); O_NOFOLLOW:
-	 * no symlink out of state_dir.  Only a regular file is read. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)FILE_MAX) {
-		close(fd);
-		errno = EFBIG;
-		return -1;
-	}
-	char *b = malloc((size_t)st.st_size + 1);
-	ssize_t r = b ? read(fd, b, (size_t)st.st_size) : -1;
-	close(fd);
-	if (r != (ssize_t)st.st_size) {
-		free(b);
-		return -1;
-	}
-	b[r] = '\0';
-	*data = b;
-	*len = (size_t)r;
-	return 0;
-}
-
 /* ---- runtime ---- */
 
 struct rollup {
@@ -460,7 +365,7 @@ static int mark_done(const char *dir, long long hour, char *err, size_t errlen)
 {
 	char p[PATH_MAX];
 	marker_path(p, sizeof(p), dir, "done", hour);
-	return write_file(p, "", 0, err, errlen);
+	return fs_write_atomic(p, "", 0, 0600, err, errlen);
 }
 
 /* The hour's index: the accounts that have a file for it. */
@@ -471,7 +376,7 @@ static int write_index(const char *dir, long long hour, char **accounts, size_t 
 		buf_addf(&b, "%s\n", accounts[i]);
 	char p[PATH_MAX];
 	marker_path(p, sizeof(p), dir, "index", hour);
-	int rc = b.oom ? set_err(err, errlen, "out of memory") : write_file(p, b.data, b.len, err, errlen);
+	int rc = b.oom ? set_err(err, errlen, "out of memory") : fs_write_atomic(p, b.data, b.len, 0600, err, errlen);
 	buf_release(&b);
 	return rc;
 }
@@ -585,7 +490,7 @@ static int write_account(struct rollup *r, const char *dir, const char *account,
 		set_err(err, errlen, "path too long for account '%s'", account);
 		goto out;
 	}
-	if (write_file(path, b.data, b.len, err, errlen) < 0)
+	if (fs_write_atomic(path, b.data, b.len, 0600, err, errlen) < 0)
 		goto out;
 	atomic_fetch_add(&r->files_written, 1);
 	publish_summary(r, &h);
@@ -718,7 +623,7 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 		usage_hour_release(&h);
 		char path[PATH_MAX];
 		if (!ok || rollup_hour_path(path, sizeof(path), ldir, a->str, hour) < 0 ||
-		    write_file(path, resp.body.data, resp.body.len, err, errlen) < 0) {
+		    fs_write_atomic(path, resp.body.data, resp.body.len, 0600, err, errlen) < 0) {
 			if (!ok)
 				set_err(err, errlen, "location '%s': %s.bin is not that account's hour", l->name, a->str);
 			buf_release(&resp.body);
@@ -749,7 +654,7 @@ static char *read_index(const char *dir, long long hour)
 	char p[PATH_MAX], *data;
 	size_t len;
 	marker_path(p, sizeof(p), dir, "index", hour);
-	return read_file(p, &data, &len) == 0 ? data : NULL;
+	return fs_read_file(p, FILE_MAX, &data, &len) == 0 ? data : NULL;
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -810,7 +715,7 @@ static int merge_hour(struct rollup *r, long long hour, char *err, size_t errlen
 			size_t len;
 			snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
 			if (rollup_hour_path(path, sizeof(path), ldir, accounts[i], hour) < 0 ||
-			    read_file(path, &data, &len) < 0)
+			    fs_read_file(path, FILE_MAX, &data, &len) < 0)
 				continue;	/* this location has nothing for the account */
 			int d = usage_decode(data, len, &parts[np], derr, sizeof(derr));
 			free(data);
