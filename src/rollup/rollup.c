@@ -36,6 +36,7 @@
 #include "influx.h"
 #include "json.h"
 #include "log.h"
+#include "prom.h"
 #include "publish.h"
 #include "role.h"
 #include "thread.h"
@@ -1113,7 +1114,10 @@ static void rollup_http(void *job, struct http_req *req)
 static void rollup_metrics(void *job, struct buf *out)
 {
 	struct rollup *r = job;
-#define M(name, type, help, val) buf_addf(out, "# HELP aggregatord_rollup_" name " " help "\n# TYPE aggregatord_rollup_" name " " type "\naggregatord_rollup_" name " %llu\n", (unsigned long long)(val))
+#define M(name, type, help, val) do { \
+		prom_head(out, "aggregatord_rollup_" name, type, help); \
+		prom_u64(out, "aggregatord_rollup_" name, (uint64_t)(val)); \
+	} while (0)
 	M("completed_total", "counter", "Hour runs completed (a location's rollup, or a master's complete merge).", atomic_load(&r->hours_done));
 	M("files_written_total", "counter", "Usage files written.", atomic_load(&r->files_written));
 	M("errors_total", "counter", "Failed hour runs (InfluxDB, a location, files).", atomic_load(&r->errors));
@@ -1123,9 +1127,8 @@ static void rollup_metrics(void *job, struct buf *out)
 	M("last_completed_timestamp_seconds", "gauge", "Start of the last hour completed.", atomic_load(&r->last_hour_done));
 	M("locations_missing", "gauge", "Master: locations missing from the hours being retried.", atomic_load(&r->locations_missing));
 #undef M
-	buf_addf(out, "# HELP aggregatord_rollup_query_duration_seconds Duration of the last InfluxDB query.\n"
-		      "# TYPE aggregatord_rollup_query_duration_seconds gauge\n"
-		      "aggregatord_rollup_query_duration_seconds %.3f\n", (double)atomic_load(&r->query_ms) / 1000.0);
+	prom_head(out, "aggregatord_rollup_query_duration_seconds", "gauge", "Duration of the last InfluxDB query.");
+	prom_f64(out, "aggregatord_rollup_query_duration_seconds", (double)atomic_load(&r->query_ms) / 1000.0);
 }
 
 static void rollup_status(void *job, struct buf *out)
