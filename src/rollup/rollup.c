@@ -16,7 +16,7 @@
  * thread (life cycle, metrics, status, GET /v1/usage/...).  Shared counters
  * are atomics; the thread's settings are copied under a mutex.
  */
-#include "rollup.h"
+#include "rollup_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,10 +42,6 @@
 #include "thread.h"
 #include "usage.h"
 #include "worker.h"
-
-#define HOUR 3600
-#define MAX_LOCATIONS 64
-#define FILE_MAX (64u << 20)	/* bytes: a usage file larger than this is refused */
 
 /* ---- config ---- */
 
@@ -169,120 +165,7 @@ static int rollup_enabled(const void *cfg)
 	return ((const struct rollup_cfg *)cfg)->enabled;
 }
 
-/* ---- pure helpers ---- */
-
-const char *rollup_check_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 128)
-		return "must be 1 to 128 characters";
-	if (s[0] == '.')
-		return "must not start with '.'";
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-' || s[i] == '@'))
-			return "may hold only letters, digits, '.', '_', '-' and '@'";
-	return NULL;
-}
-
-long long rollup_parse_hour(const char *s)
-{
-	int y, mo, d, h;
-	char tail;
-	if (strlen(s) != 13 || sscanf(s, "%4d-%2d-%2dT%2d%c", &y, &mo, &d, &h, &tail) != 4 ||
-	    s[4] != '-' || s[7] != '-' || s[10] != 'T')
-		return -1;
-	for (int i = 0; i < 13; i++)
-		if (i != 4 && i != 7 && i != 10 && (s[i] < '0' || s[i] > '9'))
-			return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23)
-		return -1;
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h };
-	time_t t = timegm(&tm);
-	struct tm back;
-	gmtime_r(&t, &back);
-	if (back.tm_mday != d || back.tm_mon != mo - 1)
-		return -1;	/* 2026-02-30 */
-	return (long long)t;
-}
-
-long long rollup_parse_url_hour(const char *rest)
-{
-	char txt[14];
-	if (strlen(rest) < 13 || rest[4] != '/' || rest[7] != '/' || rest[10] != '/' ||
-	    (rest[13] != '\0' && rest[13] != '/'))
-		return -1;
-	/* Copied as they are, so rollup_parse_hour sees every character:
-	 * "+1" or " 1" is not a day. */
-	memcpy(txt, rest, 13);
-	txt[4] = txt[7] = '-';
-	txt[10] = 'T';
-	txt[13] = '\0';
-	return rollup_parse_hour(txt);
-}
-
-int rollup_hour_path(char *out, size_t len, const char *dir, const char *account, long long hour)
-{
-	time_t t = (time_t)hour;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	int n = snprintf(out, len, "%s/%s/%04d/%02d/%02d/%02d.bin", dir, account, tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-	return n > 0 && (size_t)n < len ? 0 : -1;
-}
-
-static void hour_key(char *out, size_t len, long long hour)	/* YYYYMMDDHH */
-{
-	time_t t = (time_t)hour;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, len, "%04d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-}
-
-static void hour_text(char *out, size_t len, long long hour)	/* YYYY-MM-DDTHH */
-{
-	time_t t = (time_t)hour;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, len, "%04d-%02d-%02dT%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-}
-
-static void hour_urlpath(char *out, size_t len, long long hour)	/* YYYY/MM/DD/HH */
-{
-	time_t t = (time_t)hour;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, len, "%04d/%02d/%02d/%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-}
-
 /* ---- runtime ---- */
-
-struct rollup {
-	const struct job_env *env;	/* the daemon's loop and core settings (job.h) */
-	int role;
-	char *location;
-	int at_minute, delay, catch_up_hours, retry_s, late_hours, retention_days;
-	struct influx_cfg icfg;		/* strings point into strs */
-	char *strs[20];
-	size_t nstrs;
-	struct rollup_location *locs;
-	size_t nlocs;
-	char usage_dir[PATH_MAX / 2];	/* <state_dir>/usage */
-	char loc_dir[PATH_MAX / 2];	/* <state_dir>/locations */
-	char node[65];
-
-	struct worker w;		/* the rollup thread */
-
-	long long last_try[MAX_LOCATIONS];	/* master: wall time of the last fetch of each location */
-	int backoff_s;			/* location: after an InfluxDB error */
-	long long next_ok;		/* location: no query before this wall time */
-	long long last_prune;
-
-	_Atomic uint64_t hours_done, files_written, errors, skipped_accounts;
-	_Atomic long long last_hour_done;	/* Unix s of the last hour completed, 0 = none */
-	_Atomic uint64_t last_accounts, last_vms, locations_missing;
-	_Atomic uint64_t query_ms;	/* last InfluxDB query, ms */
-};
 
 static char *keep(struct rollup *r, const char *s)
 {
@@ -346,42 +229,6 @@ static void unload(struct rollup *r)
 	r->nlocs = 0;
 }
 
-/* ---- markers and index ---- */
-
-static void marker_path(char *out, size_t len, const char *dir, const char *kind, long long hour)
-{
-	char k[64];
-	hour_key(k, sizeof(k), hour);
-	snprintf(out, len, "%s/.%s/%s", dir, kind, k);
-}
-
-static bool hour_done(const char *dir, long long hour)
-{
-	char p[PATH_MAX];
-	marker_path(p, sizeof(p), dir, "done", hour);
-	return access(p, F_OK) == 0;
-}
-
-static int mark_done(const char *dir, long long hour, char *err, size_t errlen)
-{
-	char p[PATH_MAX];
-	marker_path(p, sizeof(p), dir, "done", hour);
-	return fs_write_atomic(p, "", 0, 0600, err, errlen);
-}
-
-/* The hour's index: the accounts that have a file for it. */
-static int write_index(const char *dir, long long hour, char **accounts, size_t n, char *err, size_t errlen)
-{
-	struct buf b = BUF_INIT;
-	for (size_t i = 0; i < n; i++)
-		buf_addf(&b, "%s\n", accounts[i]);
-	char p[PATH_MAX];
-	marker_path(p, sizeof(p), dir, "index", hour);
-	int rc = b.oom ? set_err(err, errlen, "out of memory") : fs_write_atomic(p, b.data, b.len, 0600, err, errlen);
-	buf_release(&b);
-	return rc;
-}
-
 /* ---- the location role ---- */
 
 struct collect {
@@ -436,71 +283,6 @@ static int entry_cmp(const void *a, const void *b)
 	return strcmp(((const struct entry *)a)->account, ((const struct entry *)b)->account);
 }
 
-static void publish_summary(struct rollup *r, const struct usage_hour *h)
-{
-	double cpu = 0, mem = 0;
-	unsigned long long rd = 0, wr = 0, tx = 0, rx = 0;
-	for (size_t i = 0; i < h->nvms; i++) {
-		cpu += h->vms[i].cpu_seconds;
-		mem += h->vms[i].mem_mib_mean;
-		rd += h->vms[i].io_read;
-		wr += h->vms[i].io_write;
-		tx += h->vms[i].net_tx_bytes;
-		rx += h->vms[i].net_rx_bytes;
-	}
-	char ht[64];
-	hour_text(ht, sizeof(ht), h->hour_start);
-	struct buf b = BUF_INIT;
-	buf_adds(&b, "\"account\":");
-	json_add_str(&b, h->account);
-	buf_addf(&b, ",\"hour\":\"%s\",\"hour_start\":%lld,\"role\":\"%s\",\"complete\":%s,\"locations\":[",
-		 ht, (long long)h->hour_start, r->role == ROLLUP_MASTER ? "master" : "location",
-		 h->complete ? "true" : "false");
-	for (size_t i = 0; i < h->nlocations; i++) {
-		buf_adds(&b, i ? "," : "");
-		json_add_str(&b, h->locations[i]);
-	}
-	buf_addf(&b, "],\"vms\":%zu,\"mem_mib_mean_sum\":%.3f,\"cpu_seconds\":%.3f,\"io_read\":%llu,"
-		 "\"io_write\":%llu,\"net_tx_bytes\":%llu,\"net_rx_bytes\":%llu",
-		 h->nvms, mem, cpu, rd, wr, tx, rx);
-	char key[256];
-	snprintf(key, sizeof(key), "%s;%s", h->account, ht);
-	if (!b.oom)
-		publish_event("usage", key, strlen(key), b.data, b.len);
-	buf_release(&b);
-}
-
-/* Write one account's hour file from vms[0..n) (they are moved into h). */
-static int write_account(struct rollup *r, const char *dir, const char *account, long long hour,
-			 char **locations, size_t nloc, bool complete, struct usage_vm *vms, size_t n,
-			 char *err, size_t errlen)
-{
-	struct usage_hour h = {
-		.account = (char *)account, .hour_start = hour, .locations = locations,
-		.nlocations = nloc, .complete = complete, .vms = vms, .nvms = n,
-	};
-	usage_hour_sort(&h);
-	struct buf b = BUF_INIT;
-	char path[PATH_MAX];
-	int rc = -1;
-	if (usage_encode(&h, &b) < 0 || b.oom) {
-		set_err(err, errlen, "cannot encode account '%s'", account);
-		goto out;
-	}
-	if (rollup_hour_path(path, sizeof(path), dir, account, hour) < 0) {
-		set_err(err, errlen, "path too long for account '%s'", account);
-		goto out;
-	}
-	if (fs_write_atomic(path, b.data, b.len, 0600, err, errlen) < 0)
-		goto out;
-	atomic_fetch_add(&r->files_written, 1);
-	publish_summary(r, &h);
-	rc = 0;
-out:
-	buf_release(&b);
-	return rc;
-}
-
 static void free_entries(struct collect *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
@@ -543,17 +325,17 @@ static int location_hour(struct rollup *r, long long hour, char *err, size_t err
 			vms[j - i] = c.e[j].vm;
 			j++;
 		}
-		if (write_account(r, r->usage_dir, c.e[i].account, hour, locs, 1, true, vms, j - i,
+		if (rollup_write_account(r, r->usage_dir, c.e[i].account, hour, locs, 1, true, vms, j - i,
 				  err, errlen) < 0)
 			goto out;
 		accounts[na++] = c.e[i].account;
 		i = j;
 	}
-	if (write_index(r->usage_dir, hour, accounts, na, err, errlen) < 0 ||
-	    mark_done(r->usage_dir, hour, err, errlen) < 0)
+	if (rollup_write_index(r->usage_dir, hour, accounts, na, err, errlen) < 0 ||
+	    rollup_mark_done(r->usage_dir, hour, err, errlen) < 0)
 		goto out;
 	char ht[64];
-	hour_text(ht, sizeof(ht), hour);
+	rollup_hour_text(ht, sizeof(ht), hour);
 	log_info("rollup: hour %s: %zu account(s), %zu VM(s) from %llu point(s) in %.3f s", ht, na, c.n,
 		 (unsigned long long)st.points, (double)(mono_usec() - t0) / 1e6);
 	atomic_store(&r->last_accounts, na);
@@ -573,7 +355,7 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 			  char *err, size_t errlen)
 {
 	char hp[64], url[1024], ldir[PATH_MAX];
-	hour_urlpath(hp, sizeof(hp), hour);
+	rollup_hour_urlpath(hp, sizeof(hp), hour);
 	snprintf(url, sizeof(url), "%s/v1/usage/%s", l->url, hp);
 	snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, l->name);
 	struct httpc_resp resp;
@@ -640,22 +422,13 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 		}
 		names[n++] = a->str;
 	}
-	if (write_index(ldir, hour, names, n, err, errlen) < 0 || mark_done(ldir, hour, err, errlen) < 0)
+	if (rollup_write_index(ldir, hour, names, n, err, errlen) < 0 || rollup_mark_done(ldir, hour, err, errlen) < 0)
 		goto out;
 	rc = 0;
 out:
 	free(names);
 	json_free(j);
 	return rc;
-}
-
-/* Read an hour's index below dir; returns a malloc'd buffer of names, one a line. */
-static char *read_index(const char *dir, long long hour)
-{
-	char p[PATH_MAX], *data;
-	size_t len;
-	marker_path(p, sizeof(p), dir, "index", hour);
-	return fs_read_file(p, FILE_MAX, &data, &len) == 0 ? data : NULL;
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -675,11 +448,11 @@ static int merge_hour(struct rollup *r, long long hour, char *err, size_t errlen
 	for (size_t k = 0; k < r->nlocs; k++) {
 		char ldir[PATH_MAX];
 		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
-		if (!hour_done(ldir, hour)) {
+		if (!rollup_hour_done(ldir, hour)) {
 			complete = false;
 			continue;
 		}
-		indexes[k] = read_index(ldir, hour);
+		indexes[k] = rollup_read_index(ldir, hour);
 		for (char *line = indexes[k]; line && *line;) {
 			char *nl = strchr(line, '\n');
 			if (nl)
@@ -739,7 +512,7 @@ static int merge_hour(struct rollup *r, long long hour, char *err, size_t errlen
 		for (size_t p = 0; p < np; p++)
 			for (size_t v = 0; v < parts[p].nvms; v++)
 				vms[o++] = parts[p].vms[v];	/* borrowed: parts own the strings */
-		int w = write_account(r, r->usage_dir, accounts[i], hour, locs, np, complete, vms, o,
+		int w = rollup_write_account(r, r->usage_dir, accounts[i], hour, locs, np, complete, vms, o,
 				      err, errlen);
 		free(vms);
 		for (size_t p = 0; p < np; p++)
@@ -748,14 +521,14 @@ static int merge_hour(struct rollup *r, long long hour, char *err, size_t errlen
 			goto out;
 		vms_total += o;
 	}
-	if (write_index(r->usage_dir, hour, accounts, na, err, errlen) < 0)
+	if (rollup_write_index(r->usage_dir, hour, accounts, na, err, errlen) < 0)
 		goto out;
-	if (complete && mark_done(r->usage_dir, hour, err, errlen) < 0)
+	if (complete && rollup_mark_done(r->usage_dir, hour, err, errlen) < 0)
 		goto out;
 	atomic_store(&r->last_accounts, na);
 	atomic_store(&r->last_vms, vms_total);
 	char ht[64];
-	hour_text(ht, sizeof(ht), hour);
+	rollup_hour_text(ht, sizeof(ht), hour);
 	log_info("rollup: hour %s merged: %zu account(s), %llu VM(s)%s", ht, na,
 		 (unsigned long long)vms_total, complete ? "" : " (incomplete: a location is missing)");
 	rc = 0;
@@ -775,7 +548,7 @@ static int master_hour(struct rollup *r, long long hour, bool force, char *err, 
 	for (size_t k = 0; k < r->nlocs; k++) {
 		char ldir[PATH_MAX];
 		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
-		if (!force && hour_done(ldir, hour))
+		if (!force && rollup_hour_done(ldir, hour))
 			continue;
 		if (!force && r->last_try[k] && now - r->last_try[k] < r->retry_s) {
 			missing++;
@@ -915,7 +688,7 @@ static void run_due(struct rollup *r)
 		if (now < r->next_ok)
 			return;
 		for (long long h = last - (long long)r->catch_up_hours * HOUR; h <= last; h += HOUR) {
-			if (h < last - (long long)r->catch_up_hours * HOUR || hour_done(r->usage_dir, h))
+			if (h < last - (long long)r->catch_up_hours * HOUR || rollup_hour_done(r->usage_dir, h))
 				continue;
 			if (location_hour(r, h, err, sizeof(err)) < 0) {
 				atomic_fetch_add(&r->errors, 1);
@@ -931,11 +704,11 @@ static void run_due(struct rollup *r)
 		}
 	} else if (role_is_active()) {
 		for (long long h = last - (long long)r->late_hours * HOUR; h <= last; h += HOUR) {
-			if (hour_done(r->usage_dir, h))
+			if (rollup_hour_done(r->usage_dir, h))
 				continue;
 			if (master_hour(r, h, false, err, sizeof(err)) < 0)
 				atomic_fetch_add(&r->errors, 1);
-			if (hour_done(r->usage_dir, h)) {	/* this run completed it */
+			if (rollup_hour_done(r->usage_dir, h)) {	/* this run completed it */
 				atomic_fetch_add(&r->hours_done, 1);
 				atomic_store(&r->last_hour_done, h);
 			}
@@ -1030,7 +803,7 @@ static int rollup_once(void *job, const struct once_args *args)
 		return -1;
 	}
 	char err[512], ht[32];
-	hour_text(ht, sizeof(ht), hour);
+	rollup_hour_text(ht, sizeof(ht), hour);
 	int rc = r->role == ROLLUP_LOCATION ? location_hour(r, hour, err, sizeof(err))
 					     : master_hour(r, hour, true, err, sizeof(err));
 	if (rc < 0)
@@ -1052,12 +825,12 @@ static void rollup_http(void *job, struct http_req *req)
 		http_error(req, 400, "path must be /v1/usage/YYYY/MM/DD/HH[/ACCOUNT.bin], a real hour");
 		return;
 	}
-	hour_text(hourtxt, sizeof(hourtxt), hour);
+	rollup_hour_text(hourtxt, sizeof(hourtxt), hour);
 	if (rest[13] == '\0') {
-		char *idx = read_index(r->usage_dir, hour);
+		char *idx = rollup_read_index(r->usage_dir, hour);
 		struct buf b = BUF_INIT;
 		buf_addf(&b, "{\"hour\":\"%s\",\"complete\":%s,\"accounts\":[", hourtxt,
-			 hour_done(r->usage_dir, hour) ? "true" : "false");
+			 rollup_hour_done(r->usage_dir, hour) ? "true" : "false");
 		int k = 0;
 		for (char *line = idx; line && *line;) {
 			char *nl = strchr(line, '\n');
@@ -1137,7 +910,7 @@ static void rollup_status(void *job, struct buf *out)
 	char ht[64] = "";
 	long long last = atomic_load(&r->last_hour_done);
 	if (last)
-		hour_text(ht, sizeof(ht), last);
+		rollup_hour_text(ht, sizeof(ht), last);
 	buf_addf(out, "{\"role\":\"%s\",\"hours_done\":%llu,\"last_hour_done\":\"%s\",\"accounts\":%llu,"
 		      "\"vms\":%llu,\"files_written\":%llu,\"errors\":%llu,\"locations_missing\":%llu}",
 		 r->role == ROLLUP_MASTER ? "master" : "location",
