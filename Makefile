@@ -109,6 +109,7 @@ SWEEP_SRCS := \
 ROLLUP_SRCS := \
 	src/rollup/rollup.c \
 	src/rollup/rollup_store.c \
+	src/rollup/rollup_location.c \
 	src/rollup/rollup_hours.c \
 	src/rollup/influx.c \
 	src/rollup/influx_query.c \

@@ -66,4 +66,8 @@ int rollup_write_account(struct rollup *r, const char *dir, const char *account,
 			 char **locations, size_t nloc, bool complete, struct usage_vm *vms, size_t n,
 			 char *err, size_t errlen);
 
+/* The location role (rollup_location.c): roll up one hour from InfluxDB into
+ * r->usage_dir.  0 or -1 with err set. */
+int rollup_location_hour(struct rollup *r, long long hour, char *err, size_t errlen);
+
 #endif
