@@ -70,4 +70,9 @@ int rollup_write_account(struct rollup *r, const char *dir, const char *account,
  * r->usage_dir.  0 or -1 with err set. */
 int rollup_location_hour(struct rollup *r, long long hour, char *err, size_t errlen);
 
+/* The master role (rollup_master.c): fetch what is missing for the hour
+ * (every location when force) and rebuild its merged files.  0, or -1 with
+ * err set when a location failed or the merge did. */
+int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, size_t errlen);
+
 #endif
