@@ -111,6 +111,7 @@ ROLLUP_SRCS := \
 	src/rollup/rollup_store.c \
 	src/rollup/rollup_location.c \
 	src/rollup/rollup_master.c \
+	src/rollup/rollup_http.c \
 	src/rollup/rollup_hours.c \
 	src/rollup/influx.c \
 	src/rollup/influx_query.c \

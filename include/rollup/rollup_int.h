@@ -75,4 +75,7 @@ int rollup_location_hour(struct rollup *r, long long hour, char *err, size_t err
  * err set when a location failed or the merge did. */
 int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, size_t errlen);
 
+/* GET /v1/usage/... (rollup_http.c), the job's http handler; main thread. */
+void rollup_http(void *job, struct http_req *req);
+
 #endif
