@@ -1,46 +1,41 @@
 /*
- * rollup.c — hourly usage per cloud account: location rollups from
- * InfluxDB, the master's merge across locations, the files and their API.
+ * rollup.c — the rollup job: hourly usage per cloud account (rollup.h,
+ * docs/rollup.md).  This file is the job itself: its config section, its
+ * runtime settings (struct rollup, rollup_int.h), the schedule of the
+ * "rollup" thread and the pruning of old files (retention_days), the life
+ * cycle (create, start, reconfigure, stop, destroy, --once), metrics and
+ * status.  It owns the struct rollup and everything in it.
  *
- * Files: <state_dir>/usage/<account>/<YYYY>/<MM>/<DD>/<HH>.bin (UTC, the hour
- * the usage happened), written to a temp file, fsynced, renamed, the
- * directory fsynced.  Each hour also gets an index, usage/.index/<YYYYMMDDHH>
- * (one account a line), which GET /v1/usage/YYYY/MM/DD/HH serves, and a done
- * marker, usage/.done/<YYYYMMDDHH>, which the schedule reads: the state lives
- * on disk and survives restarts.  A master keeps each location's copy under
- * <state_dir>/locations/<name>/ (same layout, with its own .done markers) and
- * rebuilds an hour's merged files from all kept copies, never appending, so a
- * rerun or a late location never counts anything twice.
- *
- * Threads: the "rollup" thread (schedule, InfluxDB, fetches, files); the main
- * thread (life cycle, metrics, status, GET /v1/usage/...).  Shared counters
- * are atomics; the thread's settings are copied under a mutex.
+ * Threads and files:
+ *   - the "rollup" thread (run_due, every 10 s): a location rolls up each
+ *     hour not done yet, oldest first (rollup_location.c: InfluxDB into
+ *     files); a master, only while this node is active, fetches and merges
+ *     each hour not complete yet (rollup_master.c); both write through the
+ *     file store (rollup_store.c, which describes the layout on disk).
+ *   - the main thread: the life cycle, metrics, status and GET
+ *     /v1/usage/... (rollup_http.c), which serves the files.
+ * Hours, paths and names are pure arithmetic (rollup_hours.c).  The
+ * counters the main thread reads are atomics written by the rollup thread;
+ * the settings change only while the thread is stopped (a reload stops it,
+ * reloads them and starts it again).
  */
 #include "rollup_int.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "fsutil.h"
 #include "http.h"
-#include "httpc.h"
 #include "influx.h"
-#include "json.h"
 #include "log.h"
 #include "prom.h"
-#include "publish.h"
 #include "role.h"
 #include "thread.h"
-#include "usage.h"
 #include "worker.h"
 
 /* ---- config ---- */

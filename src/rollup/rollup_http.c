@@ -8,7 +8,6 @@
  * (rollup_hours.h), and only a regular file is served.
  */
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
