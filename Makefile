@@ -108,6 +108,11 @@ SWEEP_SRCS := \
 # rollup: hourly usage from InfluxDB into Cap'n Proto files; the master merge
 ROLLUP_SRCS := \
 	src/rollup/rollup.c \
+	src/rollup/rollup_store.c \
+	src/rollup/rollup_location.c \
+	src/rollup/rollup_master.c \
+	src/rollup/rollup_http.c \
+	src/rollup/rollup_hours.c \
 	src/rollup/influx.c \
 	src/rollup/influx_query.c \
 	src/rollup/influx_parse.c \

@@ -23,7 +23,8 @@ PURE="src/core/buf.c src/core/json.c src/core/addr.c src/core/role.c src/core/sm
 src/publish/gateq.c src/election/elect_decide.c
 src/totalizer/rules.c src/totalizer/tally.c src/totalizer/window.c
 src/sweep/radacct.c src/sweep/ra_seen.c
-src/rollup/vm_hour.c src/rollup/influx_parse.c src/rollup/influx_query.c src/rollup/usage_capnp.c"
+src/rollup/vm_hour.c src/rollup/influx_parse.c src/rollup/influx_query.c src/rollup/usage_capnp.c
+src/rollup/rollup_hours.c"
 IO_RE='^(mysql\.h|mariadb/|hiredis/|librdkafka/|event2/)'
 
 declare -A group_of=()     # header file name -> group

@@ -4,7 +4,7 @@
  * A *location* node reads the past hour's per-VM samples from InfluxDB and
  * writes one file per account and hour; a *master* node fetches every
  * location's files over HTTP and merges them per account.  Files are zlib
- * streams of one Cap'n Proto message (docs/usage.capnp, src/usage_capnp.c).
+ * streams of one Cap'n Proto message (docs/usage.capnp, src/rollup/usage_capnp.c).
  *
  * Threads: one "rollup" thread does the work (InfluxDB queries, HTTP
  * fetches, file writes); the main thread runs the life cycle, metrics,
@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "job.h"
+#include "rollup_hours.h"
 
 enum rollup_role { ROLLUP_LOCATION, ROLLUP_MASTER };
 
@@ -53,15 +54,6 @@ struct rollup_cfg {
 
 extern const struct job_ops rollup_job;
 
-/* Pure helpers (unit-tested). */
-/* "YYYY-MM-DDTHH" -> Unix seconds of that hour (UTC); -1 if malformed. */
-long long rollup_parse_hour(const char *s);
-/* The hour of a /v1/usage/ path's rest "YYYY/MM/DD/HH[/...]", digits only;
- * -1 if malformed or no such hour. */
-long long rollup_parse_url_hour(const char *rest);
-/* The file path of account's hour below dir: dir/account/YYYY/MM/DD/HH.bin. */
-int rollup_hour_path(char *out, size_t len, const char *dir, const char *account, long long hour);
-/* NULL when name is a safe account or location name, else the reason. */
-const char *rollup_check_name(const char *name);
+/* Its pure helpers (hours, file paths, names): rollup_hours.h. */
 
 #endif

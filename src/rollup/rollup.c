@@ -1,49 +1,42 @@
 /*
- * rollup.c — hourly usage per cloud account: location rollups from
- * InfluxDB, the master's merge across locations, the files and their API.
+ * rollup.c — the rollup job: hourly usage per cloud account (rollup.h,
+ * docs/rollup.md).  This file is the job itself: its config section, its
+ * runtime settings (struct rollup, rollup_int.h), the schedule of the
+ * "rollup" thread and the pruning of old files (retention_days), the life
+ * cycle (create, start, reconfigure, stop, destroy, --once), metrics and
+ * status.  It owns the struct rollup and everything in it.
  *
- * Files: <state_dir>/usage/<account>/<YYYY>/<MM>/<DD>/<HH>.bin (UTC, the hour
- * the usage happened), written to a temp file, fsynced, renamed, the
- * directory fsynced.  Each hour also gets an index, usage/.index/<YYYYMMDDHH>
- * (one account a line), which GET /v1/usage/YYYY/MM/DD/HH serves, and a done
- * marker, usage/.done/<YYYYMMDDHH>, which the schedule reads: the state lives
- * on disk and survives restarts.  A master keeps each location's copy under
- * <state_dir>/locations/<name>/ (same layout, with its own .done markers) and
- * rebuilds an hour's merged files from all kept copies, never appending, so a
- * rerun or a late location never counts anything twice.
- *
- * Threads: the "rollup" thread (schedule, InfluxDB, fetches, files); the main
- * thread (life cycle, metrics, status, GET /v1/usage/...).  Shared counters
- * are atomics; the thread's settings are copied under a mutex.
+ * Threads and files:
+ *   - the "rollup" thread (run_due, every 10 s): a location rolls up each
+ *     hour not done yet, oldest first (rollup_location.c: InfluxDB into
+ *     files); a master, only while this node is active, fetches and merges
+ *     each hour not complete yet (rollup_master.c); both write through the
+ *     file store (rollup_store.c, which describes the layout on disk).
+ *   - the main thread: the life cycle, metrics, status and GET
+ *     /v1/usage/... (rollup_http.c), which serves the files.
+ * Hours, paths and names are pure arithmetic (rollup_hours.c).  The
+ * counters the main thread reads are atomics written by the rollup thread;
+ * the settings change only while the thread is stopped (a reload stops it,
+ * reloads them and starts it again).
  */
-#include "rollup.h"
+#include "rollup_int.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
-#include "httpc.h"
 #include "influx.h"
-#include "json.h"
 #include "log.h"
-#include "publish.h"
+#include "prom.h"
 #include "role.h"
 #include "thread.h"
-#include "usage.h"
 #include "worker.h"
-
-#define HOUR 3600
-#define MAX_LOCATIONS 64
-#define FILE_MAX (64u << 20)	/* bytes: a usage file larger than this is refused */
 
 /* ---- config ---- */
 
@@ -167,216 +160,7 @@ static int rollup_enabled(const void *cfg)
 	return ((const struct rollup_cfg *)cfg)->enabled;
 }
 
-/* ---- pure helpers ---- */
-
-const char *rollup_check_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 128)
-		return "must be 1 to 128 characters";
-	if (s[0] == '.')
-		return "must not start with '.'";
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-' || s[i] == '@'))
-			return "may hold only letters, digits, '.', '_', '-' and '@'";
-	return NULL;
-}
-
-long long rollup_parse_hour(const char *s)
-{
-	int y, mo, d, h;
-	char tail;
-	if (strlen(s) != 13 || sscanf(s, "%4d-%2d-%2dT%2d%c", &y, &mo, &d, &h, &tail) != 4 ||
-	    s[4] != '-' || s[7] != '-' || s[10] != 'T')
-		return -1;
-	for (int i = 0; i < 13; i++)
-		if (i != 4 && i != 7 && i != 10 && (s[i] < '0' || s[i] > '9'))
-			return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23)
-		return -1;
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h };
-	time_t t = timegm(&tm);
-	struct tm back;
-	gmtime_r(&t, &back);
-	if (back.tm_mday != d || back.tm_mon != mo - 1)
-		return -1;	/* 2026-02-30 */
-	return (long long)t;
-}
-
-long long rollup_parse_url_hour(const char *rest)
-{
-	char txt[14];
-	if (strlen(rest) < 13 || rest[4] != '/' || rest[7] != '/' || rest[10] != '/' ||
-	    (rest[13] != '\0' && rest[13] != '/'))
-		return -1;
-	/* Copied as they are, so rollup_parse_hour sees every character:
-	 * "+1" or " 1" is not a day. */
-	memcpy(txt, rest, 13);
-	txt[4] = txt[7] = '-';
-	txt[10] = 'T';
-	txt[13] = '\0';
-	return rollup_parse_hour(txt);
-}
-
-int rollup_hour_path(char *out, size_t len, const char *dir, const char *account, long long hour)
-{
-	time_t t = (time_t)hour;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	int n = snprintf(out, len, "%s/%s/%04d/%02d/%02d/%02d.bin", dir, account, tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-	return n > 0 && (size_t)n < len ? 0 : -1;
-}
-
-static void hour_key(char *out, size_t len, long long hour)	/* YYYYMMDDHH */
-{
-	time_t t = (time_t)hour;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, len, "%04d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-}
-
-static void hour_text(char *out, size_t len, long long hour)	/* YYYY-MM-DDTHH */
-{
-	time_t t = (time_t)hour;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, len, "%04d-%02d-%02dT%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-}
-
-static void hour_urlpath(char *out, size_t len, long long hour)	/* YYYY/MM/DD/HH */
-{
-	time_t t = (time_t)hour;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, len, "%04d/%02d/%02d/%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-}
-
-/* ---- files ---- */
-
-static int mkdirs_for(const char *path)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	char *slash = strrchr(tmp, '/');
-	if (!slash)
-		return 0;
-	*slash = '\0';
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Write data to path: temp file, fsync, rename, fsync the directory. */
-static int write_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	if (mkdirs_for(path) < 0)
-		return set_err(err, errlen, "cannot create the directory of '%s': %s", path, strerror(errno));
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return set_err(err, errlen, "cannot create '%s': %s", tmp, strerror(errno));
-	const char *p = data;
-	size_t left = len;
-	while (left) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return set_err(err, errlen, "cannot write '%s': %s", tmp, strerror(e));
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		unlink(tmp);
-		return set_err(err, errlen, "cannot fsync '%s': %s", tmp, strerror(errno));
-	}
-	if (rename(tmp, path) < 0) {
-		unlink(tmp);
-		return set_err(err, errlen, "cannot rename to '%s': %s", path, strerror(errno));
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	return 0;
-}
-
-/* Read a whole file (at most FILE_MAX); caller frees *data. */
-static int read_file(const char *path, char **data, size_t *len)
-{
-	*data = NULL;
-	*len = 0;
-	/* O_NONBLOCK: a FIFO put there must not block open(); O_NOFOLLOW:
-	 * no symlink out of state_dir.  Only a regular file is read. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)FILE_MAX) {
-		close(fd);
-		errno = EFBIG;
-		return -1;
-	}
-	char *b = malloc((size_t)st.st_size + 1);
-	ssize_t r = b ? read(fd, b, (size_t)st.st_size) : -1;
-	close(fd);
-	if (r != (ssize_t)st.st_size) {
-		free(b);
-		return -1;
-	}
-	b[r] = '\0';
-	*data = b;
-	*len = (size_t)r;
-	return 0;
-}
-
 /* ---- runtime ---- */
-
-struct rollup {
-	const struct job_env *env;	/* the daemon's loop and core settings (job.h) */
-	int role;
-	char *location;
-	int at_minute, delay, catch_up_hours, retry_s, late_hours, retention_days;
-	struct influx_cfg icfg;		/* strings point into strs */
-	char *strs[20];
-	size_t nstrs;
-	struct rollup_location *locs;
-	size_t nlocs;
-	char usage_dir[PATH_MAX / 2];	/* <state_dir>/usage */
-	char loc_dir[PATH_MAX / 2];	/* <state_dir>/locations */
-	char node[65];
-
-	struct worker w;		/* the rollup thread */
-
-	long long last_try[MAX_LOCATIONS];	/* master: wall time of the last fetch of each location */
-	int backoff_s;			/* location: after an InfluxDB error */
-	long long next_ok;		/* location: no query before this wall time */
-	long long last_prune;
-
-	_Atomic uint64_t hours_done, files_written, errors, skipped_accounts;
-	_Atomic long long last_hour_done;	/* Unix s of the last hour completed, 0 = none */
-	_Atomic uint64_t last_accounts, last_vms, locations_missing;
-	_Atomic uint64_t query_ms;	/* last InfluxDB query, ms */
-};
 
 static char *keep(struct rollup *r, const char *s)
 {
@@ -438,463 +222,6 @@ static void unload(struct rollup *r)
 	free(r->locs);
 	r->locs = NULL;
 	r->nlocs = 0;
-}
-
-/* ---- markers and index ---- */
-
-static void marker_path(char *out, size_t len, const char *dir, const char *kind, long long hour)
-{
-	char k[64];
-	hour_key(k, sizeof(k), hour);
-	snprintf(out, len, "%s/.%s/%s", dir, kind, k);
-}
-
-static bool hour_done(const char *dir, long long hour)
-{
-	char p[PATH_MAX];
-	marker_path(p, sizeof(p), dir, "done", hour);
-	return access(p, F_OK) == 0;
-}
-
-static int mark_done(const char *dir, long long hour, char *err, size_t errlen)
-{
-	char p[PATH_MAX];
-	marker_path(p, sizeof(p), dir, "done", hour);
-	return write_file(p, "", 0, err, errlen);
-}
-
-/* The hour's index: the accounts that have a file for it. */
-static int write_index(const char *dir, long long hour, char **accounts, size_t n, char *err, size_t errlen)
-{
-	struct buf b = BUF_INIT;
-	for (size_t i = 0; i < n; i++)
-		buf_addf(&b, "%s\n", accounts[i]);
-	char p[PATH_MAX];
-	marker_path(p, sizeof(p), dir, "index", hour);
-	int rc = b.oom ? set_err(err, errlen, "out of memory") : write_file(p, b.data, b.len, err, errlen);
-	buf_release(&b);
-	return rc;
-}
-
-/* ---- the location role ---- */
-
-struct collect {
-	struct rollup *r;
-	struct entry {
-		char *account;
-		struct usage_vm vm;
-	} *e;
-	size_t n, cap;
-	uint64_t skipped;
-};
-
-static int collect_cb(const char *account, const char *cloudspace, const char *vm,
-		      const struct vm_hour *h, void *arg)
-{
-	struct collect *c = arg;
-	if (rollup_check_name(account)) {
-		if (c->skipped++ == 0)
-			log_warn("rollup: account name '%.64s' is not a safe file name: its samples are skipped (counted)",
-				 account);
-		return 0;
-	}
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 1024;
-		struct entry *ne = realloc(c->e, ncap * sizeof(*ne));
-		if (!ne)
-			return -1;
-		c->e = ne;
-		c->cap = ncap;
-	}
-	struct entry *e = &c->e[c->n];
-	e->account = strdup(account);
-	e->vm = (struct usage_vm){
-		.location = strdup(c->r->location), .cloudspace = strdup(cloudspace), .vm = strdup(vm),
-		.mem_mib_mean = h->mem_mib_mean, .disk_gib_max = h->disk_gib_max, .cpu_seconds = h->cpu_seconds,
-		.io_read = h->io_read, .io_write = h->io_write, .net_tx_bytes = h->net_tx_bytes,
-		.net_rx_bytes = h->net_rx_bytes, .samples = h->samples,
-	};
-	if (!e->account || !e->vm.location || !e->vm.cloudspace || !e->vm.vm) {
-		free(e->account);
-		free(e->vm.location);
-		free(e->vm.cloudspace);
-		free(e->vm.vm);
-		return -1;
-	}
-	c->n++;
-	return 0;
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct entry *)a)->account, ((const struct entry *)b)->account);
-}
-
-static void publish_summary(struct rollup *r, const struct usage_hour *h)
-{
-	double cpu = 0, mem = 0;
-	unsigned long long rd = 0, wr = 0, tx = 0, rx = 0;
-	for (size_t i = 0; i < h->nvms; i++) {
-		cpu += h->vms[i].cpu_seconds;
-		mem += h->vms[i].mem_mib_mean;
-		rd += h->vms[i].io_read;
-		wr += h->vms[i].io_write;
-		tx += h->vms[i].net_tx_bytes;
-		rx += h->vms[i].net_rx_bytes;
-	}
-	char ht[64];
-	hour_text(ht, sizeof(ht), h->hour_start);
-	struct buf b = BUF_INIT;
-	buf_adds(&b, "\"account\":");
-	json_add_str(&b, h->account);
-	buf_addf(&b, ",\"hour\":\"%s\",\"hour_start\":%lld,\"role\":\"%s\",\"complete\":%s,\"locations\":[",
-		 ht, (long long)h->hour_start, r->role == ROLLUP_MASTER ? "master" : "location",
-		 h->complete ? "true" : "false");
-	for (size_t i = 0; i < h->nlocations; i++) {
-		buf_adds(&b, i ? "," : "");
-		json_add_str(&b, h->locations[i]);
-	}
-	buf_addf(&b, "],\"vms\":%zu,\"mem_mib_mean_sum\":%.3f,\"cpu_seconds\":%.3f,\"io_read\":%llu,"
-		 "\"io_write\":%llu,\"net_tx_bytes\":%llu,\"net_rx_bytes\":%llu",
-		 h->nvms, mem, cpu, rd, wr, tx, rx);
-	char key[256];
-	snprintf(key, sizeof(key), "%s;%s", h->account, ht);
-	if (!b.oom)
-		publish_event("usage", key, strlen(key), b.data, b.len);
-	buf_release(&b);
-}
-
-/* Write one account's hour file from vms[0..n) (they are moved into h). */
-static int write_account(struct rollup *r, const char *dir, const char *account, long long hour,
-			 char **locations, size_t nloc, bool complete, struct usage_vm *vms, size_t n,
-			 char *err, size_t errlen)
-{
-	struct usage_hour h = {
-		.account = (char *)account, .hour_start = hour, .locations = locations,
-		.nlocations = nloc, .complete = complete, .vms = vms, .nvms = n,
-	};
-	usage_hour_sort(&h);
-	struct buf b = BUF_INIT;
-	char path[PATH_MAX];
-	int rc = -1;
-	if (usage_encode(&h, &b) < 0 || b.oom) {
-		set_err(err, errlen, "cannot encode account '%s'", account);
-		goto out;
-	}
-	if (rollup_hour_path(path, sizeof(path), dir, account, hour) < 0) {
-		set_err(err, errlen, "path too long for account '%s'", account);
-		goto out;
-	}
-	if (write_file(path, b.data, b.len, err, errlen) < 0)
-		goto out;
-	atomic_fetch_add(&r->files_written, 1);
-	publish_summary(r, &h);
-	rc = 0;
-out:
-	buf_release(&b);
-	return rc;
-}
-
-static void free_entries(struct collect *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->e[i].account);
-		free(c->e[i].vm.location);
-		free(c->e[i].vm.cloudspace);
-		free(c->e[i].vm.vm);
-	}
-	free(c->e);
-	c->e = NULL;
-	c->n = c->cap = 0;
-}
-
-/* Roll up hour [hour, hour+3600) from InfluxDB into one file per account. */
-static int location_hour(struct rollup *r, long long hour, char *err, size_t errlen)
-{
-	struct collect c = { .r = r };
-	struct influx_stats st = { 0 };
-	uint64_t t0 = mono_usec();
-	if (influx_rollup_hour(&r->icfg, hour, collect_cb, &c, &st, err, errlen) < 0) {
-		free_entries(&c);
-		return -1;
-	}
-	atomic_store(&r->query_ms, (mono_usec() - t0) / 1000u);
-	atomic_fetch_add(&r->skipped_accounts, c.skipped);
-	if (c.n)
-		qsort(c.e, c.n, sizeof(*c.e), entry_cmp);
-	char **accounts = calloc(c.n ? c.n : 1, sizeof(*accounts));
-	struct usage_vm *vms = calloc(c.n ? c.n : 1, sizeof(*vms));
-	size_t na = 0;
-	int rc = -1;
-	if (!accounts || !vms) {
-		set_err(err, errlen, "out of memory");
-		goto out;
-	}
-	char *locs[1] = { r->location };
-	for (size_t i = 0; i < c.n;) {
-		size_t j = i;
-		while (j < c.n && strcmp(c.e[j].account, c.e[i].account) == 0) {
-			vms[j - i] = c.e[j].vm;
-			j++;
-		}
-		if (write_account(r, r->usage_dir, c.e[i].account, hour, locs, 1, true, vms, j - i,
-				  err, errlen) < 0)
-			goto out;
-		accounts[na++] = c.e[i].account;
-		i = j;
-	}
-	if (write_index(r->usage_dir, hour, accounts, na, err, errlen) < 0 ||
-	    mark_done(r->usage_dir, hour, err, errlen) < 0)
-		goto out;
-	char ht[64];
-	hour_text(ht, sizeof(ht), hour);
-	log_info("rollup: hour %s: %zu account(s), %zu VM(s) from %llu point(s) in %.3f s", ht, na, c.n,
-		 (unsigned long long)st.points, (double)(mono_usec() - t0) / 1e6);
-	atomic_store(&r->last_accounts, na);
-	atomic_store(&r->last_vms, c.n);
-	rc = 0;
-out:
-	free(accounts);
-	free(vms);
-	free_entries(&c);
-	return rc;
-}
-
-/* ---- the master role ---- */
-
-/* Fetch one location's files for the hour into its kept copy.  0 or -1. */
-static int fetch_location(struct rollup *r, const struct rollup_location *l, long long hour,
-			  char *err, size_t errlen)
-{
-	char hp[64], url[1024], ldir[PATH_MAX];
-	hour_urlpath(hp, sizeof(hp), hour);
-	snprintf(url, sizeof(url), "%s/v1/usage/%s", l->url, hp);
-	snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, l->name);
-	struct httpc_resp resp;
-	char herr[512];
-	if (httpc_request("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000, &resp, herr,
-			  sizeof(herr)) < 0)
-		return set_err(err, errlen, "location '%s': %s", l->name, herr);
-	if (resp.status != 200) {
-		set_err(err, errlen, "location '%s': GET %s: HTTP %d", l->name, url, resp.status);
-		buf_release(&resp.body);
-		return -1;
-	}
-	char jerr[128];
-	struct json *j = json_parse(resp.body.data, resp.body.len, jerr, sizeof(jerr));
-	buf_release(&resp.body);
-	const struct json *list = json_get(j, "accounts");
-	if (!list || list->type != JSON_ARR) {
-		json_free(j);
-		return set_err(err, errlen, "location '%s': GET %s: not an hour listing", l->name, url);
-	}
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int rc = -1;
-	for (const struct json *a = list->child; a; a = a->next) {
-		if (a->type != JSON_STR || rollup_check_name(a->str)) {
-			log_warn("rollup: location '%s' lists a bad account name; skipped", l->name);
-			continue;
-		}
-		snprintf(url, sizeof(url), "%s/v1/usage/%s/%s.bin", l->url, hp, a->str);
-		if (httpc_request("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000, &resp, herr,
-				  sizeof(herr)) < 0) {
-			set_err(err, errlen, "location '%s': %s", l->name, herr);
-			goto out;
-		}
-		if (resp.status != 200) {
-			set_err(err, errlen, "location '%s': GET %s: HTTP %d", l->name, url, resp.status);
-			buf_release(&resp.body);
-			goto out;
-		}
-		struct usage_hour h;
-		char derr[256];
-		if (usage_decode(resp.body.data, resp.body.len, &h, derr, sizeof(derr)) < 0) {
-			set_err(err, errlen, "location '%s': %s.bin: %s", l->name, a->str, derr);
-			buf_release(&resp.body);
-			goto out;
-		}
-		bool ok = h.hour_start == hour && strcmp(h.account, a->str) == 0;
-		usage_hour_release(&h);
-		char path[PATH_MAX];
-		if (!ok || rollup_hour_path(path, sizeof(path), ldir, a->str, hour) < 0 ||
-		    write_file(path, resp.body.data, resp.body.len, err, errlen) < 0) {
-			if (!ok)
-				set_err(err, errlen, "location '%s': %s.bin is not that account's hour", l->name, a->str);
-			buf_release(&resp.body);
-			goto out;
-		}
-		buf_release(&resp.body);
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			char **nn = realloc(names, cap * sizeof(*nn));
-			if (!nn)
-				goto out;
-			names = nn;
-		}
-		names[n++] = a->str;
-	}
-	if (write_index(ldir, hour, names, n, err, errlen) < 0 || mark_done(ldir, hour, err, errlen) < 0)
-		goto out;
-	rc = 0;
-out:
-	free(names);
-	json_free(j);
-	return rc;
-}
-
-/* Read an hour's index below dir; returns a malloc'd buffer of names, one a line. */
-static char *read_index(const char *dir, long long hour)
-{
-	char p[PATH_MAX], *data;
-	size_t len;
-	marker_path(p, sizeof(p), dir, "index", hour);
-	return read_file(p, &data, &len) == 0 ? data : NULL;
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Rebuild the hour's merged files from every kept location copy. */
-static int merge_hour(struct rollup *r, long long hour, char *err, size_t errlen)
-{
-	/* every account any location has for the hour */
-	char **accounts = NULL;
-	size_t na = 0, cap = 0;
-	char *indexes[MAX_LOCATIONS] = { NULL };
-	bool complete = true;
-	int rc = -1;
-	for (size_t k = 0; k < r->nlocs; k++) {
-		char ldir[PATH_MAX];
-		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
-		if (!hour_done(ldir, hour)) {
-			complete = false;
-			continue;
-		}
-		indexes[k] = read_index(ldir, hour);
-		for (char *line = indexes[k]; line && *line;) {
-			char *nl = strchr(line, '\n');
-			if (nl)
-				*nl = '\0';
-			if (*line && !rollup_check_name(line)) {
-				bool seen = false;
-				for (size_t i = 0; i < na && !seen; i++)
-					seen = strcmp(accounts[i], line) == 0;
-				if (!seen) {
-					if (na == cap) {
-						cap = cap ? cap * 2 : 256;
-						char **nn = realloc(accounts, cap * sizeof(*nn));
-						if (!nn)
-							goto out;
-						accounts = nn;
-					}
-					accounts[na++] = line;
-				}
-			}
-			line = nl ? nl + 1 : NULL;
-		}
-	}
-	if (na)
-		qsort(accounts, na, sizeof(*accounts), str_cmp);
-	uint64_t vms_total = 0;
-	for (size_t i = 0; i < na; i++) {
-		struct usage_hour parts[MAX_LOCATIONS];
-		char *locs[MAX_LOCATIONS];
-		size_t np = 0, nvm = 0;
-		for (size_t k = 0; k < r->nlocs; k++) {
-			if (!indexes[k])
-				continue;
-			char path[PATH_MAX], ldir[PATH_MAX], *data, derr[256];
-			size_t len;
-			snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
-			if (rollup_hour_path(path, sizeof(path), ldir, accounts[i], hour) < 0 ||
-			    read_file(path, &data, &len) < 0)
-				continue;	/* this location has nothing for the account */
-			int d = usage_decode(data, len, &parts[np], derr, sizeof(derr));
-			free(data);
-			if (d < 0) {
-				log_error("rollup: kept copy '%s': %s", path, derr);
-				continue;
-			}
-			nvm += parts[np].nvms;
-			locs[np] = r->locs[k].name;
-			np++;
-		}
-		struct usage_vm *vms = calloc(nvm ? nvm : 1, sizeof(*vms));
-		if (!vms) {
-			for (size_t p = 0; p < np; p++)
-				usage_hour_release(&parts[p]);
-			set_err(err, errlen, "out of memory");
-			goto out;
-		}
-		size_t o = 0;
-		for (size_t p = 0; p < np; p++)
-			for (size_t v = 0; v < parts[p].nvms; v++)
-				vms[o++] = parts[p].vms[v];	/* borrowed: parts own the strings */
-		int w = write_account(r, r->usage_dir, accounts[i], hour, locs, np, complete, vms, o,
-				      err, errlen);
-		free(vms);
-		for (size_t p = 0; p < np; p++)
-			usage_hour_release(&parts[p]);
-		if (w < 0)
-			goto out;
-		vms_total += o;
-	}
-	if (write_index(r->usage_dir, hour, accounts, na, err, errlen) < 0)
-		goto out;
-	if (complete && mark_done(r->usage_dir, hour, err, errlen) < 0)
-		goto out;
-	atomic_store(&r->last_accounts, na);
-	atomic_store(&r->last_vms, vms_total);
-	char ht[64];
-	hour_text(ht, sizeof(ht), hour);
-	log_info("rollup: hour %s merged: %zu account(s), %llu VM(s)%s", ht, na,
-		 (unsigned long long)vms_total, complete ? "" : " (incomplete: a location is missing)");
-	rc = 0;
-out:
-	free(accounts);
-	for (size_t k = 0; k < MAX_LOCATIONS; k++)
-		free(indexes[k]);
-	return rc;
-}
-
-/* Fetch what is missing for the hour (due locations only unless force) and rebuild it. */
-static int master_hour(struct rollup *r, long long hour, bool force, char *err, size_t errlen)
-{
-	long long now = (long long)time(NULL);
-	bool fetched = false, failed = false;
-	uint64_t missing = 0;
-	for (size_t k = 0; k < r->nlocs; k++) {
-		char ldir[PATH_MAX];
-		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
-		if (!force && hour_done(ldir, hour))
-			continue;
-		if (!force && r->last_try[k] && now - r->last_try[k] < r->retry_s) {
-			missing++;
-			continue;
-		}
-		r->last_try[k] = now;
-		char lerr[512];
-		if (fetch_location(r, &r->locs[k], hour, lerr, sizeof(lerr)) < 0) {
-			log_error("rollup: %s", lerr);
-			set_err(err, errlen, "%s", lerr);
-			failed = true;
-			missing++;
-			continue;
-		}
-		fetched = true;
-	}
-	atomic_store(&r->locations_missing, missing);
-	if (fetched || force) {
-		char merr[512];
-		if (merge_hour(r, hour, merr, sizeof(merr)) < 0) {
-			log_error("rollup: %s", merr);
-			return set_err(err, errlen, "%s", merr);
-		}
-	}
-	return failed ? -1 : 0;
 }
 
 /* ---- schedule ---- */
@@ -1009,9 +336,9 @@ static void run_due(struct rollup *r)
 		if (now < r->next_ok)
 			return;
 		for (long long h = last - (long long)r->catch_up_hours * HOUR; h <= last; h += HOUR) {
-			if (h < last - (long long)r->catch_up_hours * HOUR || hour_done(r->usage_dir, h))
+			if (h < last - (long long)r->catch_up_hours * HOUR || rollup_hour_done(r->usage_dir, h))
 				continue;
-			if (location_hour(r, h, err, sizeof(err)) < 0) {
+			if (rollup_location_hour(r, h, err, sizeof(err)) < 0) {
 				atomic_fetch_add(&r->errors, 1);
 				r->backoff_s = r->backoff_s ? (r->backoff_s * 2 > 600 ? 600 : r->backoff_s * 2) : 10;
 				r->next_ok = now + r->backoff_s;
@@ -1025,11 +352,11 @@ static void run_due(struct rollup *r)
 		}
 	} else if (role_is_active()) {
 		for (long long h = last - (long long)r->late_hours * HOUR; h <= last; h += HOUR) {
-			if (hour_done(r->usage_dir, h))
+			if (rollup_hour_done(r->usage_dir, h))
 				continue;
-			if (master_hour(r, h, false, err, sizeof(err)) < 0)
+			if (rollup_master_hour(r, h, false, err, sizeof(err)) < 0)
 				atomic_fetch_add(&r->errors, 1);
-			if (hour_done(r->usage_dir, h)) {	/* this run completed it */
+			if (rollup_hour_done(r->usage_dir, h)) {	/* this run completed it */
 				atomic_fetch_add(&r->hours_done, 1);
 				atomic_store(&r->last_hour_done, h);
 			}
@@ -1124,9 +451,9 @@ static int rollup_once(void *job, const struct once_args *args)
 		return -1;
 	}
 	char err[512], ht[32];
-	hour_text(ht, sizeof(ht), hour);
-	int rc = r->role == ROLLUP_LOCATION ? location_hour(r, hour, err, sizeof(err))
-					     : master_hour(r, hour, true, err, sizeof(err));
+	rollup_hour_text(ht, sizeof(ht), hour);
+	int rc = r->role == ROLLUP_LOCATION ? rollup_location_hour(r, hour, err, sizeof(err))
+					     : rollup_master_hour(r, hour, true, err, sizeof(err));
 	if (rc < 0)
 		log_error("rollup: hour %s: %s", ht, err);
 	else
@@ -1134,81 +461,15 @@ static int rollup_once(void *job, const struct once_args *args)
 	return rc;
 }
 
-/* ---- GET /v1/usage/YYYY/MM/DD/HH[/ACCOUNT.bin] ---- */
-
-static void rollup_http(void *job, struct http_req *req)
-{
-	struct rollup *r = job;
-	const char *rest = req->rest;
-	char hourtxt[64];
-	long long hour = rollup_parse_url_hour(rest);
-	if (hour < 0) {
-		http_error(req, 400, "path must be /v1/usage/YYYY/MM/DD/HH[/ACCOUNT.bin], a real hour");
-		return;
-	}
-	hour_text(hourtxt, sizeof(hourtxt), hour);
-	if (rest[13] == '\0') {
-		char *idx = read_index(r->usage_dir, hour);
-		struct buf b = BUF_INIT;
-		buf_addf(&b, "{\"hour\":\"%s\",\"complete\":%s,\"accounts\":[", hourtxt,
-			 hour_done(r->usage_dir, hour) ? "true" : "false");
-		int k = 0;
-		for (char *line = idx; line && *line;) {
-			char *nl = strchr(line, '\n');
-			if (nl)
-				*nl = '\0';
-			if (*line && !rollup_check_name(line)) {
-				buf_adds(&b, k++ ? "," : "");
-				json_add_str(&b, line);
-			}
-			line = nl ? nl + 1 : NULL;
-		}
-		buf_adds(&b, "]}\n");
-		free(idx);
-		if (!idx) {
-			buf_release(&b);
-			http_error(req, 404, "no files for that hour");
-			return;
-		}
-		http_reply(req, 200, "application/json", &b);
-		buf_release(&b);
-		return;
-	}
-	const char *file = rest + 14;
-	size_t fl = strlen(file);
-	char account[160];
-	if (fl < 5 || fl - 4 >= sizeof(account) || strcmp(file + fl - 4, ".bin") != 0) {
-		http_error(req, 400, "file must be ACCOUNT.bin");
-		return;
-	}
-	memcpy(account, file, fl - 4);
-	account[fl - 4] = '\0';
-	if (rollup_check_name(account)) {
-		http_error(req, 400, "bad account name");
-		return;
-	}
-	char path[PATH_MAX];
-	int fd = -1;
-	struct stat st;
-	/* Served from the file as the client reads (http_reply_file), never
-	 * read whole on the loop.  O_NONBLOCK: a FIFO must not block open(). */
-	if (rollup_hour_path(path, sizeof(path), r->usage_dir, account, hour) < 0 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0 ||
-	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)FILE_MAX) {
-		if (fd >= 0)
-			close(fd);
-		http_error(req, 404, "no such file");
-		return;
-	}
-	http_reply_file(req, "application/octet-stream", fd, (size_t)st.st_size);
-}
-
 /* ---- metrics and status ---- */
 
 static void rollup_metrics(void *job, struct buf *out)
 {
 	struct rollup *r = job;
-#define M(name, type, help, val) buf_addf(out, "# HELP aggregatord_rollup_" name " " help "\n# TYPE aggregatord_rollup_" name " " type "\naggregatord_rollup_" name " %llu\n", (unsigned long long)(val))
+#define M(name, type, help, val) do { \
+		prom_head(out, "aggregatord_rollup_" name, type, help); \
+		prom_u64(out, "aggregatord_rollup_" name, (uint64_t)(val)); \
+	} while (0)
 	M("completed_total", "counter", "Hour runs completed (a location's rollup, or a master's complete merge).", atomic_load(&r->hours_done));
 	M("files_written_total", "counter", "Usage files written.", atomic_load(&r->files_written));
 	M("errors_total", "counter", "Failed hour runs (InfluxDB, a location, files).", atomic_load(&r->errors));
@@ -1218,9 +479,8 @@ static void rollup_metrics(void *job, struct buf *out)
 	M("last_completed_timestamp_seconds", "gauge", "Start of the last hour completed.", atomic_load(&r->last_hour_done));
 	M("locations_missing", "gauge", "Master: locations missing from the hours being retried.", atomic_load(&r->locations_missing));
 #undef M
-	buf_addf(out, "# HELP aggregatord_rollup_query_duration_seconds Duration of the last InfluxDB query.\n"
-		      "# TYPE aggregatord_rollup_query_duration_seconds gauge\n"
-		      "aggregatord_rollup_query_duration_seconds %.3f\n", (double)atomic_load(&r->query_ms) / 1000.0);
+	prom_head(out, "aggregatord_rollup_query_duration_seconds", "gauge", "Duration of the last InfluxDB query.");
+	prom_f64(out, "aggregatord_rollup_query_duration_seconds", (double)atomic_load(&r->query_ms) / 1000.0);
 }
 
 static void rollup_status(void *job, struct buf *out)
@@ -1229,7 +489,7 @@ static void rollup_status(void *job, struct buf *out)
 	char ht[64] = "";
 	long long last = atomic_load(&r->last_hour_done);
 	if (last)
-		hour_text(ht, sizeof(ht), last);
+		rollup_hour_text(ht, sizeof(ht), last);
 	buf_addf(out, "{\"role\":\"%s\",\"hours_done\":%llu,\"last_hour_done\":\"%s\",\"accounts\":%llu,"
 		      "\"vms\":%llu,\"files_written\":%llu,\"errors\":%llu,\"locations_missing\":%llu}",
 		 r->role == ROLLUP_MASTER ? "master" : "location",

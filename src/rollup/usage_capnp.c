@@ -1,6 +1,14 @@
 /*
  * usage_capnp.c — the hourly usage file: a Cap'n Proto message (root
  * HourUsage of docs/usage.capnp) in zlib; see usage.h for the contract.
+ * Pure: no I/O; any thread (aggregatorctl and the fuzzer link it without
+ * the daemon).
+ *
+ * Longer than 800 lines for one reason: it is one format in both
+ * directions, the encoder and the decoder sharing the layout below (the
+ * offsets, the pointer encodings, the little-endian word helpers) and read
+ * against each other; the decoder alone, with its bounds checks, is some
+ * 550 lines.
  *
  * Longer than 800 lines for one reason: the encoder and the decoder are the
  * two halves of one hand-written layout (the offsets below); kept in one

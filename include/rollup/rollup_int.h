@@ -1,0 +1,81 @@
+/*
+ * rollup_int.h — the rollup job's runtime state and the functions its files
+ * share; private to src/rollup/ (the job's interface is rollup.h).
+ *
+ * struct rollup is the job (rollup.c owns it: created, loaded from the
+ * config and freed there).  The "rollup" thread is the only one that runs
+ * the schedule, the location and master roles and writes the files; the
+ * main thread reads the atomic counters (metrics, status) and serves the
+ * files (rollup_http.c).  Settings change only while the thread is stopped
+ * (a reload stops it, reloads, starts it again).
+ */
+#ifndef AGG_ROLLUP_INT_H
+#define AGG_ROLLUP_INT_H
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "influx.h"
+#include "rollup.h"
+#include "usage.h"
+#include "worker.h"
+
+#define HOUR 3600
+#define MAX_LOCATIONS 64
+#define FILE_MAX (64u << 20)	/* bytes: a usage file larger than this is refused */
+
+struct http_req;
+
+struct rollup {
+	const struct job_env *env;	/* the daemon's loop and core settings (job.h) */
+	int role;
+	char *location;
+	int at_minute, delay, catch_up_hours, retry_s, late_hours, retention_days;
+	struct influx_cfg icfg;		/* strings point into strs */
+	char *strs[20];
+	size_t nstrs;
+	struct rollup_location *locs;
+	size_t nlocs;
+	char usage_dir[PATH_MAX / 2];	/* <state_dir>/usage */
+	char loc_dir[PATH_MAX / 2];	/* <state_dir>/locations */
+	char node[65];
+
+	struct worker w;		/* the rollup thread */
+
+	long long last_try[MAX_LOCATIONS];	/* master: wall time of the last fetch of each location */
+	int backoff_s;			/* location: after an InfluxDB error */
+	long long next_ok;		/* location: no query before this wall time */
+	long long last_prune;
+
+	_Atomic uint64_t hours_done, files_written, errors, skipped_accounts;
+	_Atomic long long last_hour_done;	/* Unix s of the last hour completed, 0 = none */
+	_Atomic uint64_t last_accounts, last_vms, locations_missing;
+	_Atomic uint64_t query_ms;	/* last InfluxDB query, ms */
+};
+
+/* The file store (rollup_store.c); dir is a usage tree: r->usage_dir or a
+ * master's kept copy of one location. */
+bool rollup_hour_done(const char *dir, long long hour);
+int rollup_mark_done(const char *dir, long long hour, char *err, size_t errlen);
+int rollup_write_index(const char *dir, long long hour, char **accounts, size_t n, char *err, size_t errlen);
+char *rollup_read_index(const char *dir, long long hour);	/* caller frees; NULL: none */
+int rollup_write_account(struct rollup *r, const char *dir, const char *account, long long hour,
+			 char **locations, size_t nloc, bool complete, struct usage_vm *vms, size_t n,
+			 char *err, size_t errlen);
+
+/* The location role (rollup_location.c): roll up one hour from InfluxDB into
+ * r->usage_dir.  0 or -1 with err set. */
+int rollup_location_hour(struct rollup *r, long long hour, char *err, size_t errlen);
+
+/* The master role (rollup_master.c): fetch what is missing for the hour
+ * (every location when force) and rebuild its merged files.  0, or -1 with
+ * err set when a location failed or the merge did. */
+int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, size_t errlen);
+
+/* GET /v1/usage/... (rollup_http.c), the job's http handler; main thread. */
+void rollup_http(void *job, struct http_req *req);
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * rollup_master.c — the master role: for one hour, fetch each location's
+ * files over HTTP (GET /v1/usage/YYYY/MM/DD/HH, then each ACCOUNT.bin, with
+ * the location's token) into its kept copy under
+ * <state_dir>/locations/<name>/, then merge every kept copy into the hour's
+ * files under usage/.  Run by the rollup thread (the schedule calls it only
+ * while this node is active) or by --once's caller.  It owns the kept
+ * copies on disk and r->last_try (when each location was last asked).
+ *
+ * DESIGN.  An hour's merged files are rebuilt from all kept copies, never
+ * appended to, so a rerun or a late location never counts anything twice.
+ * A location that fails does not hold up the others: the hour is written
+ * with what arrived, its files marked incomplete and the hour not marked
+ * done, and rebuilt when the missing location answers (asked again every
+ * retry_s, for late_hours).
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "fsutil.h"
+#include "httpc.h"
+#include "json.h"
+#include "log.h"
+#include "rollup_int.h"
+
+/* Fetch one location's files for the hour into its kept copy.  0 or -1. */
+static int fetch_location(struct rollup *r, const struct rollup_location *l, long long hour,
+			  char *err, size_t errlen)
+{
+	char hp[64], url[1024], ldir[PATH_MAX];
+	rollup_hour_urlpath(hp, sizeof(hp), hour);
+	snprintf(url, sizeof(url), "%s/v1/usage/%s", l->url, hp);
+	snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, l->name);
+	struct httpc_resp resp;
+	char herr[512];
+	if (httpc_request("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000, &resp, herr,
+			  sizeof(herr)) < 0)
+		return set_err(err, errlen, "location '%s': %s", l->name, herr);
+	if (resp.status != 200) {
+		set_err(err, errlen, "location '%s': GET %s: HTTP %d", l->name, url, resp.status);
+		buf_release(&resp.body);
+		return -1;
+	}
+	char jerr[128];
+	struct json *j = json_parse(resp.body.data, resp.body.len, jerr, sizeof(jerr));
+	buf_release(&resp.body);
+	const struct json *list = json_get(j, "accounts");
+	if (!list || list->type != JSON_ARR) {
+		json_free(j);
+		return set_err(err, errlen, "location '%s': GET %s: not an hour listing", l->name, url);
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1;
+	for (const struct json *a = list->child; a; a = a->next) {
+		if (a->type != JSON_STR || rollup_check_name(a->str)) {
+			log_warn("rollup: location '%s' lists a bad account name; skipped", l->name);
+			continue;
+		}
+		snprintf(url, sizeof(url), "%s/v1/usage/%s/%s.bin", l->url, hp, a->str);
+		if (httpc_request("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000, &resp, herr,
+				  sizeof(herr)) < 0) {
+			set_err(err, errlen, "location '%s': %s", l->name, herr);
+			goto out;
+		}
+		if (resp.status != 200) {
+			set_err(err, errlen, "location '%s': GET %s: HTTP %d", l->name, url, resp.status);
+			buf_release(&resp.body);
+			goto out;
+		}
+		struct usage_hour h;
+		char derr[256];
+		if (usage_decode(resp.body.data, resp.body.len, &h, derr, sizeof(derr)) < 0) {
+			set_err(err, errlen, "location '%s': %s.bin: %s", l->name, a->str, derr);
+			buf_release(&resp.body);
+			goto out;
+		}
+		bool ok = h.hour_start == hour && strcmp(h.account, a->str) == 0;
+		usage_hour_release(&h);
+		char path[PATH_MAX];
+		if (!ok || rollup_hour_path(path, sizeof(path), ldir, a->str, hour) < 0 ||
+		    fs_write_atomic(path, resp.body.data, resp.body.len, 0600, err, errlen) < 0) {
+			if (!ok)
+				set_err(err, errlen, "location '%s': %s.bin is not that account's hour", l->name, a->str);
+			buf_release(&resp.body);
+			goto out;
+		}
+		buf_release(&resp.body);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **nn = realloc(names, cap * sizeof(*nn));
+			if (!nn)
+				goto out;
+			names = nn;
+		}
+		names[n++] = a->str;
+	}
+	if (rollup_write_index(ldir, hour, names, n, err, errlen) < 0 || rollup_mark_done(ldir, hour, err, errlen) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(names);
+	json_free(j);
+	return rc;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Rebuild the hour's merged files from every kept location copy. */
+static int merge_hour(struct rollup *r, long long hour, char *err, size_t errlen)
+{
+	/* every account any location has for the hour */
+	char **accounts = NULL;
+	size_t na = 0, cap = 0;
+	char *indexes[MAX_LOCATIONS] = { NULL };
+	bool complete = true;
+	int rc = -1;
+	for (size_t k = 0; k < r->nlocs; k++) {
+		char ldir[PATH_MAX];
+		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
+		if (!rollup_hour_done(ldir, hour)) {
+			complete = false;
+			continue;
+		}
+		indexes[k] = rollup_read_index(ldir, hour);
+		for (char *line = indexes[k]; line && *line;) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			if (*line && !rollup_check_name(line)) {
+				bool seen = false;
+				for (size_t i = 0; i < na && !seen; i++)
+					seen = strcmp(accounts[i], line) == 0;
+				if (!seen) {
+					if (na == cap) {
+						cap = cap ? cap * 2 : 256;
+						char **nn = realloc(accounts, cap * sizeof(*nn));
+						if (!nn)
+							goto out;
+						accounts = nn;
+					}
+					accounts[na++] = line;
+				}
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	if (na)
+		qsort(accounts, na, sizeof(*accounts), str_cmp);
+	uint64_t vms_total = 0;
+	for (size_t i = 0; i < na; i++) {
+		struct usage_hour parts[MAX_LOCATIONS];
+		char *locs[MAX_LOCATIONS];
+		size_t np = 0, nvm = 0;
+		for (size_t k = 0; k < r->nlocs; k++) {
+			if (!indexes[k])
+				continue;
+			char path[PATH_MAX], ldir[PATH_MAX], *data, derr[256];
+			size_t len;
+			snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
+			if (rollup_hour_path(path, sizeof(path), ldir, accounts[i], hour) < 0 ||
+			    fs_read_file(path, FILE_MAX, &data, &len) < 0)
+				continue;	/* this location has nothing for the account */
+			int d = usage_decode(data, len, &parts[np], derr, sizeof(derr));
+			free(data);
+			if (d < 0) {
+				log_error("rollup: kept copy '%s': %s", path, derr);
+				continue;
+			}
+			nvm += parts[np].nvms;
+			locs[np] = r->locs[k].name;
+			np++;
+		}
+		struct usage_vm *vms = calloc(nvm ? nvm : 1, sizeof(*vms));
+		if (!vms) {
+			for (size_t p = 0; p < np; p++)
+				usage_hour_release(&parts[p]);
+			set_err(err, errlen, "out of memory");
+			goto out;
+		}
+		size_t o = 0;
+		for (size_t p = 0; p < np; p++)
+			for (size_t v = 0; v < parts[p].nvms; v++)
+				vms[o++] = parts[p].vms[v];	/* borrowed: parts own the strings */
+		int w = rollup_write_account(r, r->usage_dir, accounts[i], hour, locs, np, complete, vms, o,
+				      err, errlen);
+		free(vms);
+		for (size_t p = 0; p < np; p++)
+			usage_hour_release(&parts[p]);
+		if (w < 0)
+			goto out;
+		vms_total += o;
+	}
+	if (rollup_write_index(r->usage_dir, hour, accounts, na, err, errlen) < 0)
+		goto out;
+	if (complete && rollup_mark_done(r->usage_dir, hour, err, errlen) < 0)
+		goto out;
+	atomic_store(&r->last_accounts, na);
+	atomic_store(&r->last_vms, vms_total);
+	char ht[64];
+	rollup_hour_text(ht, sizeof(ht), hour);
+	log_info("rollup: hour %s merged: %zu account(s), %llu VM(s)%s", ht, na,
+		 (unsigned long long)vms_total, complete ? "" : " (incomplete: a location is missing)");
+	rc = 0;
+out:
+	free(accounts);
+	for (size_t k = 0; k < MAX_LOCATIONS; k++)
+		free(indexes[k]);
+	return rc;
+}
+
+/* Fetch what is missing for the hour (due locations only unless force) and rebuild it. */
+int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, size_t errlen)
+{
+	long long now = (long long)time(NULL);
+	bool fetched = false, failed = false;
+	uint64_t missing = 0;
+	for (size_t k = 0; k < r->nlocs; k++) {
+		char ldir[PATH_MAX];
+		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
+		if (!force && rollup_hour_done(ldir, hour))
+			continue;
+		if (!force && r->last_try[k] && now - r->last_try[k] < r->retry_s) {
+			missing++;
+			continue;
+		}
+		r->last_try[k] = now;
+		char lerr[512];
+		if (fetch_location(r, &r->locs[k], hour, lerr, sizeof(lerr)) < 0) {
+			log_error("rollup: %s", lerr);
+			set_err(err, errlen, "%s", lerr);
+			failed = true;
+			missing++;
+			continue;
+		}
+		fetched = true;
+	}
+	atomic_store(&r->locations_missing, missing);
+	if (fetched || force) {
+		char merr[512];
+		if (merge_hour(r, hour, merr, sizeof(merr)) < 0) {
+			log_error("rollup: %s", merr);
+			return set_err(err, errlen, "%s", merr);
+		}
+	}
+	return failed ? -1 : 0;
+}
