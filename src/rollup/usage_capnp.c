@@ -10,11 +10,6 @@
  * against each other; the decoder alone, with its bounds checks, is some
  * 550 lines.
  *
- * Longer than 800 lines for one reason: the encoder and the decoder are the
- * two halves of one hand-written layout (the offsets below); kept in one
- * file, a change to the layout is one change, checked by one round-trip
- * test and one fuzz target.
- *
  * DESIGN.  No Cap'n Proto library is packaged for C, so this file holds the
  * few pieces of the encoding (https://capnproto.org/encoding.html) the one
  * schema needs, laid out by hand.  `capnp compile -ocapnp docs/usage.capnp`
