@@ -73,9 +73,10 @@ struct job_ops {
 	void (*stop)(void *job);			/* stop intake, flush, join */
 	void (*destroy)(void *job);			/* free everything */
 
-	/* Append Prometheus text for this job (may be NULL). */
+	/* Append Prometheus text for this job, through prom.h (may be NULL). */
 	void (*metrics)(void *job, struct buf *out);
-	/* Append one JSON object describing this job (may be NULL). */
+	/* Append one JSON object describing this job, through the jw writer of
+	 * json.h (may be NULL). */
 	void (*status)(void *job, struct buf *out);
 	/* Run one cycle and return 0/-1 (`--once`); NULL: not supported. */
 	int (*once)(void *job, const struct once_args *args);

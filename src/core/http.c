@@ -33,6 +33,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,6 +46,7 @@
 #include "addr.h"
 #include "json.h"
 #include "log.h"
+#include "prom.h"
 
 #define HTTP_MAX_ROUTES 32
 #define ACCEPT_PAUSE_MS 100	/* ms the listener rests after accept() failed */
@@ -739,36 +741,37 @@ int http_route(struct http *h, const char *path, int methods, http_handler_fn fn
 
 void http_metrics(struct http *h, struct buf *out)
 {
-	buf_adds(out, "# HELP aggregatord_http_responses_total HTTP API responses by status class.\n"
-		      "# TYPE aggregatord_http_responses_total counter\n");
-	for (int c = 2; c <= 5; c++)
-		buf_addf(out, "aggregatord_http_responses_total{class=\"%dxx\"} %lu\n", c,
-			 h->answers[c]);
-	buf_addf(out, "# HELP aggregatord_http_unauthorized_total Requests refused for a missing or wrong bearer token.\n"
-		      "# TYPE aggregatord_http_unauthorized_total counter\n"
-		      "aggregatord_http_unauthorized_total %lu\n", h->unauthorized);
-	buf_addf(out, "# HELP aggregatord_http_bad_paths_total Requests refused for a malformed or hostile path.\n"
-		      "# TYPE aggregatord_http_bad_paths_total counter\n"
-		      "aggregatord_http_bad_paths_total %lu\n", h->bad_paths);
-	buf_addf(out, "# HELP aggregatord_http_bad_framing_total Requests refused for two Content-Length headers, or one with Transfer-Encoding.\n"
-		      "# TYPE aggregatord_http_bad_framing_total counter\n"
-		      "aggregatord_http_bad_framing_total %lu\n", h->bad_framing);
-	buf_addf(out, "# HELP aggregatord_http_connections Open HTTP connections.\n"
-		      "# TYPE aggregatord_http_connections gauge\n"
-		      "aggregatord_http_connections %zu\n", h->nconns);
-	buf_addf(out, "# HELP aggregatord_http_connections_max The connection cap in force (http.max_connections, lowered to fit the open-file limit).\n"
-		      "# TYPE aggregatord_http_connections_max gauge\n"
-		      "aggregatord_http_connections_max %zu\n", h->cap);
-	buf_addf(out, "# HELP aggregatord_http_connections_evicted_total Connections waiting for a request closed to make room at the cap.\n"
-		      "# TYPE aggregatord_http_connections_evicted_total counter\n"
-		      "aggregatord_http_connections_evicted_total %lu\n", h->evicted);
-	buf_addf(out, "# HELP aggregatord_http_connections_refused_total Connections refused with 503 at the cap (every other connection busy answering).\n"
-		      "# TYPE aggregatord_http_connections_refused_total counter\n"
-		      "aggregatord_http_connections_refused_total %lu\n", h->refused);
-	buf_addf(out, "# HELP aggregatord_http_request_deadline_total Connections closed for not sending a whole request within http.request_timeout.\n"
-		      "# TYPE aggregatord_http_request_deadline_total counter\n"
-		      "aggregatord_http_request_deadline_total %lu\n", h->deadline_drops);
-	buf_addf(out, "# HELP aggregatord_http_accept_pauses_total Times the listener paused because accept() failed (out of file descriptors).\n"
-		      "# TYPE aggregatord_http_accept_pauses_total counter\n"
-		      "aggregatord_http_accept_pauses_total %lu\n", h->accept_pauses);
+	prom_head(out, "aggregatord_http_responses_total", "counter",
+		  "HTTP API responses by status class.");
+	for (int c = 2; c <= 5; c++) {
+		char cls[8];
+		snprintf(cls, sizeof(cls), "%dxx", c);
+		prom_u64_1(out, "aggregatord_http_responses_total", "class", cls, h->answers[c]);
+	}
+	prom_head(out, "aggregatord_http_unauthorized_total", "counter",
+		  "Requests refused for a missing or wrong bearer token.");
+	prom_u64(out, "aggregatord_http_unauthorized_total", h->unauthorized);
+	prom_head(out, "aggregatord_http_bad_paths_total", "counter",
+		  "Requests refused for a malformed or hostile path.");
+	prom_u64(out, "aggregatord_http_bad_paths_total", h->bad_paths);
+	prom_head(out, "aggregatord_http_bad_framing_total", "counter",
+		  "Requests refused for two Content-Length headers, or one with Transfer-Encoding.");
+	prom_u64(out, "aggregatord_http_bad_framing_total", h->bad_framing);
+	prom_head(out, "aggregatord_http_connections", "gauge", "Open HTTP connections.");
+	prom_u64(out, "aggregatord_http_connections", h->nconns);
+	prom_head(out, "aggregatord_http_connections_max", "gauge",
+		  "The connection cap in force (http.max_connections, lowered to fit the open-file limit).");
+	prom_u64(out, "aggregatord_http_connections_max", h->cap);
+	prom_head(out, "aggregatord_http_connections_evicted_total", "counter",
+		  "Connections waiting for a request closed to make room at the cap.");
+	prom_u64(out, "aggregatord_http_connections_evicted_total", h->evicted);
+	prom_head(out, "aggregatord_http_connections_refused_total", "counter",
+		  "Connections refused with 503 at the cap (every other connection busy answering).");
+	prom_u64(out, "aggregatord_http_connections_refused_total", h->refused);
+	prom_head(out, "aggregatord_http_request_deadline_total", "counter",
+		  "Connections closed for not sending a whole request within http.request_timeout.");
+	prom_u64(out, "aggregatord_http_request_deadline_total", h->deadline_drops);
+	prom_head(out, "aggregatord_http_accept_pauses_total", "counter",
+		  "Times the listener paused because accept() failed (out of file descriptors).");
+	prom_u64(out, "aggregatord_http_accept_pauses_total", h->accept_pauses);
 }

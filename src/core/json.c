@@ -136,9 +136,11 @@ void jw_f64(struct jw *w, double v)
 		return;
 	}
 	char s[40];
-	snprintf(s, sizeof(s), "%.15g", v);
-	if (strtod(s, NULL) != v)	/* the shortest text that reads back exactly */
-		snprintf(s, sizeof(s), "%.17g", v);
+	for (int prec = 15; prec <= 17; prec++) {	/* the shortest text that reads back exactly */
+		snprintf(s, sizeof(s), "%.*g", prec, v);
+		if (strtod(s, NULL) == v)
+			break;
+	}
 	buf_adds(w->b, s);
 }
 

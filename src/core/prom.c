@@ -1,6 +1,6 @@
 /*
  * prom.c — Prometheus text-format lines (see prom.h).  Numbers: integers as
- * %llu; floating point in the shortest of %.15g and %.17g that reads back
+ * %llu; floating point in the shortest of %.15g, %.16g and %.17g that reads back
  * exactly, so no value is rounded on its way to the scraper (NaN and the
  * infinities as the format spells them).
  */
@@ -37,9 +37,11 @@ static void add_f64(struct buf *b, double v)
 		buf_adds(b, v > 0 ? "+Inf" : "-Inf");
 	else {
 		char s[40];
-		snprintf(s, sizeof(s), "%.15g", v);
-		if (strtod(s, NULL) != v)	/* the shortest text that reads back exactly */
-			snprintf(s, sizeof(s), "%.17g", v);
+		for (int prec = 15; prec <= 17; prec++) {	/* the shortest text that reads back exactly */
+			snprintf(s, sizeof(s), "%.*g", prec, v);
+			if (strtod(s, NULL) == v)
+				break;
+		}
 		buf_adds(b, s);
 	}
 }

@@ -19,6 +19,7 @@
 #include "job.h"
 #include "json.h"
 #include "log.h"
+#include "prom.h"
 #include "publish.h"
 #include "thread.h"
 
@@ -33,46 +34,40 @@ static void iso_time(time_t t, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void metric_head(struct buf *out, const char *name, const char *type, const char *help)
-{
-	buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 void status_metrics(struct daemon *d, struct buf *out)
 {
-	metric_head(out, "aggregatord_build_info", "gauge", "Version of the running binary.");
-	buf_addf(out, "aggregatord_build_info{version=\"%s\"} 1\n", AGG_VERSION);
-	metric_head(out, "aggregatord_start_time_seconds", "gauge",
-		    "When the process started, seconds since the Unix epoch.");
-	buf_addf(out, "aggregatord_start_time_seconds %lld\n", (long long)d->started);
-	metric_head(out, "aggregatord_uptime_seconds", "gauge", "Seconds since the process started.");
-	buf_addf(out, "aggregatord_uptime_seconds %.3f\n",
-		 (double)(mono_usec() - d->started_mono) / 1e6);
-	metric_head(out, "aggregatord_config_reloads_total", "counter",
-		    "Configuration reloads (SIGHUP) by result.");
-	buf_addf(out, "aggregatord_config_reloads_total{result=\"ok\"} %lu\n", d->reloads_ok);
-	buf_addf(out, "aggregatord_config_reloads_total{result=\"failed\"} %lu\n", d->reloads_failed);
-	metric_head(out, "aggregatord_config_last_reload_successful", "gauge",
-		    "1 if the last reload was applied (or none happened), 0 if it was refused.");
-	buf_addf(out, "aggregatord_config_last_reload_successful %d\n",
+	prom_head(out, "aggregatord_build_info", "gauge", "Version of the running binary.");
+	prom_u64_1(out, "aggregatord_build_info", "version", AGG_VERSION, 1);
+	prom_head(out, "aggregatord_start_time_seconds", "gauge",
+		  "When the process started, seconds since the Unix epoch.");
+	prom_u64(out, "aggregatord_start_time_seconds", (uint64_t)d->started);
+	prom_head(out, "aggregatord_uptime_seconds", "gauge", "Seconds since the process started.");
+	prom_f64(out, "aggregatord_uptime_seconds",
+		 (double)((mono_usec() - d->started_mono) / 1000) / 1e3);	/* to the ms */
+	prom_head(out, "aggregatord_config_reloads_total", "counter",
+		  "Configuration reloads (SIGHUP) by result.");
+	prom_u64_1(out, "aggregatord_config_reloads_total", "result", "ok", d->reloads_ok);
+	prom_u64_1(out, "aggregatord_config_reloads_total", "result", "failed", d->reloads_failed);
+	prom_head(out, "aggregatord_config_last_reload_successful", "gauge",
+		  "1 if the last reload was applied (or none happened), 0 if it was refused.");
+	prom_u64(out, "aggregatord_config_last_reload_successful",
 		 d->last_reload == 0 || d->last_reload_ok ? 1 : 0);
-	metric_head(out, "aggregatord_role_overrides_total", "counter",
-		    "Role commands received (realtime signals and POST /v1/role), by command.");
+	prom_head(out, "aggregatord_role_overrides_total", "counter",
+		  "Role commands received (realtime signals and POST /v1/role), by command.");
 	for (int c = 0; c < ROLE_CMD_COUNT; c++)
-		buf_addf(out, "aggregatord_role_overrides_total{command=\"%s\"} %lu\n",
-			 role_cmd_name((enum role_cmd)c), d->role.count[c]);
-	metric_head(out, "aggregatord_role_mode", "gauge",
-		    "The operator's role mode: 1 for the mode in force.");
+		prom_u64_1(out, "aggregatord_role_overrides_total", "command",
+			   role_cmd_name((enum role_cmd)c), d->role.count[c]);
+	prom_head(out, "aggregatord_role_mode", "gauge",
+		  "The operator's role mode: 1 for the mode in force.");
 	for (int m = ROLE_MODE_AUTO; m <= ROLE_MODE_FORCE_STANDBY; m++)
-		buf_addf(out, "aggregatord_role_mode{mode=\"%s\"} %d\n",
-			 role_mode_name((enum role_mode)m), d->role.mode == (enum role_mode)m);
-	metric_head(out, "aggregatord_watchdog_skipped_total", "counter",
-		    "Watchdog pings withheld because a worker thread had not checked in.");
-	buf_addf(out, "aggregatord_watchdog_skipped_total %lu\n", d->watchdog_skipped);
-	metric_head(out, "aggregatord_job_running", "gauge", "1 if the job runs on this node.");
+		prom_u64_1(out, "aggregatord_role_mode", "mode", role_mode_name((enum role_mode)m),
+			   d->role.mode == (enum role_mode)m);
+	prom_head(out, "aggregatord_watchdog_skipped_total", "counter",
+		  "Watchdog pings withheld because a worker thread had not checked in.");
+	prom_u64(out, "aggregatord_watchdog_skipped_total", d->watchdog_skipped);
+	prom_head(out, "aggregatord_job_running", "gauge", "1 if the job runs on this node.");
 	for (size_t i = 0; job_table[i]; i++)
-		buf_addf(out, "aggregatord_job_running{job=\"%s\"} %d\n", job_table[i]->name,
-			 d->jobs[i] != NULL);
+		prom_u64_1(out, "aggregatord_job_running", "job", job_table[i]->name, d->jobs[i] != NULL);
 	if (d->http)
 		http_metrics(d->http, out);
 	publish_metrics(out);
@@ -81,63 +76,77 @@ void status_metrics(struct daemon *d, struct buf *out)
 			job_table[i]->metrics(d->jobs[i], out);
 }
 
-void status_json(struct daemon *d, struct buf *out)
+/* An ISO 8601 UTC time, or null when t is 0 (never). */
+static void kv_time(struct jw *w, const char *k, time_t t)
 {
 	char ts[32];
+	if (!t) {
+		jw_kv_null(w, k);
+		return;
+	}
+	iso_time(t, ts, sizeof(ts));
+	jw_kv_str(w, k, ts);
+}
 
-	buf_adds(out, "{\"node\":");
-	json_add_str(out, d->cfg->node.name);
-	buf_adds(out, ",\"version\":");
-	json_add_str(out, AGG_VERSION);
-	iso_time(d->started, ts, sizeof(ts));
-	buf_addf(out, ",\"pid\":%ld,\"started\":\"%s\",\"uptime_s\":%llu",
-		 (long)getpid(), ts,
-		 (unsigned long long)((mono_usec() - d->started_mono) / 1000000u));
-	buf_adds(out, ",\"log_level\":");
-	json_add_str(out, log_level_name(log_get_level()));
-	buf_adds(out, ",\"config\":{\"file\":");
-	json_add_str(out, d->cfg->file);
-	buf_addf(out, ",\"reloads_ok\":%lu,\"reloads_failed\":%lu,\"last_reload\":",
-		 d->reloads_ok, d->reloads_failed);
-	if (d->last_reload) {
-		iso_time(d->last_reload, ts, sizeof(ts));
-		buf_addf(out, "\"%s\",\"last_reload_ok\":%s", ts,
-			 d->last_reload_ok ? "true" : "false");
-	} else {
-		buf_adds(out, "null,\"last_reload_ok\":true");
-	}
-	buf_addf(out, "},\"role\":{\"state\":\"%s\",\"epoch\":%llu,\"mode\":",
-		 role_is_active() ? "active" : "standby", role_epoch());
-	json_add_str(out, role_mode_name(d->role.mode));
-	buf_adds(out, ",\"commands\":{");
+void status_json(struct daemon *d, struct buf *out)
+{
+	struct jw w;
+
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_kv_str(&w, "node", d->cfg->node.name);
+	jw_kv_str(&w, "version", AGG_VERSION);
+	jw_kv_i64(&w, "pid", (long long)getpid());
+	kv_time(&w, "started", d->started);
+	jw_kv_u64(&w, "uptime_s", (unsigned long long)((mono_usec() - d->started_mono) / 1000000u));
+	jw_kv_str(&w, "log_level", log_level_name(log_get_level()));
+
+	jw_key(&w, "config");
+	jw_obj(&w);
+	jw_kv_str(&w, "file", d->cfg->file);
+	jw_kv_u64(&w, "reloads_ok", d->reloads_ok);
+	jw_kv_u64(&w, "reloads_failed", d->reloads_failed);
+	kv_time(&w, "last_reload", d->last_reload);
+	jw_kv_bool(&w, "last_reload_ok", !d->last_reload || d->last_reload_ok);
+	jw_end(&w);
+
+	jw_key(&w, "role");
+	jw_obj(&w);
+	jw_kv_str(&w, "state", role_is_active() ? "active" : "standby");
+	jw_kv_u64(&w, "epoch", role_epoch());
+	jw_kv_str(&w, "mode", role_mode_name(d->role.mode));
+	jw_key(&w, "commands");
+	jw_obj(&w);
 	for (int c = 0; c < ROLE_CMD_COUNT; c++)
-		buf_addf(out, "%s\"%s\":%lu", c ? "," : "", role_cmd_name((enum role_cmd)c),
-			 d->role.count[c]);
-	buf_adds(out, "},\"last_command\":");
-	if (d->role.last_change) {
-		iso_time(d->role.last_change, ts, sizeof(ts));
-		buf_addf(out, "\"%s\",\"last_source\":", ts);
-		json_add_str(out, d->role.last_source);
-	} else {
-		buf_adds(out, "null,\"last_source\":null");
-	}
-	buf_adds(out, "},\"publish\":");
+		jw_kv_u64(&w, role_cmd_name((enum role_cmd)c), d->role.count[c]);
+	jw_end(&w);
+	kv_time(&w, "last_command", d->role.last_change);
+	jw_kv_str(&w, "last_source", d->role.last_change ? d->role.last_source : NULL);
+	jw_end(&w);
+
+	jw_key(&w, "publish");
+	jw_raw_next(&w);
 	publish_status(out);
-	buf_adds(out, ",\"jobs\":[");
+
+	jw_key(&w, "jobs");
+	jw_arr(&w);
 	for (size_t i = 0; job_table[i]; i++) {
-		buf_addf(out, "%s{\"name\":", i ? "," : "");
-		json_add_str(out, job_table[i]->name);
-		buf_addf(out, ",\"configured\":%s,\"running\":%s,\"active_only\":%s",
-			 d->cfg->jobs[i] ? "true" : "false", d->jobs[i] ? "true" : "false",
-			 d->cfg->jobs[i] && job_table[i]->active_only &&
-					 job_table[i]->active_only(d->cfg->jobs[i]) ? "true" : "false");
+		jw_obj(&w);
+		jw_kv_str(&w, "name", job_table[i]->name);
+		jw_kv_bool(&w, "configured", d->cfg->jobs[i] != NULL);
+		jw_kv_bool(&w, "running", d->jobs[i] != NULL);
+		jw_kv_bool(&w, "active_only", d->cfg->jobs[i] && job_table[i]->active_only &&
+						     job_table[i]->active_only(d->cfg->jobs[i]));
 		if (d->jobs[i] && job_table[i]->status) {
-			buf_adds(out, ",\"status\":");
+			jw_key(&w, "status");
+			jw_raw_next(&w);
 			job_table[i]->status(d->jobs[i], out);
 		}
-		buf_addc(out, '}');
+		jw_end(&w);
 	}
-	buf_adds(out, "]}\n");
+	jw_end(&w);
+	jw_end(&w);
+	buf_addc(out, '\n');
 }
 
 static void reply_doc(struct http_req *r, const char *type, struct buf *b)
@@ -218,9 +227,13 @@ static void h_role(struct http_req *r, void *arg)
 	}
 	daemon_role_command(d, (enum role_cmd)cmd, "http");
 	struct buf b = BUF_INIT;
-	buf_adds(&b, "{\"ok\":true,\"mode\":");
-	json_add_str(&b, role_mode_name(d->role.mode));
-	buf_adds(&b, "}\n");
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj(&w);
+	jw_kv_bool(&w, "ok", true);
+	jw_kv_str(&w, "mode", role_mode_name(d->role.mode));
+	jw_end(&w);
+	buf_addc(&b, '\n');
 	reply_doc(r, "application/json", &b);
 out:
 	json_free(j);

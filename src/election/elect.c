@@ -56,6 +56,7 @@
 #include "elect_int.h"
 #include "json.h"
 #include "log.h"
+#include "prom.h"
 #include "redisc.h"
 #include "role.h"
 #include "thread.h"
@@ -542,25 +543,26 @@ static void elect_metrics(void *job, struct buf *out)
 	size_t npeers = e->snap.npeers;
 	long long last = e->snap.last_change_us;
 	pthread_mutex_unlock(&e->mu);
-#define HEAD(n, t, h) buf_adds(out, "# HELP aggregatord_election_" n " " h "\n# TYPE aggregatord_election_" n " " t "\n")
-	HEAD("role", "gauge", "1 while this node is active, 0 while standby.");
-	buf_addf(out, "aggregatord_election_role %d\n", active ? 1 : 0);
-	HEAD("epoch", "gauge", "The epoch this node publishes under (the group's while standby).");
-	buf_addf(out, "aggregatord_election_epoch %llu\n", epoch);
-	HEAD("transitions_total", "counter", "Changes of role (a node starts as standby).");
-	buf_addf(out, "aggregatord_election_transitions_total %llu\n",
-		 (unsigned long long)atomic_load(&e->transitions));
-	HEAD("redis_errors_total", "counter", "Election rounds or epoch bumps that Redis failed.");
-	buf_addf(out, "aggregatord_election_redis_errors_total %llu\n",
-		 (unsigned long long)atomic_load(&e->redis_errors));
-	HEAD("redis_up", "gauge", "1 while the last election round reached Redis.");
-	buf_addf(out, "aggregatord_election_redis_up %d\n", up ? 1 : 0);
-	HEAD("peers", "gauge", "Other live nodes of the group seen in the last good round.");
-	buf_addf(out, "aggregatord_election_peers %zu\n", npeers);
-	HEAD("last_change_timestamp_seconds", "gauge",
-	     "When the role last changed (or was first decided), seconds since the Unix epoch.");
-	buf_addf(out, "aggregatord_election_last_change_timestamp_seconds %.6f\n", (double)last / 1e6);
-#undef HEAD
+	prom_head(out, "aggregatord_election_role", "gauge", "1 while this node is active, 0 while standby.");
+	prom_u64(out, "aggregatord_election_role", active ? 1 : 0);
+	prom_head(out, "aggregatord_election_epoch", "gauge",
+		  "The epoch this node publishes under (the group's while standby).");
+	prom_u64(out, "aggregatord_election_epoch", epoch);
+	prom_head(out, "aggregatord_election_transitions_total", "counter",
+		  "Changes of role (a node starts as standby).");
+	prom_u64(out, "aggregatord_election_transitions_total", atomic_load(&e->transitions));
+	prom_head(out, "aggregatord_election_redis_errors_total", "counter",
+		  "Election rounds or epoch bumps that Redis failed.");
+	prom_u64(out, "aggregatord_election_redis_errors_total", atomic_load(&e->redis_errors));
+	prom_head(out, "aggregatord_election_redis_up", "gauge",
+		  "1 while the last election round reached Redis.");
+	prom_u64(out, "aggregatord_election_redis_up", up ? 1 : 0);
+	prom_head(out, "aggregatord_election_peers", "gauge",
+		  "Other live nodes of the group seen in the last good round.");
+	prom_u64(out, "aggregatord_election_peers", npeers);
+	prom_head(out, "aggregatord_election_last_change_timestamp_seconds", "gauge",
+		  "When the role last changed (or was first decided), seconds since the Unix epoch.");
+	prom_f64(out, "aggregatord_election_last_change_timestamp_seconds", (double)last / 1e6);
 }
 
 static void iso_us(long long us, char *out, size_t len)
@@ -576,45 +578,48 @@ static void elect_status(void *job, struct buf *out)
 {
 	struct elect *e = job;
 	struct elect_settings s;
+	struct jw w;
 	char ts[40];
+	jw_init(&w, out);
+	jw_obj(&w);
 	pthread_mutex_lock(&e->mu);
 	s = e->set;
 	const struct elect_snap *sn = &e->snap;
-	buf_addf(out, "{\"role\":\"%s\",\"elected\":%s,\"epoch\":%llu,\"epoch_fresh\":%s,"
-		 "\"reason\":", sn->active ? "active" : "standby", sn->elected ? "true" : "false",
-		 sn->epoch, sn->epoch_stale ? "false" : "true");
-	json_add_str(out, sn->reason);
-	buf_adds(out, ",\"mode\":");
-	json_add_str(out, role_mode_name(role_get_mode()));
-	buf_adds(out, ",\"cluster\":");
-	json_add_str(out, e->cluster);
-	buf_addf(out, ",\"cluster_id\":%d,\"node\":", e->cluster_id);
-	json_add_str(out, e->node);
-	buf_addf(out, ",\"attachment_ts_us\":%lld,\"earliest\":", sn->self_ts);
-	if (sn->earliest[0])
-		json_add_str(out, sn->earliest);
-	else
-		buf_adds(out, "null");
-	buf_adds(out, ",\"peers\":[");
+	jw_kv_str(&w, "role", sn->active ? "active" : "standby");
+	jw_kv_bool(&w, "elected", sn->elected);
+	jw_kv_u64(&w, "epoch", sn->epoch);
+	jw_kv_bool(&w, "epoch_fresh", !sn->epoch_stale);
+	jw_kv_str(&w, "reason", sn->reason);
+	jw_kv_str(&w, "mode", role_mode_name(role_get_mode()));
+	jw_kv_str(&w, "cluster", e->cluster);
+	jw_kv_i64(&w, "cluster_id", e->cluster_id);
+	jw_kv_str(&w, "node", e->node);
+	jw_kv_i64(&w, "attachment_ts_us", sn->self_ts);
+	jw_kv_str(&w, "earliest", sn->earliest[0] ? sn->earliest : NULL);
+	jw_key(&w, "peers");
+	jw_arr(&w);
 	for (size_t i = 0; i < sn->npeers; i++) {
-		buf_adds(out, i ? ",{\"name\":" : "{\"name\":");
-		json_add_str(out, sn->peers[i].name);
-		buf_addf(out, ",\"ts_us\":%lld}", sn->peers[i].ts_us);
+		jw_obj(&w);
+		jw_kv_str(&w, "name", sn->peers[i].name);
+		jw_kv_i64(&w, "ts_us", sn->peers[i].ts_us);
+		jw_end(&w);
 	}
-	buf_adds(out, "],\"last_change\":");
+	jw_end(&w);
 	if (sn->last_change_us) {
 		iso_us(sn->last_change_us, ts, sizeof(ts));
-		buf_addf(out, "\"%s\"", ts);
+		jw_kv_str(&w, "last_change", ts);
 	} else {
-		buf_adds(out, "null");
+		jw_kv_null(&w, "last_change");
 	}
-	buf_addf(out, ",\"redis\":\"%s\"", sn->decided ? (sn->redis_up ? "up" : "down") : "unknown");
+	jw_kv_str(&w, "redis", sn->decided ? (sn->redis_up ? "up" : "down") : "unknown");
 	pthread_mutex_unlock(&e->mu);
-	buf_addf(out, ",\"transitions\":%llu,\"redis_errors\":%llu,\"interval_ms\":%d,\"ttl_ms\":%d,"
-		 "\"standby_window_ms\":%d,\"on_redis_down\":\"%s\"}",
-		 (unsigned long long)atomic_load(&e->transitions),
-		 (unsigned long long)atomic_load(&e->redis_errors), s.interval_ms, s.ttl_ms,
-		 s.standby_window_ms, down_name(s.on_redis_down));
+	jw_kv_u64(&w, "transitions", atomic_load(&e->transitions));
+	jw_kv_u64(&w, "redis_errors", atomic_load(&e->redis_errors));
+	jw_kv_i64(&w, "interval_ms", s.interval_ms);
+	jw_kv_i64(&w, "ttl_ms", s.ttl_ms);
+	jw_kv_i64(&w, "standby_window_ms", s.standby_window_ms);
+	jw_kv_str(&w, "on_redis_down", down_name(s.on_redis_down));
+	jw_end(&w);
 }
 
 const struct job_ops election_job = {

@@ -38,6 +38,7 @@
 #include "gateq.h"
 #include "json.h"
 #include "log.h"
+#include "prom.h"
 #include "publish_int.h"
 #include "role.h"
 #include "thread.h"
@@ -542,46 +543,64 @@ static size_t queued_now(void)
 
 void publish_metrics(struct buf *out)
 {
-#define HEAD(n, t, h) buf_adds(out, "# HELP aggregatord_publish_" n " " h "\n# TYPE aggregatord_publish_" n " " t "\n")
-#define U(x) (unsigned long long)atomic_load(&(x))
-	HEAD("enabled", "gauge", "1 when events are produced to Kafka (a kafka section, enabled).");
-	buf_addf(out, "aggregatord_publish_enabled %d\n", pub.enabled ? 1 : 0);
-	HEAD("events_total", "counter", "Events handed to the publish path, by topic.");
+	prom_head(out, "aggregatord_publish_enabled", "gauge",
+		  "1 when events are produced to Kafka (a kafka section, enabled).");
+	prom_u64(out, "aggregatord_publish_enabled", pub.enabled ? 1 : 0);
+	prom_head(out, "aggregatord_publish_events_total", "counter",
+		  "Events handed to the publish path, by topic.");
 	for (int t = 0; t < TOPICS; t++)
-		buf_addf(out, "aggregatord_publish_events_total{topic=\"%s\"} %llu\n", topic_names[t], U(pub.enqueued[t]));
-	HEAD("queued", "gauge", "Events waiting to be produced (held while standby).");
-	buf_addf(out, "aggregatord_publish_queued %zu\n", queued_now());
-	HEAD("produced_total", "counter", "Events handed to librdkafka.");
-	buf_addf(out, "aggregatord_publish_produced_total %llu\n", U(pub.produced));
-	HEAD("delivered_total", "counter", "Events the broker acknowledged.");
-	buf_addf(out, "aggregatord_publish_delivered_total %llu\n", U(pub.delivered));
-	HEAD("failed_total", "counter", "Events librdkafka finally failed to deliver (then spooled).");
-	buf_addf(out, "aggregatord_publish_failed_total %llu\n", U(pub.failed));
-	HEAD("spooled_total", "counter", "Events written to the disk spool.");
-	buf_addf(out, "aggregatord_publish_spooled_total %llu\n", U(pub.spooled));
-	HEAD("replayed_total", "counter", "Events read back from the spool to be produced again.");
-	buf_addf(out, "aggregatord_publish_replayed_total %llu\n", U(pub.replayed));
-	HEAD("dropped_total", "counter", "Events dropped, by cause.");
-	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"standby_window\"} %llu\n", U(pub.drop_window));
-	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"queue_full\"} %llu\n", U(pub.drop_full));
-	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"disk\"} %llu\n", U(pub.drop_disk));
-	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"unknown_topic\"} %llu\n", U(pub.drop_topic));
-	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"stopped\"} %llu\n", U(pub.drop_stop));
-	buf_addf(out, "aggregatord_publish_dropped_total{cause=\"produce_error\"} %llu\n", U(pub.drop_produce));
-	HEAD("unpublished_total", "counter", "Events counted, not produced: no kafka section, or kafka.enabled = false.");
-	buf_addf(out, "aggregatord_publish_unpublished_total %llu\n", U(pub.unpublished));
-	HEAD("spool_corrupt_total", "counter", "Torn or corrupt spool records skipped.");
-	buf_addf(out, "aggregatord_publish_spool_corrupt_total %llu\n", U(pub.spool_corrupt));
-#undef HEAD
-#undef U
+		prom_u64_1(out, "aggregatord_publish_events_total", "topic", topic_names[t],
+			   atomic_load(&pub.enqueued[t]));
+	prom_head(out, "aggregatord_publish_queued", "gauge",
+		  "Events waiting to be produced (held while standby).");
+	prom_u64(out, "aggregatord_publish_queued", queued_now());
+	prom_head(out, "aggregatord_publish_produced_total", "counter", "Events handed to librdkafka.");
+	prom_u64(out, "aggregatord_publish_produced_total", atomic_load(&pub.produced));
+	prom_head(out, "aggregatord_publish_delivered_total", "counter", "Events the broker acknowledged.");
+	prom_u64(out, "aggregatord_publish_delivered_total", atomic_load(&pub.delivered));
+	prom_head(out, "aggregatord_publish_failed_total", "counter",
+		  "Events librdkafka finally failed to deliver (then spooled).");
+	prom_u64(out, "aggregatord_publish_failed_total", atomic_load(&pub.failed));
+	prom_head(out, "aggregatord_publish_spooled_total", "counter", "Events written to the disk spool.");
+	prom_u64(out, "aggregatord_publish_spooled_total", atomic_load(&pub.spooled));
+	prom_head(out, "aggregatord_publish_replayed_total", "counter",
+		  "Events read back from the spool to be produced again.");
+	prom_u64(out, "aggregatord_publish_replayed_total", atomic_load(&pub.replayed));
+	prom_head(out, "aggregatord_publish_dropped_total", "counter", "Events dropped, by cause.");
+	const struct {
+		const char *cause;
+		uint64_t n;
+	} dropped[] = {
+		{ "standby_window", atomic_load(&pub.drop_window) },
+		{ "queue_full", atomic_load(&pub.drop_full) },
+		{ "disk", atomic_load(&pub.drop_disk) },
+		{ "unknown_topic", atomic_load(&pub.drop_topic) },
+		{ "stopped", atomic_load(&pub.drop_stop) },
+		{ "produce_error", atomic_load(&pub.drop_produce) },
+	};
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+		prom_u64_1(out, "aggregatord_publish_dropped_total", "cause", dropped[i].cause,
+			   dropped[i].n);
+	prom_head(out, "aggregatord_publish_unpublished_total", "counter",
+		  "Events counted, not produced: no kafka section, or kafka.enabled = false.");
+	prom_u64(out, "aggregatord_publish_unpublished_total", atomic_load(&pub.unpublished));
+	prom_head(out, "aggregatord_publish_spool_corrupt_total", "counter",
+		  "Torn or corrupt spool records skipped.");
+	prom_u64(out, "aggregatord_publish_spool_corrupt_total", atomic_load(&pub.spool_corrupt));
 }
 
 void publish_status(struct buf *out)
 {
-	buf_addf(out, "{\"kafka\":\"%s\",\"queued\":%zu,\"produced\":%llu,\"delivered\":%llu,"
-		 "\"failed\":%llu,\"spooled\":%llu,\"replayed\":%llu,\"dropped_standby\":%llu}",
-		 pub.enabled ? "enabled" : "disabled", queued_now(),
-		 (unsigned long long)atomic_load(&pub.produced), (unsigned long long)atomic_load(&pub.delivered),
-		 (unsigned long long)atomic_load(&pub.failed), (unsigned long long)atomic_load(&pub.spooled),
-		 (unsigned long long)atomic_load(&pub.replayed), (unsigned long long)atomic_load(&pub.drop_window));
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_kv_str(&w, "kafka", pub.enabled ? "enabled" : "disabled");
+	jw_kv_u64(&w, "queued", queued_now());
+	jw_kv_u64(&w, "produced", atomic_load(&pub.produced));
+	jw_kv_u64(&w, "delivered", atomic_load(&pub.delivered));
+	jw_kv_u64(&w, "failed", atomic_load(&pub.failed));
+	jw_kv_u64(&w, "spooled", atomic_load(&pub.spooled));
+	jw_kv_u64(&w, "replayed", atomic_load(&pub.replayed));
+	jw_kv_u64(&w, "dropped_standby", atomic_load(&pub.drop_window));
+	jw_end(&w);
 }

@@ -51,6 +51,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "prom.h"
 #include "radacct.h"
 #include "role.h"
 #include "sweep_int.h"
@@ -419,6 +420,12 @@ static int sweep_once(void *job, const struct once_args *args)
 
 /* ---- metrics and status ---- */
 
+/* A duration in µs as seconds to the millisecond, the resolution shown. */
+static double us_to_ms_s(uint64_t us)
+{
+	return (double)((us + 500) / 1000) / 1e3;
+}
+
 static void sweep_metrics(void *job, struct buf *out)
 {
 	struct sweep *sw = job;
@@ -437,67 +444,74 @@ static void sweep_metrics(void *job, struct buf *out)
 		{ "member_schema_refused_total", "Connects refused: the member's table has no unique acctuniqueid index, or a unique index that could merge sessions.", offsetof(struct member, schema.refused) },
 	};
 	for (size_t k = 0; k < sizeof(per) / sizeof(per[0]); k++) {
-		buf_addf(out, "# HELP aggregatord_sweep_%s %s\n# TYPE aggregatord_sweep_%s counter\n",
-			 per[k].name, per[k].help, per[k].name);
+		char name[80];
+		snprintf(name, sizeof(name), "aggregatord_sweep_%s", per[k].name);
+		prom_head(out, name, "counter", per[k].help);
 		for (size_t i = 0; i < sw->nm; i++)
-			buf_addf(out, "aggregatord_sweep_%s{member=\"%s\"} %llu\n", per[k].name, sw->m[i].cfg.name,
-				 (unsigned long long)atomic_load((_Atomic uint64_t *)((char *)&sw->m[i] + per[k].off)));
+			prom_u64_1(out, name, "member", sw->m[i].cfg.name,
+				   atomic_load((_Atomic uint64_t *)((char *)&sw->m[i] + per[k].off)));
 	}
-	buf_adds(out, "# HELP aggregatord_sweep_member_cycle_seconds Duration of the member's last cycle.\n"
-		      "# TYPE aggregatord_sweep_member_cycle_seconds gauge\n");
+	prom_head(out, "aggregatord_sweep_member_cycle_seconds", "gauge",
+		  "Duration of the member's last cycle.");
 	for (size_t i = 0; i < sw->nm; i++)
-		buf_addf(out, "aggregatord_sweep_member_cycle_seconds{member=\"%s\"} %.3f\n", sw->m[i].cfg.name,
-			 (double)atomic_load(&sw->m[i].last_us) / 1e6);
-	buf_adds(out, "# HELP aggregatord_sweep_oldest_closed_age_seconds Age of the oldest closed row still on the member (0: none).\n"
-		      "# TYPE aggregatord_sweep_oldest_closed_age_seconds gauge\n");
+		prom_f64_1(out, "aggregatord_sweep_member_cycle_seconds", "member", sw->m[i].cfg.name,
+			   us_to_ms_s(atomic_load(&sw->m[i].last_us)));
+	prom_head(out, "aggregatord_sweep_oldest_closed_age_seconds", "gauge",
+		  "Age of the oldest closed row still on the member (0: none).");
 	long long now = (long long)time(NULL);
 	for (size_t i = 0; i < sw->nm; i++) {
 		long long o = atomic_load(&sw->m[i].oldest_closed);
-		buf_addf(out, "aggregatord_sweep_oldest_closed_age_seconds{member=\"%s\"} %lld\n",
-			 sw->m[i].cfg.name, o ? now - o : 0);
+		/* a whole number of seconds; negative when the member's clock is ahead */
+		prom_f64_1(out, "aggregatord_sweep_oldest_closed_age_seconds", "member",
+			   sw->m[i].cfg.name, (double)(o ? now - o : 0));
 	}
-	buf_addf(out, "# HELP aggregatord_sweep_cycles_total Sweep cycles run.\n# TYPE aggregatord_sweep_cycles_total counter\n"
-		      "aggregatord_sweep_cycles_total %llu\n"
-		      "# HELP aggregatord_sweep_failed_cycles_total Cycles in which a member or master failed.\n# TYPE aggregatord_sweep_failed_cycles_total counter\n"
-		      "aggregatord_sweep_failed_cycles_total %llu\n"
-		      "# HELP aggregatord_sweep_stale_closed_total Sessions closed as stale on master.\n# TYPE aggregatord_sweep_stale_closed_total counter\n"
-		      "aggregatord_sweep_stale_closed_total %llu\n"
-		      "# HELP aggregatord_sweep_master_schema_refused_total Connects refused: master's table has no unique acctuniqueid index, or a unique index that could merge sessions.\n"
-		      "# TYPE aggregatord_sweep_master_schema_refused_total counter\n"
-		      "aggregatord_sweep_master_schema_refused_total %llu\n"
-		      "# HELP aggregatord_sweep_cycle_seconds Duration of the last cycle.\n# TYPE aggregatord_sweep_cycle_seconds gauge\n"
-		      "aggregatord_sweep_cycle_seconds %.3f\n",
-		 (unsigned long long)atomic_load(&sw->cycles), (unsigned long long)atomic_load(&sw->failed_cycles),
-		 (unsigned long long)atomic_load(&sw->stale_total),
-		 (unsigned long long)atomic_load(&sw->master_schema.refused),
-		 (double)atomic_load(&sw->last_cycle_us) / 1e6);
+	prom_head(out, "aggregatord_sweep_cycles_total", "counter", "Sweep cycles run.");
+	prom_u64(out, "aggregatord_sweep_cycles_total", atomic_load(&sw->cycles));
+	prom_head(out, "aggregatord_sweep_failed_cycles_total", "counter",
+		  "Cycles in which a member or master failed.");
+	prom_u64(out, "aggregatord_sweep_failed_cycles_total", atomic_load(&sw->failed_cycles));
+	prom_head(out, "aggregatord_sweep_stale_closed_total", "counter",
+		  "Sessions closed as stale on master.");
+	prom_u64(out, "aggregatord_sweep_stale_closed_total", atomic_load(&sw->stale_total));
+	prom_head(out, "aggregatord_sweep_master_schema_refused_total", "counter",
+		  "Connects refused: master's table has no unique acctuniqueid index, or a unique index that could merge sessions.");
+	prom_u64(out, "aggregatord_sweep_master_schema_refused_total",
+		 atomic_load(&sw->master_schema.refused));
+	prom_head(out, "aggregatord_sweep_cycle_seconds", "gauge", "Duration of the last cycle.");
+	prom_f64(out, "aggregatord_sweep_cycle_seconds", us_to_ms_s(atomic_load(&sw->last_cycle_us)));
 }
 
 static void sweep_status(void *job, struct buf *out)
 {
 	struct sweep *sw = job;
-	buf_addf(out, "{\"interval_s\":%d,\"cycles\":%llu,\"failed_cycles\":%llu,\"last_cycle_s\":%.3f,"
-		      "\"stale_closed\":%llu,\"master_schema\":\"%s\",\"master_schema_refused\":%llu,"
-		      "\"running\":%s,\"members\":{",
-		 sw->interval, (unsigned long long)atomic_load(&sw->cycles),
-		 (unsigned long long)atomic_load(&sw->failed_cycles),
-		 (double)atomic_load(&sw->last_cycle_us) / 1e6,
-		 (unsigned long long)atomic_load(&sw->stale_total),
-		 atomic_load(&sw->master_schema.bad) ? "refused" : "ok",
-		 (unsigned long long)atomic_load(&sw->master_schema.refused),
-		 atomic_load(&sw->in_cycle) ? "true" : "false");
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_kv_i64(&w, "interval_s", sw->interval);
+	jw_kv_u64(&w, "cycles", atomic_load(&sw->cycles));
+	jw_kv_u64(&w, "failed_cycles", atomic_load(&sw->failed_cycles));
+	jw_kv_f64(&w, "last_cycle_s", us_to_ms_s(atomic_load(&sw->last_cycle_us)));
+	jw_kv_u64(&w, "stale_closed", atomic_load(&sw->stale_total));
+	jw_kv_str(&w, "master_schema", atomic_load(&sw->master_schema.bad) ? "refused" : "ok");
+	jw_kv_u64(&w, "master_schema_refused", atomic_load(&sw->master_schema.refused));
+	jw_kv_bool(&w, "running", atomic_load(&sw->in_cycle));
+	jw_key(&w, "members");
+	jw_obj(&w);
 	for (size_t i = 0; i < sw->nm; i++) {
 		struct member *m = &sw->m[i];
-		buf_adds(out, i ? "," : "");
-		json_add_str(out, m->cfg.name);
-		buf_addf(out, ":{\"read\":%llu,\"moved\":%llu,\"superseded\":%llu,\"errors\":%llu,\"state\":\"%s\","
-			      "\"schema\":\"%s\",\"schema_refused\":%llu}",
-			 (unsigned long long)atomic_load(&m->read), (unsigned long long)atomic_load(&m->moved),
-			 (unsigned long long)atomic_load(&m->superseded), (unsigned long long)atomic_load(&m->errors),
-			 m->down_since ? "down" : "up", atomic_load(&m->schema.bad) ? "refused" : "ok",
-			 (unsigned long long)atomic_load(&m->schema.refused));
+		jw_key(&w, m->cfg.name);
+		jw_obj(&w);
+		jw_kv_u64(&w, "read", atomic_load(&m->read));
+		jw_kv_u64(&w, "moved", atomic_load(&m->moved));
+		jw_kv_u64(&w, "superseded", atomic_load(&m->superseded));
+		jw_kv_u64(&w, "errors", atomic_load(&m->errors));
+		jw_kv_str(&w, "state", m->down_since ? "down" : "up");
+		jw_kv_str(&w, "schema", atomic_load(&m->schema.bad) ? "refused" : "ok");
+		jw_kv_u64(&w, "schema_refused", atomic_load(&m->schema.refused));
+		jw_end(&w);
 	}
-	buf_adds(out, "}}");
+	jw_end(&w);
+	jw_end(&w);
 }
 
 /* The sweep is singleton work: the active node's. */

@@ -43,6 +43,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "prom.h"
 #include "offload.h"
 #include "redisc.h"
 #include "tally.h"
@@ -546,104 +547,113 @@ static void totalizer_metrics(void *job, struct buf *out)
 {
 	struct totalizer *tz = job;
 	struct gen *g = atomic_load(&tz->gen);
-#define HEAD(n, t, h) buf_adds(out, "# HELP aggregatord_totalizer_" n " " h "\n# TYPE aggregatord_totalizer_" n " " t "\n")
-	HEAD("datagrams_total", "counter", "UDP datagrams received.");
-	buf_addf(out, "aggregatord_totalizer_datagrams_total %llu\n",
-		 (unsigned long long)rx_sum(tz, offsetof(struct rx, datagrams)));
-	HEAD("lines_total", "counter", "Lines taken from datagrams (empty lines not counted).");
-	buf_addf(out, "aggregatord_totalizer_lines_total %llu\n",
-		 (unsigned long long)rx_sum(tz, offsetof(struct rx, lines)));
-	static const char *const per_rule[2] = { "matched_total", "unmatched_total" };
+	prom_head(out, "aggregatord_totalizer_datagrams_total", "counter", "UDP datagrams received.");
+	prom_u64(out, "aggregatord_totalizer_datagrams_total", rx_sum(tz, offsetof(struct rx, datagrams)));
+	prom_head(out, "aggregatord_totalizer_lines_total", "counter",
+		  "Lines taken from datagrams (empty lines not counted).");
+	prom_u64(out, "aggregatord_totalizer_lines_total", rx_sum(tz, offsetof(struct rx, lines)));
+	static const struct {
+		const char *name, *help;
+	} per_rule[2] = {
+		{ "aggregatord_totalizer_matched_total", "Lines a rule matched, by rule." },
+		{ "aggregatord_totalizer_unmatched_total", "Lines a rule did not match, by rule." },
+	};
 	for (int which = 0; which < 2; which++) {
-		buf_addf(out, "# HELP aggregatord_totalizer_%s Lines a rule %s, by rule.\n"
-			      "# TYPE aggregatord_totalizer_%s counter\n", per_rule[which],
-			 which ? "did not match" : "matched", per_rule[which]);
+		prom_head(out, per_rule[which].name, "counter", per_rule[which].help);
 		for (size_t r = 0; r < g->nrules; r++) {
 			uint64_t mu[3];
 			rule_counts(tz, rule_name(g->rules[r]), mu);
-			buf_addf(out, "aggregatord_totalizer_%s{rule=\"%s\"} %llu\n", per_rule[which],
-				 rule_name(g->rules[r]), (unsigned long long)mu[which]);
+			prom_u64_1(out, per_rule[which].name, "rule", rule_name(g->rules[r]), mu[which]);
 		}
 	}
-	HEAD("dropped_total", "counter", "Datagrams, lines or counts dropped, by cause.");
-	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"allow\"} %llu\n",
-		 (unsigned long long)rx_sum(tz, offsetof(struct rx, allow_drops)));
-	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"oversize\"} %llu\n",
-		 (unsigned long long)rx_sum(tz, offsetof(struct rx, oversize)));
-	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"kernel_overflow\"} %llu\n",
-		 (unsigned long long)rx_sum(tz, offsetof(struct rx, ovfl_drops)));
-	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"pending_overflow\"} %llu\n",
-		 (unsigned long long)atomic_load(&tz->pending_drops));
-	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"match_error\"} %llu\n",
-		 (unsigned long long)rx_sum(tz, offsetof(struct rx, match_errors)));
-	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"memory\"} %llu\n",
-		 (unsigned long long)rx_sum(tz, offsetof(struct rx, oom_drops)));
-	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"lost_at_stop\"} %llu\n",
-		 (unsigned long long)atomic_load(&tz->lost));
-	buf_addf(out, "aggregatord_totalizer_dropped_total{cause=\"keys_limit\"} %llu\n",
-		 (unsigned long long)rx_sum(tz, offsetof(struct rx, keys_limit_drops)));
-	HEAD("dropped_lines_total", "counter", "Matched lines dropped at intake, by rule and cause.");
+	prom_head(out, "aggregatord_totalizer_dropped_total", "counter",
+		  "Datagrams, lines or counts dropped, by cause.");
+	const struct {
+		const char *cause;
+		uint64_t n;
+	} dropped[] = {
+		{ "allow", rx_sum(tz, offsetof(struct rx, allow_drops)) },
+		{ "oversize", rx_sum(tz, offsetof(struct rx, oversize)) },
+		{ "kernel_overflow", rx_sum(tz, offsetof(struct rx, ovfl_drops)) },
+		{ "pending_overflow", atomic_load(&tz->pending_drops) },
+		{ "match_error", rx_sum(tz, offsetof(struct rx, match_errors)) },
+		{ "memory", rx_sum(tz, offsetof(struct rx, oom_drops)) },
+		{ "lost_at_stop", atomic_load(&tz->lost) },
+		{ "keys_limit", rx_sum(tz, offsetof(struct rx, keys_limit_drops)) },
+	};
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+		prom_u64_1(out, "aggregatord_totalizer_dropped_total", "cause", dropped[i].cause,
+			   dropped[i].n);
+	prom_head(out, "aggregatord_totalizer_dropped_lines_total", "counter",
+		  "Matched lines dropped at intake, by rule and cause.");
 	for (size_t r = 0; r < g->nrules; r++) {
 		uint64_t c[3];
 		rule_counts(tz, rule_name(g->rules[r]), c);
-		buf_addf(out, "aggregatord_totalizer_dropped_lines_total{rule=\"%s\",cause=\"keys_limit\"} %llu\n",
-			 rule_name(g->rules[r]), (unsigned long long)c[2]);
+		prom_u64_2(out, "aggregatord_totalizer_dropped_lines_total", "rule",
+			   rule_name(g->rules[r]), "cause", "keys_limit", c[2]);
 	}
-	HEAD("keys", "gauge", "Distinct keys in the receive tables (limit: totalizer.max_keys).");
-	buf_addf(out, "aggregatord_totalizer_keys %zu\n", atomic_load(&tz->rx_keys));
-	HEAD("queries_queued", "gauge", "Totals queries queued or running.");
-	buf_addf(out, "aggregatord_totalizer_queries_queued %d\n", tz->queries_out);
-	HEAD("queries_refused_total", "counter", "Totals queries refused with 503: totalizer.max_queries reached.");
-	buf_addf(out, "aggregatord_totalizer_queries_refused_total %llu\n",
-		 (unsigned long long)tz->queries_refused);
-	HEAD("counted_total", "counter", "Counts acknowledged by Redis.");
-	buf_addf(out, "aggregatord_totalizer_counted_total %llu\n",
-		 (unsigned long long)atomic_load(&tz->counted));
-	HEAD("flushes_total", "counter", "Batches acknowledged by Redis.");
-	buf_addf(out, "aggregatord_totalizer_flushes_total %llu\n",
-		 (unsigned long long)atomic_load(&tz->flushes));
-	HEAD("flush_duration_seconds", "gauge", "Duration of the last Redis write.");
-	buf_addf(out, "aggregatord_totalizer_flush_duration_seconds %.6f\n",
+	prom_head(out, "aggregatord_totalizer_keys", "gauge",
+		  "Distinct keys in the receive tables (limit: totalizer.max_keys).");
+	prom_u64(out, "aggregatord_totalizer_keys", atomic_load(&tz->rx_keys));
+	prom_head(out, "aggregatord_totalizer_queries_queued", "gauge", "Totals queries queued or running.");
+	prom_u64(out, "aggregatord_totalizer_queries_queued", (uint64_t)tz->queries_out);
+	prom_head(out, "aggregatord_totalizer_queries_refused_total", "counter",
+		  "Totals queries refused with 503: totalizer.max_queries reached.");
+	prom_u64(out, "aggregatord_totalizer_queries_refused_total", tz->queries_refused);
+	prom_head(out, "aggregatord_totalizer_counted_total", "counter", "Counts acknowledged by Redis.");
+	prom_u64(out, "aggregatord_totalizer_counted_total", atomic_load(&tz->counted));
+	prom_head(out, "aggregatord_totalizer_flushes_total", "counter", "Batches acknowledged by Redis.");
+	prom_u64(out, "aggregatord_totalizer_flushes_total", atomic_load(&tz->flushes));
+	prom_head(out, "aggregatord_totalizer_flush_duration_seconds", "gauge",
+		  "Duration of the last Redis write.");
+	prom_f64(out, "aggregatord_totalizer_flush_duration_seconds",
 		 (double)atomic_load(&tz->last_flush_us) / 1e6);
-	HEAD("pending_keys", "gauge", "Keys counted but not yet acknowledged by Redis.");
-	buf_addf(out, "aggregatord_totalizer_pending_keys %zu\n", atomic_load(&tz->pending_keys));
-	HEAD("redis_errors_total", "counter", "Failed Redis writes (each retried).");
-	buf_addf(out, "aggregatord_totalizer_redis_errors_total %llu\n",
-		 (unsigned long long)atomic_load(&tz->redis_errors));
-	HEAD("redis_up", "gauge", "1 while the last Redis write succeeded.");
-	buf_addf(out, "aggregatord_totalizer_redis_up %d\n", atomic_load(&tz->redis_up) ? 1 : 0);
-#undef HEAD
+	prom_head(out, "aggregatord_totalizer_pending_keys", "gauge",
+		  "Keys counted but not yet acknowledged by Redis.");
+	prom_u64(out, "aggregatord_totalizer_pending_keys", atomic_load(&tz->pending_keys));
+	prom_head(out, "aggregatord_totalizer_redis_errors_total", "counter",
+		  "Failed Redis writes (each retried).");
+	prom_u64(out, "aggregatord_totalizer_redis_errors_total", atomic_load(&tz->redis_errors));
+	prom_head(out, "aggregatord_totalizer_redis_up", "gauge", "1 while the last Redis write succeeded.");
+	prom_u64(out, "aggregatord_totalizer_redis_up", atomic_load(&tz->redis_up) ? 1 : 0);
 }
 
 static void totalizer_status(void *job, struct buf *out)
 {
 	struct totalizer *tz = job;
 	struct gen *g = atomic_load(&tz->gen);
-	buf_addf(out, "{\"threads\":%d,\"listen\":[", tz->nthreads);
-	for (size_t i = 0; i < g->ngls; i++) {
-		buf_adds(out, i ? "," : "");
-		json_add_str(out, g->gls[i].l->addr);
-	}
-	buf_adds(out, "],\"rules\":{");
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_kv_i64(&w, "threads", tz->nthreads);
+	jw_key(&w, "listen");
+	jw_arr(&w);
+	for (size_t i = 0; i < g->ngls; i++)
+		jw_str(&w, g->gls[i].l->addr);
+	jw_end(&w);
+	jw_key(&w, "rules");
+	jw_obj(&w);
 	for (size_t r = 0; r < g->nrules; r++) {
 		uint64_t c[3];
 		rule_counts(tz, rule_name(g->rules[r]), c);
-		buf_adds(out, r ? "," : "");
-		json_add_str(out, rule_name(g->rules[r]));
-		buf_addf(out, ":{\"matched\":%llu,\"unmatched\":%llu}", (unsigned long long)c[0],
-			 (unsigned long long)c[1]);
+		jw_key(&w, rule_name(g->rules[r]));
+		jw_obj(&w);
+		jw_kv_u64(&w, "matched", c[0]);
+		jw_kv_u64(&w, "unmatched", c[1]);
+		jw_end(&w);
 	}
-	buf_addf(out, "},\"lines\":%llu,\"counted\":%llu,\"pending_keys\":%zu,\"redis\":\"%s\","
-		 "\"last_flush_ms\":%.3f,\"dropped\":%llu}",
-		 (unsigned long long)rx_sum(tz, offsetof(struct rx, lines)),
-		 (unsigned long long)atomic_load(&tz->counted), atomic_load(&tz->pending_keys),
-		 atomic_load(&tz->redis_up) ? "up" : "down",
-		 (double)atomic_load(&tz->last_flush_us) / 1000.0,
-		 (unsigned long long)(rx_sum(tz, offsetof(struct rx, allow_drops)) +
-				      rx_sum(tz, offsetof(struct rx, oversize)) +
-				      rx_sum(tz, offsetof(struct rx, ovfl_drops)) +
-				      rx_sum(tz, offsetof(struct rx, keys_limit_drops)) +
-				      atomic_load(&tz->pending_drops)));
+	jw_end(&w);
+	jw_kv_u64(&w, "lines", rx_sum(tz, offsetof(struct rx, lines)));
+	jw_kv_u64(&w, "counted", atomic_load(&tz->counted));
+	jw_kv_u64(&w, "pending_keys", atomic_load(&tz->pending_keys));
+	jw_kv_str(&w, "redis", atomic_load(&tz->redis_up) ? "up" : "down");
+	jw_kv_f64(&w, "last_flush_ms", (double)atomic_load(&tz->last_flush_us) / 1000.0);
+	jw_kv_u64(&w, "dropped", rx_sum(tz, offsetof(struct rx, allow_drops)) +
+				 rx_sum(tz, offsetof(struct rx, oversize)) +
+				 rx_sum(tz, offsetof(struct rx, ovfl_drops)) +
+				 rx_sum(tz, offsetof(struct rx, keys_limit_drops)) +
+				 atomic_load(&tz->pending_drops));
+	jw_end(&w);
 }
 
 /* --test-rules: the section's rules over stdin, at the clock of now. */

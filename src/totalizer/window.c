@@ -634,41 +634,65 @@ void totals_result_release(struct totals_result *r)
 int totals_json(const struct totals_result *r, struct buf *out)
 {
 	char num[32];
+	struct jw w;
 
-	buf_adds(out, "{\"prefix\":");
-	json_add_str(out, r->prefix);
-	buf_addf(out, ",\"window\":%lld,\"width\":%lld,\"ttl\":%lld,\"now\":%lld,\"group_by\":[",
-		 r->window_s, r->width_s, r->ttl_s, r->now);
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_kv_str(&w, "prefix", r->prefix);
+	jw_kv_i64(&w, "window", r->window_s);
+	jw_kv_i64(&w, "width", r->width_s);
+	jw_kv_i64(&w, "ttl", r->ttl_s);
+	jw_kv_i64(&w, "now", r->now);
+	jw_key(&w, "group_by");
+	jw_arr(&w);
 	for (size_t g = 0; g < r->ngroup; g++)
-		buf_addf(out, "%s%zu", g ? "," : "", r->group_by[g]);
-	buf_adds(out, "],\"rows\":[");
+		jw_u64(&w, r->group_by[g]);
+	jw_end(&w);
+	jw_key(&w, "rows");
+	jw_arr(&w);
 	for (size_t i = 0; i < r->nrows; i++) {
-		buf_adds(out, i ? ",{\"fields\":[" : "{\"fields\":[");
-		for (size_t g = 0; g < r->ngroup; g++) {
-			if (g)
-				buf_addc(out, ',');
-			json_add_str(out, r->rows[i].fields[g]);
-		}
+		jw_obj(&w);
+		jw_key(&w, "fields");
+		jw_arr(&w);
+		for (size_t g = 0; g < r->ngroup; g++)
+			jw_str(&w, r->rows[i].fields[g]);
+		jw_end(&w);
+		/* the exact decimal of whole + frac/den (totals_fmt), as it is */
 		totals_fmt(r->rows[i].whole, r->rows[i].frac, r->rows[i].den, num, sizeof(num));
-		buf_addf(out, "],\"total\":%s}", num);
+		jw_key(&w, "total");
+		jw_raw_next(&w);
+		buf_adds(out, num);
+		jw_end(&w);
 	}
+	jw_end(&w);
 	totals_fmt(r->whole, r->frac, r->den, num, sizeof(num));
-	buf_addf(out, "],\"total\":%s,\"keys\":{\"seen\":%llu,\"counted\":%llu,\"skipped\":%llu,"
-		 "\"future\":%llu,\"missing\":%llu,\"repeated\":%llu,\"rounded\":%llu},"
-		 "\"warnings\":[",
-		 num, r->keys.seen, r->keys.counted, r->keys.skipped, r->keys.future,
-		 r->keys.missing, r->keys.repeated, r->keys.rounded);
+	jw_key(&w, "total");
+	jw_raw_next(&w);
+	buf_adds(out, num);
+	jw_key(&w, "keys");
+	jw_obj(&w);
+	jw_kv_u64(&w, "seen", r->keys.seen);
+	jw_kv_u64(&w, "counted", r->keys.counted);
+	jw_kv_u64(&w, "skipped", r->keys.skipped);
+	jw_kv_u64(&w, "future", r->keys.future);
+	jw_kv_u64(&w, "missing", r->keys.missing);
+	jw_kv_u64(&w, "repeated", r->keys.repeated);
+	jw_kv_u64(&w, "rounded", r->keys.rounded);
+	jw_end(&w);
+	jw_key(&w, "warnings");
+	jw_arr(&w);
 	if (r->past_ttl) {
-		struct buf w = BUF_INIT;
-		buf_addf(&w, "window %lld s is longer than the ttl of '%s' (%lld s): buckets older "
+		struct buf m = BUF_INIT;
+		buf_addf(&m, "window %lld s is longer than the ttl of '%s' (%lld s): buckets older "
 			 "than %lld s have expired, the total covers about the last %lld s only",
 			 r->window_s, r->prefix, r->ttl_s, r->ttl_s, r->ttl_s);
-		if (w.oom)
+		if (m.oom)
 			out->oom = true;
 		else
-			json_add_str(out, w.data);
-		buf_release(&w);
+			jw_str(&w, m.data);
+		buf_release(&m);
 	}
-	buf_adds(out, "]}");
+	jw_end(&w);
+	jw_end(&w);
 	return out->oom ? -1 : 0;
 }

@@ -82,6 +82,7 @@ START_TEST(writer_commas)
 	jw_kv_i64(&w, "n", -3);
 	jw_kv_u64(&w, "u", 18446744073709551615ull);
 	jw_kv_f64(&w, "f", 0.1);
+	jw_kv_f64(&w, "t", 1796140419139175 / 1e6);
 	jw_kv_f64(&w, "nan", NAN);
 	jw_kv_bool(&w, "ok", true);
 	jw_kv_null(&w, "none");
@@ -102,7 +103,7 @@ START_TEST(writer_commas)
 	jw_end(&w);
 	ck_assert(!b.oom);
 	ck_assert_str_eq(b.data, "x={\"node\":\"a\\\"b\",\"n\":-3,\"u\":18446744073709551615,"
-				 "\"f\":0.1,\"nan\":null,\"ok\":true,\"none\":null,"
+				 "\"f\":0.1,\"t\":1796140419.139175,\"nan\":null,\"ok\":true,\"none\":null,"
 				 "\"list\":[1,null,{},[],{\"raw\":1}],\"empty\":{}}");
 	char err[128];
 	struct json *j = json_parse(b.data + 2, b.len - 2, err, sizeof(err));
