@@ -36,7 +36,8 @@ void log_set_thread_tag(const char *tag);
 /* Redirect output to fd (tests); default 2. */
 void log_set_fd(int fd);
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* Log one line; returns -1, so a caller can write `return log_error("...")`. */
+int log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);
 
@@ -45,13 +46,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap);
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 
-/*
- * Log at error level and return -1, so a caller can write
- * `return error("...")`.
- */
-int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* Log at error level and exit(1).  Only before start-up completes. */
-noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -603,7 +603,7 @@ static int apply_cfg(struct http *h, const struct http_cfg *cfg)
 {
 	char *tok = strdup(cfg->token ? cfg->token : "");
 	if (!tok)
-		return error("out of memory");
+		return log_error("out of memory");
 	free(h->token);
 	h->token = tok;
 	evhttp_set_max_body_size(h->ev, (ev_ssize_t)cfg->max_body);
@@ -657,12 +657,12 @@ struct http *http_new(struct event_base *base, const struct http_cfg *cfg)
 	const char *why;
 
 	if (addr_split(cfg->listen, host, sizeof(host), &port, &why) < 0) {
-		error("http.listen '%s': %s", cfg->listen, why);
+		log_error("http.listen '%s': %s", cfg->listen, why);
 		return NULL;
 	}
 	struct http *h = calloc(1, sizeof(*h));
 	if (!h) {
-		error("out of memory");
+		log_error("out of memory");
 		return NULL;
 	}
 	TAILQ_INIT(&h->pending);
@@ -674,7 +674,7 @@ struct http *http_new(struct event_base *base, const struct http_cfg *cfg)
 	h->setup_ev = event_new(base, -1, 0, on_setup, h);
 	h->resume_ev = evtimer_new(base, on_resume, h);
 	if (!h->ev || !h->setup_ev || !h->resume_ev) {
-		error("cannot create the HTTP server");
+		log_error("cannot create the HTTP server");
 		http_free(h);
 		return NULL;
 	}
@@ -682,7 +682,7 @@ struct http *http_new(struct event_base *base, const struct http_cfg *cfg)
 	evhttp_set_gencb(h->ev, gencb, h);
 	evhttp_set_bevcb(h->ev, new_bev, h);
 	if (apply_cfg(h, cfg) < 0 || listen_on(h, host, port) < 0) {
-		error("cannot listen for HTTP on '%s': %s", cfg->listen, strerror(errno));
+		log_error("cannot listen for HTTP on '%s': %s", cfg->listen, strerror(errno));
 		http_free(h);
 		return NULL;
 	}
@@ -725,11 +725,11 @@ void http_free(struct http *h)
 int http_route(struct http *h, const char *path, int methods, http_handler_fn fn, void *arg)
 {
 	if (h->nroutes >= HTTP_MAX_ROUTES)
-		return error("too many HTTP routes (at most %d)", HTTP_MAX_ROUTES);
+		return log_error("too many HTTP routes (at most %d)", HTTP_MAX_ROUTES);
 	struct route *rt = &h->routes[h->nroutes];
 	rt->path = strdup(path);
 	if (!rt->path)
-		return error("out of memory");
+		return log_error("out of memory");
 	rt->len = strlen(path);
 	rt->prefix = path[rt->len - 1] == '/';
 	rt->methods = methods | ((methods & EVHTTP_REQ_GET) ? EVHTTP_REQ_HEAD : 0);

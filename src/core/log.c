@@ -95,24 +95,16 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+int log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
-}
-
-int error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_vmsg(LOG_LVL_ERROR, fmt, ap);
-	va_end(ap);
 	return -1;
 }
 
-noreturn void fatal(const char *fmt, ...)
+noreturn void log_fatal(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

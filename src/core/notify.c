@@ -31,7 +31,7 @@ int notify_init(void)
 		return 0;
 	size_t n = strlen(path);
 	if ((path[0] != '/' && path[0] != '@') || n >= sizeof(notify_addr.sun_path))
-		return error("NOTIFY_SOCKET '%s' is not a usable socket address", path);
+		return log_error("NOTIFY_SOCKET '%s' is not a usable socket address", path);
 	memset(&notify_addr, 0, sizeof(notify_addr));
 	notify_addr.sun_family = AF_UNIX;
 	memcpy(notify_addr.sun_path, path, n);
@@ -40,7 +40,7 @@ int notify_init(void)
 	notify_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (notify_fd < 0)
-		return error("cannot create the systemd notification socket: %s", strerror(errno));
+		return log_error("cannot create the systemd notification socket: %s", strerror(errno));
 	return 0;
 }
 

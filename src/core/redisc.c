@@ -56,7 +56,7 @@ int redis_cfg_copy(struct redis_cfg *dst, const struct redis_cfg *src)
 	if (!h || !p) {
 		free(h);
 		free(p);
-		return error("out of memory");
+		return log_error("out of memory");
 	}
 	redis_cfg_release(dst);
 	*dst = *src;

@@ -55,10 +55,10 @@ static int job_bring_up(struct daemon *d, size_t i, const struct config *cfg)
 	const struct job_ops *ops = job_table[i];
 	void *j = ops->create(&d->env, cfg->jobs[i]);
 	if (!j)
-		return error("job '%s' could not be created", ops->name);
+		return log_error("job '%s' could not be created", ops->name);
 	if (ops->start(j) < 0) {
 		ops->destroy(j);
-		return error("job '%s' could not start", ops->name);
+		return log_error("job '%s' could not start", ops->name);
 	}
 	d->jobs[i] = j;
 	log_info("job '%s' started", ops->name);

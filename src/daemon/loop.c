@@ -189,12 +189,12 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 static int add_signal(struct daemon *d, int sig)
 {
 	if (d->nsignals >= DAEMON_MAX_SIGNALS)
-		return error("too many signals");
+		return log_error("too many signals");
 	struct event *ev = evsignal_new(d->base, sig, on_signal, d);
 	if (!ev || event_add(ev, NULL) < 0) {
 		if (ev)
 			event_free(ev);
-		return error("cannot watch signal %d", sig);
+		return log_error("cannot watch signal %d", sig);
 	}
 	d->signals[d->nsignals++] = ev;
 	return 0;
@@ -218,7 +218,7 @@ int loop_setup(struct daemon *d)
 		};
 		d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
 		if (!d->watchdog || event_add(d->watchdog, &tv) < 0)
-			return error("cannot start the watchdog timer");
+			return log_error("cannot start the watchdog timer");
 		log_info("systemd watchdog: ping every %llu ms",
 			 (unsigned long long)(d->watchdog_usec / 2000u));
 	}

@@ -66,7 +66,7 @@ static int run_tool(struct config *cfg, const char *file, int slot)
 static int make_state_dir(const char *path)
 {
 	if (fs_mkdir_p(path, 0700) < 0)
-		return error("cannot create directory '%s': %s", path, strerror(errno));
+		return log_error("cannot create directory '%s': %s", path, strerror(errno));
 	return 0;
 }
 

@@ -411,7 +411,7 @@ static void *elect_create(const struct job_env *env, const void *cfgp)
 	struct elect *e = calloc(1, sizeof(*e));
 	pthread_condattr_t ca;
 	if (!e) {
-		error("out of memory");
+		log_error("out of memory");
 		return NULL;
 	}
 	e->env = env;
@@ -428,7 +428,7 @@ static void *elect_create(const struct job_env *env, const void *cfgp)
 	if (elect_key(e->key, sizeof(e->key), e->cluster, e->cluster_id, e->node) < 0 ||
 	    elect_epoch_key(e->epoch_key, sizeof(e->epoch_key), e->cluster, e->cluster_id) < 0 ||
 	    elect_scan_pattern(e->pattern, sizeof(e->pattern), e->cluster, e->cluster_id) < 0) {
-		error("election: keys for group '%s+%d' are too long", e->cluster, e->cluster_id);
+		log_error("election: keys for group '%s+%d' are too long", e->cluster, e->cluster_id);
 		goto fail;
 	}
 	if (copy_redis(e, env->redis) < 0)
@@ -436,7 +436,7 @@ static void *elect_create(const struct job_env *env, const void *cfgp)
 	if (env->base) {
 		e->wake_ev = event_new(env->base, -1, 0, on_change, e);
 		if (!e->wake_ev) {
-			error("election: cannot create the loop event");
+			log_error("election: cannot create the loop event");
 			goto fail;
 		}
 	}
@@ -458,7 +458,7 @@ static int elect_start(void *job)
 	if (thread_spawn(&e->thread, "elect", elect_main, e) < 0) {
 		health_unregister(e->health);
 		e->health = -1;
-		return error("election: cannot start its thread");
+		return log_error("election: cannot start its thread");
 	}
 	e->started = true;
 	role_set_waker(elect_waker, e);

@@ -373,7 +373,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 static int make_dir(const char *p)
 {
 	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return error("publish: cannot create '%s': %s", p, strerror(errno));
+		return log_error("publish: cannot create '%s': %s", p, strerror(errno));
 	return 0;
 }
 
@@ -381,7 +381,7 @@ static int set_prop(rd_kafka_conf_t *c, const char *k, const char *v)
 {
 	char err[256];
 	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK)
-		return error("publish: kafka property '%s': %s", k, err);
+		return log_error("publish: kafka property '%s': %s", k, err);
 	return 0;
 }
 
@@ -425,17 +425,17 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 	signals_restore(&old);
 	if (!pub.rk) {
 		rd_kafka_conf_destroy(c);
-		return error("publish: cannot create the kafka producer: %s", err);
+		return log_error("publish: cannot create the kafka producer: %s", err);
 	}
 	for (int t = 0; t < TOPICS; t++) {
 		char name[300];
 		snprintf(name, sizeof(name), "%s%s", cfg->kafka.topic_prefix, topic_names[t]);
 		pub.topics[t] = rd_kafka_topic_new(pub.rk, name, NULL);
 		if (!pub.topics[t])
-			return error("publish: cannot make topic '%s'", name);
+			return log_error("publish: cannot make topic '%s'", name);
 	}
 	if (pipe2(pub.pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-		return error("publish: pipe: %s", strerror(errno));
+		return log_error("publish: pipe: %s", strerror(errno));
 	rd_kafka_queue_t *mq = rd_kafka_queue_get_main(pub.rk);
 	rd_kafka_queue_io_event_enable(mq, pub.pipe[1], "1", 1);
 	rd_kafka_queue_destroy(mq);
@@ -443,10 +443,10 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 	pub.timer = event_new(base, -1, EV_PERSIST, on_timer, NULL);
 	struct timeval tv = { 0, 250000 };
 	if (!pub.io_ev || !pub.timer || event_add(pub.io_ev, NULL) < 0 || event_add(pub.timer, &tv) < 0)
-		return error("publish: cannot watch the kafka queue");
+		return log_error("publish: cannot watch the kafka queue");
 	pub.health = health_register("publish");
 	if (thread_spawn(&pub.thread, "publish", pump, NULL) < 0)
-		return error("publish: cannot start the publish thread");
+		return log_error("publish: cannot start the publish thread");
 	pub.thread_started = true;
 	pub.enabled = true;
 	log_info("publish: producing to %s (topics %sradacct, %stotals, %susage); standby window %d ms",

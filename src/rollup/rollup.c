@@ -384,7 +384,7 @@ static void *rollup_create(const struct job_env *env, const void *cfgp)
 {
 	struct rollup *r = calloc(1, sizeof(*r));
 	if (!r) {
-		error("out of memory");
+		log_error("out of memory");
 		return NULL;
 	}
 	r->env = env;
@@ -393,7 +393,7 @@ static void *rollup_create(const struct job_env *env, const void *cfgp)
 	snprintf(r->loc_dir, sizeof(r->loc_dir), "%s/locations", env->node->state_dir);
 	snprintf(r->node, sizeof(r->node), "%s", env->node->name);
 	if (load(r, cfgp) < 0) {
-		error("rollup: out of memory");
+		log_error("rollup: out of memory");
 		rollup_destroy(r);
 		return NULL;
 	}
@@ -404,7 +404,7 @@ static int rollup_start(void *job)
 {
 	struct rollup *r = job;
 	if (worker_start(&r->w, "rollup", rollup_main, r) < 0)
-		return error("rollup: cannot start its thread");
+		return log_error("rollup: cannot start its thread");
 	if (r->role == ROLLUP_LOCATION)
 		log_info("rollup: location '%s': hourly from %s db '%s' at minute %d (+%d s), catching up %d h",
 			 r->location, r->icfg.url, r->icfg.db, r->at_minute, r->delay, r->catch_up_hours);
@@ -427,7 +427,7 @@ static int rollup_reconfigure(void *job, const void *cfgp)
 	rollup_stop(r);
 	unload(r);
 	if (load(r, cfgp) < 0)
-		return error("rollup: out of memory");
+		return log_error("rollup: out of memory");
 	return was ? rollup_start(r) : 0;
 }
 

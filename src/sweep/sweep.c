@@ -334,7 +334,7 @@ static void *sweep_create(const struct job_env *env, const void *cfgp)
 	pthread_once(&lib_once, (void (*)(void))mysql_library_init);
 	struct sweep *sw = calloc(1, sizeof(*sw));
 	if (!sw) {
-		error("out of memory");
+		log_error("out of memory");
 		return NULL;
 	}
 	sw->env = env;
@@ -344,7 +344,7 @@ static void *sweep_create(const struct job_env *env, const void *cfgp)
 	pthread_mutex_init(&sw->seen_mu, NULL);
 	sw->seen = ra_seen_new(SEEN_SLOTS);
 	if (!sw->seen || load_cfg(sw, cfgp) < 0) {
-		error("sweep: out of memory");
+		log_error("sweep: out of memory");
 		sweep_destroy(sw);
 		return NULL;
 	}
@@ -355,7 +355,7 @@ static int sweep_start(void *job)
 {
 	struct sweep *sw = job;
 	if (worker_start(&sw->w, "sweep", sweep_main, sw) < 0)
-		return error("sweep: cannot start its thread");
+		return log_error("sweep: cannot start its thread");
 	log_info("sweep: %zu member(s) into master %s:%d/%s, table '%s', every %d s (only while active)",
 		 sw->nm, sw->master.host, sw->master.port, sw->master.database, sw->table, sw->interval);
 	return 0;
@@ -374,7 +374,7 @@ static int sweep_reconfigure(void *job, const void *cfgp)
 	sweep_stop(sw);
 	unload_cfg(sw);
 	if (load_cfg(sw, cfgp) < 0)
-		return error("sweep: out of memory");
+		return log_error("sweep: out of memory");
 	return was ? sweep_start(sw) : 0;
 }
 

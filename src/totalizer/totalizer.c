@@ -243,7 +243,7 @@ static struct gen *gen_build(struct totalizer *tz, const struct totalizer_cfg *c
 		char err[256];
 		g->rules[i] = rule_compile(&cfg->rules[i], err, sizeof(err));
 		if (!g->rules[i]) {
-			error("totalizer: rule %zu: %s", i, err);
+			log_error("totalizer: rule %zu: %s", i, err);
 			goto fail;
 		}
 		g->nrules++;
@@ -259,7 +259,7 @@ static struct gen *gen_build(struct totalizer *tz, const struct totalizer_cfg *c
 				for (li = 0; li < MAX_LISTENERS && tz->listeners[li]; li++)
 					;
 				if (li == MAX_LISTENERS) {
-					error("totalizer: more than %d listen addresses", MAX_LISTENERS);
+					log_error("totalizer: more than %d listen addresses", MAX_LISTENERS);
 					goto fail;
 				}
 				tz->listeners[li] = listener_open(addr, tz->nthreads, tz->rcvbuf);
@@ -278,7 +278,7 @@ static struct gen *gen_build(struct totalizer *tz, const struct totalizer_cfg *c
 	}
 	return g;
 oom:
-	error("totalizer: out of memory building rules");
+	log_error("totalizer: out of memory building rules");
 fail:
 	for (int i = 0; i < nopened; i++) {
 		listener_free(tz->listeners[opened[i]]);
@@ -328,7 +328,7 @@ static void *totalizer_create(const struct job_env *env, const void *cfgp)
 	const struct totalizer_cfg *cfg = cfgp;
 	struct totalizer *tz = calloc(1, sizeof(*tz));
 	if (!tz) {
-		error("out of memory");
+		log_error("out of memory");
 		return NULL;
 	}
 	tz->env = env;
@@ -370,7 +370,7 @@ static void *totalizer_create(const struct job_env *env, const void *cfgp)
 	atomic_store(&tz->gen, g);
 	return tz;
 fail:
-	error("totalizer: cannot set up");
+	log_error("totalizer: cannot set up");
 	totalizer_destroy(tz);
 	return NULL;
 }
@@ -385,17 +385,17 @@ static int totalizer_start(void *job)
 		snprintf(name, sizeof(name), "rx%d", i);
 		x->health = health_register(name);
 		if (thread_spawn(&x->thread, name, rx_main, x) < 0)
-			return error("totalizer: cannot start receive thread %d", i);
+			return log_error("totalizer: cannot start receive thread %d", i);
 		x->started = true;
 	}
 	tz->flusher_health = health_register("flush");
 	if (thread_spawn(&tz->flusher, "flush", flusher_main, tz) < 0)
-		return error("totalizer: cannot start the flusher thread");
+		return log_error("totalizer: cannot start the flusher thread");
 	tz->flusher_started = true;
 	if (tz->env->base) {
 		tz->queries = offload_new(tz->env->base, "totals");
 		if (!tz->queries)
-			return error("totalizer: cannot start the totals query worker");
+			return log_error("totalizer: cannot start the totals query worker");
 	}
 	struct gen *g = atomic_load(&tz->gen);
 	for (size_t i = 0; i < g->ngls; i++)

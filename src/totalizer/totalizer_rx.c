@@ -73,7 +73,7 @@ struct listener *listener_open(const char *addr, int nthreads, int rcvbuf)
 	int p;
 	const char *why;
 	if (addr_split(addr, host, sizeof(host), &p, &why) < 0) {
-		error("totalizer: listen '%s': %s", addr, why);
+		log_error("totalizer: listen '%s': %s", addr, why);
 		return NULL;
 	}
 	snprintf(port, sizeof(port), "%d", p);
@@ -82,14 +82,14 @@ struct listener *listener_open(const char *addr, int nthreads, int rcvbuf)
 	struct addrinfo *ai;
 	int rc = getaddrinfo(host, port, &hints, &ai);
 	if (rc != 0) {
-		error("totalizer: listen '%s': %s", addr, gai_strerror(rc));
+		log_error("totalizer: listen '%s': %s", addr, gai_strerror(rc));
 		return NULL;
 	}
 	struct listener *l = calloc(1, sizeof(*l));
 	if (!l || !(l->addr = strdup(addr))) {
 		free(l);
 		freeaddrinfo(ai);
-		error("out of memory");
+		log_error("out of memory");
 		return NULL;
 	}
 	for (int i = 0; i < nthreads; i++) {
@@ -112,7 +112,7 @@ struct listener *listener_open(const char *addr, int nthreads, int rcvbuf)
 	freeaddrinfo(ai);
 	return l;
 fail:
-	error("totalizer: cannot listen on UDP '%s': %s", addr, strerror(errno));
+	log_error("totalizer: cannot listen on UDP '%s': %s", addr, strerror(errno));
 	freeaddrinfo(ai);
 	listener_free(l);
 	return NULL;
