@@ -32,6 +32,7 @@
 
 #include "http.h"
 #include "influx.h"
+#include "json.h"
 #include "log.h"
 #include "prom.h"
 #include "role.h"
@@ -490,13 +491,18 @@ static void rollup_status(void *job, struct buf *out)
 	long long last = atomic_load(&r->last_hour_done);
 	if (last)
 		rollup_hour_text(ht, sizeof(ht), last);
-	buf_addf(out, "{\"role\":\"%s\",\"hours_done\":%llu,\"last_hour_done\":\"%s\",\"accounts\":%llu,"
-		      "\"vms\":%llu,\"files_written\":%llu,\"errors\":%llu,\"locations_missing\":%llu}",
-		 r->role == ROLLUP_MASTER ? "master" : "location",
-		 (unsigned long long)atomic_load(&r->hours_done), ht,
-		 (unsigned long long)atomic_load(&r->last_accounts), (unsigned long long)atomic_load(&r->last_vms),
-		 (unsigned long long)atomic_load(&r->files_written), (unsigned long long)atomic_load(&r->errors),
-		 (unsigned long long)atomic_load(&r->locations_missing));
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_kv_str(&w, "role", r->role == ROLLUP_MASTER ? "master" : "location");
+	jw_kv_u64(&w, "hours_done", atomic_load(&r->hours_done));
+	jw_kv_str(&w, "last_hour_done", ht);
+	jw_kv_u64(&w, "accounts", atomic_load(&r->last_accounts));
+	jw_kv_u64(&w, "vms", atomic_load(&r->last_vms));
+	jw_kv_u64(&w, "files_written", atomic_load(&r->files_written));
+	jw_kv_u64(&w, "errors", atomic_load(&r->errors));
+	jw_kv_u64(&w, "locations_missing", atomic_load(&r->locations_missing));
+	jw_end(&w);
 }
 
 /* The master's merge is singleton work; a location rolls up on every node. */
