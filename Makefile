@@ -4,6 +4,7 @@
 #   make check           install missing packages, unit + integration tests
 #   make demo            install missing packages, run a throwaway demo
 #   make bench           benchmarks (figures beside same-run baselines)
+#   make fuzz-smoke      a short run of every fuzz target (part of make check)
 #   make fuzz            fuzz the parsers that read files and the network (clang,
 #                        libFuzzer): FUZZ_SECONDS each
 #   make install         PREFIX=/usr/local DESTDIR=
@@ -142,7 +143,7 @@ $(UNIT_SRCS:%.c=$(BUILD)/%.o): CPPFLAGS += -Itests/unit
 HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast \
                 tests/harness/faultproxy tests/harness/hflood
 
-.PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz
+.PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz fuzz-smoke
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -233,6 +234,7 @@ check: deps
 	$(Q)scripts/check-includes.sh
 	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN) $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli
 	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory integration
 
 bench: deps
@@ -285,6 +287,22 @@ fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_DIR)/$$t- $(FUZZ_DIR)/corpus-$$t tests/fuzz/corpus/$$t; \
+	done
+
+# A short run of every target (make check): FUZZ_SMOKE_SECONDS each, from the
+# seed corpus, new inputs to a throwaway folder.
+FUZZ_SMOKE_SECONDS ?= 8
+fuzz-smoke: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf $(FUZZ_DIR)/smoke-$$t; mkdir -p $(FUZZ_DIR)/smoke-$$t; \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) -max_len=4096 \
+			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_DIR)/$$t- $(FUZZ_DIR)/smoke-$$t tests/fuzz/corpus/$$t \
+			> $(FUZZ_DIR)/smoke-$$t.log 2>&1 || { tail -n 40 $(FUZZ_DIR)/smoke-$$t.log; \
+			echo "fuzz: $$t failed (log: $(FUZZ_DIR)/smoke-$$t.log)"; exit 1; }; \
+		printf 'fuzz: %-7s %s runs in %s s, no crash\n' $$t \
+			"$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/smoke-$$t.log)" \
+			$(FUZZ_SMOKE_SECONDS); \
 	done
 
 install: all
