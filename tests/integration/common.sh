@@ -61,3 +61,70 @@ agg_dump_log() {
     echo "--- log of $1 ---" >&2
     cat "$H_TMP/$1.log" >&2 || true
 }
+
+# The consumer of docs/election.md ("The consumer's rule"), written from the
+# rule, not from the code: per partition, in offset order, H = the largest
+# epoch of an event marked "elected":true so far; an elected event with an
+# epoch below H is dropped, any other event is kept (an event without the
+# mark counts as elected: the rule as it was before overrides were marked).
+# consumer_kept prints the numbers (the second ';' field of the key) of the
+# events kept on aggregatord.totals at k_BOOTSTRAP.
+consumer_kept() {
+    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%p\t%k\t%s\n' 2>/dev/null |
+        awk -F'\t' '{
+            elected = ($3 !~ /"elected":false/)
+            if (!match($3, /"epoch":[0-9]+/)) { print "no-epoch"; next }
+            ep = substr($3, RSTART + 8, RLENGTH - 8) + 0
+            if (elected) {
+                if (($1 in H) && ep < H[$1]) next
+                if (!($1 in H) || ep > H[$1]) H[$1] = ep
+            }
+            split($2, f, ";"); print f[2]
+        }'
+}
+kept_all() {	# FROM TO: the consumer kept every number FROM..TO
+    [ "$(consumer_kept | sort -un | awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b' | wc -l)" = $(( $2 - $1 + 1 )) ]
+}
+missing() {	# FROM TO: numbers the consumer did not keep (for messages)
+    consumer_kept | sort -un | awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b' |
+        awk -v a="$1" -v b="$2" 'BEGIN { e = a } { while (e < $1) { printf "%d ", e; e++ } e = $1 + 1 } END { while (e <= b) { printf "%d ", e; e++ } }' | head -c 200
+}
+
+# ---- the sweep tests' MariaDB side ----
+# sweep_find_schema: sets SCHEMA to FreeRADIUS's MySQL schema.sql (package
+# freeradius-config), or fails the test.
+sweep_find_schema() {
+    SCHEMA=$(ls /etc/freeradius/3.0/mods-config/sql/main/mysql/schema.sql 2>/dev/null || \
+             find / -path '*/mods-config/sql/main/mysql/schema.sql' 2>/dev/null | head -n 1)
+    [ -n "$SCHEMA" ] || h_fail "FreeRADIUS's schema.sql not found (package freeradius-config)"
+}
+# load_schema NAME...: a fresh `radius` database with FreeRADIUS's schema on each.
+load_schema() {
+    local n
+    for n in "$@"; do
+        h_mysql "$n" -e "DROP DATABASE IF EXISTS radius; CREATE DATABASE radius"
+        h_mysql "$n" radius < "$SCHEMA"
+    done
+}
+# Q NAME SQL: the rows of one query on NAME's radius database, tab-separated.
+Q() { local n=$1; shift; h_mysql "$n" radius -N -B -e "$*"; }
+# sweep_conf FILE EXTRA MEMBER...: a config sweeping MEMBERs into ms (ports
+# from lib.sh), stale_after 3600, batch 3; EXTRA is put in as is ("" for none).
+sweep_conf() {
+    local f=$1 extra=$2 first=1 m p
+    shift 2
+    {
+        echo "node = { name = \"sw\"; state_dir = \"$H_TMP/state\"; };"
+        [ -z "$extra" ] || echo "$extra"
+        echo "sweep = { stale_after = 3600; batch = 3; timeout = 5;"
+        echo "  master = { host = \"127.0.0.1\"; port = $ms_PORT; user = \"root\"; };"
+        echo "  members = ("
+        for m in "$@"; do
+            p=$(eval echo "\$${m}_PORT")
+            [ $first = 1 ] || echo ","
+            first=0
+            echo "    { name = \"$m\"; host = \"127.0.0.1\"; port = $p; user = \"root\"; }"
+        done
+        echo "  ); };"
+    } > "$f"
+}

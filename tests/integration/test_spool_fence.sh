@@ -42,31 +42,7 @@ send() {	# NODE FROM TO
     seq "$2" "$3" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send 127.0.0.1 "${UPORT[$1]}"
 }
 metric_ge() { [ "$(agg_metric "$1" "$2")" -ge "$3" ] 2>/dev/null; }
-# The consumer of docs/election.md, written from the rule (as in
-# test_election.sh): per partition, in offset order, H = the largest epoch
-# of an event marked "elected":true so far; an elected event with an epoch
-# below H is dropped, any other is kept (no mark counts as elected).
-# Prints the numbers of the events kept.
-consumer_kept() {
-    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%p\t%k\t%s\n' 2>/dev/null |
-        awk -F'\t' '{
-            elected = ($3 !~ /"elected":false/)
-            if (!match($3, /"epoch":[0-9]+/)) { print "no-epoch"; next }
-            ep = substr($3, RSTART + 8, RLENGTH - 8) + 0
-            if (elected) {
-                if (($1 in H) && ep < H[$1]) next
-                if (!($1 in H) || ep > H[$1]) H[$1] = ep
-            }
-            split($2, f, ";"); print f[2]
-        }'
-}
-kept_all() {	# FROM TO: the consumer kept every number FROM..TO
-    [ "$(consumer_kept | sort -un | awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b' | wc -l)" = $(( $2 - $1 + 1 )) ]
-}
-missing() {	# FROM TO: numbers the consumer did not keep (for messages)
-    consumer_kept | sort -un | awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b' |
-        awk -v a="$1" -v b="$2" 'BEGIN { e = a } { while (e < $1) { printf "%d ", e; e++ } e = $1 + 1 } END { while (e <= b) { printf "%d ", e; e++ } }' | head -c 200
-}
+# consumer_kept, kept_all, missing: the documented consumer (common.sh).
 topic_has_all() {	# FROM TO: every number FROM..TO is on the topic (kept or not)
     [ "$(kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\n' 2>/dev/null |
         cut -d';' -f2 | sort -un | awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b' | wc -l)" = $(( $2 - $1 + 1 )) ]

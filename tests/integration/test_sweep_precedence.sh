@@ -28,32 +28,11 @@ set -euo pipefail
 h_init
 trap 'rc=$?; [ $rc -eq 0 ] || { for f in "$H_TMP"/once*.log "$H_TMP"/race.log "$H_TMP"/d.log; do [ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done; }; h_cleanup' EXIT
 
-SCHEMA=$(ls /etc/freeradius/3.0/mods-config/sql/main/mysql/schema.sql 2>/dev/null || \
-         find / -path '*/mods-config/sql/main/mysql/schema.sql' 2>/dev/null | head -n 1)
-[ -n "$SCHEMA" ] || h_fail "FreeRADIUS's schema.sql not found (package freeradius-config)"
+sweep_find_schema
 h_start_mariadb m1 m2 ms
 h_start_kafka k aggregatord.radacct
-load_schema() { for n in "$@"; do h_mysql "$n" -e "DROP DATABASE IF EXISTS radius; CREATE DATABASE radius"; h_mysql "$n" radius < "$SCHEMA"; done; }
-Q() { local n=$1; shift; h_mysql "$n" radius -N -B -e "$*"; }
 
-conf() {	# FILE MEMBER...
-    local f=$1; shift
-    {
-        echo "node = { name = \"sw\"; state_dir = \"$H_TMP/state\"; };"
-        echo "kafka = { enabled = true; brokers = \"$k_BOOTSTRAP\"; properties = [ \"message.timeout.ms=5000\" ]; };"
-        echo "sweep = { stale_after = 3600; batch = 3; timeout = 5;"
-        echo "  master = { host = \"127.0.0.1\"; port = $ms_PORT; user = \"root\"; };"
-        echo "  members = ("
-        local first=1 m p
-        for m in "$@"; do
-            p=$(eval echo "\$${m}_PORT")
-            [ $first = 1 ] || echo ","
-            first=0
-            echo "    { name = \"$m\"; host = \"127.0.0.1\"; port = $p; user = \"root\"; }"
-        done
-        echo "  ); };"
-    } > "$f"
-}
+conf() { local f=$1; shift; sweep_conf "$f" "kafka = { enabled = true; brokers = \"$k_BOOTSTRAP\"; properties = [ \"message.timeout.ms=5000\" ]; };" "$@"; }	# FILE MEMBER...
 conf "$H_TMP/both.conf" m1 m2
 conf "$H_TMP/m1.conf" m1
 conf "$H_TMP/m2.conf" m2

@@ -18,12 +18,8 @@ set -euo pipefail
 h_init
 trap 'rc=$?; [ $rc -eq 0 ] || { cat "$H_TMP"/once*.log "$H_TMP"/d.log >&2 2>/dev/null || true; }; h_cleanup' EXIT
 
-SCHEMA=$(ls /etc/freeradius/3.0/mods-config/sql/main/mysql/schema.sql 2>/dev/null || \
-         find / -path '*/mods-config/sql/main/mysql/schema.sql' 2>/dev/null | head -n 1)
-[ -n "$SCHEMA" ] || h_fail "FreeRADIUS's schema.sql not found (package freeradius-config)"
+sweep_find_schema
 h_start_mariadb m1 ms
-load_schema() { for n in "$@"; do h_mysql "$n" -e "DROP DATABASE IF EXISTS radius; CREATE DATABASE radius"; h_mysql "$n" radius < "$SCHEMA"; done; }
-Q() { local n=$1; shift; h_mysql "$n" radius -N -B -e "$*"; }
 
 hport=$(h_free_port tcp)
 cat > "$H_TMP/sw.conf" <<EOF

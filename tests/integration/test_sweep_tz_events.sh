@@ -25,9 +25,7 @@ set -euo pipefail
 h_init
 trap 'rc=$?; [ $rc -eq 0 ] || { [ -f "$H_TMP/d.log" ] && { echo "--- d.log" >&2; cat "$H_TMP/d.log" >&2; }; }; h_cleanup' EXIT
 
-SCHEMA=$(ls /etc/freeradius/3.0/mods-config/sql/main/mysql/schema.sql 2>/dev/null || \
-         find / -path '*/mods-config/sql/main/mysql/schema.sql' 2>/dev/null | head -n 1)
-[ -n "$SCHEMA" ] || h_fail "FreeRADIUS's schema.sql not found (package freeradius-config)"
+sweep_find_schema
 h_start_mariadb --server-arg=--default-time-zone=-05:00 m1
 h_start_mariadb --server-arg=--default-time-zone=+02:00 ms
 h_start_kafka k aggregatord.radacct
@@ -35,7 +33,6 @@ for n in m1 ms; do
     h_mysql "$n" -e "CREATE DATABASE radius"
     h_mysql "$n" radius < "$SCHEMA"
 done
-Q() { local n=$1; shift; h_mysql "$n" radius -N -B -e "$*"; }
 [ "$(Q m1 "SELECT TIMESTAMPDIFF(MINUTE, UTC_TIMESTAMP(), NOW())")" = -300 ] || h_fail "m1 is not at UTC-05:00"
 [ "$(Q ms "SELECT TIMESTAMPDIFF(MINUTE, UTC_TIMESTAMP(), NOW())")" = 120 ] || h_fail "master is not at UTC+02:00"
 
