@@ -39,9 +39,13 @@ struct jw {
 	bool more[JSON_MAX_DEPTH + 1];	/* the container at this depth has an element */
 	bool arr[JSON_MAX_DEPTH + 1];	/* ... and is an array */
 	bool after_key;			/* a key was written: the value needs no comma */
+	int base;			/* depth jw_end never closes (1 for jw_init_members) */
 };
 
 void jw_init(struct jw *w, struct buf *b);
+/* The members of an object whose braces another writes (an event body the
+ * publish path wraps in its head): no '{' now, and none closes it. */
+void jw_init_members(struct jw *w, struct buf *b);
 void jw_obj(struct jw *w);		/* { as the next value */
 void jw_arr(struct jw *w);		/* [ as the next value */
 void jw_end(struct jw *w);		/* close the innermost */
@@ -53,6 +57,8 @@ void jw_u64(struct jw *w, unsigned long long v);
 void jw_f64(struct jw *w, double v);	/* shortest exact text; NaN and infinities as null */
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
+/* A number already in JSON's syntax as text (an integer column, a key field). */
+void jw_num_text(struct jw *w, const char *s, size_t n);
 /* A value written by the caller straight into w->b after this call (e.g. a
  * module's own status object): the writer places the comma before it. */
 void jw_raw_next(struct jw *w);

@@ -156,7 +156,8 @@ bool ra_seen_mark(struct ra_seen *s, const char *uid, size_t len, const struct r
  * the same instants as UNIX seconds from r->t (null when the DATETIME is
  * NULL or has no UNIX time), which need no time zone to read.
  */
-void ra_json_members(const struct ra_row *r, struct buf *b);
+struct jw;
+void ra_json_members(const struct ra_row *r, struct jw *w);
 
 /* ---- the table's unique indexes (checked at every connect) ---- */
 

@@ -53,6 +53,12 @@ void jw_init(struct jw *w, struct buf *b)
 	*w = (struct jw){ .b = b };
 }
 
+void jw_init_members(struct jw *w, struct buf *b)
+{
+	*w = (struct jw){ .b = b, .depth = 1 };
+	w->base = 1;
+}
+
 /* Before a value: the comma after the previous element of the container. */
 static void jw_value(struct jw *w)
 {
@@ -87,7 +93,7 @@ void jw_arr(struct jw *w)
 
 void jw_end(struct jw *w)
 {
-	if (w->depth == 0)
+	if (w->depth <= w->base)
 		return;
 	buf_addc(w->b, w->arr[w->depth] ? ']' : '}');
 	w->depth--;
@@ -154,6 +160,12 @@ void jw_null(struct jw *w)
 {
 	jw_value(w);
 	buf_adds(w->b, "null");
+}
+
+void jw_num_text(struct jw *w, const char *s, size_t n)
+{
+	jw_value(w);
+	buf_add(w->b, s, n);
 }
 
 void jw_raw_next(struct jw *w)

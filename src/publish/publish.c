@@ -399,8 +399,9 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 		return 0;
 	}
 	struct buf nj = BUF_INIT;
-	buf_adds(&nj, "\"node\":");
-	json_add_str(&nj, cfg->node.name);
+	struct jw w;
+	jw_init_members(&w, &nj);
+	jw_kv_str(&w, "node", cfg->node.name);
 	pub.node_json = buf_detach(&nj, NULL);
 	snprintf(pub.spool_dir, sizeof(pub.spool_dir), "%s/spool", cfg->node.state_dir);
 	if (!pub.node_json || make_dir(pub.spool_dir) < 0)

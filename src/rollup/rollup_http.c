@@ -32,20 +32,24 @@ void rollup_http(void *job, struct http_req *req)
 	if (rest[13] == '\0') {
 		char *idx = rollup_read_index(r->usage_dir, hour);
 		struct buf b = BUF_INIT;
-		buf_addf(&b, "{\"hour\":\"%s\",\"complete\":%s,\"accounts\":[", hourtxt,
-			 rollup_hour_done(r->usage_dir, hour) ? "true" : "false");
-		int k = 0;
+		struct jw w;
+		jw_init(&w, &b);
+		jw_obj(&w);
+		jw_kv_str(&w, "hour", hourtxt);
+		jw_kv_bool(&w, "complete", rollup_hour_done(r->usage_dir, hour));
+		jw_key(&w, "accounts");
+		jw_arr(&w);
 		for (char *line = idx; line && *line;) {
 			char *nl = strchr(line, '\n');
 			if (nl)
 				*nl = '\0';
-			if (*line && !rollup_check_name(line)) {
-				buf_adds(&b, k++ ? "," : "");
-				json_add_str(&b, line);
-			}
+			if (*line && !rollup_check_name(line))
+				jw_str(&w, line);
 			line = nl ? nl + 1 : NULL;
 		}
-		buf_adds(&b, "]}\n");
+		jw_end(&w);
+		jw_end(&w);
+		buf_addc(&b, '\n');
 		free(idx);
 		if (!idx) {
 			buf_release(&b);

@@ -14,6 +14,7 @@
  * A master keeps each location's copy under <state_dir>/locations/<name>/
  * (same layout, with its own .done markers; rollup_master.c).
  */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,18 +88,26 @@ static void publish_summary(struct rollup *r, const struct usage_hour *h)
 	char ht[64];
 	rollup_hour_text(ht, sizeof(ht), h->hour_start);
 	struct buf b = BUF_INIT;
-	buf_adds(&b, "\"account\":");
-	json_add_str(&b, h->account);
-	buf_addf(&b, ",\"hour\":\"%s\",\"hour_start\":%lld,\"role\":\"%s\",\"complete\":%s,\"locations\":[",
-		 ht, (long long)h->hour_start, r->role == ROLLUP_MASTER ? "master" : "location",
-		 h->complete ? "true" : "false");
-	for (size_t i = 0; i < h->nlocations; i++) {
-		buf_adds(&b, i ? "," : "");
-		json_add_str(&b, h->locations[i]);
-	}
-	buf_addf(&b, "],\"vms\":%zu,\"mem_mib_mean_sum\":%.3f,\"cpu_seconds\":%.3f,\"io_read\":%llu,"
-		 "\"io_write\":%llu,\"net_tx_bytes\":%llu,\"net_rx_bytes\":%llu",
-		 h->nvms, mem, cpu, rd, wr, tx, rx);
+	struct jw w;
+	jw_init_members(&w, &b);
+	jw_kv_str(&w, "account", h->account);
+	jw_kv_str(&w, "hour", ht);
+	jw_kv_i64(&w, "hour_start", (long long)h->hour_start);
+	jw_kv_str(&w, "role", r->role == ROLLUP_MASTER ? "master" : "location");
+	jw_kv_bool(&w, "complete", h->complete);
+	jw_key(&w, "locations");
+	jw_arr(&w);
+	for (size_t i = 0; i < h->nlocations; i++)
+		jw_str(&w, h->locations[i]);
+	jw_end(&w);
+	jw_kv_u64(&w, "vms", h->nvms);
+	/* to the thousandth, as the event always gave them */
+	jw_kv_f64(&w, "mem_mib_mean_sum", round(mem * 1000) / 1000);
+	jw_kv_f64(&w, "cpu_seconds", round(cpu * 1000) / 1000);
+	jw_kv_u64(&w, "io_read", rd);
+	jw_kv_u64(&w, "io_write", wr);
+	jw_kv_u64(&w, "net_tx_bytes", tx);
+	jw_kv_u64(&w, "net_rx_bytes", rx);
 	char key[256];
 	snprintf(key, sizeof(key), "%s;%s", h->account, ht);
 	if (!b.oom)

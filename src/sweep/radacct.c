@@ -7,6 +7,7 @@
 #include "radacct.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -201,28 +202,28 @@ void ra_sql_rows(struct buf *b, const char *table, size_t n)
 	buf_addc(b, ')');
 }
 
-void ra_json_members(const struct ra_row *r, struct buf *b)
+void ra_json_members(const struct ra_row *r, struct jw *w)
 {
 	for (int c = 0; c < RA_NCOLS; c++) {
-		buf_adds(b, c ? ",\"" : "\"");
-		buf_adds(b, ra_col_names[c]);
-		buf_add(b, "\":", 2);
+		jw_key(w, ra_col_names[c]);
 		if (r->null[c])
-			buf_adds(b, "null");
+			jw_null(w);
 		else if ((c == RA_ACCTINTERVAL || c == RA_ACCTSESSIONTIME ||
 			  c == RA_ACCTINPUTOCTETS || c == RA_ACCTOUTPUTOCTETS) && r->len[c] &&
 			 strspn(r->v[c], "-0123456789") == r->len[c])
-			buf_add(b, r->v[c], r->len[c]);
+			jw_num_text(w, r->v[c], r->len[c]);
 		else
-			json_add_strn(b, r->v[c], r->len[c]);
+			jw_strn(w, r->v[c], r->len[c]);
 	}
 	for (int t = 0; t < RA_NTIMES; t++) {
 		enum ra_col c = ra_time_cols[t];
-		buf_addf(b, ",\"%s_ts\":", ra_col_names[c]);
+		char key[64];
+		snprintf(key, sizeof(key), "%s_ts", ra_col_names[c]);
+		jw_key(w, key);
 		if (r->null[c] || r->t[t] == RA_T_NONE)
-			buf_adds(b, "null");
+			jw_null(w);
 		else
-			buf_addf(b, "%lld", r->t[t]);
+			jw_i64(w, r->t[t]);
 	}
 }
 

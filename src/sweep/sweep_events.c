@@ -29,14 +29,12 @@ static void publish_row(const char *member, const struct ra_row *r, const char *
 {
 	struct buf b = BUF_INIT;
 	buf_grow(&b, 2048);	/* one allocation for the usual row */
-	buf_adds(&b, "\"event\":");
-	json_add_str(&b, what);
-	if (member) {
-		buf_adds(&b, ",\"member\":");
-		json_add_str(&b, member);
-	}
-	buf_addc(&b, ',');
-	ra_json_members(r, &b);
+	struct jw w;
+	jw_init_members(&w, &b);
+	jw_kv_str(&w, "event", what);
+	if (member)
+		jw_kv_str(&w, "member", member);
+	ra_json_members(r, &w);
 	if (!b.oom)
 		publish_event("radacct", r->v[RA_ACCTUNIQUEID], r->len[RA_ACCTUNIQUEID], b.data, b.len);
 	buf_release(&b);

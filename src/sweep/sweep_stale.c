@@ -134,10 +134,12 @@ int sw_close_stale(struct sweep *sw, bool once, char *err, size_t len)
 			log_error("sweep: master: %s; the stale-closed events carry only the session ids", perr);
 			for (size_t i = 0; i < n; i++) {
 				struct buf b = BUF_INIT;
-				buf_adds(&b, "\"event\":\"stale-closed\",\"acctuniqueid\":");
-				json_add_strn(&b, ids[i], idl[i]);
-				buf_adds(&b, ",\"acctterminatecause\":");
-				json_add_str(&b, sw->stale_cause);
+				struct jw w;
+				jw_init_members(&w, &b);
+				jw_kv_str(&w, "event", "stale-closed");
+				jw_key(&w, "acctuniqueid");
+				jw_strn(&w, ids[i], idl[i]);
+				jw_kv_str(&w, "acctterminatecause", sw->stale_cause);
 				if (!b.oom)
 					publish_event("radacct", ids[i], idl[i], b.data, b.len);
 				buf_release(&b);

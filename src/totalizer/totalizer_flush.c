@@ -149,15 +149,22 @@ static void publish_inflight(struct totalizer *tz, uint64_t interval_start_ms, i
 		const char *k = tally_key(t, e);
 		const char *ts = memrchr(k, ';', e->key_len);
 		buf_reset(&b);
-		buf_adds(&b, "\"prefix\":");
-		json_add_strn(&b, k, e->f.prefix_len);
-		buf_adds(&b, ",\"matched\":");
-		json_add_strn(&b, k + e->f.matched_off, e->f.matched_len);
-		buf_adds(&b, ",\"source\":");
-		json_add_strn(&b, k + e->f.source_off, e->f.source_len);
-		buf_addf(&b, ",\"start_ts\":%.*s,\"delta\":%lld,\"interval_start_ms\":%llu,\"flush_ms\":%d",
-			 ts ? (int)(e->key_len - (size_t)(ts + 1 - k)) : 1, ts ? ts + 1 : "0",
-			 (long long)e->delta, (unsigned long long)interval_start_ms, flush_ms);
+		struct jw w;
+		jw_init_members(&w, &b);
+		jw_key(&w, "prefix");
+		jw_strn(&w, k, e->f.prefix_len);
+		jw_key(&w, "matched");
+		jw_strn(&w, k + e->f.matched_off, e->f.matched_len);
+		jw_key(&w, "source");
+		jw_strn(&w, k + e->f.source_off, e->f.source_len);
+		jw_key(&w, "start_ts");	/* the key's own digits */
+		if (ts)
+			jw_num_text(&w, ts + 1, e->key_len - (size_t)(ts + 1 - k));
+		else
+			jw_i64(&w, 0);
+		jw_kv_i64(&w, "delta", (long long)e->delta);
+		jw_kv_u64(&w, "interval_start_ms", interval_start_ms);
+		jw_kv_i64(&w, "flush_ms", flush_ms);
 		if (!b.oom)
 			publish_event("totals", k, e->key_len, b.data, b.len);
 	}

@@ -108,9 +108,14 @@ h_signal a HUP
 h_wait_until 10 agg_metric_is a aggregatord_http_connections_max 16 || h_fail "cap 16 not applied"
 dls=()
 for i in $(seq 1 16); do
-    curl -s --limit-rate 100k -o /dev/null "$url" &
+    curl -s --limit-rate 100k -o "$H_TMP/busy$i" "$url" &
     dls+=($!)
 done
+# Probe only once every download is being answered (bytes arrived): a probe
+# that comes while one of them still waits for its request to be read makes
+# room by closing that one, as the cap is meant to.
+all_busy() { for i in $(seq 1 16); do [ -s "$H_TMP/busy$i" ] || return 1; done; }
+h_wait_until 30 all_busy || h_fail "the 16 downloads did not all start"
 is503() { [ "$(code "$a_URL/healthz")" = 503 ]; }
 h_wait_until 10 is503 || st=$(code "$a_URL/healthz")
 for p in "${dls[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done

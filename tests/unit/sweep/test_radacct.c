@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "json.h"
 #include "radacct.h"
 #include "suites.h"
 
@@ -251,7 +252,9 @@ START_TEST(json_times)
 	set(&r, RA_ACCTUPDATETIME, "0000-00-00 00:00:00");
 	r.t[RA_T_UPDATE] = RA_T_NONE;
 	struct buf b = BUF_INIT;
-	ra_json_members(&r, &b);
+	struct jw w;
+	jw_init_members(&w, &b);
+	ra_json_members(&r, &w);
 	ck_assert_ptr_nonnull(strstr(b.data, "\"acctstarttime\":\"2026-03-01 12:00:00\""));
 	ck_assert_ptr_nonnull(strstr(b.data, ",\"acctstarttime_ts\":1772384400,\"acctupdatetime_ts\":null,"
 					     "\"acctstoptime_ts\":null"));
