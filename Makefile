@@ -361,6 +361,9 @@ man-lint: all $(BUILD)/cfg_keys
 # tests (`promtool test rules`), every example config passes `aggregatord -n`.
 kit-check: all
 	$(Q)tests/kit/check-completion.sh $(BUILD)
+	$(Q)promtool check rules contrib/prometheus/aggregatord.rules.yml
+	$(Q)cd contrib/prometheus && promtool test rules aggregatord.rules.test.yml
+	$(Q)tests/kit/check-examples.sh $(BUILD)
 
 clean:
 	rm -rf build build-san $(HARNESS_BINS)
