@@ -358,12 +358,14 @@ man-lint: all $(BUILD)/cfg_keys
 
 # The operator's kit (contrib/, conf/examples/): the bash completion answers
 # as it should, the alert rules pass `promtool check rules` and their unit
-# tests (`promtool test rules`), every example config passes `aggregatord -n`.
+# tests (`promtool test rules`), every example config passes `aggregatord -n`,
+# `make install` puts the man pages and the completion in place.
 kit-check: all
 	$(Q)tests/kit/check-completion.sh $(BUILD)
 	$(Q)promtool check rules contrib/prometheus/aggregatord.rules.yml
 	$(Q)cd contrib/prometheus && promtool test rules aggregatord.rules.test.yml
 	$(Q)tests/kit/check-examples.sh $(BUILD)
+	$(Q)tests/kit/check-install-kit.sh $(BUILD)
 
 clean:
 	rm -rf build build-san $(HARNESS_BINS)
