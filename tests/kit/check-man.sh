@@ -59,6 +59,11 @@ for r in $(sed -n 's/^  role \([a-z|]*\) .*/\1/p' <<<"$help" | tr '|' ' '); do
     grep -qE -- "Cm .*\b$r\b" "$ctl1" || miss "$ctl1 lacks the role '$r'"
 done
 
+# aggregatorctl --version, as the page says: "aggregatorctl VERSION", exit 0.
+version=$(sed -n 's/^VERSION *:= *//p' Makefile)
+out=$("$ctl" --version) || miss "aggregatorctl --version exited $?"
+[ "$out" = "aggregatorctl $version" ] || miss "aggregatorctl --version printed '$out', not 'aggregatorctl $version'"
+
 # --- aggregatord(8) ---
 d8=man/aggregatord.8
 dopts=$("$build/aggregatord" --help | grep -oE '(^|[][ |,])--?[A-Za-z][A-Za-z-]*' | sed 's/^[][ |,]//' | sort -u)
