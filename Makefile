@@ -7,7 +7,10 @@
 #   make fuzz-smoke      a short run of every fuzz target (part of make check)
 #   make fuzz            fuzz the parsers that read files and the network (clang,
 #                        libFuzzer): FUZZ_SECONDS each
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (also the man pages, MANDIR=,
+#                        and the bash completion, BASHCOMPDIR=)
+#   make man-lint        mandoc -Tlint, and the man pages hold every key and option
+#   make kit-check       the operator's kit: completion, alert rules, example configs
 #   make SANITIZE=address,undefined check    (separate build dir)
 #   make V=1             show the commands
 
@@ -143,7 +146,8 @@ $(UNIT_SRCS:%.c=$(BUILD)/%.o): CPPFLAGS += -Itests/unit
 HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast \
                 tests/harness/faultproxy tests/harness/hflood
 
-.PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz fuzz-smoke
+.PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz fuzz-smoke \
+	install-man uninstall-man man-lint kit-check
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -188,6 +192,12 @@ $(BUILD)/influx_cli: $(BUILD)/tests/harness/influx_cli.o $(LIB)
 $(BUILD)/usage_cli: $(BUILD)/tests/harness/usage_cli.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Every config key the code accepts, one path a line (the man page test):
+# linked with --wrap to see the nested tables the jobs keep static.
+$(BUILD)/cfg_keys: $(BUILD)/tests/harness/cfg_keys.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -Wl,--wrap=cfg_parse_section,--wrap=cfg_parse_list -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/bench_core: $(BUILD)/bench/bench_core.o $(LIB)
 	$(call msg,LD,$@)
@@ -234,6 +244,7 @@ check: deps
 	$(Q)scripts/check-includes.sh
 	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN) $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli
 	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory man-lint kit-check
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory integration
 
@@ -317,6 +328,44 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/aggregatord $(DESTDIR)$(BINDIR)/aggregatorctl \
 		$(DESTDIR)$(UNITDIR)/aggregatord.service
+
+# ---- man pages and bash completion: installed with `make install` ----
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+MAN_PAGES   := man/aggregatorctl.1 man/aggregatord.conf.5 man/aggregatord.8
+
+install: install-man
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 man/aggregatorctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/aggregatord.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/aggregatord.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 contrib/bash-completion/aggregatorctl $(DESTDIR)$(BASHCOMPDIR)/aggregatorctl
+
+uninstall: uninstall-man
+uninstall-man:
+	rm -f $(DESTDIR)$(MANDIR)/man1/aggregatorctl.1 $(DESTDIR)$(MANDIR)/man5/aggregatord.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/aggregatord.8 $(DESTDIR)$(BASHCOMPDIR)/aggregatorctl
+
+# The man pages: mandoc's lint (warnings and worse; "referenced manual not
+# found" is a style note that depends on what this machine has installed),
+# then every config key, aggregatorctl command and option, and aggregatord
+# option must be in them (tests/kit/check-man.sh).
+man-lint: all $(BUILD)/cfg_keys
+	$(Q)mandoc -Tlint -Wwarning $(MAN_PAGES)
+	$(Q)tests/kit/check-man.sh $(BUILD)
+
+# The operator's kit (contrib/, conf/examples/): the bash completion answers
+# as it should, the alert rules pass `promtool check rules` and their unit
+# tests (`promtool test rules`), every example config passes `aggregatord -n`,
+# `make install` puts the man pages and the completion in place.
+kit-check: all
+	$(Q)tests/kit/check-completion.sh $(BUILD)
+	$(Q)promtool check rules contrib/prometheus/aggregatord.rules.yml
+	$(Q)cd contrib/prometheus && promtool test rules aggregatord.rules.test.yml
+	$(Q)tests/kit/check-examples.sh $(BUILD)
+	$(Q)tests/kit/check-install-kit.sh $(BUILD)
 
 clean:
 	rm -rf build build-san $(HARNESS_BINS)

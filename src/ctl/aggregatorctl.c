@@ -24,6 +24,10 @@
 #include "json.h"
 #include "role.h"
 
+#ifndef AGG_VERSION
+#define AGG_VERSION "dev"
+#endif
+
 struct ctl {
 	char url[512];		/* base URL, no trailing slash */
 	char *token;		/* malloc'd or NULL */
@@ -50,7 +54,8 @@ static void usage(FILE *f)
 		"  -s URL     the daemon's HTTP API (default: http.listen of the config file)\n"
 		"  -t TOKEN   bearer token (default: $AGGREGATORD_TOKEN or http.token of the config)\n"
 		"  -c FILE    config file to read those from (default %s)\n"
-		"  -T MS      timeout in milliseconds (default 5000)\n",
+		"  -T MS      timeout in milliseconds (default 5000)\n"
+		"  -V, --version  print the version\n",
 		CONFIG_DEFAULT_FILE);
 }
 
@@ -466,9 +471,10 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	while ((opt = getopt_long(argc, argv, "+s:t:c:T:jh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:t:c:T:jhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': s = optarg; break;
 		case 't': t = optarg; break;
@@ -476,6 +482,7 @@ int main(int argc, char **argv)
 		case 'T': c.timeout_ms = atoi(optarg); break;
 		case 'j': c.json = true; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("aggregatorctl %s\n", AGG_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
