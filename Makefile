@@ -91,6 +91,7 @@ TOTALIZER_SRCS := \
 	src/totalizer/totalizer.c \
 	src/totalizer/totalizer_rx.c \
 	src/totalizer/totalizer_flush.c \
+	src/totalizer/totalizer_held.c \
 	src/totalizer/totalizer_http.c \
 	src/totalizer/totalizer_test_rules.c \
 	src/totalizer/rules.c \
