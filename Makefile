@@ -142,7 +142,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_BIN := $(BUILD)/check_unit
 $(UNIT_SRCS:%.c=$(BUILD)/%.o): CPPFLAGS += -Itests/unit
 HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast \
-                tests/harness/faultproxy tests/harness/hflood
+                tests/harness/faultproxy tests/harness/hflood tests/harness/syncwatch.so
 
 .PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz fuzz-smoke
 all: $(DAEMON) $(CTL)
@@ -214,6 +214,10 @@ tests/harness/hflood: tests/harness/hflood.c
 tests/harness/faultproxy: tests/harness/faultproxy.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+
+tests/harness/syncwatch.so: tests/harness/syncwatch.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -shared -fPIC -o $@ $< -ldl
 
 # The synthetic log source and load generator, shared by tests and bench.
 tests/harness/udp_blast: bench/udp_blast.c
