@@ -94,6 +94,7 @@ TOTALIZER_SRCS := \
 	src/totalizer/totalizer.c \
 	src/totalizer/totalizer_rx.c \
 	src/totalizer/totalizer_flush.c \
+	src/totalizer/totalizer_held.c \
 	src/totalizer/totalizer_http.c \
 	src/totalizer/totalizer_test_rules.c \
 	src/totalizer/rules.c \
@@ -144,7 +145,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_BIN := $(BUILD)/check_unit
 $(UNIT_SRCS:%.c=$(BUILD)/%.o): CPPFLAGS += -Itests/unit
 HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast \
-                tests/harness/faultproxy tests/harness/hflood
+                tests/harness/faultproxy tests/harness/hflood tests/harness/syncwatch.so
 
 .PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz fuzz-smoke \
 	install-man uninstall-man man-lint kit-check
@@ -223,6 +224,10 @@ tests/harness/hflood: tests/harness/hflood.c
 tests/harness/faultproxy: tests/harness/faultproxy.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+
+tests/harness/syncwatch.so: tests/harness/syncwatch.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -shared -fPIC -o $@ $< -ldl
 
 # The synthetic log source and load generator, shared by tests and bench.
 tests/harness/udp_blast: bench/udp_blast.c

@@ -74,7 +74,9 @@ struct publisher {
 	size_t spool_bytes_cur;
 	char spool_cur[PATH_MAX];
 	uint64_t spool_seq;
-	bool spool_dirty;
+	bool spool_dirty;		/* records written since the last spool_sync() */
+	bool spool_dir_dirty;		/* the file is new: the directory needs an fsync */
+	uint64_t spool_unsynced;	/* records written, not yet synced nor counted */
 	_Atomic bool replaying;
 	uint64_t ok_since_fail;		/* deliveries since the last failure */
 	bool any_failure;
@@ -95,9 +97,14 @@ static inline uint64_t mono_ms(void)
 
 /* ---- the spool (spool.c) ---- */
 
-/* Close the spool file being written (fdatasync'ed first if dirty). */
+/* Make what was appended durable: fdatasync the file, fsync the spool
+ * directory when the file is new, then count the records as spooled.  Once
+ * per drained burst of delivery reports. */
+void spool_sync(void);
+/* Close the spool file being written (spool_sync() first). */
 void spool_close(void);
-/* Append one failed event to the spool file being written (opened or rotated as needed). */
+/* Append one failed event to the spool file being written (opened or
+ * rotated as needed); it counts as spooled at the next spool_sync(). */
 void spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl);
 /* Oldest closed spool file, or "" (caller's buffer). */
 void spool_oldest(char *out, size_t len);

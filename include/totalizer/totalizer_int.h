@@ -5,6 +5,7 @@
  *                     metrics and status
  *   totalizer_rx.c    the sockets and the receive threads
  *   totalizer_flush.c the Redis script and the flusher thread
+ *   totalizer_held.c  held counts kept on disk across a stop (flusher)
  *   totalizer_http.c  GET /v1/totals and its query worker
  *   totalizer_test_rules.c  `aggregatord --test-rules` (MAX_RULES only)
  *
@@ -32,6 +33,8 @@
 #define MAX_LISTENERS 64
 #define RX_BUF 65536		/* bytes per datagram buffer (> largest UDP payload) */
 #define RX_TICK_MS 50		/* how often an idle rx thread looks around */
+#define CHUNK_KEYS 500		/* keys per idempotent Redis script call (one batch id) */
+#define HELD_ID_MAX 160		/* bytes of a batch id, with its NUL */
 
 struct job_env;
 struct http_req;
@@ -88,6 +91,22 @@ struct rule_total {			/* per rule name, over retired generations */
 	uint64_t matched, unmatched, keys_limit;
 };
 
+/* A chunk read back from a held-counts file: its batch id and its keys. */
+struct held_chunk {
+	char *id;			/* owned */
+	struct tally *t;		/* owned; at most CHUNK_KEYS keys */
+};
+
+/* One held-counts file read at start, waiting for Redis (flusher only). */
+struct held_file {
+	struct held_file *next;
+	char *path;			/* owned; removed once applied */
+	uint64_t interval_start_ms;	/* for the `totals` events, as at stop */
+	int flush_ms;
+	struct held_chunk *chunks;	/* owned */
+	size_t nchunks;
+};
+
 struct totalizer {
 	const struct job_env *env;	/* the daemon's loop and core settings (job.h) */
 	struct totalizer_cfg *cfg;	/* current section (owned by the config) */
@@ -120,9 +139,14 @@ struct totalizer {
 	uint64_t inflight_seq;		/* first chunk id of the in-flight batch */
 	uint64_t next_seq;
 	uint64_t boot_id;		/* µs at start: makes batch ids unique per run */
+	char *held_dir;			/* <state_dir>/totalizer: held counts kept at stop */
+	struct held_file *held;		/* files read at start, not yet applied, oldest first */
 
 	/* stats (written by the flusher, read by the loop) */
 	_Atomic uint64_t flushes, redis_errors, counted, pending_drops, pending_drop_keys, lost;
+	_Atomic uint64_t kept;		/* counts written to held-counts files at stop */
+	_Atomic uint64_t restored;	/* counts from held-counts files written to Redis */
+	_Atomic uint64_t held_refused;	/* held-counts files refused (links, FIFOs, torn, bad) */
 	_Atomic uint64_t last_flush_us, last_flush_wall;
 	_Atomic size_t pending_keys;
 	_Atomic bool redis_up;
@@ -153,6 +177,27 @@ void *rx_main(void *arg);			/* an rx thread; arg is its struct rx */
 /* totalizer_flush.c */
 
 void *flusher_main(void *arg);			/* the flusher thread; arg is the struct totalizer */
+/* The next chunk of t from *slot on, as every writer cuts a table (used
+ * slots in order, CHUNK_KEYS at a time): its entries in ents, their number
+ * returned (0 at the end).  Pure. */
+size_t chunk_next(const struct tally *t, size_t *slot, const struct tally_entry **ents);
+/* The batch id of this run's chunk seq, into out (HELD_ID_MAX bytes). */
+void chunk_id(const struct totalizer *tz, uint64_t seq, char *out, size_t len);
+
+/* totalizer_held.c (the flusher thread only) */
+
+/* At stop: write the in-flight batch (its chunks under the ids they were
+ * sent with) and pending (the next ids) to files under held_dir.  The
+ * counts that could not be kept (logged), else 0. */
+uint64_t held_save(struct totalizer *tz, uint64_t interval_start_ms, int flush_ms);
+/* At start: read every held-counts file into tz->held; a file that is not
+ * a regular file or does not parse is refused, logged, counted, left. */
+void held_load(struct totalizer *tz);
+/* hf (the head of tz->held) was applied: unlink it, fsync the directory,
+ * free it. */
+void held_done(struct totalizer *tz, struct held_file *hf);
+/* Free tz->held (the files stay on disk). */
+void held_free_all(struct totalizer *tz);
 
 /* totalizer_http.c */
 

@@ -332,10 +332,7 @@ static void serve(void)
 {
 	while (rd_kafka_poll(pub.rk, 0) > 0)
 		;
-	if (pub.spool_dirty && pub.spool_fd >= 0) {
-		fdatasync(pub.spool_fd);
-		pub.spool_dirty = false;
-	}
+	spool_sync();	/* the burst's spooled events on disk, then counted */
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg)

@@ -10,9 +10,17 @@
  * Spool format (docs/formats.md): files <state_dir>/spool/<ms>-<seq>.spool of
  * records "AGS1", u32 topic length, u32 key length, u32 value length,
  * u32 CRC-32 of topic+key+value (little endian), then the three byte
- * strings.  A file is fdatasync'ed after each batch of delivery reports and
- * removed once every record in it was delivered again.  A torn or corrupt
- * tail (a crash mid-write) ends the file's replay and is counted.
+ * strings.  A file is removed once every record in it was delivered again.
+ * A torn or corrupt tail (a crash mid-write) ends the file's replay and is
+ * counted.
+ *
+ * Durability: an event counts as spooled (aggregatord_publish_spooled_total)
+ * only once it is on disk, so that a power cut right after cannot take it:
+ * spool_append() writes the record, spool_sync() — run once per drained
+ * burst of delivery reports, and before a file is closed — fdatasyncs the
+ * file and, when the file is new, fsyncs the spool directory (its entry),
+ * and only then adds the burst's records to the count.  One sync per burst,
+ * not per event: a broker outage fails thousands of events at once.
  *
  * A spooled value is marked "elected":false (unelect.h), when it is written
  * and again when it is read (files of older releases): replayed late, under
@@ -33,6 +41,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "unelect.h"
 
@@ -71,12 +80,35 @@ static uint32_t rec_crc(const char *t, size_t tl, const char *k, size_t kl, cons
 	return (uint32_t)c;
 }
 
+void spool_sync(void)
+{
+	if (pub.spool_fd < 0 || !pub.spool_dirty)
+		return;
+	bool ok = true;
+	if (fdatasync(pub.spool_fd) < 0) {
+		ok = false;
+		log_error("publish: cannot fsync spool file '%s': %s; %llu event(s) in it may not survive "
+			  "a power cut", pub.spool_cur, strerror(errno), (unsigned long long)pub.spool_unsynced);
+	}
+	if (pub.spool_dir_dirty && fs_fsync_parent(pub.spool_cur) < 0) {
+		ok = false;
+		log_error("publish: cannot fsync the spool directory '%s': %s; spool file '%s' may not "
+			  "survive a power cut", pub.spool_dir, strerror(errno), pub.spool_cur);
+	}
+	if (ok)
+		pub.spool_dir_dirty = false;
+	/* counted even when a sync failed: the records are in the file and
+	 * will be replayed unless the machine loses power (logged above) */
+	atomic_fetch_add(&pub.spooled, pub.spool_unsynced);
+	pub.spool_unsynced = 0;
+	pub.spool_dirty = false;
+}
+
 void spool_close(void)
 {
 	if (pub.spool_fd < 0)
 		return;
-	if (pub.spool_dirty)
-		fdatasync(pub.spool_fd);
+	spool_sync();
 	close(pub.spool_fd);
 	pub.spool_fd = -1;
 	pub.spool_dirty = false;
@@ -96,6 +128,7 @@ void spool_append(const char *topic, const void *key, size_t kl, const void *val
 			 (unsigned long long)++pub.spool_seq % 1000000);
 		pub.spool_fd = open(pub.spool_cur, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		pub.spool_bytes_cur = 0;
+		pub.spool_dir_dirty = pub.spool_fd >= 0;	/* its entry: synced with its first records */
 		if (pub.spool_fd < 0) {
 			atomic_fetch_add(&pub.drop_disk, 1);
 			log_error("publish: cannot open spool file '%s': %s; event lost", pub.spool_cur,
@@ -133,7 +166,7 @@ void spool_append(const char *topic, const void *key, size_t kl, const void *val
 	}
 	pub.spool_bytes_cur += n;
 	pub.spool_dirty = true;
-	atomic_fetch_add(&pub.spooled, 1);
+	pub.spool_unsynced++;	/* counted as spooled by spool_sync() */
 }
 
 /* Oldest closed spool file, or "" (caller's buffer). */

@@ -349,9 +349,11 @@ static void *totalizer_create(const struct job_env *env, const void *cfgp)
 	pthread_mutex_init(&tz->mu, NULL);
 	pthread_cond_init(&tz->cv, NULL);
 	tz->node = strdup(env->node->name);
+	if (asprintf(&tz->held_dir, "%s/totalizer", env->node->state_dir) < 0)
+		tz->held_dir = NULL;
 	tz->pending = tally_new(TABLE_KEYS0);
 	tz->inflight = tally_new(TABLE_KEYS0);
-	if (!tz->node || !tz->pending || !tz->inflight || copy_redis(tz, env->redis) < 0)
+	if (!tz->node || !tz->held_dir || !tz->pending || !tz->inflight || copy_redis(tz, env->redis) < 0)
 		goto fail;
 	for (int i = 0; i < tz->nthreads; i++) {
 		struct rx *x = &tz->rx[i];
@@ -506,6 +508,7 @@ static void totalizer_destroy(void *job)
 	tally_free(tz->inflight);
 	redis_cfg_release(&tz->redis);
 	free(tz->node);
+	free(tz->held_dir);
 	pthread_cond_destroy(&tz->cv);
 	pthread_mutex_destroy(&tz->mu);
 	free(tz);
@@ -602,6 +605,15 @@ static void totalizer_metrics(void *job, struct buf *out)
 	prom_u64(out, "aggregatord_totalizer_queries_refused_total", tz->queries_refused);
 	prom_head(out, "aggregatord_totalizer_counted_total", "counter", "Counts acknowledged by Redis.");
 	prom_u64(out, "aggregatord_totalizer_counted_total", atomic_load(&tz->counted));
+	prom_head(out, "aggregatord_totalizer_kept_total", "counter",
+		  "Counts Redis could not take at stop, kept under state_dir/totalizer/.");
+	prom_u64(out, "aggregatord_totalizer_kept_total", atomic_load(&tz->kept));
+	prom_head(out, "aggregatord_totalizer_restored_total", "counter",
+		  "Counts kept at a stop, read back and written to Redis.");
+	prom_u64(out, "aggregatord_totalizer_restored_total", atomic_load(&tz->restored));
+	prom_head(out, "aggregatord_totalizer_held_files_refused_total", "counter",
+		  "Files under state_dir/totalizer/ refused: links, FIFOs, torn or corrupt.");
+	prom_u64(out, "aggregatord_totalizer_held_files_refused_total", atomic_load(&tz->held_refused));
 	prom_head(out, "aggregatord_totalizer_flushes_total", "counter", "Batches acknowledged by Redis.");
 	prom_u64(out, "aggregatord_totalizer_flushes_total", atomic_load(&tz->flushes));
 	prom_head(out, "aggregatord_totalizer_flush_duration_seconds", "gauge",

@@ -42,8 +42,8 @@
 #include "tally.h"
 #include "thread.h"
 
-#define CHUNK_KEYS 500		/* keys per idempotent Redis script call */
 #define BATCH_ID_TTL 3600	/* s a batch id is remembered in Redis (see docs/totalizer.md) */
+#define STOP_REDIS_MS 5000	/* ms Redis is given at stop before held counts go to disk */
 #define CHUNKS_PER_TRIP 20	/* chunks sent before their replies are read (bounds the write buffer) */
 
 /* ---- Redis ---- */
@@ -57,90 +57,167 @@ static const char flush_script[] =
 	"return 1\n";
 
 /*
- * Send the in-flight batch: one pipelined round trip of EVAL calls, chunk k
- * carrying batch id inflight_seq + k.  0 when every chunk is acknowledged
- * (applied now, or found applied before), -1 otherwise.
+ * The chunks of a table, as every writer cuts them: its used slots in slot
+ * order, CHUNK_KEYS at a time.  Fills ents from *slot on; the number of
+ * entries (0 at the end).  The in-flight batch is cut the same way when it
+ * is sent and when it is kept at stop, so a chunk id names the same keys
+ * and deltas in both.
+ */
+size_t chunk_next(const struct tally *t, size_t *slot, const struct tally_entry **ents)
+{
+	size_t n = 0;
+	while (*slot < t->cap && n < CHUNK_KEYS) {
+		if (t->slots[*slot].used)
+			ents[n++] = &t->slots[*slot];
+		(*slot)++;
+	}
+	return n;
+}
+
+void chunk_id(const struct totalizer *tz, uint64_t seq, char *out, size_t len)
+{
+	snprintf(out, len, "aggregatord:batch:%s:%llu:%llu", tz->node, (unsigned long long)tz->boot_id,
+		 (unsigned long long)seq);
+}
+
+/* One pipelined round trip of chunks: argument space for one EVAL, and the
+ * replies not read yet. */
+struct trip {
+	const char **argv;
+	size_t *argl;
+	char (*nums)[24];
+	size_t unread;
+};
+
+static int trip_init(struct trip *tr, char *err, size_t errlen)
+{
+	tr->argv = malloc((5 + 3 * CHUNK_KEYS) * sizeof(*tr->argv));	/* EVAL script n id keys ttl (delta ttl)... */
+	tr->argl = malloc((5 + 3 * CHUNK_KEYS) * sizeof(*tr->argl));
+	tr->nums = malloc((2 * CHUNK_KEYS + 2) * sizeof(*tr->nums));
+	tr->unread = 0;
+	if (tr->argv && tr->argl && tr->nums)
+		return 0;
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static void trip_release(struct trip *tr)
+{
+	free(tr->argv);
+	free(tr->argl);
+	free(tr->nums);
+}
+
+/* Read every reply still due.  0 when each chunk is acknowledged (applied
+ * now, or found applied before), -1 otherwise. */
+static int trip_read(struct trip *tr, redisContext *c, char *err, size_t errlen)
+{
+	for (; tr->unread; tr->unread--) {
+		redisReply *r = NULL;
+		if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
+			snprintf(err, errlen, "EVAL: %s", c->errstr[0] ? c->errstr : "no reply");
+			return -1;
+		}
+		bool bad = r->type == REDIS_REPLY_ERROR;
+		if (bad)
+			snprintf(err, errlen, "EVAL: %s", r->str);
+		freeReplyObject(r);
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Queue one chunk (batch id, entries of t) as one EVAL; the replies are
+ * read every CHUNKS_PER_TRIP chunks, so the write buffer holds a few
+ * thousand keys, not the whole batch.  On a failure the caller drops the
+ * connection (replies still unread with it) and retries under the same ids.
+ */
+static int trip_chunk(struct trip *tr, redisContext *c, const char *batch, const struct tally *t,
+		      const struct tally_entry *const *ents, size_t nkeys, char *err, size_t errlen)
+{
+	size_t a = 0, ni = 0;
+	tr->argv[a] = "EVAL"; tr->argl[a++] = 4;
+	tr->argv[a] = flush_script; tr->argl[a++] = sizeof(flush_script) - 1;
+	size_t numkeys_at = a++;
+	tr->argv[a] = batch; tr->argl[a++] = strlen(batch);
+	for (size_t i = 0; i < nkeys; i++) {	/* keys first, then their ARGV pairs */
+		tr->argv[a] = tally_key(t, ents[i]);
+		tr->argl[a++] = ents[i]->key_len;
+	}
+	snprintf(tr->nums[ni], sizeof(tr->nums[ni]), "%zu", nkeys + 1);
+	tr->argv[numkeys_at] = tr->nums[ni];
+	tr->argl[numkeys_at] = strlen(tr->nums[ni++]);
+	snprintf(tr->nums[ni], sizeof(tr->nums[ni]), "%d", BATCH_ID_TTL);
+	tr->argv[a] = tr->nums[ni]; tr->argl[a++] = strlen(tr->nums[ni++]);
+	for (size_t i = 0; i < nkeys; i++) {
+		snprintf(tr->nums[ni], sizeof(tr->nums[ni]), "%lld", (long long)ents[i]->delta);
+		tr->argv[a] = tr->nums[ni]; tr->argl[a++] = strlen(tr->nums[ni++]);
+		snprintf(tr->nums[ni], sizeof(tr->nums[ni]), "%d", ents[i]->ttl);
+		tr->argv[a] = tr->nums[ni]; tr->argl[a++] = strlen(tr->nums[ni++]);
+	}
+	if (redisAppendCommandArgv(c, (int)a, tr->argv, tr->argl) != REDIS_OK) {
+		snprintf(err, errlen, "cannot queue EVAL: %s", c->errstr);
+		return -1;
+	}
+	if (++tr->unread < CHUNKS_PER_TRIP)
+		return 0;
+	return trip_read(tr, c, err, errlen);
+}
+
+/*
+ * Send the in-flight batch: pipelined EVAL calls, chunk k carrying batch id
+ * inflight_seq + k.  0 when every chunk is acknowledged (applied now, or
+ * found applied before), -1 otherwise.
  */
 static int send_inflight(struct totalizer *tz, redisContext *c, char *err, size_t errlen)
 {
 	const struct tally *t = tz->inflight;
-	size_t nchunks = (t->count + CHUNK_KEYS - 1) / CHUNK_KEYS;
-	const char **argv = malloc((5 + 3 * CHUNK_KEYS) * sizeof(*argv));	/* EVAL script n id keys ttl (delta ttl)... */
-	size_t *argl = malloc((5 + 3 * CHUNK_KEYS) * sizeof(*argl));
-	char (*nums)[24] = malloc((2 * CHUNK_KEYS + 2) * sizeof(*nums));
+	const struct tally_entry *ents[CHUNK_KEYS];
+	struct trip tr;
 	int rc = -1;
-	if (!argv || !argl || !nums) {
-		snprintf(err, errlen, "out of memory");
+	if (trip_init(&tr, err, errlen) < 0)
 		goto out;
-	}
-	size_t slot = 0, unread = 0;
-	for (size_t k = 0; k < nchunks; k++) {
-		char batch[160];
-		size_t nkeys = 0, a = 0, ni = 0;
-		snprintf(batch, sizeof(batch), "aggregatord:batch:%s:%llu:%llu", tz->node,
-			 (unsigned long long)tz->boot_id, (unsigned long long)(tz->inflight_seq + k));
-		argv[a] = "EVAL"; argl[a++] = 4;
-		argv[a] = flush_script; argl[a++] = sizeof(flush_script) - 1;
-		size_t numkeys_at = a++;
-		argv[a] = batch; argl[a++] = strlen(batch);
-		/* keys first, then their ARGV pairs: collect this chunk's entries */
-		const struct tally_entry *ents[CHUNK_KEYS];
-		while (slot < t->cap && nkeys < CHUNK_KEYS) {
-			if (t->slots[slot].used)
-				ents[nkeys++] = &t->slots[slot];
-			slot++;
-		}
-		for (size_t i = 0; i < nkeys; i++) {
-			argv[a] = tally_key(t, ents[i]);
-			argl[a++] = ents[i]->key_len;
-		}
-		snprintf(nums[ni], sizeof(nums[ni]), "%zu", nkeys + 1);
-		argv[numkeys_at] = nums[ni];
-		argl[numkeys_at] = strlen(nums[ni++]);
-		snprintf(nums[ni], sizeof(nums[ni]), "%d", BATCH_ID_TTL);
-		argv[a] = nums[ni]; argl[a++] = strlen(nums[ni++]);
-		for (size_t i = 0; i < nkeys; i++) {
-			snprintf(nums[ni], sizeof(nums[ni]), "%lld", (long long)ents[i]->delta);
-			argv[a] = nums[ni]; argl[a++] = strlen(nums[ni++]);
-			snprintf(nums[ni], sizeof(nums[ni]), "%d", ents[i]->ttl);
-			argv[a] = nums[ni]; argl[a++] = strlen(nums[ni++]);
-		}
-		if (redisAppendCommandArgv(c, (int)a, argv, argl) != REDIS_OK) {
-			snprintf(err, errlen, "cannot queue EVAL: %s", c->errstr);
+	size_t slot = 0, n;
+	for (uint64_t k = 0; (n = chunk_next(t, &slot, ents)) > 0; k++) {
+		char batch[HELD_ID_MAX];
+		chunk_id(tz, tz->inflight_seq + k, batch, sizeof(batch));
+		if (trip_chunk(&tr, c, batch, t, ents, n, err, errlen) < 0)
 			goto out;
-		}
-		/* Read the replies every CHUNKS_PER_TRIP chunks, so the write
-		 * buffer holds a few thousand keys, not the whole batch.  On a
-		 * failure the caller drops the connection (replies still unread
-		 * with it) and retries the whole batch under the same ids. */
-		if (++unread < CHUNKS_PER_TRIP && k + 1 < nchunks)
-			continue;
-		for (; unread; unread--) {
-			redisReply *r = NULL;
-			if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
-				snprintf(err, errlen, "EVAL: %s", c->errstr[0] ? c->errstr : "no reply");
-				goto out;
-			}
-			bool bad = r->type == REDIS_REPLY_ERROR;
-			if (bad)
-				snprintf(err, errlen, "EVAL: %s", r->str);
-			freeReplyObject(r);
-			if (bad)
-				goto out;
-		}
 	}
-	rc = 0;
+	rc = trip_read(&tr, c, err, errlen);
 out:
-	free(argv);
-	free(argl);
-	free(nums);
+	trip_release(&tr);
 	return rc;
 }
 
-/* Hand each written delta to the publish path as a `totals` event. */
-static void publish_inflight(struct totalizer *tz, uint64_t interval_start_ms, int flush_ms)
+/*
+ * Send one held-counts file read back at start (totalizer_held.c): each of
+ * its chunks under the id it was kept with, so a chunk Redis applied before
+ * the stop (its reply lost) is found applied and not counted again.
+ */
+static int send_held(const struct held_file *hf, redisContext *c, char *err, size_t errlen)
 {
-	const struct tally *t = tz->inflight;
+	const struct tally_entry *ents[CHUNK_KEYS];
+	struct trip tr;
+	int rc = -1;
+	if (trip_init(&tr, err, errlen) < 0)
+		goto out;
+	for (size_t i = 0; i < hf->nchunks; i++) {
+		size_t slot = 0, n = chunk_next(hf->chunks[i].t, &slot, ents);
+		if (trip_chunk(&tr, c, hf->chunks[i].id, hf->chunks[i].t, ents, n, err, errlen) < 0)
+			goto out;
+	}
+	rc = trip_read(&tr, c, err, errlen);
+out:
+	trip_release(&tr);
+	return rc;
+}
+
+/* Hand each written delta of t to the publish path as a `totals` event. */
+static void publish_table(const struct tally *t, uint64_t interval_start_ms, int flush_ms)
+{
 	struct buf b = BUF_INIT;
 	for (size_t i = 0; i < t->cap; i++) {
 		const struct tally_entry *e = &t->slots[i];
@@ -291,10 +368,50 @@ static void write_out(struct totalizer *tz, redisContext **c, const struct redis
 		atomic_store(&tz->last_flush_wall, (uint64_t)time(NULL));
 		atomic_fetch_add(&tz->counted, tz->inflight->total);
 		atomic_fetch_add(&tz->flushes, 1);
-		publish_inflight(tz, interval_start_ms, flush_ms);
+		publish_table(tz->inflight, interval_start_ms, flush_ms);
 		tally_clear(tz->inflight);
 	}
 	atomic_store(&tz->pending_keys, tz->pending->count + tz->inflight->count);
+}
+
+/*
+ * Apply the held-counts files read at start, oldest first, until none is
+ * left or Redis fails; each file applied is removed.  Flusher only.
+ */
+static void apply_held(struct totalizer *tz, redisContext **c, const struct redis_cfg *rcfg)
+{
+	char err[256];
+	while (tz->held) {
+		struct held_file *hf = tz->held;
+		if (!*c)
+			*c = redis_connect(rcfg, err, sizeof(err));
+		if (!*c || send_held(hf, *c, err, sizeof(err)) < 0) {
+			atomic_fetch_add(&tz->redis_errors, 1);
+			if (atomic_exchange(&tz->redis_up, false))
+				log_error("totalizer: redis %s:%d: %s; holding the counts kept at the last stop "
+					  "until it answers", rcfg->host, rcfg->port, err);
+			if (*c) {
+				redisFree(*c);
+				*c = NULL;
+			}
+			return;
+		}
+		if (!atomic_exchange(&tz->redis_up, true))
+			log_info("totalizer: redis %s:%d answers; writing what was held", rcfg->host,
+				 rcfg->port);
+		uint64_t total = 0;
+		size_t keys = 0;
+		for (size_t i = 0; i < hf->nchunks; i++) {
+			publish_table(hf->chunks[i].t, hf->interval_start_ms, hf->flush_ms);
+			total += hf->chunks[i].t->total;
+			keys += hf->chunks[i].t->count;
+		}
+		atomic_fetch_add(&tz->counted, total);
+		atomic_fetch_add(&tz->restored, total);
+		log_info("totalizer: %llu count(s) in %zu key(s) kept at the last stop written to redis (%s)",
+			 (unsigned long long)total, keys, hf->path);
+		held_done(tz, hf);
+	}
 }
 
 /* After a write: shrink pending and inflight when they are empty and far
@@ -321,6 +438,59 @@ static void log_keys_limit(struct totalizer *tz)
 	tz->keys_limit_logged = n;
 }
 
+/*
+ * At stop (the rx threads joined, their tables merged into pending): write
+ * what is held within STOP_REDIS_MS at most, then keep what Redis did not
+ * take under state_dir/totalizer/ with its batch ids (totalizer_held.c),
+ * to be applied, exactly once, after the next start.  Flusher only.
+ */
+static void final_flush(struct totalizer *tz, redisContext **c, struct redis_cfg *rcfg)
+{
+	int budget_ms = 3 * (rcfg->timeout_ms > 1000 ? rcfg->timeout_ms : 1000);
+	if (budget_ms > STOP_REDIS_MS)
+		budget_ms = STOP_REDIS_MS;
+	uint64_t deadline = mono_usec() + (uint64_t)budget_ms * 1000u;
+	uint64_t stop_ms = wall_ms();
+	uint64_t interval = stop_ms - stop_ms % (uint64_t)tz->flush_ms;
+	int timeout_ms = rcfg->timeout_ms;
+	for (int attempt = 0; rcfg->host && attempt < 3 && (tz->pending->count || tz->inflight->count);
+	     attempt++) {
+		uint64_t now = mono_usec();
+		if (now >= deadline)
+			break;
+		/* no single attempt runs past the budget: connect and replies
+		 * wait at most what is left of it */
+		int left_ms = (int)((deadline - now) / 1000u);
+		rcfg->timeout_ms = left_ms < timeout_ms ? (left_ms > 10 ? left_ms : 10) : timeout_ms;
+		if (*c) {
+			struct timeval tv = { .tv_sec = rcfg->timeout_ms / 1000,
+					      .tv_usec = (rcfg->timeout_ms % 1000) * 1000 };
+			redisSetTimeout(*c, tv);
+		}
+		if (attempt) {
+			struct timespec pause = { 0, 100 * 1000000L };	/* a refusing Redis is not hammered */
+			nanosleep(&pause, NULL);
+		}
+		write_out(tz, c, rcfg, interval, tz->flush_ms);
+	}
+	rcfg->timeout_ms = timeout_ms;
+	if (!tz->pending->count && !tz->inflight->count)
+		return;
+	uint64_t held = tz->pending->total + tz->inflight->total;
+	size_t keys = tz->pending->count + tz->inflight->count;
+	uint64_t lost = held_save(tz, interval, tz->flush_ms);
+	if (lost) {
+		atomic_fetch_add(&tz->lost, lost);
+		log_error("totalizer: redis unreachable at stop: %llu count(s) of %llu not written "
+			  "and not kept (see above)", (unsigned long long)lost, (unsigned long long)held);
+	} else {
+		atomic_fetch_add(&tz->kept, held);
+		log_warn("totalizer: redis unreachable at stop: %llu count(s) in %zu key(s) kept in "
+			 "'%s', written to redis after the next start", (unsigned long long)held, keys,
+			 tz->held_dir);
+	}
+}
+
 void *flusher_main(void *arg)
 {
 	struct totalizer *tz = arg;
@@ -329,6 +499,7 @@ void *flusher_main(void *arg)
 	struct redis_cfg rcfg = { 0 };
 	char host[256] = "", pass[256] = "";
 	log_set_thread_tag("flush");
+	held_load(tz);	/* counts kept at the last stop: applied from the first tick on */
 
 	pthread_mutex_lock(&tz->mu);
 	while (!tz->stop_flusher) {
@@ -373,6 +544,7 @@ void *flusher_main(void *arg)
 		bool shrunk = collect(tz, flush_ms, max_pending);
 		log_keys_limit(tz);
 		size_t load = tz->pending->count;
+		apply_held(tz, &c, &rcfg);
 		write_out(tz, &c, &rcfg, tick - (uint64_t)flush_ms, flush_ms);
 		shrunk |= trim_written(tz, load);
 		if (shrunk)
@@ -392,17 +564,8 @@ void *flusher_main(void *arg)
 			absorb(tz, x->active, cap);
 	}
 	log_keys_limit(tz);
-	uint64_t deadline = mono_usec() + (uint64_t)(rcfg.timeout_ms > 1000 ? rcfg.timeout_ms : 1000) * 3000u;
-	uint64_t stop_ms = wall_ms();
-	do {
-		write_out(tz, &c, &rcfg, stop_ms - stop_ms % (uint64_t)tz->flush_ms, tz->flush_ms);
-	} while ((tz->pending->count || tz->inflight->count) && mono_usec() < deadline);
-	uint64_t lost = tz->pending->total + tz->inflight->total;
-	if (lost) {
-		atomic_fetch_add(&tz->lost, lost);
-		log_error("totalizer: redis unreachable at stop: %llu count(s) in %zu key(s) not written",
-			  (unsigned long long)lost, tz->pending->count + tz->inflight->count);
-	}
+	final_flush(tz, &c, &rcfg);
+	held_free_all(tz);	/* files not applied yet stay on disk for the next start */
 	if (c)
 		redisFree(c);
 	return NULL;
