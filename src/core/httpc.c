@@ -256,13 +256,16 @@ int httpc_request_cancel(const char *method, const char *url, const char *token,
 	rc = 0;
 	goto out;
 waited:
-	if (why == W_TIMEOUT)
+	if (why == W_TIMEOUT) {
 		set_err(err, errlen, "%s: timed out after %d ms (%s)", hostport, timeout_ms,
 			fd < 0 ? "connecting" : in.len ? "the answer was incomplete" : "no answer");
-	else if (why == W_CANCELLED)
+		rc = HTTPC_TIMEOUT;
+	} else if (why == W_CANCELLED) {
 		set_err(err, errlen, "%s: cancelled (stopping)", hostport);
-	else
+		rc = HTTPC_CANCELLED;
+	} else {
 		set_err(err, errlen, "%s: %s", hostport, strerror(errno));
+	}
 out:
 	if (fd >= 0)
 		close(fd);
