@@ -3,7 +3,11 @@
  *
  * Each thread that talks to Redis owns its own connection (hiredis contexts
  * are not thread-safe).  Timeouts: redis.timeout_ms for connect and for every
- * command, so a stalled Redis costs a thread at most that long per call.
+ * command (redisSetTimeout), so a frozen Redis costs a thread at most that
+ * long per call and the call fails ("Resource temporarily unavailable");
+ * the callers retry as for any Redis error.  hiredis counts the timeout per
+ * socket read, so a Redis that trickles its replies can stretch one call
+ * beyond it (replies here are small: a few reads each).
  */
 #ifndef AGG_REDISC_H
 #define AGG_REDISC_H

@@ -46,7 +46,13 @@ struct influx_cfg {
 	const char *field_mem, *field_disk, *field_cpu, *field_io_read, *field_io_write, *field_net_tx, *field_net_rx;
 	int timeout_s;			/* whole query (connect included); 0 = INFLUX_DEFAULT_TIMEOUT */
 	int lookback_s;			/* how far before H to look for the last sample; 0 = INFLUX_DEFAULT_LOOKBACK */
+	const int *cancel_fd;		/* NULL, or a descriptor (the caller's) that becomes
+					 * readable when the query must give up: the job's stop */
 };
+
+/* influx_rollup_hour()'s -1 said more precisely (both are < 0 too). */
+#define INFLUX_TIMEOUT (-2)		/* the whole-call deadline passed */
+#define INFLUX_CANCELLED (-3)		/* cancel_fd became readable */
 
 /*
  * Blocking (call from a worker thread, never the event loop): query InfluxDB
@@ -56,8 +62,11 @@ struct influx_cfg {
  * "influxdb http://127.0.0.1:8086: connection refused",
  * "influxdb: HTTP 400: error parsing query: ...",
  * "influxdb: database not found: usage",
- * "influxdb http://127.0.0.1:8086: timed out after 60 s".
- * After a -1 some callbacks may already have run: the caller discards them.
+ * "influxdb http://127.0.0.1:8086: timed out after 60 s" (INFLUX_TIMEOUT),
+ * "influxdb http://127.0.0.1:8086: cancelled (stopping)" (INFLUX_CANCELLED).
+ * timeout_s is one deadline for the whole call (connect, headers, a body
+ * that trickles), not one per read.
+ * After a failure some callbacks may already have run: the caller discards them.
  * st (may be NULL) is filled either way.
  */
 int influx_rollup_hour(const struct influx_cfg *cfg, long long hour_start, influx_vm_cb cb, void *arg,

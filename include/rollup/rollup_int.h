@@ -44,6 +44,9 @@ struct rollup {
 	char node[65];
 
 	struct worker w;		/* the rollup thread */
+	int cancel_fd;			/* eventfd: readable from stop until the thread is joined;
+					 * ends a query or fetch in progress (rollup_stop) */
+	bool timing_out;		/* rollup thread: the last call hit its deadline (logged once) */
 
 	long long last_try[MAX_LOCATIONS];	/* master: wall time of the last fetch of each location */
 	int backoff_s;			/* location: after an InfluxDB error */
@@ -54,6 +57,7 @@ struct rollup {
 	_Atomic long long last_hour_done;	/* Unix s of the last hour completed, 0 = none */
 	_Atomic uint64_t last_accounts, last_vms, locations_missing;
 	_Atomic uint64_t query_ms;	/* last InfluxDB query, ms */
+	_Atomic uint64_t timeouts;	/* InfluxDB queries and location fetches that hit their deadline */
 };
 
 /* The file store (rollup_store.c); dir is a usage tree: r->usage_dir or a
@@ -67,13 +71,20 @@ int rollup_write_account(struct rollup *r, const char *dir, const char *account,
 			 char *err, size_t errlen);
 
 /* The location role (rollup_location.c): roll up one hour from InfluxDB into
- * r->usage_dir.  0 or -1 with err set. */
+ * r->usage_dir.  0, or < 0 with err set: INFLUX_TIMEOUT or INFLUX_CANCELLED
+ * when the query hit its deadline or was cancelled by stop, else -1. */
 int rollup_location_hour(struct rollup *r, long long hour, char *err, size_t errlen);
 
 /* The master role (rollup_master.c): fetch what is missing for the hour
  * (every location when force) and rebuild its merged files.  0, or -1 with
- * err set when a location failed or the merge did. */
+ * err set when a location failed or the merge did; HTTPC_CANCELLED when the
+ * job's stop cancelled a fetch (nothing merged). */
 int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, size_t errlen);
+
+/* A call that hit its deadline: counted, logged once until a call succeeds
+ * (rollup.c; the rollup thread). */
+void rollup_timed_out(struct rollup *r, const char *what);
+void rollup_answered(struct rollup *r);
 
 /* GET /v1/usage/... (rollup_http.c), the job's http handler; main thread. */
 void rollup_http(void *job, struct http_req *req);

@@ -51,9 +51,12 @@ struct member {
 	int skip;			/* cycles to skip (back-off) */
 	time_t down_since;		/* wall clock when it became unreachable; 0 = up */
 	bool ok;			/* this cycle succeeded */
+	bool timed_out;			/* this cycle failed on a timeout */
+	bool timing_out;		/* the last failure was a timeout, logged (once) */
 	char err[1024];			/* why it failed (a schema refusal carries its ALTER TABLE) */
 	struct ra_row *rows;		/* one page */
 	_Atomic uint64_t read, copied, moved, superseded, stale_closed, errors, wide, bad_time;
+	_Atomic uint64_t timeouts;	/* cycles failed on a MariaDB timeout (member or master) */
 	struct schema_watch schema;	/* the member's table */
 	_Atomic uint64_t last_us;	/* last cycle's duration, µs */
 	_Atomic long long oldest_closed;	/* acctstoptime epoch of the oldest closed row left, 0 = none */
@@ -72,6 +75,8 @@ struct sweep {
 	pthread_mutex_t mw_mu;
 	pthread_cond_t mw_cv;
 	struct worker w;		/* the sweep thread */
+	int cancel_fd;			/* eventfd: readable from stop until the threads are joined */
+	_Atomic bool stopping;		/* set by stop: member threads end at a batch boundary */
 	struct ra_seen *seen;		/* published versions; kept across reloads, under seen_mu */
 	pthread_mutex_t seen_mu;
 	_Atomic uint64_t cycles, failed_cycles, stale_total;
@@ -89,6 +94,11 @@ struct member_run {
 /* ---- sweep_db.c: connections and bindings ---- */
 /* (each described where it is defined) */
 
+/* The calling thread's MariaDB waits also end when fd (the sweep's cancel
+ * eventfd; -1: none) is readable; set by each thread before its calls. */
+void sw_cancel_bind(int fd);
+/* Did a wait of this thread run out its timeout since the last call?  (clears it) */
+bool sw_timed_out(void);
 /* Close c's statements and connection; c is zeroed (closing it again is a no-op). */
 void sw_conn_close(struct conn *c);
 /* err = "what: <the statement's, else the connection's error>" ("out of memory" with neither); -1. */

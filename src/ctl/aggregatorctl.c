@@ -54,7 +54,8 @@ static void usage(FILE *f)
 		"  -s URL     the daemon's HTTP API (default: http.listen of the config file)\n"
 		"  -t TOKEN   bearer token (default: $AGGREGATORD_TOKEN or http.token of the config)\n"
 		"  -c FILE    config file to read those from (default %s)\n"
-		"  -T MS      timeout in milliseconds (default 5000)\n"
+		"  -T MS      deadline of each call to the daemon, the whole exchange, in\n"
+		"             milliseconds (default 5000)\n"
 		"  -V, --version  print the version\n",
 		CONFIG_DEFAULT_FILE);
 }
@@ -479,7 +480,13 @@ int main(int argc, char **argv)
 		case 's': s = optarg; break;
 		case 't': t = optarg; break;
 		case 'c': file = optarg; break;
-		case 'T': c.timeout_ms = atoi(optarg); break;
+		case 'T':
+			c.timeout_ms = atoi(optarg);
+			if (c.timeout_ms <= 0) {
+				fprintf(stderr, "aggregatorctl: -T '%s': want a positive number of milliseconds\n", optarg);
+				return 2;
+			}
+			break;
 		case 'j': c.json = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("aggregatorctl %s\n", AGG_VERSION); return 0;

@@ -10,7 +10,9 @@
  * The shell resolves the URL's host itself (a clear message, and each
  * address in turn), then runs one GET /query with libevent's evhttp client
  * on an event_base of its own, feeding each piece of the body to the parser
- * as it arrives and draining it.  One timer bounds the whole call.  When
+ * as it arrives and draining it.  One timer bounds the whole call (connect,
+ * headers and a body that trickles alike), and an event on the caller's
+ * cancel descriptor ends it at once when the job stops.  When
  * nothing came back from an address, one plain connect() learns why
  * (libevent reports a refused connection without its errno) and the next
  * address is tried.  It blocks: worker threads only.
@@ -42,7 +44,7 @@ struct run {
 	struct event_base *base;
 	struct influx_parser *p;
 	int status;			/* HTTP status, 0 until the headers */
-	bool headers, finished, conn_failed, timed_out, stop;
+	bool headers, finished, conn_failed, timed_out, cancelled, stop;
 	int req_err;			/* enum evhttp_request_error + 1, 0 = none */
 	char xerr[400];			/* X-Influxdb-Error of a non-200 answer */
 	struct buf errbody;		/* the body of a non-200 answer, capped */
@@ -116,6 +118,14 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	struct run *r = arg;
 	(void)fd, (void)what;
 	r->timed_out = true;
+	event_base_loopbreak(r->base);
+}
+
+static void on_cancel(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+	(void)fd, (void)what;
+	r->cancelled = true;
 	event_base_loopbreak(r->base);
 }
 
@@ -210,13 +220,14 @@ struct target {
 	const char *url;		/* as configured, for messages */
 	int port;
 	int timeout;			/* s */
+	int cancel_fd;			/* -1 or readable once the job stops */
 	uint64_t deadline;		/* mono µs */
 	const char *uri;		/* path and query */
 	const char *host;		/* Host header */
 	const char *auth;		/* Authorization header, "" = none */
 };
 
-enum attempt { ATT_OK, ATT_FAILED, ATT_UNREACHED };
+enum attempt { ATT_OK, ATT_FAILED, ATT_UNREACHED, ATT_TIMEOUT, ATT_CANCELLED };
 
 /*
  * Run the request against one address (numeric).  ATT_UNREACHED when
@@ -227,15 +238,18 @@ static enum attempt attempt(const struct target *t, const char *numeric, struct 
 {
 	struct run r = { .p = p, .errbody = BUF_INIT };
 	struct evhttp_connection *conn = NULL;
-	struct event *timer = NULL;
+	struct event *timer = NULL, *cancel = NULL;
 	enum attempt rc = ATT_FAILED;
 
 	r.base = event_base_new();
 	if (r.base) {
 		conn = evhttp_connection_base_new(r.base, NULL, numeric, (unsigned short)t->port);
 		timer = evtimer_new(r.base, on_timeout, &r);
+		if (t->cancel_fd >= 0)
+			cancel = event_new(r.base, t->cancel_fd, EV_READ, on_cancel, &r);
 	}
-	struct evhttp_request *req = conn && timer ? evhttp_request_new(on_done, &r) : NULL;
+	struct evhttp_request *req = conn && timer && (cancel || t->cancel_fd < 0)
+					     ? evhttp_request_new(on_done, &r) : NULL;
 	if (!req) {
 		set_err(err, errlen, "influxdb: out of memory");
 		goto out;
@@ -258,19 +272,25 @@ static enum attempt attempt(const struct target *t, const char *numeric, struct 
 	uint64_t left = now >= t->deadline ? 0 : t->deadline - now;
 	struct timeval tv = { .tv_sec = (time_t)(left / 1000000u), .tv_usec = (suseconds_t)(left % 1000000u) };
 	evtimer_add(timer, &tv);
+	if (cancel)
+		event_add(cancel, NULL);
 	if (evhttp_make_request(conn, req, EVHTTP_REQ_GET, t->uri) < 0) {
 		set_err(err, errlen, "influxdb %s: cannot send the request", t->url);
 		goto out;
 	}
 	event_base_dispatch(r.base);
 
-	if (r.stop) {
+	if (r.cancelled) {
+		set_err(err, errlen, "influxdb %s: cancelled (stopping)", t->url);
+		rc = ATT_CANCELLED;
+	} else if (r.stop) {
 		if (influx_parser_server_error(p))
 			set_err(err, errlen, "influxdb: %s", influx_parser_error(p));
 		else
 			set_err(err, errlen, "influxdb %s: %s", t->url, influx_parser_error(p));
 	} else if (r.timed_out || r.req_err == EVREQ_HTTP_TIMEOUT + 1) {
 		set_err(err, errlen, "influxdb %s: timed out after %d s", t->url, t->timeout);
+		rc = ATT_TIMEOUT;
 	} else if (!r.headers && (r.conn_failed || !r.finished)) {
 		rc = ATT_UNREACHED;
 	} else if (r.conn_failed || !r.finished) {
@@ -295,6 +315,8 @@ out:
 		evhttp_request_free(req);
 	if (timer)
 		event_free(timer);
+	if (cancel)
+		event_free(cancel);
 	if (r.base)
 		event_base_free(r.base);
 	buf_release(&r.errbody);
@@ -321,7 +343,8 @@ static int run_query(const struct influx_cfg *cfg, long long hour_start, influx_
 	struct influx_parser *p = NULL;
 	int rc = -1;
 	char qerr[300];
-	struct target t = { .url = url, .timeout = cfg->timeout_s ? cfg->timeout_s : INFLUX_DEFAULT_TIMEOUT };
+	struct target t = { .url = url, .timeout = cfg->timeout_s ? cfg->timeout_s : INFLUX_DEFAULT_TIMEOUT,
+			    .cancel_fd = cfg->cancel_fd ? *cfg->cancel_fd : -1 };
 	t.deadline = t0 + (uint64_t)t.timeout * 1000000u;
 
 	if (influx_query(cfg, hour_start, &q, qerr, sizeof(qerr)) < 0) {
@@ -399,8 +422,7 @@ static int run_query(const struct influx_cfg *cfg, long long hour_start, influx_
 				NI_NUMERICHOST) != 0)
 			continue;
 		enum attempt a = attempt(&t, numeric, p, err, errlen);
-		if (a == ATT_OK)
-			rc = 0;
+		rc = a == ATT_OK ? 0 : a == ATT_TIMEOUT ? INFLUX_TIMEOUT : a == ATT_CANCELLED ? INFLUX_CANCELLED : -1;
 		if (a != ATT_UNREACHED)
 			break;
 		bool accepted = diagnose(ai, t.deadline, why, sizeof(why));

@@ -22,15 +22,18 @@
 #include "rollup_int.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http.h"
+#include "httpc.h"
 #include "influx.h"
 #include "json.h"
 #include "log.h"
@@ -192,7 +195,7 @@ static int load(struct rollup *r, const struct rollup_cfg *c)
 		.field_disk = keep(r, i->field_disk), .field_cpu = keep(r, i->field_cpu),
 		.field_io_read = keep(r, i->field_io_read), .field_io_write = keep(r, i->field_io_write),
 		.field_net_tx = keep(r, i->field_net_tx), .field_net_rx = keep(r, i->field_net_rx),
-		.timeout_s = i->timeout, .lookback_s = i->lookback,
+		.timeout_s = i->timeout, .lookback_s = i->lookback, .cancel_fd = &r->cancel_fd,
 	};
 	if (!r->location || !r->icfg.url || !r->icfg.field_net_rx)
 		return -1;
@@ -339,13 +342,20 @@ static void run_due(struct rollup *r)
 		for (long long h = last - (long long)r->catch_up_hours * HOUR; h <= last; h += HOUR) {
 			if (h < last - (long long)r->catch_up_hours * HOUR || rollup_hour_done(r->usage_dir, h))
 				continue;
-			if (rollup_location_hour(r, h, err, sizeof(err)) < 0) {
+			int rc = rollup_location_hour(r, h, err, sizeof(err));
+			if (rc == INFLUX_CANCELLED)
+				return;	/* stopping: not an error */
+			if (rc < 0) {
 				atomic_fetch_add(&r->errors, 1);
 				r->backoff_s = r->backoff_s ? (r->backoff_s * 2 > 600 ? 600 : r->backoff_s * 2) : 10;
 				r->next_ok = now + r->backoff_s;
-				log_error("rollup: %s; retrying in %d s", err, r->backoff_s);
+				if (rc == INFLUX_TIMEOUT)
+					rollup_timed_out(r, err);
+				else
+					log_error("rollup: %s; retrying in %d s", err, r->backoff_s);
 				return;
 			}
+			rollup_answered(r);
 			r->backoff_s = 0;
 			atomic_fetch_add(&r->hours_done, 1);
 			atomic_store(&r->last_hour_done, h);
@@ -355,7 +365,10 @@ static void run_due(struct rollup *r)
 		for (long long h = last - (long long)r->late_hours * HOUR; h <= last; h += HOUR) {
 			if (rollup_hour_done(r->usage_dir, h))
 				continue;
-			if (rollup_master_hour(r, h, false, err, sizeof(err)) < 0)
+			int rc = rollup_master_hour(r, h, false, err, sizeof(err));
+			if (rc == HTTPC_CANCELLED)
+				return;	/* stopping: not an error */
+			if (rc < 0)
 				atomic_fetch_add(&r->errors, 1);
 			if (rollup_hour_done(r->usage_dir, h)) {	/* this run completed it */
 				atomic_fetch_add(&r->hours_done, 1);
@@ -365,6 +378,24 @@ static void run_due(struct rollup *r)
 		}
 	}
 	prune(r, now);
+}
+
+void rollup_timed_out(struct rollup *r, const char *what)
+{
+	atomic_fetch_add(&r->timeouts, 1);
+	if (!r->timing_out)
+		log_error("rollup: %s; retried, logged again only once it answers (counted in "
+			  "aggregatord_rollup_timeouts_total)", what);
+	else
+		log_debug("rollup: %s", what);
+	r->timing_out = true;
+}
+
+void rollup_answered(struct rollup *r)
+{
+	if (r->timing_out)
+		log_info("rollup: answers again after timing out");
+	r->timing_out = false;
 }
 
 static void *rollup_main(void *arg)
@@ -390,6 +421,12 @@ static void *rollup_create(const struct job_env *env, const void *cfgp)
 	}
 	r->env = env;
 	worker_init(&r->w);
+	r->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->cancel_fd < 0) {
+		log_error("rollup: eventfd: %s", strerror(errno));
+		free(r);
+		return NULL;
+	}
 	snprintf(r->usage_dir, sizeof(r->usage_dir), "%s/usage", env->node->state_dir);
 	snprintf(r->loc_dir, sizeof(r->loc_dir), "%s/locations", env->node->state_dir);
 	snprintf(r->node, sizeof(r->node), "%s", env->node->name);
@@ -415,10 +452,19 @@ static int rollup_start(void *job)
 	return 0;
 }
 
+/* The cancel descriptor ends a query or fetch in progress: the thread is
+ * joined at once, never after a 120 s query; it is cleared once joined. */
 static void rollup_stop(void *job)
 {
 	struct rollup *r = job;
+	if (!r->w.started)
+		return;
+	uint64_t v;
+	if (eventfd_write(r->cancel_fd, 1) < 0)
+		log_error("rollup: cannot cancel the call in progress: %s", strerror(errno));
 	worker_stop(&r->w);
+	while (eventfd_read(r->cancel_fd, &v) == 0)
+		;
 }
 
 static int rollup_reconfigure(void *job, const void *cfgp)
@@ -439,6 +485,7 @@ static void rollup_destroy(void *job)
 		return;
 	unload(r);
 	worker_destroy(&r->w);
+	close(r->cancel_fd);
 	free(r);
 }
 
@@ -479,6 +526,7 @@ static void rollup_metrics(void *job, struct buf *out)
 	M("vms", "gauge", "VMs in the last hour written.", atomic_load(&r->last_vms));
 	M("last_completed_timestamp_seconds", "gauge", "Start of the last hour completed.", atomic_load(&r->last_hour_done));
 	M("locations_missing", "gauge", "Master: locations missing from the hours being retried.", atomic_load(&r->locations_missing));
+	M("timeouts_total", "counter", "InfluxDB queries and location fetches that hit their deadline (influxdb.timeout).", atomic_load(&r->timeouts));
 #undef M
 	prom_head(out, "aggregatord_rollup_query_duration_seconds", "gauge", "Duration of the last InfluxDB query.");
 	prom_f64(out, "aggregatord_rollup_query_duration_seconds", (double)atomic_load(&r->query_ms) / 1000.0);
@@ -502,6 +550,7 @@ static void rollup_status(void *job, struct buf *out)
 	jw_kv_u64(&w, "files_written", atomic_load(&r->files_written));
 	jw_kv_u64(&w, "errors", atomic_load(&r->errors));
 	jw_kv_u64(&w, "locations_missing", atomic_load(&r->locations_missing));
+	jw_kv_u64(&w, "timeouts", atomic_load(&r->timeouts));
 	jw_end(&w);
 }
 

@@ -88,9 +88,10 @@ int rollup_location_hour(struct rollup *r, long long hour, char *err, size_t err
 	struct collect c = { .r = r };
 	struct influx_stats st = { 0 };
 	uint64_t t0 = mono_usec();
-	if (influx_rollup_hour(&r->icfg, hour, collect_cb, &c, &st, err, errlen) < 0) {
+	int q = influx_rollup_hour(&r->icfg, hour, collect_cb, &c, &st, err, errlen);
+	if (q < 0) {
 		free_entries(&c);
-		return -1;
+		return q;
 	}
 	atomic_store(&r->query_ms, (mono_usec() - t0) / 1000u);
 	atomic_fetch_add(&r->skipped_accounts, c.skipped);

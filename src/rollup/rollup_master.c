@@ -28,7 +28,9 @@
 #include "log.h"
 #include "rollup_int.h"
 
-/* Fetch one location's files for the hour into its kept copy.  0 or -1. */
+/* Fetch one location's files for the hour into its kept copy.  0, or < 0
+ * (HTTPC_TIMEOUT, HTTPC_CANCELLED, else -1) with err set.  Each request has
+ * the InfluxDB timeout as its whole-call deadline and ends at the job's stop. */
 static int fetch_location(struct rollup *r, const struct rollup_location *l, long long hour,
 			  char *err, size_t errlen)
 {
@@ -38,9 +40,12 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 	snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, l->name);
 	struct httpc_resp resp;
 	char herr[512];
-	if (httpc_request("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000, &resp, herr,
-			  sizeof(herr)) < 0)
-		return set_err(err, errlen, "location '%s': %s", l->name, herr);
+	int got = httpc_request_cancel("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000,
+				       r->cancel_fd, &resp, herr, sizeof(herr));
+	if (got < 0) {
+		set_err(err, errlen, "location '%s': %s", l->name, herr);
+		return got;
+	}
 	if (resp.status != 200) {
 		set_err(err, errlen, "location '%s': GET %s: HTTP %d", l->name, url, resp.status);
 		buf_release(&resp.body);
@@ -63,9 +68,11 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 			continue;
 		}
 		snprintf(url, sizeof(url), "%s/v1/usage/%s/%s.bin", l->url, hp, a->str);
-		if (httpc_request("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000, &resp, herr,
-				  sizeof(herr)) < 0) {
+		got = httpc_request_cancel("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000,
+					   r->cancel_fd, &resp, herr, sizeof(herr));
+		if (got < 0) {
 			set_err(err, errlen, "location '%s': %s", l->name, herr);
+			rc = got;
 			goto out;
 		}
 		if (resp.status != 200) {
@@ -234,13 +241,22 @@ int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, 
 		}
 		r->last_try[k] = now;
 		char lerr[512];
-		if (fetch_location(r, &r->locs[k], hour, lerr, sizeof(lerr)) < 0) {
+		int f = fetch_location(r, &r->locs[k], hour, lerr, sizeof(lerr));
+		if (f == HTTPC_CANCELLED) {
+			set_err(err, errlen, "%s", lerr);
+			return HTTPC_CANCELLED;
+		}
+		if (f == HTTPC_TIMEOUT)
+			rollup_timed_out(r, lerr);
+		else if (f < 0)
 			log_error("rollup: %s", lerr);
+		if (f < 0) {
 			set_err(err, errlen, "%s", lerr);
 			failed = true;
 			missing++;
 			continue;
 		}
+		rollup_answered(r);
 		fetched = true;
 	}
 	atomic_store(&r->locations_missing, missing);

@@ -41,13 +41,16 @@
  */
 #include "sweep.h"
 
+#include <errno.h>
 #include <mysql.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "log.h"
@@ -198,19 +201,30 @@ static int cycle(struct sweep *sw, bool once)
 		if (ran[i] && m->ok) {
 			if (m->down_since)
 				log_info("sweep: member '%s' is reachable again", m->cfg.name);
+			m->timing_out = false;
 			m->failures = 0;
 			m->down_since = 0;
 			continue;
 		}
 		rc = -1;
-		if (ran[i]) {
+		if (ran[i] && atomic_load(&sw->stopping)) {
+			/* cancelled by stop: not a failure of the member */
+		} else if (ran[i]) {
 			m->failures++;
 			int backoff = 1 << (m->failures < 4 ? m->failures - 1 : 3);
 			m->skip = backoff - 1;
 			if (!m->down_since)
 				m->down_since = now;
-			log_error("sweep: member '%s': %s; retrying in %d cycle(s)", m->cfg.name,
-				  m->err[0] ? m->err : "failed", backoff);
+			if (m->timed_out && m->timing_out)	/* logged once, at the first */
+				log_debug("sweep: member '%s': %s; retrying in %d cycle(s)", m->cfg.name,
+					  m->err, backoff);
+			else
+				log_error("sweep: member '%s': %s%s; retrying in %d cycle(s)", m->cfg.name,
+					  m->err[0] ? m->err : "failed",
+					  m->timed_out ? " (timed out: logged again only once it answers, "
+							 "counted in aggregatord_sweep_timeouts_total)" : "",
+					  backoff);
+			m->timing_out = m->timed_out;
 		}
 		/* Its copies could be newer than master's, unless it has been away
 		 * for longer than stale_after (then nothing on it is that recent). */
@@ -218,7 +232,9 @@ static int cycle(struct sweep *sw, bool once)
 			whole = false;
 	}
 	char err[1024] = "";
-	if (whole && (once || role_is_active())) {
+	if (atomic_load(&sw->stopping)) {
+		/* stopping: no stale closing */
+	} else if (whole && (once || role_is_active())) {
 		if (sw_close_stale(sw, once, err, sizeof(err)) < 0) {
 			log_error("sweep: master: %s", err);
 			sw_conn_close(&sw->stale);
@@ -241,6 +257,7 @@ static void *sweep_main(void *arg)
 	struct sweep *sw = arg;
 	log_set_thread_tag("sweep");
 	mysql_thread_init();
+	sw_cancel_bind(sw->cancel_fd);
 	do {
 		if (role_is_active())
 			cycle(sw, false);
@@ -339,6 +356,13 @@ static void *sweep_create(const struct job_env *env, const void *cfgp)
 	}
 	sw->env = env;
 	worker_init(&sw->w);
+	sw->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sw->cancel_fd < 0) {
+		log_error("sweep: eventfd: %s", strerror(errno));
+		worker_destroy(&sw->w);
+		free(sw);
+		return NULL;
+	}
 	pthread_mutex_init(&sw->mw_mu, NULL);
 	pthread_cond_init(&sw->mw_cv, NULL);
 	pthread_mutex_init(&sw->seen_mu, NULL);
@@ -361,10 +385,25 @@ static int sweep_start(void *job)
 	return 0;
 }
 
+/*
+ * A cycle in progress ends at its batch boundary, and a MariaDB call in
+ * progress (a member or master that hangs) is cancelled through the cancel
+ * descriptor (sweep_db.c, sw_io_wait), so the join never waits for a
+ * timeout; the descriptor is cleared once the thread is joined.
+ */
 static void sweep_stop(void *job)
 {
 	struct sweep *sw = job;
-	worker_stop(&sw->w);	/* a cycle in progress ends at its batch boundary */
+	if (!sw->w.started)
+		return;
+	uint64_t v;
+	atomic_store(&sw->stopping, true);
+	if (eventfd_write(sw->cancel_fd, 1) < 0)
+		log_error("sweep: cannot cancel the calls in progress: %s", strerror(errno));
+	worker_stop(&sw->w);
+	while (eventfd_read(sw->cancel_fd, &v) == 0)
+		;
+	atomic_store(&sw->stopping, false);
 }
 
 static int sweep_reconfigure(void *job, const void *cfgp)
@@ -389,6 +428,7 @@ static void sweep_destroy(void *job)
 	pthread_cond_destroy(&sw->mw_cv);
 	pthread_mutex_destroy(&sw->seen_mu);
 	ra_seen_free(sw->seen);
+	close(sw->cancel_fd);
 	free(sw);
 }
 
@@ -441,6 +481,7 @@ static void sweep_metrics(void *job, struct buf *out)
 		{ "errors_total", "Failed member cycles.", offsetof(struct member, errors) },
 		{ "rows_too_wide_total", "Rows left on the member: a value wider than the sweep's row buffer.", offsetof(struct member, wide) },
 		{ "rows_bad_time_total", "Rows left on the member: a DATETIME with no UNIX time (zero, or before 1970).", offsetof(struct member, bad_time) },
+		{ "timeouts_total", "Member cycles that failed on a MariaDB timeout (timeout), the member's or master's.", offsetof(struct member, timeouts) },
 		{ "member_schema_refused_total", "Connects refused: the member's table has no unique acctuniqueid index, or a unique index that could merge sessions.", offsetof(struct member, schema.refused) },
 	};
 	for (size_t k = 0; k < sizeof(per) / sizeof(per[0]); k++) {
@@ -505,6 +546,7 @@ static void sweep_status(void *job, struct buf *out)
 		jw_kv_u64(&w, "moved", atomic_load(&m->moved));
 		jw_kv_u64(&w, "superseded", atomic_load(&m->superseded));
 		jw_kv_u64(&w, "errors", atomic_load(&m->errors));
+		jw_kv_u64(&w, "timeouts", atomic_load(&m->timeouts));
 		jw_kv_str(&w, "state", m->down_since ? "down" : "up");
 		jw_kv_str(&w, "schema", atomic_load(&m->schema.bad) ? "refused" : "ok");
 		jw_kv_u64(&w, "schema_refused", atomic_load(&m->schema.refused));

@@ -10,10 +10,28 @@
  * is read: every session keeps its server's own zone (docs/sweep.md, "Time
  * zones").
  *
- * Threads: any; each uses its own connections (struct conn).  Owns no state:
- * a struct conn is its caller's, closed with sw_conn_close().
+ * Deadlines and stop.  Every connection waits for its socket through
+ * sw_io_wait() (MARIADB_OPT_IO_WAIT: Connector/C calls it for every wait of
+ * connect, read and write): a poll(2) of the socket for the library's own
+ * timeout (the sweep's `timeout`: connect, read and write timeouts alike)
+ * and of the calling thread's cancel descriptor, which the job's stop makes
+ * readable.  A cancelled wait fails the call as a lost connection would,
+ * and the move protocol treats it as one (nothing deleted from a member
+ * before master committed; the next cycle copies again, a no-op, and
+ * deletes).  Chosen over KILL QUERY, which needs a second connection to a
+ * server that may be the one hanging, and over shutdown(2) of the socket
+ * from the stopping thread, which races with the owner closing it (and the
+ * descriptor's number being reused).  The wait for a timeout is per socket
+ * wait, as the library counts it: a server that trickles can stretch a
+ * call, and stop still ends it.
+ *
+ * Threads: any; each uses its own connections (struct conn).  Owns no state
+ * but the thread-local cancel descriptor and deadline flag: a struct conn is
+ * its caller's, closed with sw_conn_close().
  */
+#include <errno.h>
 #include <mysql.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +40,41 @@
 #include "buf.h"
 #include "radacct.h"
 #include "sweep_int.h"
+
+static _Thread_local int cancel_fd = -1;	/* this thread's sweep's, -1 = none */
+static _Thread_local bool timed_out;		/* a wait ran out since sw_timed_out() */
+
+void sw_cancel_bind(int fd)
+{
+	cancel_fd = fd;
+}
+
+bool sw_timed_out(void)
+{
+	bool t = timed_out;
+	timed_out = false;
+	return t;
+}
+
+/* Connector/C's wait for its socket (MARIADB_OPT_IO_WAIT): >0 ready, 0 timed out, -1 error or cancelled. */
+static int sw_io_wait(my_socket fd, my_bool is_read, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = is_read ? POLLIN : POLLOUT },
+			       { .fd = cancel_fd, .events = POLLIN } };
+	int n;
+	do
+		n = poll(p, cancel_fd >= 0 ? 2 : 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n > 0 && cancel_fd >= 0 && (p[1].revents & POLLIN)) {
+		errno = ECANCELED;
+		return -1;
+	}
+	if (n == 0) {
+		timed_out = true;
+		errno = ETIMEDOUT;
+	}
+	return n;
+}
 
 void sw_conn_close(struct conn *c)
 {
@@ -249,6 +302,10 @@ int sw_conn_open(struct sweep *sw, struct conn *c, const struct sweep_db *d, boo
 	mysql_options(c->db, MYSQL_OPT_CONNECT_TIMEOUT, &to);
 	mysql_options(c->db, MYSQL_OPT_READ_TIMEOUT, &to);
 	mysql_options(c->db, MYSQL_OPT_WRITE_TIMEOUT, &to);
+	if (mysql_optionsv(c->db, MARIADB_OPT_IO_WAIT, sw_io_wait)) {
+		sw_conn_close(c);
+		return sw_fail(err, len, "setting the connection's wait", NULL, NULL);
+	}
 	mysql_options(c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (!mysql_real_connect(c->db, d->host, d->user, d->password, d->database,
 				(unsigned int)d->port, NULL, 0)) {

@@ -445,6 +445,8 @@ static int sweep_member(struct member *m, bool once)
 			log_info("sweep: member '%s': node demoted, stopping at a batch boundary", m->cfg.name);
 			break;
 		}
+		if (atomic_load(&sw->stopping))
+			break;	/* the job stops: at a batch boundary */
 		long n = read_page(m, &last, err, elen);
 		if (n < 0)
 			goto out;
@@ -562,9 +564,12 @@ void *sw_member_main(void *arg)
 	snprintf(tag, sizeof(tag), "sw-%s", m->cfg.name);
 	log_set_thread_tag(tag);
 	mysql_thread_init();
+	sw_cancel_bind(r->once ? -1 : m->sw->cancel_fd);
+	sw_timed_out();
 	uint64_t t0 = mono_usec(), read0 = atomic_load(&m->read), copied0 = atomic_load(&m->copied);
 	uint64_t moved0 = atomic_load(&m->moved);
 	m->ok = sweep_member(m, r->once) == 0;
+	m->timed_out = !m->ok && sw_timed_out();
 	if (m->ok)
 		measure_oldest(m);
 	uint64_t us = mono_usec() - t0;
@@ -576,6 +581,8 @@ void *sw_member_main(void *arg)
 			(unsigned long long)(atomic_load(&m->moved) - moved0), (double)us / 1e6);
 	if (!m->ok) {
 		atomic_fetch_add(&m->errors, 1);
+		if (m->timed_out)
+			atomic_fetch_add(&m->timeouts, 1);
 		/* a broken connection is reopened next time */
 		sw_conn_close(&m->mc);
 		sw_conn_close(&m->sc);
