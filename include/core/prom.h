@@ -18,6 +18,10 @@
 /* "# HELP name help\n# TYPE name type\n"; type is "counter" or "gauge". */
 void prom_head(struct buf *b, const char *name, const char *type, const char *help);
 
+/* A metric with one unlabelled sample: its head, then name value. */
+void prom_metric_u64(struct buf *b, const char *name, const char *type, const char *help, uint64_t v);
+void prom_metric_f64(struct buf *b, const char *name, const char *type, const char *help, double v);
+
 /* name value */
 void prom_u64(struct buf *b, const char *name, uint64_t v);
 void prom_f64(struct buf *b, const char *name, double v);

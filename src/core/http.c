@@ -748,30 +748,22 @@ void http_metrics(struct http *h, struct buf *out)
 		snprintf(cls, sizeof(cls), "%dxx", c);
 		prom_u64_1(out, "aggregatord_http_responses_total", "class", cls, h->answers[c]);
 	}
-	prom_head(out, "aggregatord_http_unauthorized_total", "counter",
-		  "Requests refused for a missing or wrong bearer token.");
-	prom_u64(out, "aggregatord_http_unauthorized_total", h->unauthorized);
-	prom_head(out, "aggregatord_http_bad_paths_total", "counter",
-		  "Requests refused for a malformed or hostile path.");
-	prom_u64(out, "aggregatord_http_bad_paths_total", h->bad_paths);
-	prom_head(out, "aggregatord_http_bad_framing_total", "counter",
-		  "Requests refused for two Content-Length headers, or one with Transfer-Encoding.");
-	prom_u64(out, "aggregatord_http_bad_framing_total", h->bad_framing);
-	prom_head(out, "aggregatord_http_connections", "gauge", "Open HTTP connections.");
-	prom_u64(out, "aggregatord_http_connections", h->nconns);
-	prom_head(out, "aggregatord_http_connections_max", "gauge",
-		  "The connection cap in force (http.max_connections, lowered to fit the open-file limit).");
-	prom_u64(out, "aggregatord_http_connections_max", h->cap);
-	prom_head(out, "aggregatord_http_connections_evicted_total", "counter",
-		  "Connections waiting for a request closed to make room at the cap.");
-	prom_u64(out, "aggregatord_http_connections_evicted_total", h->evicted);
-	prom_head(out, "aggregatord_http_connections_refused_total", "counter",
-		  "Connections refused with 503 at the cap (every other connection busy answering).");
-	prom_u64(out, "aggregatord_http_connections_refused_total", h->refused);
-	prom_head(out, "aggregatord_http_request_deadline_total", "counter",
-		  "Connections closed for not sending a whole request within http.request_timeout.");
-	prom_u64(out, "aggregatord_http_request_deadline_total", h->deadline_drops);
-	prom_head(out, "aggregatord_http_accept_pauses_total", "counter",
-		  "Times the listener paused because accept() failed (out of file descriptors).");
-	prom_u64(out, "aggregatord_http_accept_pauses_total", h->accept_pauses);
+	prom_metric_u64(out, "aggregatord_http_unauthorized_total", "counter",
+		"Requests refused for a missing or wrong bearer token.", h->unauthorized);
+	prom_metric_u64(out, "aggregatord_http_bad_paths_total", "counter",
+		"Requests refused for a malformed or hostile path.", h->bad_paths);
+	prom_metric_u64(out, "aggregatord_http_bad_framing_total", "counter",
+		"Requests refused for two Content-Length headers, or one with Transfer-Encoding.", h->bad_framing);
+	prom_metric_u64(out, "aggregatord_http_connections", "gauge",
+		"Open HTTP connections.", h->nconns);
+	prom_metric_u64(out, "aggregatord_http_connections_max", "gauge",
+		"The connection cap in force (http.max_connections, lowered to fit the open-file limit).", h->cap);
+	prom_metric_u64(out, "aggregatord_http_connections_evicted_total", "counter",
+		"Connections waiting for a request closed to make room at the cap.", h->evicted);
+	prom_metric_u64(out, "aggregatord_http_connections_refused_total", "counter",
+		"Connections refused with 503 at the cap (every other connection busy answering).", h->refused);
+	prom_metric_u64(out, "aggregatord_http_request_deadline_total", "counter",
+		"Connections closed for not sending a whole request within http.request_timeout.", h->deadline_drops);
+	prom_metric_u64(out, "aggregatord_http_accept_pauses_total", "counter",
+		"Times the listener paused because accept() failed (out of file descriptors).", h->accept_pauses);
 }

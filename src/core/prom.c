@@ -95,3 +95,15 @@ void prom_u64_2(struct buf *b, const char *name, const char *k1, const char *v1,
 	labels(b, name, k1, v1, k2, v2);
 	buf_addf(b, " %llu\n", (unsigned long long)val);
 }
+
+void prom_metric_u64(struct buf *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+	prom_head(b, name, type, help);
+	prom_u64(b, name, v);
+}
+
+void prom_metric_f64(struct buf *b, const char *name, const char *type, const char *help, double v)
+{
+	prom_head(b, name, type, help);
+	prom_f64(b, name, v);
+}

@@ -38,9 +38,8 @@ void status_metrics(struct daemon *d, struct buf *out)
 {
 	prom_head(out, "aggregatord_build_info", "gauge", "Version of the running binary.");
 	prom_u64_1(out, "aggregatord_build_info", "version", AGG_VERSION, 1);
-	prom_head(out, "aggregatord_start_time_seconds", "gauge",
-		  "When the process started, seconds since the Unix epoch.");
-	prom_u64(out, "aggregatord_start_time_seconds", (uint64_t)d->started);
+	prom_metric_u64(out, "aggregatord_start_time_seconds", "gauge",
+		"When the process started, seconds since the Unix epoch.", (uint64_t)d->started);
 	prom_head(out, "aggregatord_uptime_seconds", "gauge", "Seconds since the process started.");
 	prom_f64(out, "aggregatord_uptime_seconds",
 		 (double)((mono_usec() - d->started_mono) / 1000) / 1e3);	/* to the ms */
@@ -62,9 +61,8 @@ void status_metrics(struct daemon *d, struct buf *out)
 	for (int m = ROLE_MODE_AUTO; m <= ROLE_MODE_FORCE_STANDBY; m++)
 		prom_u64_1(out, "aggregatord_role_mode", "mode", role_mode_name((enum role_mode)m),
 			   d->role.mode == (enum role_mode)m);
-	prom_head(out, "aggregatord_watchdog_skipped_total", "counter",
-		  "Watchdog pings withheld because a worker thread had not checked in.");
-	prom_u64(out, "aggregatord_watchdog_skipped_total", d->watchdog_skipped);
+	prom_metric_u64(out, "aggregatord_watchdog_skipped_total", "counter",
+		"Watchdog pings withheld because a worker thread had not checked in.", d->watchdog_skipped);
 	prom_head(out, "aggregatord_job_running", "gauge", "1 if the job runs on this node.");
 	for (size_t i = 0; job_table[i]; i++)
 		prom_u64_1(out, "aggregatord_job_running", "job", job_table[i]->name, d->jobs[i] != NULL);

@@ -543,26 +543,20 @@ static void elect_metrics(void *job, struct buf *out)
 	size_t npeers = e->snap.npeers;
 	long long last = e->snap.last_change_us;
 	pthread_mutex_unlock(&e->mu);
-	prom_head(out, "aggregatord_election_role", "gauge", "1 while this node is active, 0 while standby.");
-	prom_u64(out, "aggregatord_election_role", active ? 1 : 0);
-	prom_head(out, "aggregatord_election_epoch", "gauge",
-		  "The epoch this node publishes under (the group's while standby).");
-	prom_u64(out, "aggregatord_election_epoch", epoch);
-	prom_head(out, "aggregatord_election_transitions_total", "counter",
-		  "Changes of role (a node starts as standby).");
-	prom_u64(out, "aggregatord_election_transitions_total", atomic_load(&e->transitions));
-	prom_head(out, "aggregatord_election_redis_errors_total", "counter",
-		  "Election rounds or epoch bumps that Redis failed.");
-	prom_u64(out, "aggregatord_election_redis_errors_total", atomic_load(&e->redis_errors));
-	prom_head(out, "aggregatord_election_redis_up", "gauge",
-		  "1 while the last election round reached Redis.");
-	prom_u64(out, "aggregatord_election_redis_up", up ? 1 : 0);
-	prom_head(out, "aggregatord_election_peers", "gauge",
-		  "Other live nodes of the group seen in the last good round.");
-	prom_u64(out, "aggregatord_election_peers", npeers);
-	prom_head(out, "aggregatord_election_last_change_timestamp_seconds", "gauge",
-		  "When the role last changed (or was first decided), seconds since the Unix epoch.");
-	prom_f64(out, "aggregatord_election_last_change_timestamp_seconds", (double)last / 1e6);
+	prom_metric_u64(out, "aggregatord_election_role", "gauge",
+		"1 while this node is active, 0 while standby.", active ? 1 : 0);
+	prom_metric_u64(out, "aggregatord_election_epoch", "gauge",
+		"The epoch this node publishes under (the group's while standby).", epoch);
+	prom_metric_u64(out, "aggregatord_election_transitions_total", "counter",
+		"Changes of role (a node starts as standby).", atomic_load(&e->transitions));
+	prom_metric_u64(out, "aggregatord_election_redis_errors_total", "counter",
+		"Election rounds or epoch bumps that Redis failed.", atomic_load(&e->redis_errors));
+	prom_metric_u64(out, "aggregatord_election_redis_up", "gauge",
+		"1 while the last election round reached Redis.", up ? 1 : 0);
+	prom_metric_u64(out, "aggregatord_election_peers", "gauge",
+		"Other live nodes of the group seen in the last good round.", npeers);
+	prom_metric_f64(out, "aggregatord_election_last_change_timestamp_seconds", "gauge",
+		"When the role last changed (or was first decided), seconds since the Unix epoch.", (double)last / 1e6);
 }
 
 static void iso_us(long long us, char *out, size_t len)

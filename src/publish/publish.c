@@ -541,29 +541,25 @@ static size_t queued_now(void)
 
 void publish_metrics(struct buf *out)
 {
-	prom_head(out, "aggregatord_publish_enabled", "gauge",
-		  "1 when events are produced to Kafka (a kafka section, enabled).");
-	prom_u64(out, "aggregatord_publish_enabled", pub.enabled ? 1 : 0);
+	prom_metric_u64(out, "aggregatord_publish_enabled", "gauge",
+		"1 when events are produced to Kafka (a kafka section, enabled).", pub.enabled ? 1 : 0);
 	prom_head(out, "aggregatord_publish_events_total", "counter",
 		  "Events handed to the publish path, by topic.");
 	for (int t = 0; t < TOPICS; t++)
 		prom_u64_1(out, "aggregatord_publish_events_total", "topic", topic_names[t],
 			   atomic_load(&pub.enqueued[t]));
-	prom_head(out, "aggregatord_publish_queued", "gauge",
-		  "Events waiting to be produced (held while standby).");
-	prom_u64(out, "aggregatord_publish_queued", queued_now());
-	prom_head(out, "aggregatord_publish_produced_total", "counter", "Events handed to librdkafka.");
-	prom_u64(out, "aggregatord_publish_produced_total", atomic_load(&pub.produced));
-	prom_head(out, "aggregatord_publish_delivered_total", "counter", "Events the broker acknowledged.");
-	prom_u64(out, "aggregatord_publish_delivered_total", atomic_load(&pub.delivered));
-	prom_head(out, "aggregatord_publish_failed_total", "counter",
-		  "Events librdkafka finally failed to deliver (then spooled).");
-	prom_u64(out, "aggregatord_publish_failed_total", atomic_load(&pub.failed));
-	prom_head(out, "aggregatord_publish_spooled_total", "counter", "Events written to the disk spool.");
-	prom_u64(out, "aggregatord_publish_spooled_total", atomic_load(&pub.spooled));
-	prom_head(out, "aggregatord_publish_replayed_total", "counter",
-		  "Events read back from the spool to be produced again.");
-	prom_u64(out, "aggregatord_publish_replayed_total", atomic_load(&pub.replayed));
+	prom_metric_u64(out, "aggregatord_publish_queued", "gauge",
+		"Events waiting to be produced (held while standby).", queued_now());
+	prom_metric_u64(out, "aggregatord_publish_produced_total", "counter",
+		"Events handed to librdkafka.", atomic_load(&pub.produced));
+	prom_metric_u64(out, "aggregatord_publish_delivered_total", "counter",
+		"Events the broker acknowledged.", atomic_load(&pub.delivered));
+	prom_metric_u64(out, "aggregatord_publish_failed_total", "counter",
+		"Events librdkafka finally failed to deliver (then spooled).", atomic_load(&pub.failed));
+	prom_metric_u64(out, "aggregatord_publish_spooled_total", "counter",
+		"Events written to the disk spool.", atomic_load(&pub.spooled));
+	prom_metric_u64(out, "aggregatord_publish_replayed_total", "counter",
+		"Events read back from the spool to be produced again.", atomic_load(&pub.replayed));
 	prom_head(out, "aggregatord_publish_dropped_total", "counter", "Events dropped, by cause.");
 	const struct {
 		const char *cause;
@@ -579,12 +575,10 @@ void publish_metrics(struct buf *out)
 	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
 		prom_u64_1(out, "aggregatord_publish_dropped_total", "cause", dropped[i].cause,
 			   dropped[i].n);
-	prom_head(out, "aggregatord_publish_unpublished_total", "counter",
-		  "Events counted, not produced: no kafka section, or kafka.enabled = false.");
-	prom_u64(out, "aggregatord_publish_unpublished_total", atomic_load(&pub.unpublished));
-	prom_head(out, "aggregatord_publish_spool_corrupt_total", "counter",
-		  "Torn or corrupt spool records skipped.");
-	prom_u64(out, "aggregatord_publish_spool_corrupt_total", atomic_load(&pub.spool_corrupt));
+	prom_metric_u64(out, "aggregatord_publish_unpublished_total", "counter",
+		"Events counted, not produced: no kafka section, or kafka.enabled = false.", atomic_load(&pub.unpublished));
+	prom_metric_u64(out, "aggregatord_publish_spool_corrupt_total", "counter",
+		"Torn or corrupt spool records skipped.", atomic_load(&pub.spool_corrupt));
 }
 
 void publish_status(struct buf *out)

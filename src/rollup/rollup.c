@@ -528,8 +528,8 @@ static void rollup_metrics(void *job, struct buf *out)
 	M("locations_missing", "gauge", "Master: locations missing from the hours being retried.", atomic_load(&r->locations_missing));
 	M("timeouts_total", "counter", "InfluxDB queries and location fetches that hit their deadline (influxdb.timeout).", atomic_load(&r->timeouts));
 #undef M
-	prom_head(out, "aggregatord_rollup_query_duration_seconds", "gauge", "Duration of the last InfluxDB query.");
-	prom_f64(out, "aggregatord_rollup_query_duration_seconds", (double)atomic_load(&r->query_ms) / 1000.0);
+	prom_metric_f64(out, "aggregatord_rollup_query_duration_seconds", "gauge",
+		"Duration of the last InfluxDB query.", (double)atomic_load(&r->query_ms) / 1000.0);
 }
 
 static void rollup_status(void *job, struct buf *out)

@@ -506,20 +506,18 @@ static void sweep_metrics(void *job, struct buf *out)
 		prom_f64_1(out, "aggregatord_sweep_oldest_closed_age_seconds", "member",
 			   sw->m[i].cfg.name, (double)(o ? now - o : 0));
 	}
-	prom_head(out, "aggregatord_sweep_cycles_total", "counter", "Sweep cycles run.");
-	prom_u64(out, "aggregatord_sweep_cycles_total", atomic_load(&sw->cycles));
-	prom_head(out, "aggregatord_sweep_failed_cycles_total", "counter",
-		  "Cycles in which a member or master failed.");
-	prom_u64(out, "aggregatord_sweep_failed_cycles_total", atomic_load(&sw->failed_cycles));
-	prom_head(out, "aggregatord_sweep_stale_closed_total", "counter",
-		  "Sessions closed as stale on master.");
-	prom_u64(out, "aggregatord_sweep_stale_closed_total", atomic_load(&sw->stale_total));
+	prom_metric_u64(out, "aggregatord_sweep_cycles_total", "counter",
+		"Sweep cycles run.", atomic_load(&sw->cycles));
+	prom_metric_u64(out, "aggregatord_sweep_failed_cycles_total", "counter",
+		"Cycles in which a member or master failed.", atomic_load(&sw->failed_cycles));
+	prom_metric_u64(out, "aggregatord_sweep_stale_closed_total", "counter",
+		"Sessions closed as stale on master.", atomic_load(&sw->stale_total));
 	prom_head(out, "aggregatord_sweep_master_schema_refused_total", "counter",
 		  "Connects refused: master's table has no unique acctuniqueid index, or a unique index that could merge sessions.");
 	prom_u64(out, "aggregatord_sweep_master_schema_refused_total",
 		 atomic_load(&sw->master_schema.refused));
-	prom_head(out, "aggregatord_sweep_cycle_seconds", "gauge", "Duration of the last cycle.");
-	prom_f64(out, "aggregatord_sweep_cycle_seconds", us_to_ms_s(atomic_load(&sw->last_cycle_us)));
+	prom_metric_f64(out, "aggregatord_sweep_cycle_seconds", "gauge",
+		"Duration of the last cycle.", us_to_ms_s(atomic_load(&sw->last_cycle_us)));
 }
 
 static void sweep_status(void *job, struct buf *out)

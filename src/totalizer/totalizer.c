@@ -550,11 +550,10 @@ static void totalizer_metrics(void *job, struct buf *out)
 {
 	struct totalizer *tz = job;
 	struct gen *g = atomic_load(&tz->gen);
-	prom_head(out, "aggregatord_totalizer_datagrams_total", "counter", "UDP datagrams received.");
-	prom_u64(out, "aggregatord_totalizer_datagrams_total", rx_sum(tz, offsetof(struct rx, datagrams)));
-	prom_head(out, "aggregatord_totalizer_lines_total", "counter",
-		  "Lines taken from datagrams (empty lines not counted).");
-	prom_u64(out, "aggregatord_totalizer_lines_total", rx_sum(tz, offsetof(struct rx, lines)));
+	prom_metric_u64(out, "aggregatord_totalizer_datagrams_total", "counter",
+		"UDP datagrams received.", rx_sum(tz, offsetof(struct rx, datagrams)));
+	prom_metric_u64(out, "aggregatord_totalizer_lines_total", "counter",
+		"Lines taken from datagrams (empty lines not counted).", rx_sum(tz, offsetof(struct rx, lines)));
 	static const struct {
 		const char *name, *help;
 	} per_rule[2] = {
@@ -595,39 +594,32 @@ static void totalizer_metrics(void *job, struct buf *out)
 		prom_u64_2(out, "aggregatord_totalizer_dropped_lines_total", "rule",
 			   rule_name(g->rules[r]), "cause", "keys_limit", c[2]);
 	}
-	prom_head(out, "aggregatord_totalizer_keys", "gauge",
-		  "Distinct keys in the receive tables (limit: totalizer.max_keys).");
-	prom_u64(out, "aggregatord_totalizer_keys", atomic_load(&tz->rx_keys));
-	prom_head(out, "aggregatord_totalizer_queries_queued", "gauge", "Totals queries queued or running.");
-	prom_u64(out, "aggregatord_totalizer_queries_queued", (uint64_t)tz->queries_out);
-	prom_head(out, "aggregatord_totalizer_queries_refused_total", "counter",
-		  "Totals queries refused with 503: totalizer.max_queries reached.");
-	prom_u64(out, "aggregatord_totalizer_queries_refused_total", tz->queries_refused);
-	prom_head(out, "aggregatord_totalizer_counted_total", "counter", "Counts acknowledged by Redis.");
-	prom_u64(out, "aggregatord_totalizer_counted_total", atomic_load(&tz->counted));
-	prom_head(out, "aggregatord_totalizer_kept_total", "counter",
-		  "Counts Redis could not take at stop, kept under state_dir/totalizer/.");
-	prom_u64(out, "aggregatord_totalizer_kept_total", atomic_load(&tz->kept));
-	prom_head(out, "aggregatord_totalizer_restored_total", "counter",
-		  "Counts kept at a stop, read back and written to Redis.");
-	prom_u64(out, "aggregatord_totalizer_restored_total", atomic_load(&tz->restored));
-	prom_head(out, "aggregatord_totalizer_held_files_refused_total", "counter",
-		  "Files under state_dir/totalizer/ refused: links, FIFOs, torn or corrupt.");
-	prom_u64(out, "aggregatord_totalizer_held_files_refused_total", atomic_load(&tz->held_refused));
-	prom_head(out, "aggregatord_totalizer_flushes_total", "counter", "Batches acknowledged by Redis.");
-	prom_u64(out, "aggregatord_totalizer_flushes_total", atomic_load(&tz->flushes));
+	prom_metric_u64(out, "aggregatord_totalizer_keys", "gauge",
+		"Distinct keys in the receive tables (limit: totalizer.max_keys).", atomic_load(&tz->rx_keys));
+	prom_metric_u64(out, "aggregatord_totalizer_queries_queued", "gauge",
+		"Totals queries queued or running.", (uint64_t)tz->queries_out);
+	prom_metric_u64(out, "aggregatord_totalizer_queries_refused_total", "counter",
+		"Totals queries refused with 503: totalizer.max_queries reached.", tz->queries_refused);
+	prom_metric_u64(out, "aggregatord_totalizer_counted_total", "counter",
+		"Counts acknowledged by Redis.", atomic_load(&tz->counted));
+	prom_metric_u64(out, "aggregatord_totalizer_kept_total", "counter",
+		"Counts Redis could not take at stop, kept under state_dir/totalizer/.", atomic_load(&tz->kept));
+	prom_metric_u64(out, "aggregatord_totalizer_restored_total", "counter",
+		"Counts kept at a stop, read back and written to Redis.", atomic_load(&tz->restored));
+	prom_metric_u64(out, "aggregatord_totalizer_held_files_refused_total", "counter",
+		"Files under state_dir/totalizer/ refused: links, FIFOs, torn or corrupt.", atomic_load(&tz->held_refused));
+	prom_metric_u64(out, "aggregatord_totalizer_flushes_total", "counter",
+		"Batches acknowledged by Redis.", atomic_load(&tz->flushes));
 	prom_head(out, "aggregatord_totalizer_flush_duration_seconds", "gauge",
 		  "Duration of the last Redis write.");
 	prom_f64(out, "aggregatord_totalizer_flush_duration_seconds",
 		 (double)atomic_load(&tz->last_flush_us) / 1e6);
-	prom_head(out, "aggregatord_totalizer_pending_keys", "gauge",
-		  "Keys counted but not yet acknowledged by Redis.");
-	prom_u64(out, "aggregatord_totalizer_pending_keys", atomic_load(&tz->pending_keys));
-	prom_head(out, "aggregatord_totalizer_redis_errors_total", "counter",
-		  "Failed Redis writes (each retried).");
-	prom_u64(out, "aggregatord_totalizer_redis_errors_total", atomic_load(&tz->redis_errors));
-	prom_head(out, "aggregatord_totalizer_redis_up", "gauge", "1 while the last Redis write succeeded.");
-	prom_u64(out, "aggregatord_totalizer_redis_up", atomic_load(&tz->redis_up) ? 1 : 0);
+	prom_metric_u64(out, "aggregatord_totalizer_pending_keys", "gauge",
+		"Keys counted but not yet acknowledged by Redis.", atomic_load(&tz->pending_keys));
+	prom_metric_u64(out, "aggregatord_totalizer_redis_errors_total", "counter",
+		"Failed Redis writes (each retried).", atomic_load(&tz->redis_errors));
+	prom_metric_u64(out, "aggregatord_totalizer_redis_up", "gauge",
+		"1 while the last Redis write succeeded.", atomic_load(&tz->redis_up) ? 1 : 0);
 }
 
 static void totalizer_status(void *job, struct buf *out)

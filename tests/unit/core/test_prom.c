@@ -16,6 +16,7 @@ START_TEST(lines_and_escapes)
 	prom_f64(&b, "y_seconds", 0.1);
 	prom_f64_1(&b, "y_seconds", "member", "m", 1.5);
 	prom_f64(&b, "w", 0.1 + 0.2);
+	prom_metric_u64(&b, "m_total", "counter", "One.", 7);
 	prom_f64(&b, "t", 1796140419139175 / 1e6);	/* 16 digits read back */
 	prom_f64(&b, "z", NAN);
 	prom_f64(&b, "z", -INFINITY);
@@ -28,6 +29,7 @@ START_TEST(lines_and_escapes)
 			 "y_seconds 0.1\n"
 			 "y_seconds{member=\"m\"} 1.5\n"
 			 "w 0.30000000000000004\n"
+			 "# HELP m_total One.\n# TYPE m_total counter\nm_total 7\n"
 			 "t 1796140419.139175\n"
 			 "z NaN\n"
 			 "z -Inf\n");
