@@ -8,6 +8,9 @@
 #   make fuzz            fuzz the parsers that read files and the network (clang,
 #                        libFuzzer): FUZZ_SECONDS each
 #   make install         PREFIX=/usr/local DESTDIR= (layout: docs/operations.md)
+#   make deb             the Debian package, in build/deb/ (debian/, dpkg-buildpackage)
+#   make check-deb       build the package and inspect it (lintian, hardening-check;
+#                        part of make check)
 #   make SANITIZE=address,undefined check    (separate build dir)
 #   make V=1             show the commands
 
@@ -150,7 +153,8 @@ $(UNIT_SRCS:%.c=$(BUILD)/%.o): override CPPFLAGS += -Itests/unit
 HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast \
                 tests/harness/faultproxy tests/harness/hflood
 
-.PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz fuzz-smoke
+.PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz fuzz-smoke \
+	deb check-deb
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -354,6 +358,18 @@ uninstall:
 		$(DESTDIR)$(UNITDIR)/aggregatord.service $(DESTDIR)$(SYSUSERSDIR)/aggregatord.conf \
 		$(DESTDIR)$(TMPFILESDIR)/aggregatord.conf
 	rm -rf $(DESTDIR)$(DOCDIR)
+
+# The Debian package (debian/), built from a copy of the source by
+# dpkg-buildpackage into build/deb/.  check-deb runs only the package's test
+# (tests/integration/test_deb.sh, part of make check): it builds the package
+# in a temp dir and inspects it (contents, modes, maintainer scripts,
+# lintian, hardening-check) without installing it.
+DEB_DIR := build/deb
+deb: deps
+	$(Q)scripts/deb.sh $(VERSION) $(DEB_DIR)
+
+check-deb: deps
+	$(Q)AGG_BUILD=$(BUILD) tests/integration/run.sh tests/integration/test_deb.sh
 
 clean:
 	rm -rf build build-san $(HARNESS_BINS)
