@@ -7,18 +7,26 @@
 #   make fuzz-smoke      a short run of every fuzz target (part of make check)
 #   make fuzz            fuzz the parsers that read files and the network (clang,
 #                        libFuzzer): FUZZ_SECONDS each
-#   make install         PREFIX=/usr/local DESTDIR= (also the man pages, MANDIR=,
-#                        and the bash completion, BASHCOMPDIR=)
+#   make install         PREFIX=/usr/local DESTDIR= (layout: docs/operations.md; also
+#                        the man pages, MANDIR=, and the bash completion, BASHCOMPDIR=)
 #   make man-lint        mandoc -Tlint, and the man pages hold every key and option
 #   make kit-check       the operator's kit: completion, alert rules, example configs
+#   make deb             the Debian package, in build/deb/ (debian/, dpkg-buildpackage)
+#   make check-deb       build the package and inspect it (lintian, hardening-check;
+#                        part of make check)
 #   make SANITIZE=address,undefined check    (separate build dir)
 #   make V=1             show the commands
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= $(PREFIX)/sbin
+DOCDIR    ?= $(PREFIX)/share/doc/aggregatord
 SYSCONFDIR ?= /etc
+# systemd reads these three only under /lib and /usr/lib, whatever PREFIX
 UNITDIR   ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
 
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
@@ -32,13 +40,15 @@ INCDIRS   := $(addprefix -Iinclude/,$(GROUPS))
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat-security -Wformat=2 -Wpointer-arith -Wvla
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line
+# (dpkg-buildflags' hardening in the package) reach every object and link.
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP $(INCDIRS) \
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP $(INCDIRS) \
              -DAGG_VERSION='"$(VERSION)"' -pthread
-LDFLAGS   += -pthread
+override LDFLAGS += -pthread
 ifneq ($(SANITIZE),)
-CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS   += -fsanitize=$(SANITIZE)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -143,12 +153,12 @@ DAEMON   := $(BUILD)/aggregatord
 CTL      := $(BUILD)/aggregatorctl
 UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_BIN := $(BUILD)/check_unit
-$(UNIT_SRCS:%.c=$(BUILD)/%.o): CPPFLAGS += -Itests/unit
+$(UNIT_SRCS:%.c=$(BUILD)/%.o): override CPPFLAGS += -Itests/unit
 HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_blast \
                 tests/harness/faultproxy tests/harness/hflood tests/harness/syncwatch.so
 
 .PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz fuzz-smoke \
-	install-man uninstall-man man-lint kit-check
+	install-man uninstall-man man-lint kit-check deb check-deb
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -321,18 +331,60 @@ fuzz-smoke: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 			$(FUZZ_SMOKE_SECONDS); \
 	done
 
+# The layout of docs/operations.md ("Installed layout").  The config is
+# 0640 root:aggregatord: readable by the service's user and nobody else.  A
+# real install (as root, no DESTDIR) creates that user with systemd-sysusers
+# and the state directory with systemd-tmpfiles, as the Debian package's
+# postinst does; a staged one (DESTDIR) leaves both, and the group of the
+# config, to the target's package scripts, and says so.
+CONF_FILE := $(SYSCONFDIR)/aggregatord/aggregatord.conf
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/aggregatord $(DESTDIR)$(UNITDIR)
-	install -m 0755 $(DAEMON) $(CTL) $(DESTDIR)$(BINDIR)/
-	test -e $(DESTDIR)$(SYSCONFDIR)/aggregatord/aggregatord.conf || \
-		install -m 0640 conf/aggregatord.conf $(DESTDIR)$(SYSCONFDIR)/aggregatord/aggregatord.conf
-	sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/etc/aggregatord/|$(SYSCONFDIR)/aggregatord/|g' \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/aggregatord \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/
+	test -e $(DESTDIR)$(CONF_FILE) || \
+		install -m 0640 conf/aggregatord.conf $(DESTDIR)$(CONF_FILE)
+	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/aggregatord/|$(SYSCONFDIR)/aggregatord/|g' \
 		systemd/aggregatord.service > $(DESTDIR)$(UNITDIR)/aggregatord.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/aggregatord.service
+	install -m 0644 systemd/aggregatord.sysusers $(DESTDIR)$(SYSUSERSDIR)/aggregatord.conf
+	install -m 0644 systemd/aggregatord.tmpfiles $(DESTDIR)$(TMPFILESDIR)/aggregatord.conf
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 conf/aggregatord.conf $(wildcard conf/examples/*.conf) $(DESTDIR)$(DOCDIR)/examples/
+ifeq ($(DESTDIR),)
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "systemd-sysusers, systemd-tmpfiles --create, chgrp aggregatord $(CONF_FILE)"; \
+		systemd-sysusers $(SYSUSERSDIR)/aggregatord.conf && \
+		systemd-tmpfiles --create $(TMPFILESDIR)/aggregatord.conf && \
+		chgrp aggregatord $(CONF_FILE) && chmod 0640 $(CONF_FILE); \
+	else \
+		echo "not root: as root, run systemd-sysusers and chgrp aggregatord $(CONF_FILE)"; \
+	fi
+else
+	@echo "staged in $(DESTDIR): on the target, systemd-sysusers creates the user aggregatord," \
+		"systemd-tmpfiles --create its /var/lib/aggregatord, and $(CONF_FILE) wants" \
+		"group aggregatord (chgrp aggregatord; the Debian package's postinst does all three)"
+endif
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/aggregatord $(DESTDIR)$(BINDIR)/aggregatorctl \
-		$(DESTDIR)$(UNITDIR)/aggregatord.service
+	rm -f $(DESTDIR)$(SBINDIR)/aggregatord $(DESTDIR)$(BINDIR)/aggregatorctl \
+		$(DESTDIR)$(UNITDIR)/aggregatord.service $(DESTDIR)$(SYSUSERSDIR)/aggregatord.conf \
+		$(DESTDIR)$(TMPFILESDIR)/aggregatord.conf
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# The Debian package (debian/), built from a copy of the source by
+# dpkg-buildpackage into build/deb/.  check-deb runs only the package's test
+# (tests/integration/test_deb.sh, part of make check): it builds the package
+# in a temp dir and inspects it (contents, modes, maintainer scripts,
+# lintian, hardening-check) without installing it.
+DEB_DIR := build/deb
+deb: deps
+	$(Q)scripts/deb.sh $(VERSION) $(DEB_DIR)
+
+check-deb: deps
+	$(Q)AGG_BUILD=$(BUILD) tests/integration/run.sh tests/integration/test_deb.sh
 
 # ---- man pages and bash completion: installed with `make install` ----
 MANDIR      ?= $(PREFIX)/share/man

@@ -38,7 +38,7 @@ totalizer = {
 };
 CONF
 
-say "the config, checked as systemd's ExecStartPre does"
+say "the config, checked as the unit's ExecReload does before a reload"
 cat "$conf"
 run "$AGGD" -n -c "$conf"
 

@@ -6,6 +6,11 @@
 # Services that the packages would start at install time (mariadb, redis,
 # influxdb, freeradius) are kept from starting: the tests and the demo run
 # their own throwaway servers on loopback.
+#
+# DEPS_POLICY_RC_D (default /usr/sbin/policy-rc.d) names the policy file that
+# keeps services from starting; tests/integration/test_deps.sh points it at
+# a temp file, with stub dpkg-query, apt-get and id first in PATH, to check
+# the exit status and the clean-up without installing anything.
 set -eu
 
 PKGS="build-essential pkg-config
@@ -15,7 +20,8 @@ mariadb-server mariadb-client redis-server redis-tools influxdb influxdb-client
 freeradius freeradius-mysql freeradius-utils freeradius-config
 kcat capnproto prometheus systemd curl netcat-openbsd procps
 unzip libxml2-utils perl clang libclang-rt-14-dev
-mandoc bash-completion jq"
+mandoc bash-completion jq
+debhelper dpkg-dev fakeroot lintian devscripts bubblewrap"
 
 missing=""
 for p in $PKGS; do
@@ -36,7 +42,7 @@ fi
 
 echo "deps.sh: installing:$missing" >&2
 # Keep package scripts from starting system services.
-policy=/usr/sbin/policy-rc.d
+policy=${DEPS_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 made_policy=0
 if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy"

@@ -7,6 +7,9 @@
  * SIGTERM/SIGINT, jobs stop in reverse order (intake first, then flushes),
  * the HTTP server closes, everything is freed in reverse order of creation.
  * The daemon never forks and writes no pidfile: systemd supervises it.
+ * Exit status: 0, 1 on a failure at run time, EX_USAGE (64) for a bad
+ * command line, EX_CONFIG (78) for a config that does not check (the unit's
+ * RestartPreventExitStatus=78 keeps a broken file from a restart loop).
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,7 +61,7 @@ static int run_tool(struct config *cfg, const char *file, int slot)
 	if (!cfg->jobs[slot]) {
 		fprintf(stderr, "aggregatord: --%s: '%s' has no %s section\n", ops->tool_name, file,
 			ops->name);
-		return 2;
+		return EX_CONFIG;
 	}
 	return ops->tool(cfg->jobs[slot], stdin, stdout);
 }
@@ -75,12 +79,12 @@ static int run_once(struct config *cfg, const char *job, const struct once_args 
 	int i = job_index(job);
 	if (i < 0 || !job_table[i]->once) {
 		fprintf(stderr, "aggregatord: --once: '%s' is not a job that runs in cycles\n", job);
-		return 2;
+		return EX_USAGE;
 	}
 	if (!cfg->jobs[i]) {
 		fprintf(stderr, "aggregatord: --once %s: the config file has no '%s' section\n",
 			job, job);
-		return 2;
+		return EX_CONFIG;
 	}
 	struct daemon d = { .cfg = cfg, .config_file = cfg->file };
 	d.started = time(NULL);
@@ -146,16 +150,16 @@ int main(int argc, char **argv)
 				break;
 			}
 			usage(stderr);
-			return 2;
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		return EX_USAGE;
 	}
 	if (oargs.hour && !once) {
 		fprintf(stderr, "aggregatord: --hour goes with --once rollup\n");
-		return 2;
+		return EX_USAGE;
 	}
 	log_set_thread_tag("main");
 
@@ -165,7 +169,7 @@ int main(int argc, char **argv)
 	if (!cfg) {
 		fputs(ctx.errors.data, stderr);
 		cfg_ctx_release(&ctx);
-		return 1;
+		return EX_CONFIG;
 	}
 	if (check_only) {
 		fputs(ctx.warnings.data, stderr);

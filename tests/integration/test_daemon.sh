@@ -22,7 +22,7 @@ for tok in '' CHANGE-ME; do
     err=$("$AGGD" -n -c "$H_TMP/open.conf" 2>&1)
     rc=$?
     set -e
-    [ $rc -eq 1 ] || h_fail "-n with listen 0.0.0.0 and token '$tok' exited $rc"
+    [ $rc -eq 78 ] || h_fail "-n with listen 0.0.0.0 and token '$tok' exited $rc"
     echo "$err" | grep -q "open.conf:3: 'http.listen' is \"0.0.0.0:8089\", beyond loopback: 'http.token' must be set" \
         || h_fail "-n said: $err"
 done
@@ -33,9 +33,9 @@ set +e
 err=$("$AGGD" -n -c "$H_TMP/bad.conf" 2>&1)
 rc=$?
 set -e
-[ $rc -eq 1 ] || h_fail "-n on a broken file exited $rc"
+[ $rc -eq 78 ] || h_fail "-n on a broken file exited $rc, want 78 (EX_CONFIG)"
 [ "$err" = "$H_TMP/bad.conf:3: unknown key 'node.colour'" ] || h_fail "-n said: $err"
-h_ok "-n refuses a broken file with FILE:LINE and exit 1"
+h_ok "-n refuses a broken file with FILE:LINE and exit 78 (EX_CONFIG)"
 
 # --- start ---
 port=$(h_free_port tcp)
