@@ -46,7 +46,7 @@ struct member {
 	struct sweep_db cfg;		/* private copy */
 	struct conn mc;			/* member connection (its thread only) */
 	struct conn sc;			/* master connection (its thread only) */
-	pthread_t thread;
+	struct worker w;		/* its thread during a cycle (a child of the sweep's) */
 	int failures;			/* consecutive failed cycles */
 	int skip;			/* cycles to skip (back-off) */
 	time_t down_since;		/* wall clock when it became unreachable; 0 = up */

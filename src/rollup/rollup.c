@@ -339,7 +339,12 @@ static void run_due(struct rollup *r)
 		for (long long h = last - (long long)r->catch_up_hours * HOUR; h <= last; h += HOUR) {
 			if (h < last - (long long)r->catch_up_hours * HOUR || rollup_hour_done(r->usage_dir, h))
 				continue;
-			if (rollup_location_hour(r, h, err, sizeof(err)) < 0) {
+			/* The hour is one InfluxDB query bounded by its timeout (the
+			 * files after it are local): alive until then (worker.h). */
+			uint64_t call = worker_call_begin((uint64_t)r->icfg.timeout_s * 1000u);
+			int rc = rollup_location_hour(r, h, err, sizeof(err));
+			worker_call_end(call);
+			if (rc < 0) {
 				atomic_fetch_add(&r->errors, 1);
 				r->backoff_s = r->backoff_s ? (r->backoff_s * 2 > 600 ? 600 : r->backoff_s * 2) : 10;
 				r->next_ok = now + r->backoff_s;
@@ -373,7 +378,7 @@ static void *rollup_main(void *arg)
 	log_set_thread_tag("rollup");
 	do
 		run_due(r);
-	while (worker_sleep(&r->w, 10));
+	while (worker_sleep_ms(&r->w, 10000));
 	return NULL;
 }
 
@@ -389,7 +394,11 @@ static void *rollup_create(const struct job_env *env, const void *cfgp)
 		return NULL;
 	}
 	r->env = env;
-	worker_init(&r->w);
+	if (worker_init(&r->w) < 0) {
+		log_error("rollup: cannot set up its thread");
+		free(r);
+		return NULL;
+	}
 	snprintf(r->usage_dir, sizeof(r->usage_dir), "%s/usage", env->node->state_dir);
 	snprintf(r->loc_dir, sizeof(r->loc_dir), "%s/locations", env->node->state_dir);
 	snprintf(r->node, sizeof(r->node), "%s", env->node->name);
@@ -415,17 +424,30 @@ static int rollup_start(void *job)
 	return 0;
 }
 
-static void rollup_stop(void *job)
+static void rollup_stop_request(void *job, uint64_t deadline_us)
 {
 	struct rollup *r = job;
-	worker_stop(&r->w);
+	(void)deadline_us;
+	if (r->w.started)
+		worker_stop_request(&r->w);
+}
+
+static int rollup_stop(void *job, uint64_t deadline_us)
+{
+	struct rollup *r = job;
+	if (worker_join(&r->w, deadline_us) < 0) {
+		log_warn("rollup: its thread is still inside a call (InfluxDB or a location's API): "
+			 "left behind, abandoned at exit");
+		return -1;
+	}
+	return 0;
 }
 
 static int rollup_reconfigure(void *job, const void *cfgp)
 {
 	struct rollup *r = job;
 	bool was = r->w.started;
-	rollup_stop(r);
+	worker_stop(&r->w);
 	unload(r);
 	if (load(r, cfgp) < 0)
 		return log_error("rollup: out of memory");
@@ -520,6 +542,7 @@ const struct job_ops rollup_job = {
 	.create = rollup_create,
 	.start = rollup_start,
 	.reconfigure = rollup_reconfigure,
+	.stop_request = rollup_stop_request,
 	.stop = rollup_stop,
 	.destroy = rollup_destroy,
 	.metrics = rollup_metrics,

@@ -184,7 +184,7 @@ static int cycle(struct sweep *sw, bool once)
 		runs[i] = (struct member_run){ m, once };
 		char name[16];
 		snprintf(name, sizeof(name), "sw-%s", m->cfg.name);
-		if (thread_spawn(&m->thread, name, sw_member_main, &runs[i]) < 0) {
+		if (worker_start(&m->w, name, sw_member_main, &runs[i]) < 0) {
 			snprintf(m->err, sizeof(m->err), "cannot start a thread");
 			continue;
 		}
@@ -194,7 +194,7 @@ static int cycle(struct sweep *sw, bool once)
 	for (size_t i = 0; i < sw->nm; i++) {
 		struct member *m = &sw->m[i];
 		if (ran[i])
-			pthread_join(m->thread, NULL);
+			worker_join(&m->w, 0);	/* each statement has its own timeout */
 		if (ran[i] && m->ok) {
 			if (m->down_since)
 				log_info("sweep: member '%s' is reachable again", m->cfg.name);
@@ -218,7 +218,9 @@ static int cycle(struct sweep *sw, bool once)
 			whole = false;
 	}
 	char err[1024] = "";
-	if (whole && (once || role_is_active())) {
+	if (!once && worker_stopping(&sw->w)) {
+		/* stopping: the members ended at a batch boundary; no stale closing */
+	} else if (whole && (once || role_is_active())) {
 		if (sw_close_stale(sw, once, err, sizeof(err)) < 0) {
 			log_error("sweep: master: %s", err);
 			sw_conn_close(&sw->stale);
@@ -245,7 +247,7 @@ static void *sweep_main(void *arg)
 		if (role_is_active())
 			cycle(sw, false);
 		worker_beat(&sw->w);
-	} while (worker_sleep(&sw->w, sw->interval));
+	} while (worker_sleep_ms(&sw->w, (uint64_t)sw->interval * 1000u));
 	sw_conn_close(&sw->stale);
 	for (size_t i = 0; i < sw->nm; i++) {
 		sw_conn_close(&sw->m[i].mc);
@@ -303,6 +305,8 @@ static int load_cfg(struct sweep *sw, const struct sweep_cfg *cfg)
 	for (size_t i = 0; i < sw->nm; i++) {
 		struct member *m = &sw->m[i];
 		m->sw = sw;
+		if (worker_init(&m->w) < 0)
+			return -1;
 		m->rows = malloc((size_t)cfg->batch * sizeof(*m->rows));
 		if (!m->rows || db_copy(&m->cfg, &cfg->members[i]) < 0)
 			return -1;
@@ -315,6 +319,7 @@ static void unload_cfg(struct sweep *sw)
 	for (size_t i = 0; i < sw->nm; i++) {
 		sw_conn_close(&sw->m[i].mc);
 		sw_conn_close(&sw->m[i].sc);
+		worker_destroy(&sw->m[i].w);
 		free(sw->m[i].rows);
 		db_free(&sw->m[i].cfg);
 	}
@@ -338,7 +343,11 @@ static void *sweep_create(const struct job_env *env, const void *cfgp)
 		return NULL;
 	}
 	sw->env = env;
-	worker_init(&sw->w);
+	if (worker_init(&sw->w) < 0) {
+		log_error("sweep: cannot set up its thread");
+		free(sw);
+		return NULL;
+	}
 	pthread_mutex_init(&sw->mw_mu, NULL);
 	pthread_cond_init(&sw->mw_cv, NULL);
 	pthread_mutex_init(&sw->seen_mu, NULL);
@@ -361,17 +370,32 @@ static int sweep_start(void *job)
 	return 0;
 }
 
-static void sweep_stop(void *job)
+/* The member threads see the request too (children of the sweep's
+ * worker): a cycle in progress ends at its batch boundary. */
+static void sweep_stop_request(void *job, uint64_t deadline_us)
 {
 	struct sweep *sw = job;
-	worker_stop(&sw->w);	/* a cycle in progress ends at its batch boundary */
+	(void)deadline_us;
+	if (sw->w.started)
+		worker_stop_request(&sw->w);
+}
+
+static int sweep_stop(void *job, uint64_t deadline_us)
+{
+	struct sweep *sw = job;
+	if (worker_join(&sw->w, deadline_us) < 0) {
+		log_warn("sweep: a member or master statement is still running: left behind, "
+			 "abandoned at exit (its transaction is rolled back by the server)");
+		return -1;
+	}
+	return 0;
 }
 
 static int sweep_reconfigure(void *job, const void *cfgp)
 {
 	struct sweep *sw = job;
 	bool was = sw->w.started;
-	sweep_stop(sw);
+	worker_stop(&sw->w);
 	unload_cfg(sw);
 	if (load_cfg(sw, cfgp) < 0)
 		return log_error("sweep: out of memory");
@@ -530,6 +554,7 @@ const struct job_ops sweep_job = {
 	.create = sweep_create,
 	.start = sweep_start,
 	.reconfigure = sweep_reconfigure,
+	.stop_request = sweep_stop_request,
 	.stop = sweep_stop,
 	.destroy = sweep_destroy,
 	.metrics = sweep_metrics,

@@ -445,6 +445,10 @@ static int sweep_member(struct member *m, bool once)
 			log_info("sweep: member '%s': node demoted, stopping at a batch boundary", m->cfg.name);
 			break;
 		}
+		if (worker_self() && worker_stopping(worker_self())) {
+			log_info("sweep: member '%s': stopping at a batch boundary", m->cfg.name);
+			break;
+		}
 		long n = read_page(m, &last, err, elen);
 		if (n < 0)
 			goto out;
