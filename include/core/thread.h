@@ -33,7 +33,7 @@ int thread_spawn(pthread_t *t, const char *name, void *(*fn)(void *), void *arg)
 void signals_block_all(sigset_t *old);
 void signals_restore(const sigset_t *old);
 
-#define HEALTH_SLOTS 64
+#define HEALTH_SLOTS 256	/* room for 64 rx threads, 64 sweep members and the rest */
 
 /* Register a worker; returns a slot >= 0, or -1 when all are taken. */
 int health_register(const char *name);
