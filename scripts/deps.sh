@@ -21,7 +21,7 @@ freeradius freeradius-mysql freeradius-utils freeradius-config
 kcat capnproto prometheus systemd curl netcat-openbsd procps
 unzip libxml2-utils perl clang libclang-rt-14-dev
 mandoc bash-completion jq
-debhelper dpkg-dev fakeroot lintian devscripts bubblewrap"
+debhelper dpkg-dev fakeroot lintian devscripts bubblewrap faketime"
 
 missing=""
 for p in $PKGS; do

@@ -16,8 +16,16 @@
  * the node is active, whether it owns the role, a command-line tool.
  *
  * Threads: every callback runs on the main thread.  A job that needs worker
- * threads starts them in start() (with thread_spawn(), which keeps signals
- * away from them) and joins them in stop().  `cfg` pointers passed to
+ * threads starts them in start() (on worker.h, the one background-thread
+ * primitive, which keeps signals away from them) and joins them in stop().
+ *
+ * Stop comes in two phases so that one job stuck in I/O never delays
+ * another's final flush: the daemon calls stop_request() on every job
+ * (intake first: reverse table order), each returning at once with its
+ * final work under way on its own threads, then stop() on each with one
+ * shared deadline.  A thread still busy at the deadline is abandoned (the
+ * job logs which one and why); such a job is never destroyed, and the
+ * daemon exits without freeing it.  `cfg` pointers passed to
  * create() and reconfigure() belong to the config and live until the next
  * reconfigure() or destroy(); copy what worker threads read.  During
  * reconfigure(), env->node and env->redis already are the new config's.
@@ -28,6 +36,7 @@
 #include <libconfig.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "buf.h"
@@ -70,7 +79,13 @@ struct job_ops {
 	void *(*create)(const struct job_env *env, const void *cfg);
 	int (*start)(void *job);			/* 0 or -1 */
 	int (*reconfigure)(void *job, const void *cfg);	/* 0 or -1 (keeps old) */
-	void (*stop)(void *job);			/* stop intake, flush, join */
+	/* Phase 1: ask every thread to stop, intake first, and start the final
+	 * work (a flush); returns at once.  deadline_us (mono_usec()) is when
+	 * stop() will give up: final work bounds itself by it.  May be NULL. */
+	void (*stop_request)(void *job, uint64_t deadline_us);
+	/* Phase 2: wait for the threads until deadline_us (0: no bound).  0 when
+	 * all joined; -1 when one was abandoned (logged): do not destroy. */
+	int (*stop)(void *job, uint64_t deadline_us);
 	void (*destroy)(void *job);			/* free everything */
 
 	/* Append Prometheus text for this job, through prom.h (may be NULL). */

@@ -29,6 +29,8 @@ struct daemon {
 	bool debug;			/* -d: debug level regardless of log.level */
 	struct http *http;
 	void *jobs[JOB_MAX];		/* running job instances, by job_table slot */
+	bool stopped[JOB_MAX];		/* its stop() ran (shut-down) */
+	bool left[JOB_MAX];		/* a thread of it was left behind: never destroyed */
 	struct job_env env;		/* what every job is given (job.h); node and redis
 					 * follow cfg */
 
@@ -45,6 +47,7 @@ struct daemon {
 	struct event *watchdog;		/* timer at half of WATCHDOG_USEC, or NULL */
 	uint64_t watchdog_usec;
 	unsigned long watchdog_skipped;	/* pings withheld for a stale worker */
+	uint64_t liveness_margin_us;	/* past a call's deadline before it counts as stuck */
 	int stop_signal;		/* the signal that ended the loop, 0 = none */
 };
 
@@ -69,12 +72,18 @@ int status_routes(struct daemon *d);
 void status_metrics(struct daemon *d, struct buf *out);
 void status_json(struct daemon *d, struct buf *out);
 
-/* jobs.c: drive every configured job through its life cycle.  Shut-down:
- * jobs_stop, publish_stop, jobs_stop_late, jobs_destroy. */
+/* jobs.c: drive every configured job through its life cycle.  Shut-down
+ * (main.c): jobs_stop_request and jobs_join for all but the stop_late jobs,
+ * publish_stop, then both for the stop_late ones (the election), then
+ * jobs_destroy (which skips the jobs with a thread left behind). */
+#define JOB_STOP_MS 4000	/* ms a job's threads get to finish at a stop */
 int jobs_start(struct daemon *d);
 void jobs_reconfigure(struct daemon *d, struct config *next);
-void jobs_stop(struct daemon *d);		/* all but the stop_late ones */
-void jobs_stop_late(struct daemon *d);		/* after the publish path flushed */
+/* Phase 1 for the jobs whose stop_late is late: ask them to stop. */
+void jobs_stop_request(struct daemon *d, bool late, uint64_t deadline_us);
+/* Phase 2: wait for them until deadline_us; the number with a thread left behind. */
+int jobs_join(struct daemon *d, bool late, uint64_t deadline_us);
+void jobs_stop(struct daemon *d);		/* both phases, every job (start-up failure) */
 void jobs_destroy(struct daemon *d);
 
 #endif

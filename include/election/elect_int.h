@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "elect.h"
+#include "worker.h"
 
 struct job_env;
 struct event;
@@ -56,14 +57,9 @@ struct elect {
 	char pattern[2 * ELECT_KEY_MAX];	/* SCAN MATCH */
 	struct event *wake_ev;		/* on d->base: a change of role, seen by the loop */
 
-	pthread_t thread;
-	bool started;
-	int health;
+	struct worker w;		/* the election thread (worker.h); wakes on role commands */
 
-	pthread_mutex_t mu;		/* guards the mailbox, settings, redis and snap */
-	pthread_cond_t cv;		/* wakes the thread (CLOCK_MONOTONIC) */
-	bool stop;
-	bool woken;
+	pthread_mutex_t mu;		/* guards the settings, redis and snap */
 	struct elect_settings set;
 	struct redis_cfg redis;		/* private copy (host, password owned) */
 	unsigned long redis_gen;	/* bumped when the redis settings change */

@@ -38,10 +38,13 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 /* Apply what can change at runtime (the standby window). */
 void publish_reconfigure(const struct config *cfg, int standby_window_ms);
 /*
- * Clean stop: produce what the active node still holds, flush librdkafka for
- * at most timeout_ms, spool what is left, stop the thread, free everything.
+ * Clean stop: produce what the active node still holds, flush librdkafka,
+ * spool what is left, stop the thread, free everything, all within about
+ * timeout_ms (+ 0.5 s for the spooling).  0; -1 when the publish thread was
+ * still producing at the end: it is left running and nothing is freed (the
+ * process is exiting).
  */
-void publish_stop(int timeout_ms);
+int publish_stop(int timeout_ms);
 
 void publish_event(const char *topic, const char *key, size_t keylen,
 		   const char *members, size_t len);

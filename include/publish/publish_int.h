@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "gateq.h"
+#include "worker.h"
 #include "thread.h"
 
 #define TOPICS 3
@@ -53,14 +54,11 @@ struct publisher {
 	char *node_json;		/* "\"node\":\"agg-a\"" */
 	char spool_dir[3072];		/* <state_dir>/spool */
 
-	pthread_t thread;
-	bool thread_started;
-	int health;
+	struct worker w;		/* the publish thread (worker.h); woken by new events */
 	pthread_mutex_t mu;		/* guards queue/stopping/pump_* */
-	pthread_cond_t cv;
 	struct gateq queue;
 	bool stopping;
-	bool pump_waiting;		/* the publish thread sleeps on cv */
+	bool pump_waiting;		/* the publish thread sleeps (worker_sleep_ms) */
 	bool pump_busy;			/* the publish thread is producing a taken list */
 	_Atomic size_t nqueued;		/* copy of queued, read without the lock */
 	_Atomic bool busy;		/* copy of pump_busy || stopping, read without the lock */

@@ -43,9 +43,8 @@ struct rollup {
 	char loc_dir[PATH_MAX / 2];	/* <state_dir>/locations */
 	char node[65];
 
-	struct worker w;		/* the rollup thread */
-	int cancel_fd;			/* eventfd: readable from stop until the thread is joined;
-					 * ends a query or fetch in progress (rollup_stop) */
+	struct worker w;		/* the rollup thread; its stop_fd is the cancel descriptor
+					 * of the InfluxDB query and the location fetches */
 	bool timing_out;		/* rollup thread: the last call hit its deadline (logged once) */
 
 	long long last_try[MAX_LOCATIONS];	/* master: wall time of the last fetch of each location */

@@ -46,7 +46,7 @@ struct member {
 	struct sweep_db cfg;		/* private copy */
 	struct conn mc;			/* member connection (its thread only) */
 	struct conn sc;			/* master connection (its thread only) */
-	pthread_t thread;
+	struct worker w;		/* its thread during a cycle (a child of the sweep's) */
 	int failures;			/* consecutive failed cycles */
 	int skip;			/* cycles to skip (back-off) */
 	time_t down_since;		/* wall clock when it became unreachable; 0 = up */
@@ -75,8 +75,6 @@ struct sweep {
 	pthread_mutex_t mw_mu;
 	pthread_cond_t mw_cv;
 	struct worker w;		/* the sweep thread */
-	int cancel_fd;			/* eventfd: readable from stop until the threads are joined */
-	_Atomic bool stopping;		/* set by stop: member threads end at a batch boundary */
 	struct ra_seen *seen;		/* published versions; kept across reloads, under seen_mu */
 	pthread_mutex_t seen_mu;
 	_Atomic uint64_t cycles, failed_cycles, stale_total;
@@ -94,9 +92,6 @@ struct member_run {
 /* ---- sweep_db.c: connections and bindings ---- */
 /* (each described where it is defined) */
 
-/* The calling thread's MariaDB waits also end when fd (the sweep's cancel
- * eventfd; -1: none) is readable; set by each thread before its calls. */
-void sw_cancel_bind(int fd);
 /* Did a wait of this thread run out its timeout since the last call?  (clears it) */
 bool sw_timed_out(void);
 /* Close c's statements and connection; c is zeroed (closing it again is a no-op). */

@@ -27,6 +27,7 @@
 #include "rules.h"
 #include "tally.h"
 #include "totalizer.h"
+#include "worker.h"
 
 #define MAX_THREADS 64
 #define MAX_RULES 256
@@ -76,6 +77,7 @@ struct rx {
 	pthread_t thread;
 	bool started;
 	int health;
+	_Atomic bool exited;		/* rx_main returned: its tables are the flusher's */
 	struct tally *active;		/* owned by the thread while it runs */
 	pthread_mutex_t mu;		/* guards handed and spare */
 	struct tally *handed;		/* full table for the flusher */
@@ -121,12 +123,11 @@ struct totalizer {
 	_Atomic size_t rx_keys;		/* keys in the rx tables (active and handed), all threads */
 
 	/* flusher */
-	pthread_t flusher;
-	bool flusher_started;
-	int flusher_health;
+	struct worker fw;		/* the flusher thread (worker.h); woken by reloads */
+	_Atomic uint64_t stop_deadline;	/* mono_usec() by which the stop gives up; 0 = running */
 	pthread_mutex_t mu;		/* guards the fields below */
-	pthread_cond_t cv;		/* wakes the flusher (stop) and it waiting for handoffs */
-	bool stop_flusher;
+	pthread_cond_t cv;		/* (CLOCK_MONOTONIC) wakes the flusher waiting for handoffs */
+	bool stop_flusher;		/* stop requested: no more waiting for handoffs */
 	int flush_ms;
 	size_t max_pending_keys;
 	struct redis_cfg redis;		/* private copy */

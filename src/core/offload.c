@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "thread.h"
+#include "worker.h"
 
 struct offload_task {
 	void (*work)(void *);
@@ -23,15 +23,12 @@ struct offload_task {
 };
 
 struct offload {
-	pthread_t thread;
+	struct worker w;		/* the worker thread (worker.h) */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	struct offload_task *todo, **todo_tail;	/* guarded by mu */
 	struct offload_task *finished, **fin_tail;	/* guarded by mu */
-	bool stopping;			/* guarded by mu */
 	struct event *ev;		/* fires done() on the loop */
 	char name[16];
-	int health;
 };
 
 static void run_done(struct offload *o)
@@ -56,38 +53,37 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	run_done(arg);
 }
 
-static void *worker(void *arg)
+/* The worker: tasks in order; once stop is requested, what is queued still
+ * runs, then the thread ends. */
+static void *worker_main(void *arg)
 {
 	struct offload *o = arg;
 	log_set_thread_tag(o->name);
-	pthread_mutex_lock(&o->mu);
+	bool go_on = true;
 	for (;;) {
-		while (!o->todo && !o->stopping) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			pthread_mutex_unlock(&o->mu);
-			health_beat(o->health);
-			pthread_mutex_lock(&o->mu);
-			if (!o->todo && !o->stopping)
-				pthread_cond_timedwait(&o->cv, &o->mu, &ts);
-		}
+		pthread_mutex_lock(&o->mu);
 		struct offload_task *j = o->todo;
-		if (!j)
-			break;	/* stopping and nothing left */
-		o->todo = j->next;
-		if (!o->todo)
-			o->todo_tail = &o->todo;
+		if (j) {
+			o->todo = j->next;
+			if (!o->todo)
+				o->todo_tail = &o->todo;
+		}
 		pthread_mutex_unlock(&o->mu);
+		if (!j) {
+			if (!go_on)
+				break;	/* stopping and nothing left */
+			go_on = worker_sleep_ms(&o->w, WORKER_BEAT_MS);
+			continue;
+		}
 		j->work(j->arg);
-		health_beat(o->health);
+		worker_beat(&o->w);
 		pthread_mutex_lock(&o->mu);
 		j->next = NULL;
 		*o->fin_tail = j;
 		o->fin_tail = &j->next;
 		event_active(o->ev, 0, 0);
+		pthread_mutex_unlock(&o->mu);
 	}
-	pthread_mutex_unlock(&o->mu);
 	return NULL;
 }
 
@@ -97,16 +93,19 @@ struct offload *offload_new(struct event_base *base, const char *name)
 	if (!o)
 		return NULL;
 	snprintf(o->name, sizeof(o->name), "%s", name);
+	if (worker_init(&o->w) < 0) {
+		free(o);
+		return NULL;
+	}
 	pthread_mutex_init(&o->mu, NULL);
-	pthread_cond_init(&o->cv, NULL);
 	o->todo_tail = &o->todo;
 	o->fin_tail = &o->finished;
 	o->ev = event_new(base, -1, 0, on_done, o);
-	o->health = health_register(name);
-	if (!o->ev || thread_spawn(&o->thread, name, worker, o) < 0) {
+	if (!o->ev || worker_start(&o->w, name, worker_main, o) < 0) {
 		if (o->ev)
 			event_free(o->ev);
-		health_unregister(o->health);
+		pthread_mutex_destroy(&o->mu);
+		worker_destroy(&o->w);
 		free(o);
 		return NULL;
 	}
@@ -124,24 +123,28 @@ int offload_submit(struct offload *o, void (*work)(void *), void (*done)(void *)
 	pthread_mutex_lock(&o->mu);
 	*o->todo_tail = j;
 	o->todo_tail = &j->next;
-	pthread_cond_signal(&o->cv);
 	pthread_mutex_unlock(&o->mu);
+	worker_wake(&o->w);
 	return 0;
 }
 
-void offload_free(struct offload *o)
+void offload_stop_request(struct offload *o)
+{
+	if (o)
+		worker_stop_request(&o->w);
+}
+
+int offload_free(struct offload *o, uint64_t deadline_us)
 {
 	if (!o)
-		return;
-	pthread_mutex_lock(&o->mu);
-	o->stopping = true;
-	pthread_cond_signal(&o->cv);
-	pthread_mutex_unlock(&o->mu);
-	pthread_join(o->thread, NULL);
+		return 0;
+	worker_stop_request(&o->w);
+	if (worker_join(&o->w, deadline_us) < 0)
+		return -1;	/* left running: nothing freed */
 	run_done(o);
 	event_free(o->ev);
-	health_unregister(o->health);
-	pthread_cond_destroy(&o->cv);
+	worker_destroy(&o->w);
 	pthread_mutex_destroy(&o->mu);
 	free(o);
+	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "thread.h"
 #include "elect.h"
 #include "rollup.h"
 #include "sweep.h"
@@ -41,7 +42,10 @@ int job_index(const char *name)
  * Life cycle of the configured jobs.  A slot runs when its section is
  * present and enabled; a reload can switch a job on (create + start), off
  * (stop + destroy) or hand it its new section (reconfigure).  Stop and
- * destroy go in reverse table order, the reverse of start-up.
+ * destroy go in reverse table order, the reverse of start-up.  Shut-down
+ * is in two phases (job.h): every job is asked to stop, then each is
+ * waited for against one deadline; a job with a thread left behind is
+ * never destroyed.
  */
 
 static bool job_wanted(size_t i, const struct config *cfg)
@@ -57,7 +61,12 @@ static int job_bring_up(struct daemon *d, size_t i, const struct config *cfg)
 	if (!j)
 		return log_error("job '%s' could not be created", ops->name);
 	if (ops->start(j) < 0) {
-		ops->destroy(j);
+		/* Threads it did start are stopped before it is freed. */
+		uint64_t deadline = mono_usec() + (uint64_t)JOB_STOP_MS * 1000u;
+		if (ops->stop_request)
+			ops->stop_request(j, deadline);
+		if (ops->stop(j, deadline) == 0)
+			ops->destroy(j);
 		return log_error("job '%s' could not start", ops->name);
 	}
 	d->jobs[i] = j;
@@ -70,8 +79,13 @@ static void job_bring_down(struct daemon *d, size_t i)
 	const struct job_ops *ops = job_table[i];
 	if (!d->jobs[i])
 		return;
-	ops->stop(d->jobs[i]);
-	ops->destroy(d->jobs[i]);
+	uint64_t deadline = mono_usec() + (uint64_t)JOB_STOP_MS * 1000u;
+	if (ops->stop_request)
+		ops->stop_request(d->jobs[i], deadline);
+	if (ops->stop(d->jobs[i], deadline) < 0)
+		log_warn("job '%s' left behind with a thread still in a call: not freed", ops->name);
+	else
+		ops->destroy(d->jobs[i]);
 	d->jobs[i] = NULL;
 	log_info("job '%s' stopped", ops->name);
 }
@@ -106,21 +120,38 @@ void jobs_reconfigure(struct daemon *d, struct config *next)
 	}
 }
 
-static void stop_pass(struct daemon *d, bool late)
+/* Phase 1: every job of the pass (intake first: reverse table order). */
+void jobs_stop_request(struct daemon *d, bool late, uint64_t deadline_us)
 {
 	for (size_t i = job_count(); i-- > 0;)
-		if (d->jobs[i] && job_table[i]->stop_late == late)
-			job_table[i]->stop(d->jobs[i]);
+		if (d->jobs[i] && !d->stopped[i] && job_table[i]->stop_late == late &&
+		    job_table[i]->stop_request)
+			job_table[i]->stop_request(d->jobs[i], deadline_us);
+}
+
+/* Phase 2: wait for each, all against one deadline. */
+int jobs_join(struct daemon *d, bool late, uint64_t deadline_us)
+{
+	int left = 0;
+	for (size_t i = job_count(); i-- > 0;) {
+		if (!d->jobs[i] || d->stopped[i] || job_table[i]->stop_late != late)
+			continue;
+		d->stopped[i] = true;
+		if (job_table[i]->stop(d->jobs[i], deadline_us) < 0) {
+			d->left[i] = true;
+			left++;
+		}
+	}
+	return left;
 }
 
 void jobs_stop(struct daemon *d)
 {
-	stop_pass(d, false);
-}
-
-void jobs_stop_late(struct daemon *d)
-{
-	stop_pass(d, true);
+	uint64_t deadline = mono_usec() + (uint64_t)JOB_STOP_MS * 1000u;
+	jobs_stop_request(d, false, deadline);
+	jobs_join(d, false, deadline);
+	jobs_stop_request(d, true, deadline);
+	jobs_join(d, true, deadline);
 }
 
 void jobs_destroy(struct daemon *d)
@@ -128,7 +159,9 @@ void jobs_destroy(struct daemon *d)
 	for (size_t i = job_count(); i-- > 0;) {
 		if (!d->jobs[i])
 			continue;
-		job_table[i]->destroy(d->jobs[i]);
+		if (!d->left[i])	/* a thread left behind may still use it */
+			job_table[i]->destroy(d->jobs[i]);
 		d->jobs[i] = NULL;
+		d->stopped[i] = d->left[i] = false;
 	}
 }

@@ -22,6 +22,8 @@
 #include "publish.h"
 #include "thread.h"
 
+#define LIVENESS_MARGIN_MS 10000	/* ms past a call's deadline before its thread counts as stuck */
+
 static void on_job_status(void *arg)
 {
 	daemon_notify_status(arg);
@@ -174,15 +176,25 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	const char *stale = NULL;
+	struct health_stale why;
 	(void)fd;
 	(void)what;
 
-	if (health_all_fresh(d->watchdog_usec, &stale)) {
+	/* A worker is alive while it beats, or while it is inside a call within
+	 * that call's own deadline plus a margin (worker.h); one stuck past it
+	 * withholds the ping, so systemd restarts a daemon that really hangs. */
+	if (health_check(d->watchdog_usec, d->liveness_margin_us, &why)) {
 		notify_send("WATCHDOG=1");
 	} else {
 		d->watchdog_skipped++;
-		log_warn("worker '%s' has not checked in: withholding the watchdog ping", stale);
+		if (why.overran)
+			log_warn("worker '%s' is %llu ms past the deadline of its call (margin %llu ms): "
+				 "withholding the watchdog ping", why.name,
+				 (unsigned long long)(why.late_us / 1000u),
+				 (unsigned long long)(d->liveness_margin_us / 1000u));
+		else
+			log_warn("worker '%s' has not checked in for %llu ms: withholding the watchdog ping",
+				 why.name, (unsigned long long)(why.late_us / 1000u));
 	}
 }
 
@@ -210,6 +222,12 @@ int loop_setup(struct daemon *d)
 		if (add_signal(d, SIGRTMIN + i) < 0)
 			return -1;
 
+	/* The margin past a call's deadline; the environment variable is a
+	 * test knob (docs/operations.md). */
+	d->liveness_margin_us = (uint64_t)LIVENESS_MARGIN_MS * 1000u;
+	const char *m = getenv("AGGREGATORD_LIVENESS_MARGIN_MS");
+	if (m && *m)
+		d->liveness_margin_us = strtoull(m, NULL, 10) * 1000u;
 	d->watchdog_usec = notify_watchdog_usec();
 	if (d->watchdog_usec) {
 		struct timeval tv = {

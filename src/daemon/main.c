@@ -4,8 +4,12 @@
  * Start-up: arguments, config (refused whole on any error), then -n or
  * --once, else libevent with pthreads, signals as loop events, the HTTP
  * API, the jobs, READY=1.  Shut-down mirrors it: the loop breaks on
- * SIGTERM/SIGINT, jobs stop in reverse order (intake first, then flushes),
- * the HTTP server closes, everything is freed in reverse order of creation.
+ * SIGTERM/SIGINT, every job is asked to stop (reverse order: intake
+ * first), then each is joined against one deadline, Kafka is flushed and
+ * the rest spooled, the election stops last; the HTTP server closes,
+ * everything is freed in reverse order of creation.  A thread still stuck
+ * in a call at its deadline is left behind and the process exits without
+ * freeing what it uses.
  * The daemon never forks and writes no pidfile: systemd supervises it.
  * Exit status: 0, 1 on a failure at run time, EX_USAGE (64) for a bad
  * command line, EX_CONFIG (78) for a config that does not check (the unit's
@@ -32,7 +36,17 @@
 #include "publish.h"
 #include "thread.h"
 
-#define PUBLISH_STOP_MS 5000	/* how long a clean stop waits for Kafka */
+/*
+ * The stop budget (docs/operations.md, "When a dependency hangs"), from
+ * SIGTERM: the jobs' threads finish by JOB_STOP_MS (daemon.h, 4 s; the
+ * totalizer's final flush by 1 s before that), then Kafka gets
+ * PUBLISH_STOP_MS (+ 0.5 s to spool what is left), then the election
+ * gives up the role by LATE_STOP_MS: under 10 s with any one dependency
+ * frozen, inside systemd's TimeoutStopSec.
+ */
+#define PUBLISH_STOP_MS 2500	/* how long a stop waits for Kafka */
+#define LATE_STOP_MS 8000	/* ms after SIGTERM by which the election is joined */
+#define ONCE_PUBLISH_STOP_MS 5000	/* --once: how long it waits for Kafka */
 
 #ifndef AGG_VERSION
 #define AGG_VERSION "dev"
@@ -110,7 +124,7 @@ static int run_once(struct config *cfg, const char *job, const struct once_args 
 		rc = job_table[i]->once(j, args);
 		job_table[i]->destroy(j);
 	}
-	publish_stop(PUBLISH_STOP_MS);
+	publish_stop(ONCE_PUBLISH_STOP_MS);
 	event_base_free(d.base);
 	return rc == 0 ? 0 : 1;
 }
@@ -229,14 +243,32 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(d.base);
 
-	/* Reverse order of start-up: stop intake and workers, flush, close. */
+	/* Reverse order of start-up, in two phases: every job is asked to stop
+	 * (intake first), so the totalizer's final flush runs while another job
+	 * may still be stuck in I/O; then each is waited for against one
+	 * deadline; then Kafka is flushed and what is left spooled; the election
+	 * gives up the role last.  A thread still busy is left behind. */
 	rc = d.stop_signal ? 0 : 1;
-out_publish:
-	jobs_stop(&d);		/* no-op for jobs already stopped */
-	publish_stop(PUBLISH_STOP_MS);
-	jobs_stop_late(&d);	/* the election gives up the role last */
+out_publish:;
+	uint64_t t0 = mono_usec();
+	int left = 0;
+	jobs_stop_request(&d, false, t0 + (uint64_t)JOB_STOP_MS * 1000u);
+	left += jobs_join(&d, false, t0 + (uint64_t)JOB_STOP_MS * 1000u);
+	left += publish_stop(PUBLISH_STOP_MS) < 0;
+	jobs_stop_request(&d, true, t0 + (uint64_t)LATE_STOP_MS * 1000u);
+	left += jobs_join(&d, true, t0 + (uint64_t)LATE_STOP_MS * 1000u);
+	if (left) {
+		/* Flushes and the spool are done; the threads left behind are
+		 * inside calls to a server that does not answer, and use memory
+		 * that must not be freed under them: exit now, without freeing. */
+		log_warn("stopped in %llu ms; %d part(s) left behind inside a call (named above): "
+			 "exiting without waiting for them",
+			 (unsigned long long)((mono_usec() - t0) / 1000u), left);
+		notify_close();
+		_exit(rc);
+	}
 	if (rc == 0)
-		log_info("stopped");
+		log_info("stopped in %llu ms", (unsigned long long)((mono_usec() - t0) / 1000u));
 out_http:
 	http_free(d.http);
 	d.http = NULL;

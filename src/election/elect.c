@@ -326,8 +326,8 @@ static void *elect_main(void *arg)
 	unsigned long rgen = 0;
 	log_set_thread_tag("elect");
 
-	pthread_mutex_lock(&e->mu);
-	while (!e->stop) {
+	for (;;) {
+		pthread_mutex_lock(&e->mu);
 		s = e->set;
 		if (rgen != e->redis_gen) {
 			snprintf(host, sizeof(host), "%s", e->redis.host);
@@ -337,22 +337,19 @@ static void *elect_main(void *arg)
 			rc.password = pass;
 			rgen = e->redis_gen;
 		}
-		e->woken = false;
 		pthread_mutex_unlock(&e->mu);
 
 		uint64_t start = mono_usec();
 		round_once(e, &s, &rc, rgen);
-		health_beat(e->health);
+		worker_beat(&e->w);
 
-		uint64_t next = start + (uint64_t)s.interval_ms * 1000u;
-		struct timespec ts = { .tv_sec = (time_t)(next / 1000000u),
-				       .tv_nsec = (long)(next % 1000000u) * 1000L };
-		pthread_mutex_lock(&e->mu);
-		while (!e->stop && !e->woken && mono_usec() < next)
-			if (pthread_cond_timedwait(&e->cv, &e->mu, &ts) == ETIMEDOUT)
-				break;
+		/* The next round interval_ms after this one began, or at once on a
+		 * wake-up (a role command, a reload); a wake during the round is
+		 * kept for this sleep. */
+		uint64_t now = mono_usec(), next = start + (uint64_t)s.interval_ms * 1000u;
+		if (!worker_sleep_ms(&e->w, next > now ? (next - now + 999) / 1000 : 0))
+			break;
 	}
-	pthread_mutex_unlock(&e->mu);
 
 	elect_drop_key(e, &rc, rgen);
 	if (e->c)
@@ -365,10 +362,7 @@ static void *elect_main(void *arg)
 static void elect_waker(void *arg)
 {
 	struct elect *e = arg;
-	pthread_mutex_lock(&e->mu);
-	e->woken = true;
-	pthread_cond_signal(&e->cv);
-	pthread_mutex_unlock(&e->mu);
+	worker_wake(&e->w);
 }
 
 /* On the loop: the thread saw a change of role. */
@@ -409,18 +403,16 @@ static void *elect_create(const struct job_env *env, const void *cfgp)
 {
 	const struct elect_cfg *cfg = cfgp;
 	struct elect *e = calloc(1, sizeof(*e));
-	pthread_condattr_t ca;
 	if (!e) {
 		log_error("out of memory");
 		return NULL;
 	}
 	e->env = env;
-	e->health = -1;
 	pthread_mutex_init(&e->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&e->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	if (worker_init(&e->w) < 0) {
+		log_error("election: cannot set up its thread");
+		goto fail;
+	}
 	snprintf(e->node, sizeof(e->node), "%s", env->node->name);
 	snprintf(e->cluster, sizeof(e->cluster), "%s", cfg->cluster);
 	e->cluster_id = cfg->cluster_id;
@@ -454,13 +446,8 @@ static int elect_start(void *job)
 	role_set_current(false, 0);
 	e->yields_seen = role_yield_requests();
 	e->redis_up = true;	/* so the first failure is logged as such */
-	e->health = health_register("elect");
-	if (thread_spawn(&e->thread, "elect", elect_main, e) < 0) {
-		health_unregister(e->health);
-		e->health = -1;
+	if (worker_start(&e->w, "elect", elect_main, e) < 0)
 		return log_error("election: cannot start its thread");
-	}
-	e->started = true;
 	role_set_waker(elect_waker, e);
 	log_info("election: group '%s+%d' as '%s': a round every %d ms, keys live %d ms, "
 		 "on_redis_down=%s", e->cluster, e->cluster_id, e->node, e->set.interval_ms,
@@ -478,9 +465,8 @@ static int elect_reconfigure(void *job, const void *cfgp)
 	settings_from(&e->set, cfg);
 	if (!redis_same(&e->redis, e->env->redis))
 		rc = copy_redis(e, e->env->redis);
-	e->woken = true;
-	pthread_cond_signal(&e->cv);
 	pthread_mutex_unlock(&e->mu);
+	worker_wake(&e->w);
 	if (memcmp(&old, &e->set, sizeof(old)) != 0)
 		log_info("election: now a round every %d ms, keys live %d ms, on_redis_down=%s, "
 			 "standby window %d ms", cfg->interval_ms, cfg->ttl_ms,
@@ -488,19 +474,23 @@ static int elect_reconfigure(void *job, const void *cfgp)
 	return rc;
 }
 
-static void elect_stop(void *job)
+static void elect_stop_request(void *job, uint64_t deadline_us)
 {
 	struct elect *e = job;
+	(void)deadline_us;
 	role_set_waker(NULL, NULL);
-	if (e->started) {
-		pthread_mutex_lock(&e->mu);
-		e->stop = true;
-		pthread_cond_signal(&e->cv);
-		pthread_mutex_unlock(&e->mu);
-		pthread_join(e->thread, NULL);
-		e->started = false;
-		health_unregister(e->health);
-		e->health = -1;
+	if (e->w.started)
+		worker_stop_request(&e->w);
+}
+
+static int elect_stop(void *job, uint64_t deadline_us)
+{
+	struct elect *e = job;
+	int rc = 0;
+	if (worker_join(&e->w, deadline_us) < 0) {
+		log_warn("election: its thread is still inside a Redis command: left behind, "
+			 "abandoned at exit (its key expires after ttl_ms)");
+		rc = -1;
 	}
 	/* This node no longer produces: it is standby for the rest of its life. */
 	role_set_current(false, e->epoch);
@@ -510,6 +500,7 @@ static void elect_stop(void *job)
 	e->snap.elected = false;
 	e->snap.reason = "stopped";
 	pthread_mutex_unlock(&e->mu);
+	return rc;
 }
 
 static void elect_destroy(void *job)
@@ -522,7 +513,7 @@ static void elect_destroy(void *job)
 	if (e->c)
 		redisFree(e->c);
 	redis_cfg_release(&e->redis);
-	pthread_cond_destroy(&e->cv);
+	worker_destroy(&e->w);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
 }
@@ -625,6 +616,7 @@ const struct job_ops election_job = {
 	.create = elect_create,
 	.start = elect_start,
 	.reconfigure = elect_reconfigure,
+	.stop_request = elect_stop_request,
 	.stop = elect_stop,
 	.destroy = elect_destroy,
 	.metrics = elect_metrics,

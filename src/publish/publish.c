@@ -109,16 +109,14 @@ void publish_event(const char *topic, const char *key, size_t keylen,
 	pthread_mutex_unlock(&pub.mu);
 	atomic_fetch_add_explicit(&pub.enqueued[t], 1, memory_order_relaxed);
 	if (wake)
-		pthread_cond_signal(&pub.cv);
+		worker_wake(&pub.w);
 }
 
 void publish_wake(void)
 {
 	if (!pub.started)
 		return;
-	pthread_mutex_lock(&pub.mu);
-	pthread_cond_signal(&pub.cv);
-	pthread_mutex_unlock(&pub.mu);
+	worker_wake(&pub.w);
 }
 
 /* Put a list back at the front of the queue and end the busy spell (publish thread). */
@@ -257,7 +255,7 @@ static void *pump(void *arg)
 				done++;
 			}
 			requeue_front(list, n - done);	/* also ends pump_busy */
-			health_beat(pub.health);
+			worker_beat(&pub.w);
 			if (full) {
 				struct timespec ts = { 0, 2000000 };
 				nanosleep(&ts, NULL);
@@ -269,17 +267,11 @@ static void *pump(void *arg)
 			break;
 		if (!active)
 			trim_window();
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
 		pub.pump_waiting = true;
-		pthread_cond_timedwait(&pub.cv, &pub.mu, &ts);
+		pthread_mutex_unlock(&pub.mu);
+		worker_sleep_ms(&pub.w, 100);	/* woken by publish_event; stop is pub.stopping */
+		pthread_mutex_lock(&pub.mu);
 		pub.pump_waiting = false;
-		health_beat(pub.health);
 	}
 	pthread_mutex_unlock(&pub.mu);
 	return NULL;
@@ -385,7 +377,10 @@ static int set_prop(rd_kafka_conf_t *c, const char *k, const char *v)
 int publish_start(struct event_base *base, const struct config *cfg, int standby_window_ms)
 {
 	pthread_mutex_init(&pub.mu, NULL);
-	pthread_cond_init(&pub.cv, NULL);
+	if (worker_init(&pub.w) < 0) {
+		pthread_mutex_destroy(&pub.mu);
+		return log_error("publish: cannot set up the publish thread");
+	}
 	gateq_init(&pub.queue, QUEUE_MAX);
 	pub.base = base;
 	atomic_store(&pub.window_ms, standby_window_ms);
@@ -442,10 +437,8 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 	struct timeval tv = { 0, 250000 };
 	if (!pub.io_ev || !pub.timer || event_add(pub.io_ev, NULL) < 0 || event_add(pub.timer, &tv) < 0)
 		return log_error("publish: cannot watch the kafka queue");
-	pub.health = health_register("publish");
-	if (thread_spawn(&pub.thread, "publish", pump, NULL) < 0)
+	if (worker_start(&pub.w, "publish", pump, NULL) < 0)
 		return log_error("publish: cannot start the publish thread");
-	pub.thread_started = true;
 	pub.enabled = true;
 	log_info("publish: producing to %s (topics %sradacct, %stotals, %susage); standby window %d ms",
 		 cfg->kafka.brokers, cfg->kafka.topic_prefix, cfg->kafka.topic_prefix,
@@ -462,20 +455,33 @@ void publish_reconfigure(const struct config *cfg, int standby_window_ms)
 	atomic_store(&pub.window_ms, standby_window_ms);
 }
 
-void publish_stop(int timeout_ms)
+int publish_stop(int timeout_ms)
 {
 	if (!pub.started)
-		return;
-	if (pub.thread_started) {
+		return 0;
+	uint64_t deadline = mono_usec() + (uint64_t)timeout_ms * 1000u;
+	bool left = false;
+	if (pub.w.started) {
 		/* The thread produces what an active node holds, then exits. */
 		pthread_mutex_lock(&pub.mu);
 		pub.stopping = true;
 		atomic_store(&pub.busy, true);
-		pthread_cond_signal(&pub.cv);
 		pthread_mutex_unlock(&pub.mu);
-		pthread_join(pub.thread, NULL);
-		pub.thread_started = false;
-		health_unregister(pub.health);
+		worker_stop_request(&pub.w);
+		left = worker_join(&pub.w, deadline) < 0;
+	}
+	if (left) {
+		/* Still producing into a full librdkafka queue: what it has not
+		 * produced stays in memory (counted below as not delivered). */
+		log_warn("publish: the publish thread is still producing: left behind, abandoned at exit");
+		if (pub.rk) {
+			rd_kafka_flush(pub.rk, 0);
+			rd_kafka_purge(pub.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+			rd_kafka_flush(pub.rk, 500);
+			serve();
+			spool_close();
+		}
+		return -1;
 	}
 	/* What is still queued was held by a standby (or never made it). */
 	pthread_mutex_lock(&pub.mu);
@@ -490,12 +496,14 @@ void publish_stop(int timeout_ms)
 		e = next;
 	}
 	if (pub.rk) {
-		rd_kafka_resp_err_t err = rd_kafka_flush(pub.rk, timeout_ms);
+		uint64_t now = mono_usec();
+		int left_ms = now < deadline ? (int)((deadline - now) / 1000u) : 0;
+		rd_kafka_resp_err_t err = rd_kafka_flush(pub.rk, left_ms);
 		if (err) {
 			log_warn("publish: %d event(s) not delivered within %d ms: spooling them",
 				 rd_kafka_outq_len(pub.rk), timeout_ms);
 			rd_kafka_purge(pub.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-			rd_kafka_flush(pub.rk, 1000);
+			rd_kafka_flush(pub.rk, 500);	/* the purged events' reports: local */
 		}
 		serve();
 		spool_close();
@@ -518,8 +526,9 @@ void publish_stop(int timeout_ms)
 	pub.node_json = NULL;
 	pub.enabled = false;
 	pub.started = false;
-	pthread_cond_destroy(&pub.cv);
+	worker_destroy(&pub.w);
 	pthread_mutex_destroy(&pub.mu);
+	return 0;
 }
 
 /* ---- metrics and status ---- */

@@ -277,6 +277,6 @@ void spool_replay(const char *path)
 	pthread_mutex_lock(&pub.mu);
 	gateq_push_front(&pub.queue, list, n);
 	atomic_store(&pub.nqueued, pub.queue.n);
-	pthread_cond_signal(&pub.cv);
 	pthread_mutex_unlock(&pub.mu);
+	worker_wake(&pub.w);
 }

@@ -22,13 +22,11 @@
 #include "rollup_int.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -195,7 +193,7 @@ static int load(struct rollup *r, const struct rollup_cfg *c)
 		.field_disk = keep(r, i->field_disk), .field_cpu = keep(r, i->field_cpu),
 		.field_io_read = keep(r, i->field_io_read), .field_io_write = keep(r, i->field_io_write),
 		.field_net_tx = keep(r, i->field_net_tx), .field_net_rx = keep(r, i->field_net_rx),
-		.timeout_s = i->timeout, .lookback_s = i->lookback, .cancel_fd = &r->cancel_fd,
+		.timeout_s = i->timeout, .lookback_s = i->lookback, .cancel_fd = &r->w.stop_fd,
 	};
 	if (!r->location || !r->icfg.url || !r->icfg.field_net_rx)
 		return -1;
@@ -342,7 +340,11 @@ static void run_due(struct rollup *r)
 		for (long long h = last - (long long)r->catch_up_hours * HOUR; h <= last; h += HOUR) {
 			if (h < last - (long long)r->catch_up_hours * HOUR || rollup_hour_done(r->usage_dir, h))
 				continue;
+			/* The hour is one InfluxDB query bounded by its timeout (the
+			 * files after it are local): alive until then (worker.h). */
+			uint64_t call = worker_call_begin((uint64_t)r->icfg.timeout_s * 1000u);
 			int rc = rollup_location_hour(r, h, err, sizeof(err));
+			worker_call_end(call);
 			if (rc == INFLUX_CANCELLED)
 				return;	/* stopping: not an error */
 			if (rc < 0) {
@@ -404,7 +406,7 @@ static void *rollup_main(void *arg)
 	log_set_thread_tag("rollup");
 	do
 		run_due(r);
-	while (worker_sleep(&r->w, 10));
+	while (worker_sleep_ms(&r->w, 10000));
 	return NULL;
 }
 
@@ -420,10 +422,8 @@ static void *rollup_create(const struct job_env *env, const void *cfgp)
 		return NULL;
 	}
 	r->env = env;
-	worker_init(&r->w);
-	r->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (r->cancel_fd < 0) {
-		log_error("rollup: eventfd: %s", strerror(errno));
+	if (worker_init(&r->w) < 0) {
+		log_error("rollup: cannot set up its thread");
 		free(r);
 		return NULL;
 	}
@@ -452,26 +452,33 @@ static int rollup_start(void *job)
 	return 0;
 }
 
-/* The cancel descriptor ends a query or fetch in progress: the thread is
- * joined at once, never after a 120 s query; it is cleared once joined. */
-static void rollup_stop(void *job)
+/* The worker's stop descriptor (r->w.stop_fd) is the cancel descriptor of
+ * the InfluxDB query and the location fetches: the request ends a call in
+ * progress at once, so the join never waits for a 120 s query. */
+static void rollup_stop_request(void *job, uint64_t deadline_us)
 {
 	struct rollup *r = job;
-	if (!r->w.started)
-		return;
-	uint64_t v;
-	if (eventfd_write(r->cancel_fd, 1) < 0)
-		log_error("rollup: cannot cancel the call in progress: %s", strerror(errno));
-	worker_stop(&r->w);
-	while (eventfd_read(r->cancel_fd, &v) == 0)
-		;
+	(void)deadline_us;
+	if (r->w.started)
+		worker_stop_request(&r->w);
+}
+
+static int rollup_stop(void *job, uint64_t deadline_us)
+{
+	struct rollup *r = job;
+	if (worker_join(&r->w, deadline_us) < 0) {
+		log_warn("rollup: its thread is still inside a call (InfluxDB or a location's API): "
+			 "left behind, abandoned at exit");
+		return -1;
+	}
+	return 0;
 }
 
 static int rollup_reconfigure(void *job, const void *cfgp)
 {
 	struct rollup *r = job;
 	bool was = r->w.started;
-	rollup_stop(r);
+	worker_stop(&r->w);
 	unload(r);
 	if (load(r, cfgp) < 0)
 		return log_error("rollup: out of memory");
@@ -485,7 +492,6 @@ static void rollup_destroy(void *job)
 		return;
 	unload(r);
 	worker_destroy(&r->w);
-	close(r->cancel_fd);
 	free(r);
 }
 
@@ -569,6 +575,7 @@ const struct job_ops rollup_job = {
 	.create = rollup_create,
 	.start = rollup_start,
 	.reconfigure = rollup_reconfigure,
+	.stop_request = rollup_stop_request,
 	.stop = rollup_stop,
 	.destroy = rollup_destroy,
 	.metrics = rollup_metrics,

@@ -27,6 +27,21 @@
 #include "json.h"
 #include "log.h"
 #include "rollup_int.h"
+#include "worker.h"
+
+/* One GET of a location's API: the InfluxDB timeout is its whole-call
+ * deadline (declared to the liveness check: worker.h), and the rollup
+ * worker's stop descriptor cancels it. */
+static int get(struct rollup *r, const struct rollup_location *l, const char *url,
+	       struct httpc_resp *resp, char *herr, size_t herrlen)
+{
+	int timeout_ms = r->icfg.timeout_s * 1000;
+	uint64_t call = worker_call_begin((uint64_t)timeout_ms);
+	int got = httpc_request_cancel("GET", url, l->token, NULL, NULL, timeout_ms, r->w.stop_fd,
+				       resp, herr, herrlen);
+	worker_call_end(call);
+	return got;
+}
 
 /* Fetch one location's files for the hour into its kept copy.  0, or < 0
  * (HTTPC_TIMEOUT, HTTPC_CANCELLED, else -1) with err set.  Each request has
@@ -40,8 +55,7 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 	snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, l->name);
 	struct httpc_resp resp;
 	char herr[512];
-	int got = httpc_request_cancel("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000,
-				       r->cancel_fd, &resp, herr, sizeof(herr));
+	int got = get(r, l, url, &resp, herr, sizeof(herr));
 	if (got < 0) {
 		set_err(err, errlen, "location '%s': %s", l->name, herr);
 		return got;
@@ -68,8 +82,7 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 			continue;
 		}
 		snprintf(url, sizeof(url), "%s/v1/usage/%s/%s.bin", l->url, hp, a->str);
-		got = httpc_request_cancel("GET", url, l->token, NULL, NULL, r->icfg.timeout_s * 1000,
-					   r->cancel_fd, &resp, herr, sizeof(herr));
+		got = get(r, l, url, &resp, herr, sizeof(herr));
 		if (got < 0) {
 			set_err(err, errlen, "location '%s': %s", l->name, herr);
 			rc = got;

@@ -41,16 +41,13 @@
  */
 #include "sweep.h"
 
-#include <errno.h>
 #include <mysql.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "json.h"
 #include "log.h"
@@ -187,7 +184,7 @@ static int cycle(struct sweep *sw, bool once)
 		runs[i] = (struct member_run){ m, once };
 		char name[16];
 		snprintf(name, sizeof(name), "sw-%s", m->cfg.name);
-		if (thread_spawn(&m->thread, name, sw_member_main, &runs[i]) < 0) {
+		if (worker_start(&m->w, name, sw_member_main, &runs[i]) < 0) {
 			snprintf(m->err, sizeof(m->err), "cannot start a thread");
 			continue;
 		}
@@ -197,7 +194,7 @@ static int cycle(struct sweep *sw, bool once)
 	for (size_t i = 0; i < sw->nm; i++) {
 		struct member *m = &sw->m[i];
 		if (ran[i])
-			pthread_join(m->thread, NULL);
+			worker_join(&m->w, 0);	/* each statement has its own timeout */
 		if (ran[i] && m->ok) {
 			if (m->down_since)
 				log_info("sweep: member '%s' is reachable again", m->cfg.name);
@@ -207,7 +204,7 @@ static int cycle(struct sweep *sw, bool once)
 			continue;
 		}
 		rc = -1;
-		if (ran[i] && atomic_load(&sw->stopping)) {
+		if (ran[i] && !once && worker_stopping(&sw->w)) {
 			/* cancelled by stop: not a failure of the member */
 		} else if (ran[i]) {
 			m->failures++;
@@ -232,8 +229,8 @@ static int cycle(struct sweep *sw, bool once)
 			whole = false;
 	}
 	char err[1024] = "";
-	if (atomic_load(&sw->stopping)) {
-		/* stopping: no stale closing */
+	if (!once && worker_stopping(&sw->w)) {
+		/* stopping: the members ended at a batch boundary; no stale closing */
 	} else if (whole && (once || role_is_active())) {
 		if (sw_close_stale(sw, once, err, sizeof(err)) < 0) {
 			log_error("sweep: master: %s", err);
@@ -257,12 +254,11 @@ static void *sweep_main(void *arg)
 	struct sweep *sw = arg;
 	log_set_thread_tag("sweep");
 	mysql_thread_init();
-	sw_cancel_bind(sw->cancel_fd);
 	do {
 		if (role_is_active())
 			cycle(sw, false);
 		worker_beat(&sw->w);
-	} while (worker_sleep(&sw->w, sw->interval));
+	} while (worker_sleep_ms(&sw->w, (uint64_t)sw->interval * 1000u));
 	sw_conn_close(&sw->stale);
 	for (size_t i = 0; i < sw->nm; i++) {
 		sw_conn_close(&sw->m[i].mc);
@@ -320,6 +316,8 @@ static int load_cfg(struct sweep *sw, const struct sweep_cfg *cfg)
 	for (size_t i = 0; i < sw->nm; i++) {
 		struct member *m = &sw->m[i];
 		m->sw = sw;
+		if (worker_init(&m->w) < 0)
+			return -1;
 		m->rows = malloc((size_t)cfg->batch * sizeof(*m->rows));
 		if (!m->rows || db_copy(&m->cfg, &cfg->members[i]) < 0)
 			return -1;
@@ -332,6 +330,7 @@ static void unload_cfg(struct sweep *sw)
 	for (size_t i = 0; i < sw->nm; i++) {
 		sw_conn_close(&sw->m[i].mc);
 		sw_conn_close(&sw->m[i].sc);
+		worker_destroy(&sw->m[i].w);
 		free(sw->m[i].rows);
 		db_free(&sw->m[i].cfg);
 	}
@@ -355,11 +354,8 @@ static void *sweep_create(const struct job_env *env, const void *cfgp)
 		return NULL;
 	}
 	sw->env = env;
-	worker_init(&sw->w);
-	sw->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (sw->cancel_fd < 0) {
-		log_error("sweep: eventfd: %s", strerror(errno));
-		worker_destroy(&sw->w);
+	if (worker_init(&sw->w) < 0) {
+		log_error("sweep: cannot set up its thread");
 		free(sw);
 		return NULL;
 	}
@@ -387,30 +383,37 @@ static int sweep_start(void *job)
 
 /*
  * A cycle in progress ends at its batch boundary, and a MariaDB call in
- * progress (a member or master that hangs) is cancelled through the cancel
- * descriptor (sweep_db.c, sw_io_wait), so the join never waits for a
- * timeout; the descriptor is cleared once the thread is joined.
+ * progress (a member or master that hangs) is cancelled: the member threads
+ * are children of the sweep's worker, so the request makes every one's stop
+ * descriptor readable, and sweep_db.c's sw_io_wait polls the calling
+ * thread's (worker_stop_fd).  The join never waits for a timeout.
  */
-static void sweep_stop(void *job)
+/* The member threads see the request too (children of the sweep's
+ * worker): a cycle in progress ends at its batch boundary. */
+static void sweep_stop_request(void *job, uint64_t deadline_us)
 {
 	struct sweep *sw = job;
-	if (!sw->w.started)
-		return;
-	uint64_t v;
-	atomic_store(&sw->stopping, true);
-	if (eventfd_write(sw->cancel_fd, 1) < 0)
-		log_error("sweep: cannot cancel the calls in progress: %s", strerror(errno));
-	worker_stop(&sw->w);
-	while (eventfd_read(sw->cancel_fd, &v) == 0)
-		;
-	atomic_store(&sw->stopping, false);
+	(void)deadline_us;
+	if (sw->w.started)
+		worker_stop_request(&sw->w);
+}
+
+static int sweep_stop(void *job, uint64_t deadline_us)
+{
+	struct sweep *sw = job;
+	if (worker_join(&sw->w, deadline_us) < 0) {
+		log_warn("sweep: a member or master statement is still running: left behind, "
+			 "abandoned at exit (its transaction is rolled back by the server)");
+		return -1;
+	}
+	return 0;
 }
 
 static int sweep_reconfigure(void *job, const void *cfgp)
 {
 	struct sweep *sw = job;
 	bool was = sw->w.started;
-	sweep_stop(sw);
+	worker_stop(&sw->w);
 	unload_cfg(sw);
 	if (load_cfg(sw, cfgp) < 0)
 		return log_error("sweep: out of memory");
@@ -428,7 +431,6 @@ static void sweep_destroy(void *job)
 	pthread_cond_destroy(&sw->mw_cv);
 	pthread_mutex_destroy(&sw->seen_mu);
 	ra_seen_free(sw->seen);
-	close(sw->cancel_fd);
 	free(sw);
 }
 
@@ -570,6 +572,7 @@ const struct job_ops sweep_job = {
 	.create = sweep_create,
 	.start = sweep_start,
 	.reconfigure = sweep_reconfigure,
+	.stop_request = sweep_stop_request,
 	.stop = sweep_stop,
 	.destroy = sweep_destroy,
 	.metrics = sweep_metrics,

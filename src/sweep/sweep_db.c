@@ -14,11 +14,12 @@
  * sw_io_wait() (MARIADB_OPT_IO_WAIT: Connector/C calls it for every wait of
  * connect, read and write): a poll(2) of the socket for the library's own
  * timeout (the sweep's `timeout`: connect, read and write timeouts alike)
- * and of the calling thread's cancel descriptor, which the job's stop makes
- * readable.  A cancelled wait fails the call as a lost connection would,
- * and the move protocol treats it as one (nothing deleted from a member
- * before master committed; the next cycle copies again, a no-op, and
- * deletes).  Chosen over KILL QUERY, which needs a second connection to a
+ * and of the calling thread's worker's stop descriptor (worker.h), which
+ * the job's stop request makes readable (the member threads are children
+ * of the sweep's worker, so one request reaches them all).  A cancelled
+ * wait fails the call as a lost connection would, and the move protocol
+ * treats it as one (nothing deleted from a member before master committed;
+ * the next cycle copies again, a no-op, and deletes).  Chosen over KILL QUERY, which needs a second connection to a
  * server that may be the one hanging, and over shutdown(2) of the socket
  * from the stopping thread, which races with the owner closing it (and the
  * descriptor's number being reused).  The wait for a timeout is per socket
@@ -26,8 +27,8 @@
  * call, and stop still ends it.
  *
  * Threads: any; each uses its own connections (struct conn).  Owns no state
- * but the thread-local cancel descriptor and deadline flag: a struct conn is
- * its caller's, closed with sw_conn_close().
+ * but the thread-local deadline flag: a struct conn is its caller's, closed
+ * with sw_conn_close().
  */
 #include <errno.h>
 #include <mysql.h>
@@ -40,14 +41,9 @@
 #include "buf.h"
 #include "radacct.h"
 #include "sweep_int.h"
+#include "worker.h"
 
-static _Thread_local int cancel_fd = -1;	/* this thread's sweep's, -1 = none */
 static _Thread_local bool timed_out;		/* a wait ran out since sw_timed_out() */
-
-void sw_cancel_bind(int fd)
-{
-	cancel_fd = fd;
-}
 
 bool sw_timed_out(void)
 {
@@ -56,15 +52,22 @@ bool sw_timed_out(void)
 	return t;
 }
 
-/* Connector/C's wait for its socket (MARIADB_OPT_IO_WAIT): >0 ready, 0 timed out, -1 error or cancelled. */
+/* Connector/C's wait for its socket (MARIADB_OPT_IO_WAIT): >0 ready, 0 timed
+ * out, -1 error or cancelled.  The cancel descriptor is the calling thread's
+ * worker's stop descriptor (worker.h; -1 off a worker: --once's caller), and
+ * the wait is declared to the liveness check as a call with its deadline. */
 static int sw_io_wait(my_socket fd, my_bool is_read, int timeout_ms)
 {
+	int cancel_fd = worker_stop_fd();
 	struct pollfd p[2] = { { .fd = fd, .events = is_read ? POLLIN : POLLOUT },
 			       { .fd = cancel_fd, .events = POLLIN } };
+	uint64_t call = timeout_ms >= 0 ? worker_call_begin((uint64_t)timeout_ms) : 0;
 	int n;
 	do
 		n = poll(p, cancel_fd >= 0 ? 2 : 1, timeout_ms);
 	while (n < 0 && errno == EINTR);
+	if (timeout_ms >= 0)
+		worker_call_end(call);
 	if (n > 0 && cancel_fd >= 0 && (p[1].revents & POLLIN)) {
 		errno = ECANCELED;
 		return -1;

@@ -445,8 +445,10 @@ static int sweep_member(struct member *m, bool once)
 			log_info("sweep: member '%s': node demoted, stopping at a batch boundary", m->cfg.name);
 			break;
 		}
-		if (atomic_load(&sw->stopping))
-			break;	/* the job stops: at a batch boundary */
+		if (worker_self() && worker_stopping(worker_self())) {
+			log_info("sweep: member '%s': stopping at a batch boundary", m->cfg.name);
+			break;
+		}
 		long n = read_page(m, &last, err, elen);
 		if (n < 0)
 			goto out;
@@ -564,7 +566,6 @@ void *sw_member_main(void *arg)
 	snprintf(tag, sizeof(tag), "sw-%s", m->cfg.name);
 	log_set_thread_tag(tag);
 	mysql_thread_init();
-	sw_cancel_bind(r->once ? -1 : m->sw->cancel_fd);
 	sw_timed_out();
 	uint64_t t0 = mono_usec(), read0 = atomic_load(&m->read), copied0 = atomic_load(&m->copied);
 	uint64_t moved0 = atomic_load(&m->moved);

@@ -347,7 +347,12 @@ static void *totalizer_create(const struct job_env *env, const void *cfgp)
 	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	atomic_store(&tz->redis_up, true);
 	pthread_mutex_init(&tz->mu, NULL);
-	pthread_cond_init(&tz->cv, NULL);
+	if (cond_init_mono(&tz->cv) < 0 || worker_init(&tz->fw) < 0) {
+		log_error("totalizer: cannot set up its threads");
+		pthread_mutex_destroy(&tz->mu);
+		free(tz);
+		return NULL;
+	}
 	tz->node = strdup(env->node->name);
 	if (asprintf(&tz->held_dir, "%s/totalizer", env->node->state_dir) < 0)
 		tz->held_dir = NULL;
@@ -377,6 +382,17 @@ fail:
 	return NULL;
 }
 
+/* An rx thread: the intake loop, then a word to the flusher, whose final
+ * flush takes the thread's tables once every rx thread has ended. */
+static void *rx_thread(void *arg)
+{
+	struct rx *x = arg;
+	rx_main(x);
+	atomic_store(&x->exited, true);
+	worker_wake(&x->tz->fw);
+	return NULL;
+}
+
 static int totalizer_start(void *job)
 {
 	struct totalizer *tz = job;
@@ -386,14 +402,14 @@ static int totalizer_start(void *job)
 		char name[16];
 		snprintf(name, sizeof(name), "rx%d", i);
 		x->health = health_register(name);
-		if (thread_spawn(&x->thread, name, rx_main, x) < 0)
+		atomic_store(&x->exited, false);
+		if (thread_spawn(&x->thread, name, rx_thread, x) < 0)
 			return log_error("totalizer: cannot start receive thread %d", i);
 		x->started = true;
 	}
-	tz->flusher_health = health_register("flush");
-	if (thread_spawn(&tz->flusher, "flush", flusher_main, tz) < 0)
+	atomic_store(&tz->stop_deadline, 0);
+	if (worker_start(&tz->fw, "flush", flusher_main, tz) < 0)
 		return log_error("totalizer: cannot start the flusher thread");
-	tz->flusher_started = true;
 	if (tz->env->base) {
 		tz->queries = offload_new(tz->env->base, "totals");
 		if (!tz->queries)
@@ -456,38 +472,72 @@ static int totalizer_reconfigure(void *job, const void *cfgp)
 	int rc = copy_redis(tz, tz->env->redis);
 	pthread_cond_broadcast(&tz->cv);
 	pthread_mutex_unlock(&tz->mu);
+	worker_wake(&tz->fw);	/* a new flush_ms takes effect now */
 	log_info("totalizer: %zu rule(s) on %zu address(es) in force", g->nrules, g->ngls);
 	return rc;
 }
 
-static void totalizer_stop(void *job)
+/*
+ * Phase 1: intake stops (the rx threads end within RX_TICK_MS), queued
+ * totals queries are answered, and the flusher starts its final flush as
+ * soon as the rx threads are out, bounded by the stop's deadline.
+ */
+static void totalizer_stop_request(void *job, uint64_t deadline_us)
 {
 	struct totalizer *tz = job;
-	offload_free(tz->queries);	/* answers the queries still queued */
-	tz->queries = NULL;
-	if (tz->qconn) {
+	atomic_store(&tz->running, false);
+	if (tz->queries)
+		offload_stop_request(tz->queries);
+	atomic_store(&tz->stop_deadline, deadline_us ? deadline_us : UINT64_MAX);
+	pthread_mutex_lock(&tz->mu);
+	tz->stop_flusher = true;
+	pthread_cond_broadcast(&tz->cv);
+	pthread_mutex_unlock(&tz->mu);
+	if (tz->fw.started)
+		worker_stop_request(&tz->fw);
+}
+
+static int totalizer_stop(void *job, uint64_t deadline_us)
+{
+	struct totalizer *tz = job;
+	int rc = 0;
+	if (!atomic_load(&tz->stop_deadline))
+		totalizer_stop_request(tz, deadline_us);
+	for (int i = 0; i < tz->nthreads; i++)
+		if (tz->rx[i].started)
+			pthread_join(tz->rx[i].thread, NULL);	/* no I/O but recv: a tick */
+	if (tz->fw.started) {
+		if (worker_join(&tz->fw, deadline_us) < 0) {
+			log_warn("totalizer: the flusher is still inside a Redis call: left behind, "
+				 "abandoned at exit (what it held is not written)");
+			rc = -1;
+		} else {
+			log_info("totalizer: stopped; %llu count(s) written to redis in all",
+				 (unsigned long long)atomic_load(&tz->counted));
+		}
+	}
+	if (rc == 0) {
+		for (int i = 0; i < tz->nthreads; i++) {
+			if (!tz->rx[i].started)
+				continue;
+			tz->rx[i].started = false;
+			health_unregister(tz->rx[i].health);
+		}
+	}
+	if (tz->queries) {
+		if (offload_free(tz->queries, deadline_us) < 0) {
+			log_warn("totalizer: a totals query is still inside a Redis call: left behind, "
+				 "abandoned at exit");
+			rc = -1;
+		} else {
+			tz->queries = NULL;
+		}
+	}
+	if (tz->qconn && !tz->queries) {
 		redisFree(tz->qconn);
 		tz->qconn = NULL;
 	}
-	atomic_store(&tz->running, false);
-	for (int i = 0; i < tz->nthreads; i++) {
-		if (!tz->rx[i].started)
-			continue;
-		pthread_join(tz->rx[i].thread, NULL);
-		tz->rx[i].started = false;
-		health_unregister(tz->rx[i].health);
-	}
-	if (tz->flusher_started) {
-		pthread_mutex_lock(&tz->mu);
-		tz->stop_flusher = true;
-		pthread_cond_broadcast(&tz->cv);
-		pthread_mutex_unlock(&tz->mu);
-		pthread_join(tz->flusher, NULL);
-		tz->flusher_started = false;
-		health_unregister(tz->flusher_health);
-		log_info("totalizer: stopped; %llu count(s) written to redis in all",
-			 (unsigned long long)atomic_load(&tz->counted));
-	}
+	return rc;
 }
 
 static void totalizer_destroy(void *job)
@@ -509,6 +559,7 @@ static void totalizer_destroy(void *job)
 	redis_cfg_release(&tz->redis);
 	free(tz->node);
 	free(tz->held_dir);
+	worker_destroy(&tz->fw);
 	pthread_cond_destroy(&tz->cv);
 	pthread_mutex_destroy(&tz->mu);
 	free(tz);
@@ -675,6 +726,7 @@ const struct job_ops totalizer_job = {
 	.create = totalizer_create,
 	.start = totalizer_start,
 	.reconfigure = totalizer_reconfigure,
+	.stop_request = totalizer_stop_request,
 	.stop = totalizer_stop,
 	.destroy = totalizer_destroy,
 	.metrics = totalizer_metrics,

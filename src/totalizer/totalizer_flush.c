@@ -44,6 +44,7 @@
 
 #define BATCH_ID_TTL 3600	/* s a batch id is remembered in Redis (see docs/totalizer.md) */
 #define STOP_REDIS_MS 5000	/* ms Redis is given at stop before held counts go to disk */
+#define STOP_KEEP_MS 1000	/* ms before the stop's deadline kept for the held counts */
 #define CHUNKS_PER_TRIP 20	/* chunks sent before their replies are read (bounds the write buffer) */
 
 /* ---- Redis ---- */
@@ -291,15 +292,8 @@ static bool collect(struct totalizer *tz, int flush_ms, size_t max_pending)
 	bool shrunk = false;
 	size_t cap = pending_cap(tz, max_pending);
 	unsigned long fg = atomic_fetch_add(&tz->flush_gen, 1) + 1;
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	long wait_ns = (long)(flush_ms / 2 > 2 * RX_TICK_MS ? flush_ms / 2 : 2 * RX_TICK_MS) * 1000000L;
-	deadline.tv_sec += wait_ns / 1000000000L;
-	deadline.tv_nsec += wait_ns % 1000000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	uint64_t wait_ms = (uint64_t)(flush_ms / 2 > 2 * RX_TICK_MS ? flush_ms / 2 : 2 * RX_TICK_MS);
+	struct timespec deadline = mono_abstime(mono_usec() + wait_ms * 1000u);	/* tz->cv is monotonic */
 	pthread_mutex_lock(&tz->mu);
 	for (;;) {
 		bool all = true;
@@ -439,17 +433,14 @@ static void log_keys_limit(struct totalizer *tz)
 }
 
 /*
- * At stop (the rx threads joined, their tables merged into pending): write
- * what is held within STOP_REDIS_MS at most, then keep what Redis did not
- * take under state_dir/totalizer/ with its batch ids (totalizer_held.c),
- * to be applied, exactly once, after the next start.  Flusher only.
+ * At stop (the rx threads out, their tables merged into pending): write
+ * what is held to Redis until deadline (stop_deadline(): the stop's own
+ * deadline less STOP_KEEP_MS), then keep what Redis did not take under
+ * state_dir/totalizer/ with its batch ids (totalizer_held.c), to be
+ * applied, exactly once, after the next start.  Flusher only.
  */
-static void final_flush(struct totalizer *tz, redisContext **c, struct redis_cfg *rcfg)
+static void final_flush(struct totalizer *tz, redisContext **c, struct redis_cfg *rcfg, uint64_t deadline)
 {
-	int budget_ms = 3 * (rcfg->timeout_ms > 1000 ? rcfg->timeout_ms : 1000);
-	if (budget_ms > STOP_REDIS_MS)
-		budget_ms = STOP_REDIS_MS;
-	uint64_t deadline = mono_usec() + (uint64_t)budget_ms * 1000u;
 	uint64_t stop_ms = wall_ms();
 	uint64_t interval = stop_ms - stop_ms % (uint64_t)tz->flush_ms;
 	int timeout_ms = rcfg->timeout_ms;
@@ -491,6 +482,73 @@ static void final_flush(struct totalizer *tz, redisContext **c, struct redis_cfg
 	}
 }
 
+/*
+ * Sleep until the next multiple of flush_ms on the wall clock: the length
+ * is taken from the wall clock once, the sleep itself runs on the monotonic
+ * clock (worker_sleep_ms, beating), so a step of the wall clock shifts one
+ * interval at most and never stretches it.  false on stop; *changed when a
+ * reload changed flush_ms (start over).  *tick_ms is the wall-clock tick.
+ */
+static bool sleep_to_tick(struct totalizer *tz, int flush_ms, uint64_t *tick_ms, bool *changed)
+{
+	uint64_t now = wall_ms();
+	*tick_ms = (now / (uint64_t)flush_ms + 1) * (uint64_t)flush_ms;
+	uint64_t until = mono_usec() + (*tick_ms - now) * 1000u;
+	*changed = false;
+	for (;;) {
+		uint64_t m = mono_usec();
+		if (m >= until)
+			return true;
+		if (!worker_sleep_ms(&tz->fw, (until - m + 999) / 1000))
+			return false;
+		pthread_mutex_lock(&tz->mu);
+		*changed = tz->flush_ms != flush_ms;
+		pthread_mutex_unlock(&tz->mu);
+		if (*changed)
+			return true;
+	}
+}
+
+/* At stop: wait (bounded) until every rx thread has ended, so that its tables are ours. */
+static bool rx_all_out(struct totalizer *tz, uint64_t until_us)
+{
+	for (;;) {
+		bool all = true;
+		for (int i = 0; i < tz->nthreads; i++)
+			if (tz->rx[i].started && !atomic_load(&tz->rx[i].exited))
+				all = false;
+		if (all)
+			return true;
+		if (mono_usec() >= until_us)
+			return false;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Until when the final flush may write to Redis: three of its timeouts, at
+ * most STOP_REDIS_MS, and never past the stop's deadline (stop_request's,
+ * phase 1) less STOP_KEEP_MS, the time kept for writing what Redis did not
+ * take to disk: the held counts are on disk before the daemon gives up on
+ * the flusher, whatever else is stuck.
+ */
+static uint64_t stop_deadline(struct totalizer *tz, const struct redis_cfg *rcfg)
+{
+	int budget_ms = 3 * (rcfg->timeout_ms > 1000 ? rcfg->timeout_ms : 1000);
+	if (budget_ms > STOP_REDIS_MS)
+		budget_ms = STOP_REDIS_MS;
+	uint64_t deadline = mono_usec() + (uint64_t)budget_ms * 1000u;
+	uint64_t stop_by = atomic_load(&tz->stop_deadline);
+	if (stop_by && stop_by != UINT64_MAX) {
+		uint64_t keep = (uint64_t)STOP_KEEP_MS * 1000u;
+		uint64_t redis_by = stop_by > keep ? stop_by - keep : 0;
+		if (redis_by < deadline)
+			deadline = redis_by;
+	}
+	return deadline;
+}
+
 void *flusher_main(void *arg)
 {
 	struct totalizer *tz = arg;
@@ -501,8 +559,8 @@ void *flusher_main(void *arg)
 	log_set_thread_tag("flush");
 	held_load(tz);	/* counts kept at the last stop: applied from the first tick on */
 
-	pthread_mutex_lock(&tz->mu);
-	while (!tz->stop_flusher) {
+	for (;;) {
+		pthread_mutex_lock(&tz->mu);
 		int flush_ms = tz->flush_ms;
 		size_t max_pending = tz->max_pending_keys;
 		if (rgen != tz->redis_gen) {
@@ -517,30 +575,13 @@ void *flusher_main(void *arg)
 				c = NULL;
 			}
 		}
-		/* Sleep to the next multiple of flush_ms on the wall clock, in steps
-		 * of at most a second (the liveness beat), and start over at once
-		 * when a reload changed flush_ms. */
-		uint64_t now = wall_ms();
-		uint64_t tick = (now / (uint64_t)flush_ms + 1) * (uint64_t)flush_ms;
-		bool changed = false;
-		while (!tz->stop_flusher && (now = wall_ms()) < tick) {
-			uint64_t until = tick - now > 1000 ? now + 1000 : tick;
-			struct timespec ts = { .tv_sec = (time_t)(until / 1000),
-					       .tv_nsec = (long)(until % 1000) * 1000000L };
-			pthread_cond_timedwait(&tz->cv, &tz->mu, &ts);
-			if (tz->flush_ms != flush_ms) {
-				changed = true;
-				break;
-			}
-			pthread_mutex_unlock(&tz->mu);
-			health_beat(tz->flusher_health);
-			pthread_mutex_lock(&tz->mu);
-		}
-		if (tz->stop_flusher)
+		pthread_mutex_unlock(&tz->mu);
+		uint64_t tick;
+		bool changed;
+		if (!sleep_to_tick(tz, flush_ms, &tick, &changed))
 			break;
 		if (changed)
 			continue;
-		pthread_mutex_unlock(&tz->mu);
 		bool shrunk = collect(tz, flush_ms, max_pending);
 		log_keys_limit(tz);
 		size_t load = tz->pending->count;
@@ -549,22 +590,26 @@ void *flusher_main(void *arg)
 		shrunk |= trim_written(tz, load);
 		if (shrunk)
 			malloc_trim(0);	/* hand the freed pages back: RSS falls after a spike */
-		health_beat(tz->flusher_health);
-		pthread_mutex_lock(&tz->mu);
+		worker_beat(&tz->fw);
 	}
-	pthread_mutex_unlock(&tz->mu);
 
-	/* Final flush: the rx threads are joined; their tables are ours now. */
+	/* Final flush, started by the stop request (phase 1). */
+	uint64_t deadline = stop_deadline(tz, &rcfg);
+	if (!rx_all_out(tz, deadline))
+		log_error("totalizer: a receive thread did not end: its counts are not in the final flush");
+	/* The rx threads that ended left their tables to us. */
 	size_t cap = pending_cap(tz, tz->max_pending_keys);
 	for (int i = 0; i < tz->nthreads; i++) {
 		struct rx *x = &tz->rx[i];
+		if (!atomic_load(&x->exited))
+			continue;
 		if (x->handed)
 			absorb(tz, x->handed, cap);
 		if (x->active)
 			absorb(tz, x->active, cap);
 	}
 	log_keys_limit(tz);
-	final_flush(tz, &c, &rcfg);
+	final_flush(tz, &c, &rcfg, deadline);
 	held_free_all(tz);	/* files not applied yet stay on disk for the next start */
 	if (c)
 		redisFree(c);
