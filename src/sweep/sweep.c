@@ -388,8 +388,6 @@ static int sweep_start(void *job)
  * descriptor readable, and sweep_db.c's sw_io_wait polls the calling
  * thread's (worker_stop_fd).  The join never waits for a timeout.
  */
-/* The member threads see the request too (children of the sweep's
- * worker): a cycle in progress ends at its batch boundary. */
 static void sweep_stop_request(void *job, uint64_t deadline_us)
 {
 	struct sweep *sw = job;
