@@ -91,6 +91,21 @@ static void signal_stop_fd(struct worker *w)
 	}
 }
 
+/* Take w out of its parent's list of children (it has stopped, or never ran). */
+static void detach_from_parent(struct worker *w)
+{
+	if (!w->parent)
+		return;
+	pthread_mutex_lock(&w->parent->mu);
+	for (struct worker **p = &w->parent->child; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&w->parent->mu);
+	w->parent = NULL;
+}
+
 int worker_start(struct worker *w, const char *name, void *(*fn)(void *), void *arg)
 {
 	pthread_once(&knobs_once, read_knobs);
@@ -122,15 +137,7 @@ int worker_start(struct worker *w, const char *name, void *(*fn)(void *), void *
 	if (thread_spawn(&w->thread, name, trampoline, w) < 0) {
 		health_unregister(w->health);
 		w->health = -1;
-		if (w->parent) {
-			pthread_mutex_lock(&w->parent->mu);
-			for (struct worker **p = &w->parent->child; *p; p = &(*p)->next)
-				if (*p == w) {
-					*p = w->next;
-					break;
-				}
-			pthread_mutex_unlock(&w->parent->mu);
-		}
+		detach_from_parent(w);
 		return -1;
 	}
 	w->started = true;
@@ -178,16 +185,7 @@ int worker_join(struct worker *w, uint64_t deadline_us)
 	w->started = false;
 	health_unregister(w->health);
 	w->health = -1;
-	if (w->parent) {
-		pthread_mutex_lock(&w->parent->mu);
-		for (struct worker **p = &w->parent->child; *p; p = &(*p)->next)
-			if (*p == w) {
-				*p = w->next;
-				break;
-			}
-		pthread_mutex_unlock(&w->parent->mu);
-		w->parent = NULL;
-	}
+	detach_from_parent(w);
 	return 0;
 }
 
