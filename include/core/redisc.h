@@ -31,4 +31,15 @@ redisContext *redis_connect(const struct redis_cfg *rc, char *err, size_t errlen
 int redis_cfg_copy(struct redis_cfg *dst, const struct redis_cfg *src);
 void redis_cfg_release(struct redis_cfg *c);
 
+/*
+ * A thread's own copy of settings another thread may replace (a reload):
+ * taken under the owner's lock, then used without it.  cfg.host and
+ * cfg.password point into the arrays; nothing is allocated.
+ */
+struct redis_snap {
+	struct redis_cfg cfg;
+	char host[1024], password[1024];
+};
+void redis_snap_take(struct redis_snap *s, const struct redis_cfg *src);
+
 #endif

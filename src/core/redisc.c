@@ -71,3 +71,12 @@ void redis_cfg_release(struct redis_cfg *c)
 	free(c->password);
 	c->host = c->password = NULL;
 }
+
+void redis_snap_take(struct redis_snap *s, const struct redis_cfg *src)
+{
+	snprintf(s->host, sizeof(s->host), "%s", src->host ? src->host : "");
+	snprintf(s->password, sizeof(s->password), "%s", src->password ? src->password : "");
+	s->cfg = *src;
+	s->cfg.host = s->host;
+	s->cfg.password = s->password;
+}

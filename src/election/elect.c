@@ -321,8 +321,7 @@ static void *elect_main(void *arg)
 {
 	struct elect *e = arg;
 	struct elect_settings s;
-	struct redis_cfg rc = { 0 };
-	char host[1024] = "", pass[1024] = "";
+	struct redis_snap rs = { 0 };
 	unsigned long rgen = 0;
 	log_set_thread_tag("elect");
 
@@ -330,17 +329,13 @@ static void *elect_main(void *arg)
 		pthread_mutex_lock(&e->mu);
 		s = e->set;
 		if (rgen != e->redis_gen) {
-			snprintf(host, sizeof(host), "%s", e->redis.host);
-			snprintf(pass, sizeof(pass), "%s", e->redis.password);
-			rc = e->redis;
-			rc.host = host;
-			rc.password = pass;
+			redis_snap_take(&rs, &e->redis);
 			rgen = e->redis_gen;
 		}
 		pthread_mutex_unlock(&e->mu);
 
 		uint64_t start = mono_usec();
-		round_once(e, &s, &rc, rgen);
+		round_once(e, &s, &rs.cfg, rgen);
 		worker_beat(&e->w);
 
 		/* The next round interval_ms after this one began, or at once on a
@@ -351,7 +346,7 @@ static void *elect_main(void *arg)
 			break;
 	}
 
-	elect_drop_key(e, &rc, rgen);
+	elect_drop_key(e, &rs.cfg, rgen);
 	if (e->c)
 		redisFree(e->c);
 	e->c = NULL;

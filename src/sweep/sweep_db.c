@@ -117,28 +117,43 @@ MYSQL_STMT *sw_prepare(MYSQL *db, const struct buf *sql, char *err, size_t len)
 	return st;
 }
 
-/* Check that table has every column the sweep reads and writes. */
-static int check_columns(struct sweep *sw, MYSQL *db, const char *where, char *err, size_t len)
+/*
+ * Run an information_schema query whose one parameter is the sweep's table
+ * name, with its results bound to res: the statement (caller closes it), or
+ * NULL with err saying what failed ("reading WHAT").
+ */
+static MYSQL_STMT *table_query(struct sweep *sw, MYSQL *db, const char *sql, MYSQL_BIND *res,
+			       const char *what, char *err, size_t len)
 {
 	struct buf q = BUF_INIT;
-	buf_adds(&q, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-		     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?");
+	buf_adds(&q, sql);
 	MYSQL_STMT *st = sw_prepare(db, &q, err, len);
 	buf_release(&q);
 	if (!st)
-		return -1;
+		return NULL;
 	MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->table,
 			 .buffer_length = strlen(sw->table) };
+	if (mysql_stmt_bind_param(st, &p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, res)) {
+		sw_fail(err, len, what, db, st);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Check that table has every column the sweep reads and writes. */
+static int check_columns(struct sweep *sw, MYSQL *db, const char *where, char *err, size_t len)
+{
 	char name[128];
 	unsigned long nl = 0;
 	MYSQL_BIND r = { .buffer_type = MYSQL_TYPE_STRING, .buffer = name,
 			 .buffer_length = sizeof(name) - 1, .length = &nl };
 	bool have[RA_NCOLS + 1] = { false };
-	if (mysql_stmt_bind_param(st, &p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, &r)) {
-		sw_fail(err, len, "reading the table's columns", db, st);
-		mysql_stmt_close(st);
+	MYSQL_STMT *st = table_query(sw, db, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+				     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+				     &r, "reading the table's columns", err, len);
+	if (!st)
 		return -1;
-	}
 	while (mysql_stmt_fetch(st) == 0) {
 		name[nl < sizeof(name) ? nl : sizeof(name) - 1] = '\0';
 		for (int c = 0; c < RA_NCOLS; c++)
@@ -170,16 +185,6 @@ static int check_columns(struct sweep *sw, MYSQL *db, const char *where, char *e
 static int check_indexes(struct sweep *sw, MYSQL *db, const struct sweep_db *d, const char *where,
 			 char *err, size_t len)
 {
-	struct buf q = BUF_INIT;
-	buf_adds(&q, "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE, SUB_PART IS NOT NULL "
-		     "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? "
-		     "ORDER BY INDEX_NAME, SEQ_IN_INDEX");
-	MYSQL_STMT *st = sw_prepare(db, &q, err, len);
-	buf_release(&q);
-	if (!st)
-		return -1;
-	MYSQL_BIND p = { .buffer_type = MYSQL_TYPE_STRING, .buffer = sw->table,
-			 .buffer_length = strlen(sw->table) };
 	char ix[80], col[80];
 	unsigned long ixl = 0, coll = 0;
 	long long nonu = 0, part = 0;
@@ -192,10 +197,12 @@ static int check_indexes(struct sweep *sw, MYSQL *db, const struct sweep_db *d, 
 	struct ra_index_col *cols = NULL;
 	size_t n = 0, cap = 0;
 	int rc = -1, f;
-	if (mysql_stmt_bind_param(st, &p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r)) {
-		sw_fail(err, len, "reading the table's indexes", db, st);
-		goto out;
-	}
+	MYSQL_STMT *st = table_query(sw, db, "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE, SUB_PART IS NOT NULL "
+				     "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+				     "AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+				     r, "reading the table's indexes", err, len);
+	if (!st)
+		return -1;
 	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
 		if (n == cap) {
 			size_t nc = cap ? 2 * cap : 32;

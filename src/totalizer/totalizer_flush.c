@@ -554,8 +554,7 @@ void *flusher_main(void *arg)
 	struct totalizer *tz = arg;
 	redisContext *c = NULL;
 	unsigned long rgen = 0;
-	struct redis_cfg rcfg = { 0 };
-	char host[256] = "", pass[256] = "";
+	struct redis_snap rs = { 0 };
 	log_set_thread_tag("flush");
 	held_load(tz);	/* counts kept at the last stop: applied from the first tick on */
 
@@ -564,11 +563,7 @@ void *flusher_main(void *arg)
 		int flush_ms = tz->flush_ms;
 		size_t max_pending = tz->max_pending_keys;
 		if (rgen != tz->redis_gen) {
-			snprintf(host, sizeof(host), "%s", tz->redis.host);
-			snprintf(pass, sizeof(pass), "%s", tz->redis.password);
-			rcfg = tz->redis;
-			rcfg.host = host;
-			rcfg.password = pass;
+			redis_snap_take(&rs, &tz->redis);
 			rgen = tz->redis_gen;
 			if (c) {
 				redisFree(c);
@@ -585,8 +580,8 @@ void *flusher_main(void *arg)
 		bool shrunk = collect(tz, flush_ms, max_pending);
 		log_keys_limit(tz);
 		size_t load = tz->pending->count;
-		apply_held(tz, &c, &rcfg);
-		write_out(tz, &c, &rcfg, tick - (uint64_t)flush_ms, flush_ms);
+		apply_held(tz, &c, &rs.cfg);
+		write_out(tz, &c, &rs.cfg, tick - (uint64_t)flush_ms, flush_ms);
 		shrunk |= trim_written(tz, load);
 		if (shrunk)
 			malloc_trim(0);	/* hand the freed pages back: RSS falls after a spike */
@@ -594,7 +589,7 @@ void *flusher_main(void *arg)
 	}
 
 	/* Final flush, started by the stop request (phase 1). */
-	uint64_t deadline = stop_deadline(tz, &rcfg);
+	uint64_t deadline = stop_deadline(tz, &rs.cfg);
 	if (!rx_all_out(tz, deadline))
 		log_error("totalizer: a receive thread did not end: its counts are not in the final flush");
 	/* The rx threads that ended left their tables to us. */
@@ -609,7 +604,7 @@ void *flusher_main(void *arg)
 			absorb(tz, x->active, cap);
 	}
 	log_keys_limit(tz);
-	final_flush(tz, &c, &rcfg, deadline);
+	final_flush(tz, &c, &rs.cfg, deadline);
 	held_free_all(tz);	/* files not applied yet stay on disk for the next start */
 	if (c)
 		redisFree(c);
