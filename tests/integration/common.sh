@@ -128,3 +128,31 @@ sweep_conf() {
         echo "  ); };"
     } > "$f"
 }
+
+# sweep_race M1CONF: the race of a closed row FreeRADIUS changes between the
+# sweep's read and its delete.  Loads u_race (closed) on m1 and an open copy
+# on ms, holds master's row lock for 5 s from another session, runs
+# `--once sweep` with M1CONF's timeout raised to 10 s, and once that sweep
+# has read the row and waits for master, updates the row on m1 (as
+# FreeRADIUS would); waits for the sweep (its log: $H_TMP/race.log).  Needs
+# the test's row() and $COLS.
+sweep_race() {
+    row m1 u_race 0 10 30 1800 100 100 User-Request
+    Q ms "INSERT INTO radacct ($COLS) VALUES ('s-u_race','u_race','x','10.0.0.1','1', NOW(), NOW(), NULL, 1, 1, 1, '')"
+    h_spawn locker "$H_TMP/locker.log" mariadb --no-defaults -uroot --socket="$ms_SOCK" radius \
+        -e "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE; SELECT SLEEP(5); COMMIT;"
+    # it holds the lock once its session is in the SLEEP (the FOR UPDATE is done)
+    lock_held() {
+        h_running locker || h_fail "the lock holder exited early: $(cat "$H_TMP/locker.log")"
+        [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(5)'")" = 1 ]
+    }
+    h_wait_until 10 lock_held || h_fail "the lock holder did not take the lock: $(cat "$H_TMP/locker.log")"
+    sed 's/timeout = 5;/timeout = 10;/' "$1" > "$H_TMP/race-slow.conf"
+    "$AGGD" -c "$H_TMP/race-slow.conf" --once sweep > "$H_TMP/race.log" 2>&1 &
+    local sw=$!
+    # the sweep has read the row and waits for master's lock: now FreeRADIUS writes
+    h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e \"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO %radacct%'\") -ge 1 ]" \
+        || h_fail "the sweep never reached master"
+    Q m1 "UPDATE radacct SET acctupdatetime = acctupdatetime + INTERVAL 1 MINUTE, acctinputoctets = 150 WHERE acctuniqueid = 'u_race'"
+    wait $sw || h_fail "the raced sweep failed: $(cat "$H_TMP/race.log")"
+}

@@ -162,25 +162,7 @@ h_ok "member down: skipped and named, the other swept; master down: nothing dele
 
 # --- a row updated between read and delete survives to the next cycle ---
 load_schema m1 m2 ms
-row m1 u_race 0 10 30 1800 100 100 User-Request
-Q ms "INSERT INTO radacct ($COLS) VALUES ('s-u_race','u_race','x','10.0.0.1','1', NOW(), NOW(), NULL, 1, 1, 1, '')"
-# hold master's row lock for 5 s from another session (the sweep's timeout is 10 s)
-h_spawn locker "$H_TMP/locker.log" mariadb --no-defaults -uroot --socket="$ms_SOCK" radius \
-    -e "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE; SELECT SLEEP(5); COMMIT;"
-# it holds the lock once its session is in the SLEEP (the FOR UPDATE is done)
-lock_held() {
-    h_running locker || h_fail "the lock holder exited early: $(cat "$H_TMP/locker.log")"
-    [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(5)'")" = 1 ]
-}
-h_wait_until 10 lock_held || h_fail "the lock holder did not take the lock: $(cat "$H_TMP/locker.log")"
-sed 's/timeout = 5;/timeout = 10;/' "$H_TMP/m1.conf" > "$H_TMP/m1-slow.conf"
-"$AGGD" -c "$H_TMP/m1-slow.conf" --once sweep > "$H_TMP/race.log" 2>&1 &
-sw=$!
-# the sweep has read the row and waits for master's lock: now FreeRADIUS writes
-h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e \"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO %radacct%'\") -ge 1 ]" \
-    || h_fail "the sweep never reached master"
-Q m1 "UPDATE radacct SET acctupdatetime = acctupdatetime + INTERVAL 1 MINUTE, acctinputoctets = 150 WHERE acctuniqueid = 'u_race'"
-wait $sw || h_fail "the raced sweep failed: $(cat "$H_TMP/race.log")"
+sweep_race "$H_TMP/m1.conf"
 [ "$(Q m1 "SELECT acctinputoctets FROM radacct WHERE acctuniqueid = 'u_race'")" = 150 ] || h_fail "the updated row was deleted"
 grep -q "changed since read" "$H_TMP/race.log" || h_fail "the skipped delete was not logged"
 sweep "$H_TMP/m1.conf" || h_fail "next sweep failed"

@@ -137,23 +137,7 @@ one_event_is_master() {	# SESSION EVENT-KIND WHAT
 
 # a closed row FreeRADIUS changes between the sweep's read and its delete
 load_schema m1 m2 ms
-row m1 u_race 0 10 30 1800 100 100 User-Request
-Q ms "INSERT INTO radacct ($COLS) VALUES ('s-u_race','u_race','x','10.0.0.1','1', NOW(), NOW(), NULL, 1, 1, 1, '')"
-# hold master's row lock for 5 s from another session (the sweep's timeout is 10 s)
-h_spawn locker "$H_TMP/locker.log" mariadb --no-defaults -uroot --socket="$ms_SOCK" radius \
-    -e "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE; SELECT SLEEP(5); COMMIT;"
-lock_held() {
-    h_running locker || h_fail "the lock holder exited early: $(cat "$H_TMP/locker.log")"
-    [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(5)'")" = 1 ]
-}
-h_wait_until 10 lock_held || h_fail "the lock holder did not take the lock: $(cat "$H_TMP/locker.log")"
-sed 's/timeout = 5;/timeout = 10;/' "$H_TMP/m1.conf" > "$H_TMP/m1-slow.conf"
-"$AGGD" -c "$H_TMP/m1-slow.conf" --once sweep > "$H_TMP/race.log" 2>&1 &
-sw=$!
-h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e \"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO %radacct%'\") -ge 1 ]" \
-    || h_fail "the sweep never reached master"
-Q m1 "UPDATE radacct SET acctupdatetime = acctupdatetime + INTERVAL 1 MINUTE, acctinputoctets = 150 WHERE acctuniqueid = 'u_race'"
-wait $sw || h_fail "the raced sweep failed: $(cat "$H_TMP/race.log")"
+sweep_race "$H_TMP/m1.conf"
 grep -q "changed since read" "$H_TMP/race.log" || h_fail "the race did not happen: $(cat "$H_TMP/race.log")"
 [ "$(events u_race | grep -c . || true)" = 0 ] || h_fail "an event for a row left on the member: $(events u_race)"
 sweep "$H_TMP/m1.conf"
