@@ -32,6 +32,11 @@ struct cfg_ctx {
 	struct buf errors;	/* "FILE:LINE: message\n" lines */
 	int nerrors;
 	struct buf warnings;	/* same format, for things -n should mention */
+	/* the mode of the last file a secret was found in (one stat per file
+	 * and load, not one per secret): its path (libconfig's, borrowed) */
+	const char *secret_file;
+	unsigned secret_mode;	/* st_mode & 07777 of it, 0 when it could not be read */
+	unsigned secret_gid;	/* its group */
 };
 
 /* Record an error at setting s (may be NULL: no line).  Returns -1. */

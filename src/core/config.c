@@ -33,6 +33,7 @@ void cfg_ctx_init(struct cfg_ctx *ctx, const char *file)
 	buf_init(&ctx->errors);
 	buf_init(&ctx->warnings);
 	ctx->nerrors = 0;
+	ctx->secret_file = NULL;
 }
 
 void cfg_ctx_release(struct cfg_ctx *ctx)
@@ -153,17 +154,22 @@ static void check_secret_file(struct cfg_ctx *ctx, const config_setting_t *s,
 {
 	const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s)
 							      : ctx->file;
-	struct stat st;
-	if (!file || stat(file, &st) < 0)
+	if (!file)
 		return;
-	unsigned mode = (unsigned)(st.st_mode & 07777);
-	if (st.st_mode & S_IROTH)
+	if (!ctx->secret_file || strcmp(ctx->secret_file, file) != 0) {
+		struct stat st;
+		ctx->secret_file = file;
+		ctx->secret_mode = stat(file, &st) < 0 ? 0 : (unsigned)(st.st_mode & 07777);
+		ctx->secret_gid = ctx->secret_mode ? (unsigned)st.st_gid : 0;
+	}
+	unsigned mode = ctx->secret_mode;
+	if (mode & S_IROTH)
 		cfg_warning(ctx, s, "'%s.%s' is a secret in a file readable by others (mode %04o): "
 			    "make it 0600, or 0640 with the service's group", secname, name, mode);
-	else if ((st.st_mode & S_IRGRP) && st.st_gid != getegid())
+	else if ((mode & S_IRGRP) && ctx->secret_gid != (unsigned)getegid())
 		cfg_warning(ctx, s, "'%s.%s' is a secret in a file readable by group %u (mode %04o): "
 			    "make it 0600, or 0640 with the service's group", secname, name,
-			    (unsigned)st.st_gid, mode);
+			    ctx->secret_gid, mode);
 }
 
 static int parse_key(struct cfg_ctx *ctx, const char *secname, const struct cfg_key *k,
