@@ -41,6 +41,7 @@ static double bench_config(const char *file, bool full)
 		} else {
 			config_t lc;
 			config_init(&lc);
+			config_set_options(&lc, 0);
 			if (config_read_file(&lc, file) != CONFIG_TRUE)
 				exit(1);
 			config_destroy(&lc);
