@@ -16,7 +16,17 @@
  * broker down (connections are closed and new ones refused) and SIGUSR2
  * brings it back up; each change is confirmed with a line
  * "kafka_mock: broker down" / "kafka_mock: broker up" on stderr once it has
- * taken effect.
+ * taken effect.  To simulate a broker that hangs, SIGWINCH freezes it: the
+ * connections stay open and requests are still read (and acted on: a
+ * produce request is appended to the log), but no response is sent
+ * (librdkafka's mock round-trip delay set to FREEZE_RTT_MS); SIGURG thaws
+ * it (delay 0), confirmed by "kafka_mock: broker frozen" / "kafka_mock:
+ * broker thawed".  A response held while frozen goes out at the
+ * connection's next request after the thaw (the mock writes a connection's
+ * responses only when it has something new to send or its delay ran out),
+ * so a client that waits in silence waits for its own socket timeout.  A
+ * fault proxy in front of the mock would not do: the mock advertises its
+ * own address in the metadata, and clients connect there directly.
  *
  * Signals are blocked in every thread (librdkafka's threads inherit the mask
  * from the main thread, which blocks them before creating anything) and
@@ -44,6 +54,9 @@
 
 /* The mock cluster numbers its brokers from 1. */
 #define MOCK_BROKER_ID 1
+/* The round-trip delay of a frozen broker, ms: 30 min, longer than any test
+ * (and small enough that the mock's own ms-to-us product stays in range). */
+#define FREEZE_RTT_MS (30 * 60 * 1000)
 
 static void usage(void)
 {
@@ -161,11 +174,15 @@ int main(int argc, char **argv)
      */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGWINCH, SIG_DFL);
+    signal(SIGURG, SIG_DFL);
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGWINCH);
+    sigaddset(&set, SIGURG);
     err = pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (err != 0) {
         fprintf(stderr, "kafka_mock: pthread_sigmask: %s\n", strerror(err));
@@ -241,6 +258,22 @@ int main(int argc, char **argv)
                         up ? "up" : "down", rd_kafka_err2str(rerr));
             else
                 fprintf(stderr, "kafka_mock: broker %s\n", up ? "up" : "down");
+            fflush(stderr);
+        }
+        if (sig == SIGWINCH || sig == SIGURG) {
+            int freeze = (sig == SIGWINCH);
+            rd_kafka_resp_err_t rerr;
+
+            waker_start(&waker, bootstrap);
+            rerr = rd_kafka_mock_broker_set_rtt(mcluster, MOCK_BROKER_ID,
+                                                freeze ? FREEZE_RTT_MS : 0);
+            waker_stop(&waker);
+            if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+                fprintf(stderr, "kafka_mock: cannot %s the broker: %s\n",
+                        freeze ? "freeze" : "thaw", rd_kafka_err2str(rerr));
+            else
+                fprintf(stderr, "kafka_mock: broker %s\n",
+                        freeze ? "frozen" : "thawed");
             fflush(stderr);
         }
     }

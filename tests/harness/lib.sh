@@ -973,19 +973,19 @@ h_fault() {
     esac
 }
 
-# h__kafka_updown NAME SIG WORD: sends SIG to NAME's kafka_mock and waits
-# until it confirms "broker WORD" in its log.
+# h__kafka_updown NAME SIG WORD [CALLER]: sends SIG to NAME's kafka_mock
+# and waits until it confirms "broker WORD" in its log.
 h__kafka_updown() {
-    local name=$1 sig=$2 word=$3 log n0 pid
+    local name=$1 sig=$2 word=$3 caller=${4:-h_kafka_$3} log n0 pid
     pid=$(h_pid "$name") || return 1
     log=${H__DIR[$name]:-}/kafka.log
     n0=$(grep -c "kafka_mock: broker $word\$" "$log" 2>/dev/null || true)
     kill "-$sig" "$pid" 2>/dev/null || {
-        h__err "h_kafka_$word $name: kafka_mock (pid $pid) is not running"
+        h__err "$caller $name: kafka_mock (pid $pid) is not running"
         return 1
     }
     h_wait_until 5 h__kafka_count_is_more "$log" "broker $word" "${n0:-0}" || {
-        h__err "h_kafka_$word $name: kafka_mock did not confirm 'broker $word' within 5 s; log tail ($log):"
+        h__err "$caller $name: kafka_mock did not confirm 'broker $word' within 5 s; log tail ($log):"
         h__tail "$log"
         return 1
     }
@@ -1008,6 +1008,20 @@ h_kafka_down() {
 # h_kafka_up NAME: brings the mock broker back up.
 h_kafka_up() {
     h__kafka_updown "$1" USR2 up
+}
+
+# h_kafka_freeze NAME: the mock broker hangs: connections stay open and
+# requests are read (a produce is even appended to the log), but nothing is
+# answered, until h_kafka_thaw NAME.  (The fault proxy cannot do this for
+# Kafka: clients reach the broker at the address its metadata advertises.)
+h_kafka_freeze() {
+    h__kafka_updown "$1" WINCH frozen h_kafka_freeze
+}
+
+# h_kafka_thaw NAME: the mock broker answers again (a response held while
+# frozen goes out with the connection's next request; see kafka_mock.c).
+h_kafka_thaw() {
+    h__kafka_updown "$1" URG thawed h_kafka_thaw
 }
 
 # h_kafka_produce NAME TOPIC < LINES: produces one message per stdin line;

@@ -211,7 +211,22 @@ assert_eq "kafka consume after outage" $'key1\tvalue one\nkey2\tvalue two\nkey3\
 ok "kafka mock: broker down refuses connections, back up keeps the log"
 
 step_start
-if h_kafka_consume k aggregatord.events 4 1 > /dev/null 2>&1; then
+h_kafka_freeze k
+h_port_open "$k_PORT" || h_fail "kafka mock: a frozen broker closed its port"
+t0=$(h__now_us)
+if printf 'key4\tfrozen\n' | timeout 10 kcat -b "$k_BOOTSTRAP" -P -t aggregatord.events -K $'\t' \
+    -X message.timeout.ms=1500 > "$H_TMP/kcat-frozen.log" 2>&1; then
+    h_fail "kafka mock: kcat produced to a frozen broker: $(cat "$H_TMP/kcat-frozen.log")"
+fi
+frozen_s=$(h__elapsed "$t0")
+h_kafka_thaw k
+printf 'key5\tthawed\n' | h_kafka_produce k aggregatord.events
+h_kafka_consume k aggregatord.events 4 10 | grep -qx $'key5\tthawed' \
+    || h_fail "kafka mock: the message produced after the thaw is not on the topic"
+ok "kafka mock: a frozen broker keeps its port open and answers nothing (kcat gave up after $frozen_s s), thawed it takes messages again"
+
+step_start
+if h_kafka_consume k aggregatord.events 5 1 > /dev/null 2>&1; then
     h_fail "h_kafka_consume: succeeded with fewer messages than asked"
 fi
 ok "h_kafka_consume fails when too few messages arrive"
