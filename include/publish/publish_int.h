@@ -55,9 +55,11 @@ struct publisher {
 	char spool_dir[3072];		/* <state_dir>/spool */
 
 	struct worker w;		/* the publish thread (worker.h); woken by new events */
-	pthread_mutex_t mu;		/* guards queue/stopping/pump_* */
+	pthread_mutex_t mu;		/* guards queue/stopping/closed/stop_by_us/pump_* */
 	struct gateq queue;
-	bool stopping;
+	bool stopping;			/* publish_stop() began: the thread produces what is held, then exits */
+	bool closed;			/* publish_stop() took the queue for good: new events are dropped */
+	uint64_t stop_by_us;		/* monotonic us: a stopping thread facing a full librdkafka gives up */
 	bool pump_waiting;		/* the publish thread sleeps (worker_sleep_ms) */
 	bool pump_busy;			/* the publish thread is producing a taken list */
 	_Atomic size_t nqueued;		/* copy of queued, read without the lock */
@@ -83,6 +85,8 @@ struct publisher {
 
 	_Atomic uint64_t enqueued[TOPICS], produced, delivered, failed, spooled, replayed;
 	_Atomic uint64_t drop_window, drop_full, drop_disk, drop_topic, drop_stop, drop_produce;
+	_Atomic uint64_t drop_standby_stop;	/* held by a standby at stop (docs/election.md) */
+	_Atomic uint64_t uncertain;	/* spooled after a failure, possibly on the topic already */
 	_Atomic uint64_t unpublished, spool_corrupt;
 };
 

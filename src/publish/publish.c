@@ -96,10 +96,10 @@ void publish_event(const char *topic, const char *key, size_t keylen,
 	memcpy(e->data, key, keylen);
 	memcpy(e->data + keylen, members, len);
 	pthread_mutex_lock(&pub.mu);
-	if (pub.stopping || gateq_push(&pub.queue, &e->q, mono_ms()) < 0) {
-		bool stopping = pub.stopping;
+	if (pub.closed || gateq_push(&pub.queue, &e->q, mono_ms()) < 0) {
+		bool closed = pub.closed;
 		pthread_mutex_unlock(&pub.mu);
-		atomic_fetch_add(stopping ? &pub.drop_stop : &pub.drop_full, 1);
+		atomic_fetch_add(closed ? &pub.drop_stop : &pub.drop_full, 1);
 		free(e);
 		return;
 	}
@@ -141,6 +141,53 @@ static void pev_drop(struct pev *e)
 }
 
 /*
+ * The Kafka value of an event (raw: data is the value; else the members of
+ * the object, wrapped with node and the current epoch) in a fresh buffer of
+ * *vlen bytes; caller frees.  NULL when out of memory.
+ */
+static char *make_value(const char *data, size_t len, bool raw, size_t *vlen)
+{
+	char *val;
+	if (raw) {
+		*vlen = len;
+		val = malloc(len ? len : 1);
+		if (val)
+			memcpy(val, data, len);
+		return val;
+	}
+	/* {"node":"x","epoch":N,"elected":B, + members + } ; the head is
+	 * cached per stamp (docs/election.md: the consumer's rule) */
+	static _Thread_local char head[400];
+	static _Thread_local size_t headlen;
+	static _Thread_local unsigned long long head_epoch = ~0ull;
+	static _Thread_local bool head_elected;
+	unsigned long long ep;
+	bool elected;
+	role_stamp(&ep, &elected);
+	if (ep != head_epoch || elected != head_elected || !headlen) {
+		int n = snprintf(head, sizeof(head), "{%s,\"epoch\":%llu,\"elected\":%s",
+				 pub.node_json, ep, elected ? "true" : "false");
+		headlen = n > 0 && (size_t)n < sizeof(head) ? (size_t)n : 0;
+		head_epoch = ep;
+		head_elected = elected;
+	}
+	val = malloc(headlen + 1 + len + 1);
+	if (!val)
+		return NULL;
+	char *p = val;
+	memcpy(p, head, headlen);
+	p += headlen;
+	if (len) {
+		*p++ = ',';
+		memcpy(p, data, len);
+		p += len;
+	}
+	*p++ = '}';
+	*vlen = (size_t)(p - val);
+	return val;
+}
+
+/*
  * Produce one event (raw: value complete; else the members of the object,
  * wrapped with node and the current epoch).  0 done, 1 librdkafka's queue is
  * full (retry later), -1 failed for good (counted and logged).
@@ -148,45 +195,8 @@ static void pev_drop(struct pev *e)
 static int produce_bytes(int topic, const char *key, size_t keylen, const char *data, size_t len,
 			 bool raw, struct spool_file *sf)
 {
-	size_t vlen;
-	char *val;
-	if (raw) {
-		vlen = len;
-		val = malloc(vlen ? vlen : 1);
-		if (val)
-			memcpy(val, data, vlen);
-	} else {
-		/* {"node":"x","epoch":N,"elected":B, + members + } ; the head is
-		 * cached per stamp (docs/election.md: the consumer's rule) */
-		static _Thread_local char head[400];
-		static _Thread_local size_t headlen;
-		static _Thread_local unsigned long long head_epoch = ~0ull;
-		static _Thread_local bool head_elected;
-		unsigned long long ep;
-		bool elected;
-		role_stamp(&ep, &elected);
-		if (ep != head_epoch || elected != head_elected || !headlen) {
-			int n = snprintf(head, sizeof(head), "{%s,\"epoch\":%llu,\"elected\":%s",
-					 pub.node_json, ep, elected ? "true" : "false");
-			headlen = n > 0 && (size_t)n < sizeof(head) ? (size_t)n : 0;
-			head_epoch = ep;
-			head_elected = elected;
-		}
-		vlen = headlen + 1 + len + 1;
-		val = malloc(vlen);
-		if (val) {
-			char *p = val;
-			memcpy(p, head, headlen);
-			p += headlen;
-			if (len) {
-				*p++ = ',';
-				memcpy(p, data, len);
-				p += len;
-			}
-			*p++ = '}';
-			vlen = (size_t)(p - val);
-		}
-	}
+	size_t vlen = 0;
+	char *val = make_value(data, len, raw, &vlen);
 	if (!val)
 		return 1;
 	rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -256,11 +266,18 @@ static void *pump(void *arg)
 			}
 			requeue_front(list, n - done);	/* also ends pump_busy */
 			worker_beat(&pub.w);
+			pthread_mutex_lock(&pub.mu);
 			if (full) {
+				/* At a stop, a broker that takes nothing (librdkafka's
+				 * queue full) gets until stop_by_us; then publish_stop
+				 * spools what is still queued. */
+				if (pub.stopping && mono_usec() >= pub.stop_by_us)
+					break;
+				pthread_mutex_unlock(&pub.mu);
 				struct timespec ts = { 0, 2000000 };
 				nanosleep(&ts, NULL);
+				pthread_mutex_lock(&pub.mu);
 			}
-			pthread_mutex_lock(&pub.mu);
 			continue;
 		}
 		if (pub.stopping)
@@ -286,6 +303,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	struct spool_file *sf = m->_private;
 	if (m->err) {
 		atomic_fetch_add(&pub.failed, 1);
+		/* sent, never acknowledged (purged in flight at a stop, or timed
+		 * out waiting for the answer): the broker may have it, so the
+		 * spooled copy may come twice */
+		if (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED)
+			atomic_fetch_add(&pub.uncertain, 1);
 		if (pub.ok_since_fail || !pub.any_failure)
 			log_error("publish: delivery to '%s' failed: %s; spooling to %s",
 				  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err), pub.spool_dir);
@@ -455,6 +477,53 @@ void publish_reconfigure(const struct config *cfg, int standby_window_ms)
 	atomic_store(&pub.window_ms, standby_window_ms);
 }
 
+/*
+ * What the queue still holds once the publish thread is gone (main thread,
+ * at stop, before librdkafka is flushed and purged).  An active node's
+ * events go on after the purged ones: it has no other copy, so they are
+ * spooled (their spool_file, if replayed from one, is done: the record is in
+ * the new file).  A standby's were produced by the active node from its own
+ * copies: they are dropped and counted (docs/election.md, "Stopping a
+ * standby").  Events that come later still are dropped as "stopped".
+ */
+static void stop_queue(void)
+{
+	pthread_mutex_lock(&pub.mu);
+	pub.closed = true;
+	size_t n;
+	struct pev *e = (struct pev *)gateq_take_all(&pub.queue, &n);
+	atomic_store(&pub.nqueued, 0);
+	pthread_mutex_unlock(&pub.mu);
+	if (!n)
+		return;
+	bool active = role_is_active();
+	size_t spooled = 0, dropped = 0;
+	while (e) {
+		struct pev *next = (struct pev *)e->q.next;
+		size_t vlen = 0;
+		char *val = active && pub.rk ? make_value(e->data + e->keylen, e->len, e->raw, &vlen) : NULL;
+		if (val) {
+			spool_append(rd_kafka_topic_name(pub.topics[e->topic]), e->data, e->keylen, val, vlen);
+			free(val);
+			if (e->sf)
+				spool_file_done(e->sf);
+			free(e);
+			spooled++;
+		} else {
+			atomic_fetch_add(active ? &pub.drop_stop : &pub.drop_standby_stop, 1);
+			pev_drop(e);
+			dropped++;
+		}
+		e = next;
+	}
+	if (active)
+		log_warn("publish: %zu queued event(s) not produced at stop: spooling them to %s%s",
+			 spooled, pub.spool_dir, dropped ? " (some lost: out of memory)" : "");
+	else
+		log_info("publish: standby: %zu held event(s) dropped at stop (the active node produces "
+			 "its own copies)", dropped);
+}
+
 int publish_stop(int timeout_ms)
 {
 	if (!pub.started)
@@ -462,17 +531,19 @@ int publish_stop(int timeout_ms)
 	uint64_t deadline = mono_usec() + (uint64_t)timeout_ms * 1000u;
 	bool left = false;
 	if (pub.w.started) {
-		/* The thread produces what an active node holds, then exits. */
+		/* The thread produces what an active node holds, then exits; into
+		 * a full librdkafka it tries until the deadline. */
 		pthread_mutex_lock(&pub.mu);
 		pub.stopping = true;
+		pub.stop_by_us = deadline;
 		atomic_store(&pub.busy, true);
 		pthread_mutex_unlock(&pub.mu);
 		worker_stop_request(&pub.w);
-		left = worker_join(&pub.w, deadline) < 0;
+		left = worker_join(&pub.w, deadline + 500000u) < 0;
 	}
 	if (left) {
-		/* Still producing into a full librdkafka queue: what it has not
-		 * produced stays in memory (counted below as not delivered). */
+		/* Not expected (the thread gives up at the deadline): what it
+		 * holds stays in memory (counted below as not delivered). */
 		log_warn("publish: the publish thread is still producing: left behind, abandoned at exit");
 		if (pub.rk) {
 			rd_kafka_flush(pub.rk, 0);
@@ -482,18 +553,6 @@ int publish_stop(int timeout_ms)
 			spool_close();
 		}
 		return -1;
-	}
-	/* What is still queued was held by a standby (or never made it). */
-	pthread_mutex_lock(&pub.mu);
-	size_t n;
-	struct pev *e = (struct pev *)gateq_take_all(&pub.queue, &n);
-	atomic_store(&pub.nqueued, 0);
-	pthread_mutex_unlock(&pub.mu);
-	while (e) {
-		struct pev *next = (struct pev *)e->q.next;
-		atomic_fetch_add(&pub.drop_stop, 1);
-		pev_drop(e);
-		e = next;
 	}
 	if (pub.rk) {
 		uint64_t now = mono_usec();
@@ -505,8 +564,16 @@ int publish_stop(int timeout_ms)
 			rd_kafka_purge(pub.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 			rd_kafka_flush(pub.rk, 500);	/* the purged events' reports: local */
 		}
-		serve();
+		serve();	/* the purged ones spooled first: they are older */
+	}
+	stop_queue();
+	if (pub.rk) {
 		spool_close();
+		uint64_t u = atomic_load(&pub.uncertain);
+		if (u)
+			log_warn("publish: %llu spooled event(s) may already be on the topic (sent, not "
+				 "acknowledged; since start): their replay may duplicate them",
+				 (unsigned long long)u);
 		for (int t = 0; t < TOPICS; t++)
 			if (pub.topics[t])
 				rd_kafka_topic_destroy(pub.topics[t]);
@@ -567,6 +634,9 @@ void publish_metrics(struct buf *out)
 		"Events librdkafka finally failed to deliver (then spooled).", atomic_load(&pub.failed));
 	prom_metric_u64(out, "aggregatord_publish_spooled_total", "counter",
 		"Events written to the disk spool.", atomic_load(&pub.spooled));
+	prom_metric_u64(out, "aggregatord_publish_spooled_uncertain_total", "counter",
+		"Events spooled after a failed delivery whose outcome is unknown (sent, not acknowledged): "
+		"their replay may duplicate them.", atomic_load(&pub.uncertain));
 	prom_metric_u64(out, "aggregatord_publish_replayed_total", "counter",
 		"Events read back from the spool to be produced again.", atomic_load(&pub.replayed));
 	prom_head(out, "aggregatord_publish_dropped_total", "counter", "Events dropped, by cause.");
@@ -579,6 +649,7 @@ void publish_metrics(struct buf *out)
 		{ "disk", atomic_load(&pub.drop_disk) },
 		{ "unknown_topic", atomic_load(&pub.drop_topic) },
 		{ "stopped", atomic_load(&pub.drop_stop) },
+		{ "standby_stop", atomic_load(&pub.drop_standby_stop) },
 		{ "produce_error", atomic_load(&pub.drop_produce) },
 	};
 	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)

@@ -156,3 +156,23 @@ sweep_race() {
     Q m1 "UPDATE radacct SET acctupdatetime = acctupdatetime + INTERVAL 1 MINUTE, acctinputoctets = 150 WHERE acctuniqueid = 'u_race'"
     wait $sw || h_fail "the raced sweep failed: $(cat "$H_TMP/race.log")"
 }
+
+# agg_answers_within NAME MAX_S [TRIES]: /healthz, /metrics and /v1/status of
+# NAME each answer TRIES times (default 5) within MAX_S seconds (curl's
+# time_total: connect, request and the whole body); fails naming the slow
+# one.  Prints the slowest time seen.
+agg_answers_within() {
+    local name=$1 max=$2 tries=${3:-5} url path k t worst=0
+    url=$(eval "printf %s \"\$${name}_URL\"")
+    for path in /healthz /metrics /v1/status; do
+        for ((k = 0; k < tries; k++)); do
+            t=$(curl -sS -o /dev/null -w '%{time_total}' --max-time 5 "$url$path") || t=5
+            awk -v t="$t" -v m="$max" 'BEGIN { exit !(t < m) }' || {
+                echo "$path took $t s (bound $max s)" >&2
+                return 1
+            }
+            worst=$(awk -v a="$worst" -v b="$t" 'BEGIN { print (b > a) ? b : a }')
+        done
+    done
+    echo "$worst"
+}
