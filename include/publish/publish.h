@@ -38,11 +38,14 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 /* Apply what can change at runtime (the standby window). */
 void publish_reconfigure(const struct config *cfg, int standby_window_ms);
 /*
- * Clean stop: produce what the active node still holds, flush librdkafka,
- * spool what is left, stop the thread, free everything, all within about
- * timeout_ms (+ 0.5 s for the spooling).  0; -1 when the publish thread was
- * still producing at the end: it is left running and nothing is freed (the
- * process is exiting).
+ * Clean stop: produce what the active node still holds (into a full
+ * librdkafka queue, until timeout_ms), flush librdkafka, spool what is left
+ * and then what the active node's queue still holds; a standby drops what
+ * it holds (counted, cause "standby_stop": docs/election.md); stop the
+ * thread, free everything, all within about timeout_ms (+ 0.5 s for the
+ * spooling).  Events handed over after that are dropped (cause "stopped").
+ * 0; -1 when the publish thread was still producing at the end: it is left
+ * running and nothing is freed (the process is exiting).
  */
 int publish_stop(int timeout_ms);
 
