@@ -325,16 +325,21 @@ static int load_cfg(struct sweep *sw, const struct sweep_cfg *cfg)
 	return 0;
 }
 
+static void members_free(struct member *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		sw_conn_close(&m[i].mc);
+		sw_conn_close(&m[i].sc);
+		worker_destroy(&m[i].w);
+		free(m[i].rows);
+		db_free(&m[i].cfg);
+	}
+	free(m);
+}
+
 static void unload_cfg(struct sweep *sw)
 {
-	for (size_t i = 0; i < sw->nm; i++) {
-		sw_conn_close(&sw->m[i].mc);
-		sw_conn_close(&sw->m[i].sc);
-		worker_destroy(&sw->m[i].w);
-		free(sw->m[i].rows);
-		db_free(&sw->m[i].cfg);
-	}
-	free(sw->m);
+	members_free(sw->m, sw->nm);
 	sw->m = NULL;
 	sw->nm = 0;
 	sw_conn_close(&sw->stale);
@@ -407,13 +412,80 @@ static int sweep_stop(void *job, uint64_t deadline_us)
 	return 0;
 }
 
+static bool str_same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Does d reach the same table of the same server as e? */
+static bool db_same(const struct sweep_db *d, const struct sweep_db *e)
+{
+	return str_same(d->host, e->host) && d->port == e->port && str_same(d->user, e->user) &&
+	       str_same(d->password, e->password) && str_same(d->database, e->database);
+}
+
+#define CARRY(f) atomic_store(&to->f, atomic_load(&from->f))
+/*
+ * A member kept across a reload (the same name) keeps what it counted: its
+ * counters, its gauges and its schema refusals, so /metrics never goes
+ * backwards.  Its back-off and "down since" carry over too while it still
+ * names the same server and table (stale closing keeps counting how long it
+ * has been away); pointed elsewhere, it is tried at once.  Both stopped.
+ */
+static void member_carry(struct member *to, const struct member *from, bool same_place)
+{
+	CARRY(read);
+	CARRY(copied);
+	CARRY(moved);
+	CARRY(superseded);
+	CARRY(stale_closed);
+	CARRY(errors);
+	CARRY(wide);
+	CARRY(bad_time);
+	CARRY(timeouts);
+	CARRY(schema.refused);
+	CARRY(last_us);
+	if (!same_place)
+		return;
+	CARRY(schema.bad);
+	CARRY(oldest_closed);
+	to->failures = from->failures;
+	to->skip = from->skip;
+	to->down_since = from->down_since;
+	to->timing_out = from->timing_out;
+}
+#undef CARRY
+
+/*
+ * The sweep thread ends at a batch boundary (its members with it), the
+ * settings and members are loaded anew, and each member whose name stays
+ * takes over its old self's counters and state (member_carry); a member
+ * removed or renamed is gone with its series.  Connections are made again
+ * by the next cycle, which starts at once.
+ */
 static int sweep_reconfigure(void *job, const void *cfgp)
 {
 	struct sweep *sw = job;
 	bool was = sw->w.started;
 	worker_stop(&sw->w);
+	struct member *old = sw->m;
+	size_t nold = sw->nm;
+	char *old_table = sw->table;
+	sw->m = NULL;
+	sw->nm = 0;
+	sw->table = NULL;
 	unload_cfg(sw);
-	if (load_cfg(sw, cfgp) < 0)
+	int rc = load_cfg(sw, cfgp);
+	if (rc == 0)
+		for (size_t i = 0; i < sw->nm; i++)
+			for (size_t j = 0; j < nold; j++)
+				if (strcmp(sw->m[i].cfg.name, old[j].cfg.name) == 0)
+					member_carry(&sw->m[i], &old[j],
+						     db_same(&sw->m[i].cfg, &old[j].cfg) &&
+						     str_same(sw->table, old_table));
+	members_free(old, nold);
+	free(old_table);
+	if (rc < 0)
 		return log_error("sweep: out of memory");
 	return was ? sweep_start(sw) : 0;
 }
