@@ -90,7 +90,7 @@ h_ok "the election's call failed after $ms ms (timeout_ms $TIMEOUT, whole call),
 q0=$(h__now_us)
 code=$(agg_get a '/v1/totals?prefix=n&window=3600' -o /dev/null -w '%{http_code}' --max-time 60 || true)
 qms=$(( ($(h__now_us) - q0) / 1000 ))
-case $code in 200|503) ;; *) h_fail "totals query under the trickle: HTTP $code" ;; esac
+case $code in 200|503) ;; *) h_fail "totals query under the trickle: HTTP $code after $qms ms" ;; esac
 [ "$qms" -lt $(( TIMEOUT + 1500 )) ] || h_fail "totals query under the trickle took $qms ms (timeout_ms $TIMEOUT)"
 h_ok "a totals query under the trickle answers $code in $qms ms (timeout_ms $TIMEOUT + 1500 ms margin)"
 
