@@ -79,7 +79,10 @@ struct elect {
 	bool epoch_stale;
 	bool ever_ok;
 	bool prev_ok;			/* the last round reached Redis */
-	uint64_t last_ok_mono;		/* µs */
+	uint64_t last_ok_mono;		/* µs: the SET of the last good round was sent */
+	uint64_t lease_from;		/* µs: this round's SET was sent */
+	uint64_t lease_end;		/* µs: no call past it (active by election); 0 = none */
+	int call_ms;			/* redis.timeout_ms: a command's deadline */
 	bool redis_up;
 	bool warned_overflow, warned_conflict;
 	struct elect_peer rd[ELECT_MAX_PEERS];	/* this round's read */

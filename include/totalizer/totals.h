@@ -20,13 +20,14 @@
 
 /*
  * Run q against Redis with SCAN ... MATCH ... COUNT and one MGET per page
- * (memory bounded by a page plus the totals).  Blocks: worker threads only.
+ * (memory bounded by a page plus the totals), each command within
+ * timeout_ms as a whole (redisc.h).  Blocks: worker threads only.
  * Returns 0 with *out filled (caller releases it), or -1 with a message in
  * err naming what failed (e.g. "redis SCAN failed: connection refused") and
  * *out empty.
  */
 struct redisContext;
-int totals_run(struct redisContext *c, const struct totals_query *q,
+int totals_run(struct redisContext *c, int timeout_ms, const struct totals_query *q,
 	       struct totals_result *out, char *err, size_t errlen);
 
 #endif

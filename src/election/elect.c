@@ -7,8 +7,9 @@
  * thread and its rounds, the life cycle, metrics and status; the Redis
  * commands of a round are in elect_redis.c (elect_int.h).
  * The shell is one thread ("elect") that owns a blocking hiredis connection
- * with redis.timeout_ms on connect and on every command, so a stalled Redis
- * costs this thread a few timeouts and never the event loop.  Every
+ * with redis.timeout_ms on connect and on every command as a whole
+ * (redisc.h), so a stalled or trickling Redis costs this thread a few
+ * timeouts and never the event loop.  Every
  * interval_ms, or at once when woken, a round:
  *
  *   1. connects if needed; takes the attachment timestamp from Redis TIME
@@ -27,8 +28,9 @@
  *
  * A round that fails on a connection the server dropped is retried once on
  * a fresh one.  A failing Redis is logged once when it goes and once when it
- * answers again; for ttl_ms after the last good round the role is kept (our
- * key still stands for the peers), then on_redis_down decides.
+ * answers again; for ttl_ms after the SET of the last good round the role
+ * is kept (our key still stands for the peers; no call of a round runs
+ * past that while active, elect_redis.c), then on_redis_down decides.
  *
  * Ownership and threads: the thread is the only writer of the process role
  * while the job runs.  The main thread talks to it through a mailbox under
@@ -189,7 +191,7 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 
 	if (ok) {
 		e->ever_ok = true;
-		e->last_ok_mono = now;
+		e->last_ok_mono = e->lease_from;	/* our key lives ttl_ms from its SET */
 		if (cluster_epoch > e->known_epoch)
 			e->known_epoch = cluster_epoch;
 		if (!e->redis_up)

@@ -1,12 +1,18 @@
 /*
  * elect_redis.c — the Redis commands of an election round, on the election
- * thread's blocking hiredis connection (e->c, redis.timeout_ms on every
- * command): the attachment timestamp from TIME, our key's SET (or DEL in
- * forced standby) pipelined with the first SCAN page, the rest of the SCAN,
- * one MGET of the live keys and the group's epoch, the epoch's EVAL, and the
- * DEL of our key at stop.  Run by the "elect" thread only (elect.c decides
- * what to do with what it reads); it owns nothing beyond the connection,
- * which it drops on any failure so the next round connects afresh.
+ * thread's blocking hiredis connection (e->c): the attachment timestamp
+ * from TIME, our key's SET (or DEL in forced standby) pipelined with the
+ * first SCAN page, the rest of the SCAN, one MGET of the live keys and the
+ * group's epoch, the epoch's EVAL, and the DEL of our key at stop.  Run by
+ * the "elect" thread only (elect.c decides what to do with what it reads);
+ * it owns nothing beyond the connection, which it drops on any failure so
+ * the next round connects afresh.
+ *
+ * Deadlines (redisc.h): each command as a whole within redis.timeout_ms,
+ * and, while the node is active by election, never past the end of its
+ * lease (the SET of the last good round plus ttl_ms): a Redis too slow to
+ * renew the lease fails the round by then, and elect.c decides with the
+ * lease run out (on_redis_down), not after a call that crawled past it.
  */
 #include "elect_int.h"
 
@@ -16,6 +22,7 @@
 #include "log.h"
 #include "redisc.h"
 #include "role.h"
+#include "thread.h"
 
 #define SCAN_COUNT 100		/* SCAN ... COUNT hint */
 #define SCAN_MAX_CALLS 10000	/* SCAN calls per round at most (a huge keyspace) */
@@ -36,10 +43,17 @@ static void reply_err(const redisContext *c, const redisReply *r, const char *wh
 		snprintf(err, errlen, "%s: unexpected reply type %d", what, r->type);
 }
 
-/* Fresh attachment timestamp from the server's clock.  0 or -1. */
-static int take_time(redisContext *c, long long *ts, char *err, size_t errlen)
+/* The deadline of a command starting now (see the top of the file). */
+static uint64_t call_deadline(const struct elect *e)
 {
-	redisReply *r = redisCommand(c, "TIME");
+	uint64_t d = redis_deadline(e->call_ms);
+	return e->lease_end && e->lease_end < d ? e->lease_end : d;
+}
+
+/* Fresh attachment timestamp from the server's clock.  0 or -1. */
+static int take_time(struct elect *e, redisContext *c, long long *ts, char *err, size_t errlen)
+{
+	redisReply *r = redis_call(c, call_deadline(e), "TIME");
 	long long s, us;
 	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements != 2 ||
 	    !reply_is(r->element[0], REDIS_REPLY_STRING) ||
@@ -108,7 +122,7 @@ static int read_values(struct elect *e, redisContext *c, unsigned long long *epo
 		argv[a] = e->rd_keys[i];
 		argl[a++] = strlen(e->rd_keys[i]);
 	}
-	redisReply *r = redisCommandArgv(c, a, argv, argl);
+	redisReply *r = redis_call_argv(c, call_deadline(e), a, argv, argl);
 	if (!reply_is(r, REDIS_REPLY_ARRAY) || r->elements != (size_t)a - 1) {
 		reply_err(c, r, "MGET", err, errlen);
 		if (r)
@@ -153,6 +167,9 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
 {
 	redisReply *r = NULL;
 	e->nrd = 0;
+	e->call_ms = rc->timeout_ms;
+	e->lease_end = e->is_active && !e->is_override && e->ever_ok
+		       ? e->last_ok_mono + (uint64_t)s->ttl_ms * 1000u : 0;
 	if (e->c && e->conn_gen != rgen) {
 		redisFree(e->c);
 		e->c = NULL;
@@ -167,7 +184,7 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
 	unsigned long y = role_yield_requests();
 	if (e->self_ts <= 0 || y != e->yields_seen) {
 		long long ts;
-		if (take_time(c, &ts, err, errlen) < 0)
+		if (take_time(e, c, &ts, err, errlen) < 0)
 			goto fail;
 		if (e->self_ts > 0)
 			log_info("election: yield: fresh attachment timestamp %lld (was %lld): "
@@ -190,16 +207,18 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
 		snprintf(err, errlen, "cannot queue SET: %s", c->errstr);
 		goto fail;
 	}
-	/* On any failure the connection is dropped, pending replies with it. */
-	if (redisGetReply(c, (void **)&r) != REDIS_OK ||
+	/* On any failure the connection is dropped, pending replies with it.
+	 * The lease this SET renews starts no earlier than now. */
+	e->lease_from = mono_usec();
+	if (redis_reply(c, call_deadline(e), &r) < 0 ||
 	    !reply_is(r, withdraw ? REDIS_REPLY_INTEGER : REDIS_REPLY_STATUS)) {
 		reply_err(c, r, "SET", err, errlen);
 		goto fail;
 	}
 	freeReplyObject(r);
 	r = NULL;
-	if (redisGetReply(c, (void **)&r) != REDIS_OK || scan_page(e, c, r, cursor, sizeof(cursor),
-								     err, errlen) < 0)
+	if (redis_reply(c, call_deadline(e), &r) < 0 || scan_page(e, c, r, cursor, sizeof(cursor),
+								    err, errlen) < 0)
 		goto fail;
 	freeReplyObject(r);
 	r = NULL;
@@ -208,7 +227,8 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
 			snprintf(err, errlen, "SCAN: more than %d calls for one round", SCAN_MAX_CALLS);
 			goto fail;
 		}
-		r = redisCommand(c, "SCAN %s MATCH %s COUNT %d", cursor, e->pattern, SCAN_COUNT);
+		r = redis_call(c, call_deadline(e), "SCAN %s MATCH %s COUNT %d", cursor, e->pattern,
+			       SCAN_COUNT);
 		if (scan_page(e, c, r, cursor, sizeof(cursor), err, errlen) < 0)
 			goto fail;
 		freeReplyObject(r);
@@ -246,7 +266,8 @@ int elect_bump_epoch(struct elect *e, unsigned long long floor, unsigned long lo
 		snprintf(err, errlen, "not connected");
 		return -1;
 	}
-	redisReply *r = redisCommand(e->c, "EVAL %s 1 %s %llu", epoch_script, e->epoch_key, floor);
+	redisReply *r = redis_call(e->c, call_deadline(e), "EVAL %s 1 %s %llu", epoch_script,
+				   e->epoch_key, floor);
 	if (!reply_is(r, REDIS_REPLY_INTEGER) || r->integer <= 0) {
 		reply_err(e->c, r, "INCR (EVAL)", err, errlen);
 		if (r)
@@ -277,7 +298,7 @@ void elect_drop_key(struct elect *e, const struct redis_cfg *rc, unsigned long r
 			 "expires", e->key, err);
 		return;
 	}
-	redisReply *r = redisCommand(e->c, "DEL %s", e->key);
+	redisReply *r = redis_call(e->c, redis_deadline(rc->timeout_ms), "DEL %s", e->key);
 	if (reply_is(r, REDIS_REPLY_INTEGER))
 		log_info("election: key '%s' deleted: a peer can take over now", e->key);
 	else

@@ -81,17 +81,21 @@ void chunk_id(const struct totalizer *tz, uint64_t seq, char *out, size_t len)
 		 (unsigned long long)seq);
 }
 
-/* One pipelined round trip of chunks: argument space for one EVAL, and the
- * replies not read yet. */
+/* One pipelined round trip of chunks: argument space for one EVAL, the
+ * replies not read yet, and their deadlines. */
 struct trip {
 	const char **argv;
 	size_t *argl;
 	char (*nums)[24];
 	size_t unread;
+	int call_ms;		/* redis.timeout_ms: each reply within it, the write included */
+	uint64_t until;		/* mono_usec(): no reply waited for past it; 0 = none */
 };
 
-static int trip_init(struct trip *tr, char *err, size_t errlen)
+static int trip_init(struct trip *tr, int call_ms, uint64_t until, char *err, size_t errlen)
 {
+	tr->call_ms = call_ms;
+	tr->until = until;
 	tr->argv = malloc((5 + 3 * CHUNK_KEYS) * sizeof(*tr->argv));	/* EVAL script n id keys ttl (delta ttl)... */
 	tr->argl = malloc((5 + 3 * CHUNK_KEYS) * sizeof(*tr->argl));
 	tr->nums = malloc((2 * CHUNK_KEYS + 2) * sizeof(*tr->nums));
@@ -115,7 +119,10 @@ static int trip_read(struct trip *tr, redisContext *c, char *err, size_t errlen)
 {
 	for (; tr->unread; tr->unread--) {
 		redisReply *r = NULL;
-		if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
+		uint64_t deadline = redis_deadline(tr->call_ms);
+		if (tr->until && tr->until < deadline)
+			deadline = tr->until;
+		if (redis_reply(c, deadline, &r) < 0) {
 			snprintf(err, errlen, "EVAL: %s", c->errstr[0] ? c->errstr : "no reply");
 			return -1;
 		}
@@ -172,13 +179,14 @@ static int trip_chunk(struct trip *tr, redisContext *c, const char *batch, const
  * inflight_seq + k.  0 when every chunk is acknowledged (applied now, or
  * found applied before), -1 otherwise.
  */
-static int send_inflight(struct totalizer *tz, redisContext *c, char *err, size_t errlen)
+static int send_inflight(struct totalizer *tz, redisContext *c, int call_ms, uint64_t until,
+			 char *err, size_t errlen)
 {
 	const struct tally *t = tz->inflight;
 	const struct tally_entry *ents[CHUNK_KEYS];
 	struct trip tr;
 	int rc = -1;
-	if (trip_init(&tr, err, errlen) < 0)
+	if (trip_init(&tr, call_ms, until, err, errlen) < 0)
 		goto out;
 	size_t slot = 0, n;
 	for (uint64_t k = 0; (n = chunk_next(t, &slot, ents)) > 0; k++) {
@@ -198,12 +206,13 @@ out:
  * its chunks under the id it was kept with, so a chunk Redis applied before
  * the stop (its reply lost) is found applied and not counted again.
  */
-static int send_held(const struct held_file *hf, redisContext *c, char *err, size_t errlen)
+static int send_held(const struct held_file *hf, redisContext *c, int call_ms, char *err,
+		     size_t errlen)
 {
 	const struct tally_entry *ents[CHUNK_KEYS];
 	struct trip tr;
 	int rc = -1;
-	if (trip_init(&tr, err, errlen) < 0)
+	if (trip_init(&tr, call_ms, 0, err, errlen) < 0)
 		goto out;
 	for (size_t i = 0; i < hf->nchunks; i++) {
 		size_t slot = 0, n = chunk_next(hf->chunks[i].t, &slot, ents);
@@ -324,9 +333,10 @@ static bool collect(struct totalizer *tz, int flush_ms, size_t max_pending)
 	return shrunk;
 }
 
-/* Write pending (through inflight) until empty or Redis fails.  Flusher only. */
+/* Write pending (through inflight) until empty or Redis fails, no call
+ * running past until (mono_usec(); 0 = each its redis.timeout_ms).  Flusher only. */
 static void write_out(struct totalizer *tz, redisContext **c, const struct redis_cfg *rcfg,
-		      uint64_t interval_start_ms, int flush_ms)
+		      uint64_t interval_start_ms, int flush_ms, uint64_t until)
 {
 	char err[256];
 	for (;;) {
@@ -342,7 +352,7 @@ static void write_out(struct totalizer *tz, redisContext **c, const struct redis
 		uint64_t t0 = mono_usec();
 		if (!*c)
 			*c = redis_connect(rcfg, err, sizeof(err));
-		if (!*c || send_inflight(tz, *c, err, sizeof(err)) < 0) {
+		if (!*c || send_inflight(tz, *c, rcfg->timeout_ms, until, err, sizeof(err)) < 0) {
 			atomic_fetch_add(&tz->redis_errors, 1);
 			if (atomic_exchange(&tz->redis_up, false))
 				log_error("totalizer: redis %s:%d: %s; holding %zu key(s) (%llu count(s)) "
@@ -379,7 +389,7 @@ static void apply_held(struct totalizer *tz, redisContext **c, const struct redi
 		struct held_file *hf = tz->held;
 		if (!*c)
 			*c = redis_connect(rcfg, err, sizeof(err));
-		if (!*c || send_held(hf, *c, err, sizeof(err)) < 0) {
+		if (!*c || send_held(hf, *c, rcfg->timeout_ms, err, sizeof(err)) < 0) {
 			atomic_fetch_add(&tz->redis_errors, 1);
 			if (atomic_exchange(&tz->redis_up, false))
 				log_error("totalizer: redis %s:%d: %s; holding the counts kept at the last stop "
@@ -449,20 +459,15 @@ static void final_flush(struct totalizer *tz, redisContext **c, struct redis_cfg
 		uint64_t now = mono_usec();
 		if (now >= deadline)
 			break;
-		/* no single attempt runs past the budget: connect and replies
-		 * wait at most what is left of it */
+		/* nothing runs past the budget: a connect waits at most what is
+		 * left of it, every reply's deadline is capped at it */
 		int left_ms = (int)((deadline - now) / 1000u);
 		rcfg->timeout_ms = left_ms < timeout_ms ? (left_ms > 10 ? left_ms : 10) : timeout_ms;
-		if (*c) {
-			struct timeval tv = { .tv_sec = rcfg->timeout_ms / 1000,
-					      .tv_usec = (rcfg->timeout_ms % 1000) * 1000 };
-			redisSetTimeout(*c, tv);
-		}
 		if (attempt) {
 			struct timespec pause = { 0, 100 * 1000000L };	/* a refusing Redis is not hammered */
 			nanosleep(&pause, NULL);
 		}
-		write_out(tz, c, rcfg, interval, tz->flush_ms);
+		write_out(tz, c, rcfg, interval, tz->flush_ms, deadline);
 	}
 	rcfg->timeout_ms = timeout_ms;
 	if (!tz->pending->count && !tz->inflight->count)
@@ -581,7 +586,7 @@ void *flusher_main(void *arg)
 		log_keys_limit(tz);
 		size_t load = tz->pending->count;
 		apply_held(tz, &c, &rs.cfg);
-		write_out(tz, &c, &rs.cfg, tick - (uint64_t)flush_ms, flush_ms);
+		write_out(tz, &c, &rs.cfg, tick - (uint64_t)flush_ms, flush_ms, 0);
 		shrunk |= trim_written(tz, load);
 		if (shrunk)
 			malloc_trim(0);	/* hand the freed pages back: RSS falls after a spike */

@@ -58,7 +58,8 @@ static void totals_work(void *arg)
 		tz->qconn = redis_connect(&c->redis, c->err, sizeof(c->err));
 		tz->qredis_gen = c->redis_gen;
 	}
-	c->rc = tz->qconn ? totals_run(tz->qconn, &c->q, &c->res, c->err, sizeof(c->err)) : -1;
+	c->rc = tz->qconn ? totals_run(tz->qconn, c->redis.timeout_ms, &c->q, &c->res, c->err,
+						  sizeof(c->err)) : -1;
 	if (c->rc < 0 && tz->qconn) {
 		redisFree(tz->qconn);
 		tz->qconn = NULL;

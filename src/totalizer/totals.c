@@ -5,7 +5,8 @@
  * DESIGN.  totals_run() pages through SCAN ... MATCH ... COUNT and asks for
  * each page's values with one MGET, freeing each page before the next, and
  * feeds every (key, value) to the accumulator (window.h).  It blocks on the
- * caller's Redis connection: worker threads only (the totalizer's totals
+ * caller's Redis connection, each command within timeout_ms as a whole
+ * (redisc.h): worker threads only (the totalizer's totals
  * query worker, and tests/harness/totals_cli.c).
  */
 #include "totals.h"
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "redisc.h"
 
 /* Describe a failed command: NULL reply (connection) or an error reply. */
 static int redis_fail(redisContext *c, const redisReply *rep, const char *cmd, char *err,
@@ -32,8 +34,8 @@ static int redis_fail(redisContext *c, const redisReply *rep, const char *cmd, c
 }
 
 /* MGET the keys of one SCAN page and feed the accumulator. */
-static int scan_page(redisContext *c, struct totals_acc *a, const redisReply *keys, char *err,
-		     size_t errlen)
+static int scan_page(redisContext *c, int timeout_ms, struct totals_acc *a, const redisReply *keys,
+		     char *err, size_t errlen)
 {
 	size_t n = keys->elements;
 	const char **argv = malloc((n + 1) * sizeof(*argv));
@@ -56,7 +58,7 @@ static int scan_page(redisContext *c, struct totals_acc *a, const redisReply *ke
 		argv[i + 1] = k->str;
 		argvlen[i + 1] = k->len;
 	}
-	rep = redisCommandArgv(c, (int)(n + 1), argv, argvlen);
+	rep = redis_call_argv(c, redis_deadline(timeout_ms), (int)(n + 1), argv, argvlen);
 	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
 		redis_fail(c, rep, "MGET", err, errlen);
 		goto out;
@@ -82,8 +84,8 @@ out:
 	return rc;
 }
 
-int totals_run(redisContext *c, const struct totals_query *q, struct totals_result *out,
-	       char *err, size_t errlen)
+int totals_run(redisContext *c, int timeout_ms, const struct totals_query *q,
+	       struct totals_result *out, char *err, size_t errlen)
 {
 	struct buf pat = BUF_INIT;
 	char cursor[32] = "0";
@@ -98,8 +100,8 @@ int totals_run(redisContext *c, const struct totals_query *q, struct totals_resu
 		goto out;
 	}
 	do {
-		redisReply *rep = redisCommand(c, "SCAN %s MATCH %b COUNT %d", cursor, pat.data,
-					       pat.len, TOTALS_SCAN_COUNT);
+		redisReply *rep = redis_call(c, redis_deadline(timeout_ms), "SCAN %s MATCH %b COUNT %d",
+					     cursor, pat.data, pat.len, TOTALS_SCAN_COUNT);
 		if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 		    rep->element[0]->type != REDIS_REPLY_STRING ||
 		    rep->element[0]->len >= sizeof(cursor) ||
@@ -110,7 +112,7 @@ int totals_run(redisContext *c, const struct totals_query *q, struct totals_resu
 			goto out;
 		}
 		memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
-		int prc = rep->element[1]->elements ? scan_page(c, a, rep->element[1], err, errlen) : 0;
+		int prc = rep->element[1]->elements ? scan_page(c, timeout_ms, a, rep->element[1], err, errlen) : 0;
 		freeReplyObject(rep);
 		if (prc < 0)
 			goto out;

@@ -19,6 +19,10 @@
  *                new connections are accepted (and connected upstream) but
  *                get nothing: the peer sees a server that accepted and hangs
  *   trickle MS   move one byte per direction per connection every MS ms
+ *   trickle MS reply
+ *                the server's bytes trickle, the client's pass at full
+ *                speed: a server that takes each request at once and
+ *                answers one byte every MS ms
  *   cut          reset every open connection now (RST, not FIN); the mode
  *                stays as it was, so new connections are served by it
  *   status       only answer
@@ -69,6 +73,7 @@ struct conn {
 static struct conn *conns[MAX_CONNS];
 static enum mode mode = M_PASS;
 static int trickle_ms = 100;
+static bool trickle_reply_only;	/* trickle: the client's bytes pass at full speed */
 static volatile sig_atomic_t stop;
 static struct sockaddr_storage target;
 static socklen_t target_len;
@@ -190,8 +195,15 @@ static void command(int lfd)
 	} else if (strcmp(line, "freeze") == 0) {
 		mode = M_FREEZE;
 	} else if (sscanf(line, "trickle %d", &ms) == 1 && ms > 0) {
-		mode = M_TRICKLE;
-		trickle_ms = ms;
+		char dir[16] = "";
+		sscanf(line, "trickle %*d %15s", dir);
+		if (dir[0] && strcmp(dir, "reply") != 0) {
+			ok = false;
+		} else {
+			mode = M_TRICKLE;
+			trickle_ms = ms;
+			trickle_reply_only = dir[0] != '\0';
+		}
 	} else if (strcmp(line, "cut") == 0) {
 		for (int i = 0; i < MAX_CONNS; i++)
 			if (conns[i])
@@ -200,7 +212,8 @@ static void command(int lfd)
 		ok = false;
 	}
 	if (ok)
-		snprintf(reply, sizeof(reply), "ok %s conns=%d\n", mode_name[mode], nconns());
+		snprintf(reply, sizeof(reply), "ok %s%s conns=%d\n", mode_name[mode],
+			 mode == M_TRICKLE && trickle_reply_only ? " reply" : "", nconns());
 	else
 		snprintf(reply, sizeof(reply), "error unknown command '%.60s'\n", line);
 	if (write(fd, reply, strlen(reply)) < 0) {
@@ -227,7 +240,7 @@ static int pump(struct conn *c, int k, bool readable, bool writable, int64_t now
 	}
 	if (writable && d->len > 0 && mode != M_FREEZE) {
 		size_t n = d->len;
-		if (mode == M_TRICKLE) {
+		if (mode == M_TRICKLE && !(k == 0 && trickle_reply_only)) {
 			if (now < d->next_ms)
 				n = 0;
 			else

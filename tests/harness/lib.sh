@@ -953,7 +953,7 @@ h_start_faultproxy() {
 }
 declare -gA H__FAULTCTL=()    # NAME -> the fault proxy's control port
 
-# h_fault NAME pass|freeze|trickle MS|cut|status: tells NAME's fault proxy
+# h_fault NAME pass|freeze|trickle MS [reply]|cut|status: tells NAME's fault proxy
 # what to do from now on (see faultproxy.c); prints its answer
 # ("ok MODE conns=N"); fails if it does not answer ok.
 h_fault() {

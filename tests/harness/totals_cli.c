@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 	struct buf out = BUF_INIT;
 	char err[256];
 	int rc = 1;
-	if (totals_run(c, &q, &r, err, sizeof(err)) < 0) {
+	if (totals_run(c, 5000, &q, &r, err, sizeof(err)) < 0) {
 		fprintf(stderr, "totals_cli: %s\n", err);
 	} else if (totals_json(&r, &out) < 0) {
 		fprintf(stderr, "totals_cli: out of memory for the JSON\n");

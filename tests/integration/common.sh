@@ -62,6 +62,29 @@ agg_dump_log() {
     cat "$H_TMP/$1.log" >&2 || true
 }
 
+# Totalizer counts against an oracle independent of the daemon: the lines a
+# test sent, counted per key.  tz_feed FILE FIRST COUNT KEYS PORT appends
+# COUNT numbered lines "line I uK" (FIRST.., K = I % KEYS) to FILE and sends
+# them to 127.0.0.1:PORT; tz_oracle FILE prints "key count" per key, sorted;
+# tz_stored REDIS PREFIX prints the same from the h_start_redis server REDIS
+# (keys PREFIX;KEY;SOURCE;TS, summed over TS).  The rule that matches them:
+#   match = "^line (\\\\d+) (\\\\S+)"; matched = "\$2";
+tz_feed() {
+    local f=$1 first=$2 count=$3 keys=$4 port=$5
+    awk -v a="$first" -v n="$count" -v k="$keys" \
+        'BEGIN { for (i = a; i < a + n; i++) printf "line %d u%d\n", i, i % k }' > "$f.new"
+    cat "$f.new" >> "$f"
+    "$H_BIN/htool" udp-send -n 20 127.0.0.1 "$port" < "$f.new"
+}
+tz_oracle() {
+    awk '{ n[$3]++ } END { for (k in n) print k, n[k] }' "$1" | sort
+}
+tz_stored() {
+    h_redis "$1" --scan --pattern "$2;*" | sort | while IFS= read -r k; do
+        printf '%s %s\n' "$(printf '%s' "$k" | cut -d';' -f2)" "$(h_redis "$1" GET "$k")"
+    done | awk '{ n[$1] += $2 } END { for (k in n) print k, n[k] }' | sort
+}
+
 # The consumer of docs/election.md ("The consumer's rule"), written from the
 # rule, not from the code: per partition, in offset order, H = the largest
 # epoch of an event marked "elected":true so far; an elected event with an

@@ -44,25 +44,11 @@ CONF
 metric() { v=$(agg_metric t "$1"); echo "${v:-0}"; }
 lines_are() { [ "$(metric aggregatord_totalizer_lines_total)" = "$1" ]; }
 
-# feed FILE FIRST COUNT KEYS: appends COUNT numbered lines (FIRST..) spread
-# over KEYS keys to FILE (the oracle) and sends them.
-feed() {
-    local f=$1 first=$2 count=$3 keys=$4
-    awk -v a="$first" -v n="$count" -v k="$keys" \
-        'BEGIN { for (i = a; i < a + n; i++) printf "line %d u%d\n", i, i % k }' > "$f.new"
-    cat "$f.new" >> "$f"
-    "$HTOOL" udp-send -n 20 127.0.0.1 "$uport" < "$f.new"
-}
-# oracle FILE: "key count" per key, sorted, from the lines sent.
-oracle() {
-    awk '{ n[$3]++ } END { for (k in n) print k, n[k] }' "$1" | sort
-}
-# stored: "key count" per key, sorted, from Redis (keys n;KEY;s;TS summed over TS).
-stored() {
-    R --scan --pattern 'n;*' | sort | while IFS= read -r k; do
-        printf '%s %s\n' "$(printf '%s' "$k" | cut -d';' -f2)" "$(R GET "$k")"
-    done | awk '{ n[$1] += $2 } END { for (k in n) print k, n[k] }' | sort
-}
+# feed FILE FIRST COUNT KEYS, oracle FILE, stored: common.sh's tz_* helpers
+# on this test's port and Redis.
+feed() { tz_feed "$1" "$2" "$3" "$4" "$uport"; }
+oracle() { tz_oracle "$1"; }
+stored() { tz_stored r1 n; }
 stored_is() { [ "$(stored)" = "$(oracle "$1")" ]; }
 no_held_files() { [ -z "$(find "$held" -name '*.held' 2>/dev/null)" ]; }
 # stop_within NAME S: SIGTERM, must exit within S seconds, exit status 0

@@ -12,8 +12,9 @@
 #     every line sent before and during the freeze counted once (the
 #     flusher's timed-out batches are retried by batch id, and a write the
 #     proxy held and delivers late is not applied twice).
-# Redis was already right here (redisSetTimeout from redis.timeout_ms on
-# every connection, redisc.c): this test keeps it so.
+# A frozen Redis was bounded even by a timeout per socket wait; a Redis that
+# answers one byte at a time needs the whole-call deadline (redisc.c):
+# test_hang_redis_trickle.sh.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"

@@ -50,6 +50,7 @@ int main(void)
 	srunner_add_suite(sr, prom_suite());
 	srunner_add_suite(sr, smap_suite());
 	srunner_add_suite(sr, worker_suite());
+	srunner_add_suite(sr, redisc_suite());
 	srunner_add_suite(sr, role_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, status_suite());

@@ -10,6 +10,7 @@ Suite *fsutil_suite(void);
 Suite *prom_suite(void);
 Suite *smap_suite(void);
 Suite *worker_suite(void);
+Suite *redisc_suite(void);
 Suite *role_suite(void);
 Suite *http_suite(void);
 Suite *status_suite(void);
