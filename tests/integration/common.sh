@@ -51,6 +51,23 @@ agg_metric_is() {
     [ "$(agg_metric "$1" "$2")" = "$3" ]
 }
 
+# agg_answers_fast NAME [BOUND_S]: /healthz, /metrics and /v1/status each
+# answer 5 times, every answer within BOUND_S (default 0.100: the issue's
+# bound, some 30 times what a loaded machine takes); sets AGG_SLOWEST to the
+# slowest answer seen (s).  For the hang tests: the loop does no I/O to a
+# dependency, so what hangs must not show here.
+agg_answers_fast() {
+    local name=$1 bound=${2:-0.100} path k t
+    AGG_SLOWEST=0
+    for path in /healthz /metrics /v1/status; do
+        for k in 1 2 3 4 5; do
+            t=$(agg_get "$name" "$path" -f -o /dev/null -w '%{time_total}') || { h__err "$path failed"; return 1; }
+            AGG_SLOWEST=$(awk -v a="$AGG_SLOWEST" -v b="$t" 'BEGIN { print (b > a) ? b : a }')
+            awk -v t="$t" -v b="$bound" 'BEGIN { exit !(t < b) }' || { h__err "$path took $t s (bound $bound s)"; return 1; }
+        done
+    done
+}
+
 # agg_log_has NAME REGEX: the daemon's log has a matching line.
 agg_log_has() {
     grep -Eq -- "$2" "$H_TMP/$1.log"
