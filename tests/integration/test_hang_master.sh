@@ -7,14 +7,16 @@
 # The moment frozen is the dangerous one: master has EXECUTED a page's
 # upsert and its answer is on the way back, so the rows sit on master in a
 # transaction the sweep has not committed.  To get there, another session
-# holds every row and gap of master's table (SELECT ... FOR UPDATE in a
-# transaction, then SLEEP), new closed rows go onto a and b, the sweep's
+# locks the gap above master's last row (SELECT ... WHERE radacctid > MAX
+# FOR UPDATE in a transaction, then SLEEP: inserts wait, the sweep's reads
+# and stale closing do not), new closed rows go onto a and b, the sweep's
 # upsert reaches master and waits for the lock (seen in PROCESSLIST); then
 # the proxy freezes, the lock is released, master runs the upsert (seen
 # in INNODB_TRX: one transaction with rows modified) and its answer is held
 # by the proxy.  The lock is released by killing its session once the proxy
-# is frozen, so no sleep decides the order.  A sweep that took a lost answer for success, or deleted
-# before the commit, would lose these rows when master rolls back.
+# is frozen, so no sleep decides the order.  A sweep that took a lost answer
+# for success, or deleted before the commit, would lose these rows when
+# master rolls back.
 #
 #   - freeze: /healthz, /metrics, /v1/status answer within 100 ms (the
 #     issue's bound; typical answers take a few ms, so the margin covers a
@@ -113,9 +115,11 @@ h_ok "both members swept into master through the passing proxy"
 # held by a lock on master; the proxy set to MODE; the lock released (its
 # session killed, so no sleep decides when) and master runs the upsert.
 hang_mid_upsert() {
-    local mode=$1
+    local mode=$1 mx
+    # the gap above the last row: new rows wait, reads and stale closing do not
+    mx=$(Q ms "SELECT COALESCE(MAX(radacctid), 0) FROM radacct")
     h_spawn locker "$H_TMP/locker.log" mariadb --no-defaults -uroot --socket="$ms_SOCK" radius \
-        -e "BEGIN; SELECT radacctid FROM radacct FOR UPDATE; SELECT SLEEP(60); COMMIT;"
+        -e "BEGIN; SELECT radacctid FROM radacct WHERE radacctid > $mx FOR UPDATE; SELECT SLEEP(60); COMMIT;"
     lock_held() {
         h_running locker || h_fail "the lock holder exited early: $(cat "$H_TMP/locker.log")"
         [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)'")" = 1 ]
