@@ -45,9 +45,12 @@ struct rollup {
 
 	struct worker w;		/* the rollup thread; its stop_fd is the cancel descriptor
 					 * of the InfluxDB query and the location fetches */
-	bool timing_out;		/* rollup thread: the last call hit its deadline (logged once) */
+	bool timing_out;		/* location: the last InfluxDB query hit its deadline (logged once) */
 
 	long long last_try[MAX_LOCATIONS];	/* master: wall time of the last fetch of each location */
+	bool loc_timing_out[MAX_LOCATIONS];	/* master: that location's last fetch hit its deadline
+						 * (logged once; one per location, so another
+						 * location answering does not log it again) */
 	int backoff_s;			/* location: after an InfluxDB error */
 	long long next_ok;		/* location: no query before this wall time */
 	long long last_prune;
@@ -80,10 +83,13 @@ int rollup_location_hour(struct rollup *r, long long hour, char *err, size_t err
  * job's stop cancelled a fetch (nothing merged). */
 int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, size_t errlen);
 
-/* A call that hit its deadline: counted, logged once until a call succeeds
- * (rollup.c; the rollup thread). */
-void rollup_timed_out(struct rollup *r, const char *what);
-void rollup_answered(struct rollup *r);
+/* A call to one server (InfluxDB, or one location) that hit its deadline:
+ * counted, logged once until a call to that same server succeeds;
+ * *timing_out is that server's flag (r->timing_out, r->loc_timing_out[k]),
+ * who names it in the "answers again" line (NULL: InfluxDB's line).
+ * rollup.c; the rollup thread. */
+void rollup_timed_out(struct rollup *r, bool *timing_out, const char *what);
+void rollup_answered(struct rollup *r, bool *timing_out, const char *who);
 
 /* GET /v1/usage/... (rollup_http.c), the job's http handler; main thread. */
 void rollup_http(void *job, struct http_req *req);

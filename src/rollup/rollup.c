@@ -201,6 +201,7 @@ static int load(struct rollup *r, const struct rollup_cfg *c)
 	if (!r->locs)
 		return -1;
 	r->nlocs = c->nlocations;
+	memset(r->loc_timing_out, 0, sizeof(r->loc_timing_out));	/* indexes of the new list */
 	for (size_t k = 0; k < r->nlocs; k++) {
 		r->locs[k].name = strdup(c->locations[k].name);
 		r->locs[k].url = strdup(c->locations[k].url);
@@ -352,12 +353,12 @@ static void run_due(struct rollup *r)
 				r->backoff_s = r->backoff_s ? (r->backoff_s * 2 > 600 ? 600 : r->backoff_s * 2) : 10;
 				r->next_ok = now + r->backoff_s;
 				if (rc == INFLUX_TIMEOUT)
-					rollup_timed_out(r, err);
+					rollup_timed_out(r, &r->timing_out, err);
 				else
 					log_error("rollup: %s; retrying in %d s", err, r->backoff_s);
 				return;
 			}
-			rollup_answered(r);
+			rollup_answered(r, &r->timing_out, NULL);
 			r->backoff_s = 0;
 			atomic_fetch_add(&r->hours_done, 1);
 			atomic_store(&r->last_hour_done, h);
@@ -382,22 +383,25 @@ static void run_due(struct rollup *r)
 	prune(r, now);
 }
 
-void rollup_timed_out(struct rollup *r, const char *what)
+void rollup_timed_out(struct rollup *r, bool *timing_out, const char *what)
 {
 	atomic_fetch_add(&r->timeouts, 1);
-	if (!r->timing_out)
+	if (!*timing_out)
 		log_error("rollup: %s; retried, logged again only once it answers (counted in "
 			  "aggregatord_rollup_timeouts_total)", what);
 	else
 		log_debug("rollup: %s", what);
-	r->timing_out = true;
+	*timing_out = true;
 }
 
-void rollup_answered(struct rollup *r)
+void rollup_answered(struct rollup *r, bool *timing_out, const char *who)
 {
-	if (r->timing_out)
+	(void)r;
+	if (*timing_out && who)
+		log_info("rollup: %s answers again after timing out", who);
+	else if (*timing_out)
 		log_info("rollup: answers again after timing out");
-	r->timing_out = false;
+	*timing_out = false;
 }
 
 static void *rollup_main(void *arg)

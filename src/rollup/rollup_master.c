@@ -5,7 +5,9 @@
  * <state_dir>/locations/<name>/, then merge every kept copy into the hour's
  * files under usage/.  Run by the rollup thread (the schedule calls it only
  * while this node is active) or by --once's caller.  It owns the kept
- * copies on disk and r->last_try (when each location was last asked).
+ * copies on disk, r->last_try (when each location was last asked) and
+ * r->loc_timing_out (each location's timeout logged once, until that
+ * location answers).
  *
  * DESIGN.  An hour's merged files are rebuilt from all kept copies, never
  * appended to, so a rerun or a late location never counts anything twice.
@@ -260,7 +262,7 @@ int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, 
 			return HTTPC_CANCELLED;
 		}
 		if (f == HTTPC_TIMEOUT)
-			rollup_timed_out(r, lerr);
+			rollup_timed_out(r, &r->loc_timing_out[k], lerr);
 		else if (f < 0)
 			log_error("rollup: %s", lerr);
 		if (f < 0) {
@@ -269,7 +271,9 @@ int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, 
 			missing++;
 			continue;
 		}
-		rollup_answered(r);
+		char who[128];
+		snprintf(who, sizeof(who), "location '%s'", r->locs[k].name);
+		rollup_answered(r, &r->loc_timing_out[k], who);
 		fetched = true;
 	}
 	atomic_store(&r->locations_missing, missing);

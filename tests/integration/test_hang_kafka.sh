@@ -85,8 +85,8 @@ h_ok "broker answering: $N1 lines counted in Redis, $N1 totals events on the top
 
 h_kafka_freeze k
 send $((N1 + 1)) $N
-worst=$(agg_answers_within t 0.100) || h_fail "an endpoint was slow while the broker hangs"
-h_ok "/healthz, /metrics, /v1/status answer within 100 ms while the broker hangs (slowest ${worst} s)"
+agg_answers_fast t || h_fail "an endpoint was slow while the broker hangs"
+h_ok "/healthz, /metrics, /v1/status answer within 100 ms while the broker hangs (slowest ${AGG_SLOWEST} s)"
 h_wait_until 10 counted $N || h_fail "broker frozen: $(redis_keys) keys, sum $(redis_sum) in Redis, $N sent"
 h_ok "broker frozen: the totalizer counts on, $N lines sent, $N counted once in Redis"
 queued_some() { queued=$(agg_metric t aggregatord_publish_queued); [ "${queued:-0}" -gt 0 ]; }
