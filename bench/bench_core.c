@@ -4,8 +4,12 @@
  *   - config: aggregatord's full parse and validation of a file vs. a bare
  *     libconfig read of the same file;
  *   - HTTP: requests per second for /v1/status and /metrics from a live
- *     daemon vs. /healthz (the server's fixed cost per request).
- * usage: bench_core CONFIG_FILE [URL]
+ *     daemon vs. /healthz (the server's fixed cost per request);
+ *   - the cost of a whole-call deadline: Redis PINGs per second through
+ *     redis_call() (the socket's timeout set before each wait, the call
+ *     declared to the watchdog) vs. hiredis's own redisCommand() on the same
+ *     connection, the two interleaved, best of five rounds each.
+ * usage: bench_core CONFIG_FILE [URL [REDIS_PORT]]
  */
 #include <libconfig.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include "job.h"
 #include "httpc.h"
 #include "log.h"
+#include "redisc.h"
 #include "thread.h"
 
 static double per_second(unsigned long n, uint64_t us)
@@ -71,6 +76,47 @@ static double bench_http(const char *url)
 	return per_second(n, t);
 }
 
+/* PINGs per second for 0.5 s: through the deadline, or hiredis's own call. */
+static double redis_round(redisContext *c, bool deadline)
+{
+	uint64_t t0 = mono_usec(), t;
+	unsigned long n = 0;
+	do {
+		for (int k = 0; k < 256; k++, n++) {
+			redisReply *r = deadline ? redis_call(c, redis_deadline(1000), "PING")
+						 : redisCommand(c, "PING");
+			if (!r || r->type != REDIS_REPLY_STATUS) {
+				fprintf(stderr, "bench: PING: %s\n", r ? "unexpected reply" : c->errstr);
+				exit(1);
+			}
+			freeReplyObject(r);
+		}
+		t = mono_usec() - t0;
+	} while (t < 500000);
+	return per_second(n, t);
+}
+
+static void bench_redis(int port)
+{
+	struct redis_cfg rc = { .host = "127.0.0.1", .port = port, .password = "", .timeout_ms = 1000 };
+	char err[256];
+	redisContext *c = redis_connect(&rc, err, sizeof(err));
+	if (!c) {
+		fprintf(stderr, "bench: redis: %s\n", err);
+		exit(1);
+	}
+	double best[2] = { 0, 0 };
+	for (int round = 0; round < 5; round++)
+		for (int d = 0; d < 2; d++) {
+			double r = redis_round(c, d);
+			if (r > best[d])
+				best[d] = r;
+		}
+	redisFree(c);
+	printf("%-44s %12.0f /s   baseline %12.0f /s (hiredis redisCommand)    ratio %.2f\n",
+	       "Redis PING with a whole-call deadline", best[1], best[0], best[1] / best[0]);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -81,6 +127,8 @@ int main(int argc, char **argv)
 	double raw = bench_config(argv[1], false), full = bench_config(argv[1], true);
 	printf("%-44s %12.0f /s   baseline %12.0f /s (bare libconfig read)   ratio %.2f\n",
 	       "config parse + validate (sample config)", full, raw, full / raw);
+	if (argc > 3)
+		bench_redis(atoi(argv[3]));
 	if (argc > 2) {
 		char u[512];
 		snprintf(u, sizeof(u), "%s/healthz", argv[2]);

@@ -18,8 +18,9 @@ CONF
 h_spawn d "$H_TMP/d.log" "$AGG_BUILD/aggregatord" -c "$H_TMP/bench.conf"
 h_wait_until 10 curl -sf "http://127.0.0.1:$port/healthz" -o /dev/null
 
+h_start_redis r
 echo "== foundation ($(nproc) cores)"
-"$AGG_BUILD/bench_core" conf/aggregatord.conf "http://127.0.0.1:$port"
+"$AGG_BUILD/bench_core" conf/aggregatord.conf "http://127.0.0.1:$port" "$r_PORT"
 rss=$(awk '/VmHWM/ { print $2, $3 }' "/proc/$(h_pid d)/status")
 echo "daemon peak RSS (idle, after the HTTP runs): $rss"
 h_stop d
@@ -32,7 +33,6 @@ totalizer_bench_build
 echo
 totalizer_sink_baseline 2 1 10
 
-h_start_redis r
 uport=$(h_free_port udp)
 tport=$(h_free_port tcp)
 cat > "$H_TMP/tz.conf" <<CONF
