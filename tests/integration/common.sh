@@ -148,6 +148,21 @@ load_schema() {
 }
 # Q NAME SQL: the rows of one query on NAME's radius database, tab-separated.
 Q() { local n=$1; shift; h_mysql "$n" radius -N -B -e "$*"; }
+# sw_rows NODE FROM TO: closed sessions NODE-FROM..NODE-TO on NODE, ended ten
+# minutes ago; acctinputoctets = the number, acctoutputoctets = 7 times it.
+sw_rows() {
+    local i v=
+    for ((i = $2; i <= $3; i++)); do
+        v+="${v:+,}('s-$1-$i','$1-$i','u','10.0.0.1','1',NOW() - INTERVAL 20 MINUTE,NOW() - INTERVAL 15 MINUTE,NOW() - INTERVAL 10 MINUTE,600,$i,$((7 * i)),'User-Request')"
+    done
+    Q "$1" "INSERT INTO radacct (acctsessionid,acctuniqueid,username,nasipaddress,nasportid,acctstarttime,acctupdatetime,acctstoptime,acctsessiontime,acctinputoctets,acctoutputoctets,acctterminatecause) VALUES $v"
+}
+# sw_count NAME: rows in NAME's radacct.
+sw_count() { Q "$1" "SELECT COUNT(*) FROM radacct"; }
+# sw_master_of NODE: master's (ms) committed sessions of NODE's sw_rows as
+# "count distinct sum-in sum-out"; sw_expect N: what sessions 1..N give.
+sw_master_of() { Q ms "SELECT COUNT(*), COUNT(DISTINCT acctuniqueid), COALESCE(SUM(acctinputoctets),0), COALESCE(SUM(acctoutputoctets),0) FROM radacct WHERE acctuniqueid LIKE '$1-%'" | tr '\t' ' '; }
+sw_expect() { local s=$(( $1 * ($1 + 1) / 2 )); echo "$1 $1 $s $(( 7 * s ))"; }
 # sweep_conf FILE EXTRA MEMBER...: a config sweeping MEMBERs into ms (ports
 # from lib.sh), stale_after 3600, batch 3; EXTRA is put in as is ("" for none).
 sweep_conf() {

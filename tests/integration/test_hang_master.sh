@@ -50,19 +50,6 @@ load_schema a b ms
 h_start_redis r
 h_start_faultproxy pm "$ms_PORT"
 
-# rows NODE FROM TO: closed sessions NODE-FROM..NODE-TO; acctinputoctets =
-# the number, acctoutputoctets = 7 times it
-rows() {
-    local i v=
-    for ((i = $2; i <= $3; i++)); do
-        v+="${v:+,}('s-$1-$i','$1-$i','u','10.0.0.1','1',NOW() - INTERVAL 20 MINUTE,NOW() - INTERVAL 15 MINUTE,NOW() - INTERVAL 10 MINUTE,600,$i,$((7 * i)),'User-Request')"
-    done
-    Q "$1" "INSERT INTO radacct (acctsessionid,acctuniqueid,username,nasipaddress,nasportid,acctstarttime,acctupdatetime,acctstoptime,acctsessiontime,acctinputoctets,acctoutputoctets,acctterminatecause) VALUES $v"
-}
-count() { Q "$1" "SELECT COUNT(*) FROM radacct"; }
-# master's sessions of node N: count, distinct ids, sum in, sum out (committed rows)
-master_of() { Q ms "SELECT COUNT(*), COUNT(DISTINCT acctuniqueid), COALESCE(SUM(acctinputoctets),0), COALESCE(SUM(acctoutputoctets),0) FROM radacct WHERE acctuniqueid LIKE '$1-%'" | tr '\t' ' '; }
-expect() { local s=$(( $1 * ($1 + 1) / 2 )); echo "$1 $1 $s $(( 7 * s ))"; }	# sessions 1..N
 # nothing_lost N: every session 1..N of a and b is on its member or on
 # master (the member read first: a row leaves it only after master committed)
 nothing_lost() {
@@ -100,15 +87,15 @@ sweep = { interval = 2; stale_after = 3600; batch = 50; timeout = $1;
 CONF
 }
 all_moved() {	# N: both members empty, master holds N sessions of each
-    [ "$(count a)" = 0 ] && [ "$(count b)" = 0 ] &&
-        [ "$(master_of a)" = "$(expect "$1")" ] && [ "$(master_of b)" = "$(expect "$1")" ]
+    [ "$(sw_count a)" = 0 ] && [ "$(sw_count b)" = 0 ] &&
+        [ "$(sw_master_of a)" = "$(sw_expect "$1")" ] && [ "$(sw_master_of b)" = "$(sw_expect "$1")" ]
 }
 
 conf 30
-rows a 1 10
-rows b 1 10
+sw_rows a 1 10
+sw_rows b 1 10
 agg_start d "$H_TMP/d.conf"
-h_wait_until 20 all_moved 10 || h_fail "first sweep: a=$(count a) b=$(count b) master a: $(master_of a), b: $(master_of b)"
+h_wait_until 20 all_moved 10 || h_fail "first sweep: a=$(sw_count a) b=$(sw_count b) master a: $(sw_master_of a), b: $(sw_master_of b)"
 h_ok "both members swept into master through the passing proxy"
 
 # hang_mid_upsert MODE N0 N1: rows N0..N1 onto a and b; the sweep's upsert
@@ -125,8 +112,8 @@ hang_mid_upsert() {
         [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)'")" = 1 ]
     }
     h_wait_until 10 lock_held || h_fail "the lock holder did not take the lock"
-    rows a "$2" "$3"
-    rows b "$2" "$3"
+    sw_rows a "$2" "$3"
+    sw_rows b "$2" "$3"
     upsert_waits() {
         [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO%radacct%'")" -ge 1 ]
     }
@@ -148,21 +135,21 @@ h_ok "master frozen mid-upsert (executed, not committed, its answer held): /heal
 send_lines 200
 h_ok "the totalizer counts on while master hangs: $sent lines sent, $(total) in Redis"
 nothing_lost 20 || h_fail "a session is neither on its member nor committed on master"
-[ "$(count a)" = 10 ] && [ "$(count b)" = 10 ] || h_fail "rows left a member while master hangs: a=$(count a) b=$(count b)"
-[ "$(master_of a)" = "$(expect 10)" ] || h_fail "master committed a's rows: $(master_of a)"
+[ "$(sw_count a)" = 10 ] && [ "$(sw_count b)" = 10 ] || h_fail "rows left a member while master hangs: a=$(sw_count a) b=$(sw_count b)"
+[ "$(sw_master_of a)" = "$(sw_expect 10)" ] || h_fail "master committed a's rows: $(sw_master_of a)"
 t0=$(h__now_us)
 h_stop d 30 || h_fail "the daemon did not exit"
 took=$(h__elapsed "$t0")
 [ $(( $(h__now_us) - t0 )) -le 10000000 ] || h_fail "SIGTERM while master hangs: exit took $took s"
 [ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
 h_ok "SIGTERM while master hangs mid-upsert: exit 0 after $took s"
-[ "$(count a)" = 10 ] && [ "$(count b)" = 10 ] || h_fail "rows left a member: a=$(count a) b=$(count b)"
+[ "$(sw_count a)" = 10 ] && [ "$(sw_count b)" = 10 ] || h_fail "rows left a member: a=$(sw_count a) b=$(sw_count b)"
 h_ok "no row deleted from a member while master did not answer (a and b keep their 10 new rows)"
 
 h_fault pm pass > /dev/null
 agg_start d "$H_TMP/d.conf"
-h_wait_until 60 all_moved 20 || h_fail "after pass: a=$(count a) b=$(count b) master a: $(master_of a), b: $(master_of b)"
-h_ok "restart with the proxy passing: every session on master once, sums exact (a: $(master_of a); b: $(master_of b)), none left on the members"
+h_wait_until 60 all_moved 20 || h_fail "after pass: a=$(sw_count a) b=$(sw_count b) master a: $(sw_master_of a), b: $(sw_master_of b)"
+h_ok "restart with the proxy passing: every session on master once, sums exact (a: $(sw_master_of a); b: $(sw_master_of b)), none left on the members"
 
 # --- trickle: master answers a byte every 200 ms ---
 hang_mid_upsert "trickle 200" 21 30
@@ -175,10 +162,10 @@ looks=0
 moved_safely() {
     looks=$((looks + 1))
     nothing_lost 30 || h_fail "look $looks: a session is neither on its member nor committed on master"
-    [ "$(count a)" = 0 ] || [ "$(count b)" = 0 ]
+    [ "$(sw_count a)" = 0 ] || [ "$(sw_count b)" = 0 ]
 }
-h_wait_until 40 moved_safely || h_fail "no member's rows moved through the trickling proxy: a=$(count a) b=$(count b)"
-h_ok "the totalizer counts on ($sent in Redis); rows moved through the trickle (a=$(count a) b=$(count b) left), at each of $looks looks every session on its member or committed on master"
+h_wait_until 40 moved_safely || h_fail "no member's rows moved through the trickling proxy: a=$(sw_count a) b=$(sw_count b)"
+h_ok "the totalizer counts on ($sent in Redis); rows moved through the trickle (a=$(sw_count a) b=$(sw_count b) left), at each of $looks looks every session on its member or committed on master"
 t0=$(h__now_us)
 h_stop d 30 || h_fail "the daemon did not exit"
 took=$(h__elapsed "$t0")
@@ -188,9 +175,9 @@ h_ok "SIGTERM while master trickles: exit 0 after $took s"
 nothing_lost 30 || h_fail "after the stop: a session is neither on its member nor on master"
 h_fault pm pass > /dev/null
 agg_start d "$H_TMP/d.conf"
-h_wait_until 60 all_moved 30 || h_fail "after pass: a=$(count a) b=$(count b) master a: $(master_of a), b: $(master_of b)"
+h_wait_until 60 all_moved 30 || h_fail "after pass: a=$(sw_count a) b=$(sw_count b) master a: $(sw_master_of a), b: $(sw_master_of b)"
 h_stop d 10 || h_fail "the daemon did not exit"
-h_ok "restart after the trickle: every session once, exact (a: $(master_of a); b: $(master_of b))"
+h_ok "restart after the trickle: every session once, exact (a: $(sw_master_of a); b: $(sw_master_of b))"
 
 # --- the deadline: master hangs mid-upsert past sweep.timeout ---
 # The upsert's answer is held until the read times out (3 s): the member's
@@ -206,12 +193,12 @@ for n in a b; do
     [ "$(grep -c "member '$n'.*timed out: logged again" "$H_TMP/d.log")" = 1 ] || h_fail "$n's timeout is not logged once"
 done
 nothing_lost 40 || h_fail "a session is neither on its member nor committed on master"
-[ "$(count a)" = 10 ] && [ "$(count b)" = 10 ] || h_fail "rows left a member after master timed out: a=$(count a) b=$(count b)"
+[ "$(sw_count a)" = 10 ] && [ "$(sw_count b)" = 10 ] || h_fail "rows left a member after master timed out: a=$(sw_count a) b=$(sw_count b)"
 agg_answers_fast d || h_fail "the API while master times out"
 h_ok "timeout = 3, master frozen mid-upsert: the hang counted (a $(tm a), b $(tm b)), logged once per member; nothing left the members"
 h_fault pm pass > /dev/null
-h_wait_until 60 all_moved 40 || h_fail "after pass: a=$(count a) b=$(count b) master a: $(master_of a), b: $(master_of b)"
+h_wait_until 60 all_moved 40 || h_fail "after pass: a=$(sw_count a) b=$(sw_count b) master a: $(sw_master_of a), b: $(sw_master_of b)"
 agg_log_has d "member 'a' is reachable again" || h_fail "no 'reachable again' line"
 h_stop d 10 || h_fail "the daemon did not exit"
-[ "$(count ms)" = 80 ] || h_fail "master holds $(count ms) rows, want 80"
-h_ok "after pass: every session on master once (a: $(master_of a); b: $(master_of b)), none left on the members"
+[ "$(sw_count ms)" = 80 ] || h_fail "master holds $(sw_count ms) rows, want 80"
+h_ok "after pass: every session on master once (a: $(sw_master_of a); b: $(sw_master_of b)), none left on the members"

@@ -27,23 +27,8 @@ for n in a b ms; do
     h_mysql "$n" -e "DROP DATABASE IF EXISTS radius; CREATE DATABASE radius"
     h_mysql "$n" radius < "$SCHEMA"
 done
-Q() { local n=$1; shift; h_mysql "$n" radius -N -B -e "$*"; }
 h_start_faultproxy pa "$a_PORT"
 
-# rows NODE FROM TO: closed sessions NODE-FROM..NODE-TO, acctinputoctets = the number
-rows() {
-    local i v=
-    for ((i = $2; i <= $3; i++)); do
-        v+="${v:+,}('s-$1-$i','$1-$i','u','10.0.0.1','1',NOW() - INTERVAL 20 MINUTE,NOW() - INTERVAL 15 MINUTE,NOW() - INTERVAL 10 MINUTE,600,$i,1,'User-Request')"
-    done
-    Q "$1" "INSERT INTO radacct (acctsessionid,acctuniqueid,username,nasipaddress,nasportid,acctstarttime,acctupdatetime,acctstoptime,acctsessiontime,acctinputoctets,acctoutputoctets,acctterminatecause) VALUES $v"
-}
-count() { Q "$1" "SELECT COUNT(*) FROM radacct"; }
-# master's sessions of node N: count, distinct ids, sum of acctinputoctets
-master_of() { Q ms "SELECT COUNT(*), COUNT(DISTINCT acctuniqueid), COALESCE(SUM(acctinputoctets),0) FROM radacct WHERE acctuniqueid LIKE '$1-%'" | tr '\t' ' '; }
-expect() { # N FROM..TO as "count distinct sum" for sessions 1..TO
-    echo "$1 $1 $(( $1 * ($1 + 1) / 2 ))"
-}
 
 port=$(h_free_port tcp)
 conf() { # TIMEOUT
@@ -57,11 +42,11 @@ sweep = { interval = 2; stale_after = 3600; batch = 50; timeout = $1;
 CONF
 }
 conf 30
-rows a 1 20
-rows b 1 20
+sw_rows a 1 20
+sw_rows b 1 20
 agg_start d "$H_TMP/d.conf"
-h_wait_until 20 eval '[ "$(count a)" = 0 ] && [ "$(count b)" = 0 ] && [ "$(count ms)" = 40 ]' \
-    || h_fail "first sweep: a=$(count a) b=$(count b) master=$(count ms)"
+h_wait_until 20 eval '[ "$(sw_count a)" = 0 ] && [ "$(sw_count b)" = 0 ] && [ "$(sw_count ms)" = 40 ]' \
+    || h_fail "first sweep: a=$(sw_count a) b=$(sw_count b) master=$(sw_count ms)"
 h_ok "both members swept through the passing proxy (40 sessions on master)"
 
 # freeze a right after a cycle ends (the next starts 2 s later), then add rows
@@ -69,11 +54,11 @@ cycles() { agg_metric d aggregatord_sweep_cycles_total; }
 c0=$(cycles)
 h_wait_until 10 eval '[ "$(cycles)" -gt "$c0" ]' || h_fail "no cycle ends"
 h_fault pa freeze > /dev/null
-rows a 21 40
-rows b 21 40
-h_wait_until 20 eval '[ "$(count b)" = 0 ]' || h_fail "b's rows stay on b while a hangs: $(count b)"
-[ "$(master_of b)" = "$(expect 40)" ] || h_fail "b on master: $(master_of b), want $(expect 40)"
-[ "$(count a)" = 20 ] || h_fail "a: $(count a) rows, want its 20 new ones"
+sw_rows a 21 40
+sw_rows b 21 40
+h_wait_until 20 eval '[ "$(sw_count b)" = 0 ]' || h_fail "b's rows stay on b while a hangs: $(sw_count b)"
+[ "$(sw_master_of b)" = "$(sw_expect 40)" ] || h_fail "b on master: $(sw_master_of b), want $(sw_expect 40)"
+[ "$(sw_count a)" = 20 ] || h_fail "a: $(sw_count a) rows, want its 20 new ones"
 agg_get d /healthz -f > /dev/null || h_fail "/healthz while a hangs"
 h_ok "a frozen: b's 20 new closed rows reach master and leave b; a keeps its rows"
 
@@ -83,9 +68,9 @@ took=$(h__elapsed "$t0")
 [ $(( $(h__now_us) - t0 )) -le 10000000 ] || h_fail "SIGTERM while a hangs: exit took $took s"
 [ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
 h_ok "SIGTERM while member a hangs: exit 0 after $took s"
-[ "$(master_of a)" = "$(expect 20)" ] || h_fail "a on master after the stop: $(master_of a), want $(expect 20)"
-[ "$(master_of b)" = "$(expect 40)" ] || h_fail "b on master after the stop: $(master_of b)"
-h_ok "after the stop nothing is lost or doubled on master (a: $(master_of a); b: $(master_of b))"
+[ "$(sw_master_of a)" = "$(sw_expect 20)" ] || h_fail "a on master after the stop: $(sw_master_of a), want $(sw_expect 20)"
+[ "$(sw_master_of b)" = "$(sw_expect 40)" ] || h_fail "b on master after the stop: $(sw_master_of b)"
+h_ok "after the stop nothing is lost or doubled on master (a: $(sw_master_of a); b: $(sw_master_of b))"
 
 # --- the deadline: counted, logged once, b goes on ---
 conf 2
@@ -94,16 +79,16 @@ agg_start d "$H_TMP/d.conf"
 h_wait_until 20 eval '[ "$(agg_metric d "aggregatord_sweep_timeouts_total{member=\"a\"}")" -ge 2 ]' \
     || h_fail "a's timeouts: $(agg_metric d 'aggregatord_sweep_timeouts_total{member="a"}')"
 [ "$(grep -c "member 'a'.*timed out: logged again" "$H_TMP/d.log")" = 1 ] || h_fail "a's timeout is not logged once"
-rows b 41 60
-h_wait_until 20 eval '[ "$(count b)" = 0 ]' || h_fail "b's rows stay on b while a times out"
+sw_rows b 41 60
+h_wait_until 20 eval '[ "$(sw_count b)" = 0 ]' || h_fail "b's rows stay on b while a times out"
 [ "$(agg_metric d 'aggregatord_sweep_timeouts_total{member="b"}')" = 0 ] || h_fail "b counted timeouts"
 h_ok "timeout = 2: a's timeouts counted ($(agg_metric d 'aggregatord_sweep_timeouts_total{member="a"}')), logged once; b swept on"
 
 h_fault pa pass > /dev/null
-h_wait_until 40 eval '[ "$(count a)" = 0 ]' || h_fail "a's rows not swept after pass: $(count a)"
+h_wait_until 40 eval '[ "$(sw_count a)" = 0 ]' || h_fail "a's rows not swept after pass: $(sw_count a)"
 agg_log_has d "member 'a' is reachable again" || h_fail "no 'reachable again' line"
 h_stop d 10 || h_fail "the daemon did not exit"
-[ "$(master_of a)" = "$(expect 40)" ] || h_fail "a on master: $(master_of a), want $(expect 40)"
-[ "$(master_of b)" = "$(expect 60)" ] || h_fail "b on master: $(master_of b), want $(expect 60)"
-[ "$(count ms)" = 100 ] && [ "$(count b)" = 0 ] || h_fail "master $(count ms), b $(count b)"
-h_ok "after pass: every session on master once (a: $(master_of a); b: $(master_of b)), none left on the members"
+[ "$(sw_master_of a)" = "$(sw_expect 40)" ] || h_fail "a on master: $(sw_master_of a), want $(sw_expect 40)"
+[ "$(sw_master_of b)" = "$(sw_expect 60)" ] || h_fail "b on master: $(sw_master_of b), want $(sw_expect 60)"
+[ "$(sw_count ms)" = 100 ] && [ "$(sw_count b)" = 0 ] || h_fail "master $(sw_count ms), b $(sw_count b)"
+h_ok "after pass: every session on master once (a: $(sw_master_of a); b: $(sw_master_of b)), none left on the members"
