@@ -35,23 +35,7 @@ totalizer_sink_baseline 2 1 10
 
 uport=$(h_free_port udp)
 tport=$(h_free_port tcp)
-cat > "$H_TMP/tz.conf" <<CONF
-node = { name = "bench"; state_dir = "$H_TMP/state-tz"; };
-log = { level = "warn"; };
-http = { listen = "127.0.0.1:$tport"; };
-redis = { port = $r_PORT; };
-totalizer = {
-  flush_ms = 1000; threads = 2; rcvbuf = $TOTALIZER_RCVBUF;
-  rules = (
-    { prefix = "web_client"; listen = "127.0.0.1:$uport";
-      match = "^([^ ]+).*?\\"(?:GET|POST) .*? HTTP/[^\\"]*\\" (\\\\d\\\\d\\\\d)";
-      matched = "\$1,\$2"; source = "web1"; },
-    { prefix = "web_page"; listen = "127.0.0.1:$uport";
-      match = "\\"(?:GET|POST) ([^ ?\\"]*)[^\\"]*\\" \\\\d\\\\d\\\\d";
-      matched = "\$1"; last_segment = true; lower = true; max_len = 32; source = "web1"; }
-  );
-};
-CONF
+totalizer_bench_conf "$H_TMP/tz.conf" "$uport" "$tport" "$r_PORT" "$H_TMP/state-tz"
 h_spawn tz "$H_TMP/tz.log" "$AGG_BUILD/aggregatord" -c "$H_TMP/tz.conf"
 h_wait_until 10 curl -sf "http://127.0.0.1:$tport/healthz" -o /dev/null
 tmetric() { curl -sf "http://127.0.0.1:$tport/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
@@ -94,6 +78,22 @@ printf '%-46s %12s   baseline %12s (raw recvmmsg sink)   ratio %s\n' \
     "totalizer zero-loss lines/s, 1-line datagrams" "$r1" "$s1" "$(awk -v a="$r1" -v b="$s1" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
 printf '%-46s %12s   baseline %12s (raw recvmmsg sink)   ratio %s\n' \
     "totalizer zero-loss lines/s, 10-line datagrams" "$r10" "$s10" "$(awk -v a="$r10" -v b="$s10" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+# CPU per million lines: the daemon's and a sink's, each best of two
+# interleaved runs; a figure that holds still however the cores are shared.
+sport=$(h_free_port udp)
+h_spawn tsink "$H_TMP/sink-cpu.log" "$TOTALIZER_SINK" -t 2 --rcvbuf "$TOTALIZER_RCVBUF" \
+    --count-file "$H_TMP/sink-cpu.count" 127.0.0.1 "$sport"
+h_wait_until 10 test -s "$H_TMP/sink-cpu.count"
+cpu_d= cpu_s=
+for round in 1 2; do
+    totalizer_cpu_cost "$(h_pid tz)" 127.0.0.1 "$uport" tz_lines 10
+    [ -n "$cpu_d" ] && [ "$cpu_d" -le "$TOTALIZER_CPU_MS_PER_M" ] || cpu_d=$TOTALIZER_CPU_MS_PER_M
+    totalizer_cpu_cost "$(h_pid tsink)" 127.0.0.1 "$sport" "totalizer__sink_count $H_TMP/sink-cpu.count" 10
+    [ -n "$cpu_s" ] && [ "$cpu_s" -le "$TOTALIZER_CPU_MS_PER_M" ] || cpu_s=$TOTALIZER_CPU_MS_PER_M
+done
+h_stop tsink
+printf '%-46s %12s   baseline %12s (raw recvmmsg sink)   ratio %s\n' \
+    "totalizer CPU ms per million lines, 10-line" "$cpu_d" "$cpu_s" "$(awk -v a="$cpu_d" -v b="$cpu_s" 'BEGIN { printf "%.2f", a ? b / a : 0 }')"
 echo "daemon peak RSS: $(awk '/VmHWM/ { print $2, $3 }' "/proc/$(h_pid tz)/status")"
 h_stop tz
 

@@ -16,6 +16,10 @@
 #                                    temp dir; sets TOTALIZER_BLAST, TOTALIZER_SINK
 #   totalizer_rate_probe SEND_HOST SEND_PORT CHECK_CMD [LINES_PER_DGRAM]
 #                                    the series against any receiver (below)
+#   totalizer_bench_conf FILE UDP_PORT HTTP_PORT REDIS_PORT STATE_DIR
+#                                    the daemon's bench config
+#   totalizer_cpu_cost PID SEND_HOST SEND_PORT CHECK_CMD [K] [LINES] [RATE]
+#                                    the receiver PID's CPU ms per million lines
 #   totalizer_sink_baseline [THREADS] [LINES_PER_DGRAM...]
 #                                    the series against a fresh sink per size;
 #                                    sets TOTALIZER_SINK_RATE_<K> (lines/s)
@@ -182,6 +186,66 @@ totalizer_rate_probe() {
         fi
     done
     rm -rf "$tmp"
+}
+
+# totalizer_cpu_cost PID SEND_HOST SEND_PORT CHECK_CMD [LINES_PER_DGRAM] [LINES] [RATE]
+#
+# The receiver's CPU cost per million lines, a figure that does not depend
+# on how the sender, Redis and the receiver share the cores: sends LINES
+# (default 2000000) in LINES_PER_DGRAM-line datagrams (10) at RATE lines/s
+# (300000, well below where any receiver here loses), waits until CHECK_CMD
+# (as for totalizer_rate_probe) has counted them all (or has gone quiet),
+# and reads PID's user + system time from /proc before and after.  Sets
+# TOTALIZER_CPU_MS_PER_M (CPU ms per million lines counted) and
+# TOTALIZER_CPU_LOST (lines not counted: should be 0 at this rate).
+totalizer_cpu_cost() {
+    local pid=$1 host=$2 port=$3 check=$4 k=${5:-10} n=${6:-2000000} rate=${7:-300000}
+    local hz c0 c1 t0 t1 now prev t_change
+    hz=$(getconf CLK_TCK)
+    n=$(( n / k * k ))
+    c0=$(totalizer__count "$check") || return 1
+    t0=$(totalizer__cpu_ticks "$pid")
+    "$TOTALIZER_BLAST" -n "$n" -k "$k" --rate "$rate" --seed "$TOTALIZER_SEED" "$host" "$port" > /dev/null ||
+        { echo "totalizer_cpu_cost: udp_blast failed" >&2; return 1; }
+    prev=-1 t_change=$(totalizer__now_ms)
+    while :; do
+        c1=$(totalizer__count "$check") || return 1
+        [ $(( c1 - c0 )) -lt "$n" ] || break
+        now=$(totalizer__now_ms)
+        if [ "$c1" != "$prev" ]; then
+            prev=$c1 t_change=$now
+        elif [ $(( now - t_change )) -ge 2000 ]; then
+            break
+        fi
+        sleep 0.05
+    done
+    t1=$(totalizer__cpu_ticks "$pid")
+    TOTALIZER_CPU_LOST=$(( n - (c1 - c0) ))
+    TOTALIZER_CPU_MS_PER_M=$(awk -v t=$(( t1 - t0 )) -v hz="$hz" -v c=$(( c1 - c0 )) \
+        'BEGIN { printf "%.0f", (c > 0 ? 1000 * t / hz / (c / 1e6) : 0) }')
+}
+
+# totalizer_bench_conf FILE UDP_PORT HTTP_PORT REDIS_PORT STATE_DIR: the
+# daemon's config for the bench: 2 receive threads, the two sample rules on
+# one port, rcvbuf TOTALIZER_RCVBUF, flush 1 s.
+totalizer_bench_conf() {
+    cat > "$1" <<CONF
+node = { name = "bench"; state_dir = "$5"; };
+log = { level = "warn"; };
+http = { listen = "127.0.0.1:$3"; };
+redis = { port = $4; };
+totalizer = {
+  flush_ms = 1000; threads = 2; rcvbuf = $TOTALIZER_RCVBUF;
+  rules = (
+    { prefix = "web_client"; listen = "127.0.0.1:$2";
+      match = "^([^ ]+).*?\\"(?:GET|POST) .*? HTTP/[^\\"]*\\" (\\\\d\\\\d\\\\d)";
+      matched = "\$1,\$2"; source = "web1"; },
+    { prefix = "web_page"; listen = "127.0.0.1:$2";
+      match = "\\"(?:GET|POST) ([^ ?\\"]*)[^\\"]*\\" \\\\d\\\\d\\\\d";
+      matched = "\$1"; last_segment = true; lower = true; max_len = 32; source = "web1"; }
+  );
+};
+CONF
 }
 
 # totalizer__sink_count FILE: the sink's running line count.
