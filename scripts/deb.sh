@@ -32,10 +32,13 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
             if [ -e "$f" ]; then printf '%s\0' "$f"; fi
         done | tar --null -T - -cf - | tar -xf - -C "$src"
 else
-    tar --exclude=./build --exclude=./build-san --exclude=./.git -cf - . | tar -xf - -C "$src"
+    tar --exclude=./build --exclude=./build-san --exclude=./build-cov --exclude=./.git -cf - . | tar -xf - -C "$src"
 fi
 
-(cd "$src" && dpkg-buildpackage -us -uc -b -jauto) > "$out/build.log" 2>&1 || {
+# The package is the release build whatever make runs this: no SANITIZE or
+# COVERAGE (nor the rest of an enclosing make's command line) reaches it.
+(cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u COVERAGE \
+    dpkg-buildpackage -us -uc -b -jauto) > "$out/build.log" 2>&1 || {
     tail -n 40 "$out/build.log" >&2
     echo "deb.sh: dpkg-buildpackage failed (log: $out/build.log)" >&2
     exit 1

@@ -15,7 +15,7 @@ set -eu
 
 PKGS="build-essential pkg-config
 libmariadb-dev libhiredis-dev librdkafka-dev libevent-dev libconfig-dev
-zlib1g-dev check libpcre2-dev libxlsxwriter-dev
+zlib1g-dev check libpcre2-dev libxlsxwriter-dev gcovr
 mariadb-server mariadb-client redis-server redis-tools influxdb influxdb-client
 freeradius freeradius-mysql freeradius-utils freeradius-config
 kcat capnproto prometheus systemd curl netcat-openbsd procps

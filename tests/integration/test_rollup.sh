@@ -129,13 +129,33 @@ grep -q "location 'loc-b'" "$H_TMP/once$n_once.log" || h_fail "the missing locat
 grep -qx 'complete: false' "$H_TMP/partial.txt" && grep -qx 'locations: loc-a' "$H_TMP/partial.txt" \
     || h_fail "partial hour header: $(head -5 "$H_TMP/partial.txt")"
 [ -f "$H_TMP/state-m/usage/beta/$HP.bin" ] || h_fail "the other location's accounts were not written"
+# What the merged hours must hold, worked out from the samples loaded above
+# (not from a merge): acme's three VMs once each, beta's one.
+want_acme() { sort <<'EOF'
+location=loc-a cloudspace=cs1 vm=vm1 mem_mib_mean=200 disk_gib_max=30 cpu_seconds=150 io_read=13 io_write=20 net_tx_bytes=100 net_rx_bytes=100 samples=3
+location=loc-a cloudspace=cs2 vm=vm2 mem_mib_mean=64 disk_gib_max=5 cpu_seconds=0 io_read=0 io_write=0 net_tx_bytes=0 net_rx_bytes=0 samples=1
+location=loc-b cloudspace=cs9 vm=vm9 mem_mib_mean=1536 disk_gib_max=100 cpu_seconds=300 io_read=1 io_write=1 net_tx_bytes=1 net_rx_bytes=1 samples=2
+EOF
+}
+want_beta='location=loc-a cloudspace=cs3 vm=vm3 mem_mib_mean=20 disk_gib_max=1 cpu_seconds=3600 io_read=4 io_write=4 net_tx_bytes=4 net_rx_bytes=4 samples=2'
+check_master() {	# WHEN: master's acme and beta hours against the oracle, complete
+    "$CLI" decode "$mf" > "$H_TMP/m-acme.txt"
+    grep -qx 'complete: true' "$H_TMP/m-acme.txt" && grep -qx 'locations: loc-a loc-b' "$H_TMP/m-acme.txt" \
+        || h_fail "$1: acme's header: $(head -5 "$H_TMP/m-acme.txt")"
+    show "$mf" | sort | diff <(want_acme) - > "$H_TMP/diff.txt" || h_fail "$1: acme's hour differs from the samples: $(cat "$H_TMP/diff.txt")"
+    [ "$(show "$H_TMP/state-m/usage/beta/$HP.bin")" = "$want_beta" ] \
+        || h_fail "$1: beta's hour: $(show "$H_TMP/state-m/usage/beta/$HP.bin")"
+}
+show "$mf" | sort | diff <(want_acme | grep '^location=loc-a ') - > "$H_TMP/diff.txt" \
+    || h_fail "the partial hour differs from loc-a's samples: $(cat "$H_TMP/diff.txt")"
 agg_start lb "$H_TMP/lb.conf"
 h_wait_until 10 agg_healthy lb || h_fail "loc-b did not come back"
 once m || h_fail "master after the location came back failed"
+check_master "rebuilt once loc-b is back"
 "$CLI" decode "$mf" > "$H_TMP/again.txt"
 diff "$H_TMP/merged.txt" "$H_TMP/again.txt" > /dev/null || h_fail "the rebuilt hour differs from the all-up merge: $(diff "$H_TMP/merged.txt" "$H_TMP/again.txt")"
 once m || h_fail "a second rebuild failed"
-"$CLI" decode "$mf" | diff - "$H_TMP/merged.txt" > /dev/null || h_fail "a rebuild counted twice"
+check_master "rebuilt a second time"
 h_ok "a stopped location: incomplete hour with what arrived; back: complete, nothing counted twice"
 
 # --- retention_days prunes old files (the daemon prunes at start, then hourly) ---

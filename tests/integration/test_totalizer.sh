@@ -233,6 +233,7 @@ send_raw() {	# SRC_ADDR PAYLOAD_PERL_EXPR
                                       Proto => "udp") or die "socket: $!";
         my $p = eval $ARGV[2]; defined($s->send($p)) or die "send: $!";' "$uport" "$1" "$2"
 }
+R FLUSHALL > /dev/null
 d0=$(agg_metric t aggregatord_totalizer_datagrams_total)
 send_raw 127.0.0.1 '""'                                      # empty
 send_raw 127.0.0.1 'join "", map { chr(int(rand(256))) } 1..4000'   # binary
@@ -244,10 +245,32 @@ h_wait_until 10 agg_metric_is t aggregatord_totalizer_datagrams_total $((d0 + 6)
 [ "$(agg_metric t 'aggregatord_totalizer_dropped_total{cause="allow"}')" = 1 ] || h_fail "allow-list drop not counted"
 [ "$(agg_metric t 'aggregatord_totalizer_dropped_total{cause="oversize"}')" = 1 ] || h_fail "oversize line not counted"
 agg_healthy t || h_fail "daemon died"
+# Every datagram above is received and decided (datagrams_total, the drop
+# counts).  A flush begun after that would carry a count of any of them:
+# two markers from an allowed address, the second sent once the first is in
+# Redis, so the flush that brings the second began after all of the above.
+marker() {	# NAME: send a line for page NAME, wait for its key
+    send_raw 127.0.0.1 "\"10.1.1.1 - - [x] \\\"GET /$1 HTTP/1.1\\\" 200 1\""
+    h_wait_until 10 sh -c "redis-cli -p $rport --scan --pattern 'web_page;$1;*' | grep -q ." \
+        || h_fail "marker $1 not counted: $(R --scan --pattern 'web_page;*' | tr '\n' ' ')"
+}
+marker mark1
+marker mark2
 R --scan --pattern 'web_page;denied;*' | grep -q . && h_fail "a datagram from outside the allow list was counted"
-h_wait_until 10 sh -c "redis-cli -p $rport --scan --pattern 'web_page;x\\\\x3by;*' | grep -q ." \
-    || h_fail "';' in a field was not escaped: $(R --scan --pattern 'web_page;x*')"
-h_ok "empty, binary, 64 KiB, NUL/';' and foreign datagrams: counted or dropped, never a crash"
+R --scan --pattern 'web_page;x\\x3by;*' | grep -q . || h_fail "';' in a field was not escaped: $(R --scan --pattern 'web_page;x*')"
+# counting stays exact (after the reload that added web_status): of the
+# datagrams above only the NUL/';' line and the two markers are requests;
+# each bumps web_client, web_page and web_status once: 3 per prefix, and
+# web_page's keys are x;y, mark1 and mark2, once each.
+sums() {	# -> "prefix sum" lines, every counter key in Redis (not the batch ids)
+    R --scan | grep -v '^aggregatord:batch:' | sort > "$H_TMP/hk.txt"
+    paste -d' ' <(cut -d';' -f1 "$H_TMP/hk.txt") <(xargs -a "$H_TMP/hk.txt" -d '\n' redis-cli -p "$rport" MGET) |
+        awk '{ s[$1] += $2 } END { for (p in s) print p, s[p] }' | sort
+}
+[ "$(sums | tr '\n' ' ')" = "web_client 3 web_page 3 web_status 3 " ] || h_fail "hostile datagrams: Redis holds $(sums | tr '\n' ' ')"
+[ "$(R --scan --pattern 'web_page;*' | xargs -d '\n' -n 1 redis-cli -p "$rport" GET | sort -u)" = 1 ] \
+    || h_fail "a web_page key counted more than once: $(R --scan --pattern 'web_page;*' | tr '\n' ' ')"
+h_ok "empty, binary, 64 KiB, NUL/';' and foreign datagrams: counted or dropped, never a crash; after the flush that would count them Redis holds exactly the 3 requests"
 
 # --- a keypattern at the limit, over UDP: a 600-byte field is cut, the key stays whole ---
 write_conf 200 ',

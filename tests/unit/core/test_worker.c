@@ -59,6 +59,8 @@ struct stuck {
 	struct worker w;
 	int fds[2];
 	_Atomic int in_call;
+	ssize_t n;	/* what the read returned, and the byte it read */
+	char got;
 };
 
 /* A call that ignores stop (a read on a pipe nobody writes yet). */
@@ -67,9 +69,7 @@ static void *stuck_main(void *arg)
 	struct stuck *s = arg;
 	uint64_t t = worker_call_begin(2000);
 	atomic_store(&s->in_call, 1);
-	char c;
-	ssize_t n = read(s->fds[0], &c, 1);
-	(void)n;
+	s->n = read(s->fds[0], &s->got, 1);
 	worker_call_end(t);
 	return NULL;
 }
@@ -87,6 +87,9 @@ START_TEST(join_abandons_a_stuck_thread)
 	ck_assert_int_eq(write(s.fds[1], "x", 1), 1);	/* the call returns */
 	ck_assert_int_eq(worker_join(&s.w, 0), 0);	/* and it can be joined */
 	ck_assert(!s.w.started);
+	/* it was the test's byte that ended the call (not stop, not an error) */
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_int_eq(s.got, 'x');
 	worker_destroy(&s.w);
 	close(s.fds[0]);
 	close(s.fds[1]);
@@ -117,6 +120,7 @@ START_TEST(alive_inside_the_call_deadline_only)
 	ck_assert(why.overran);
 	ck_assert_int_eq(write(s.fds[1], "x", 1), 1);
 	ck_assert_int_eq(worker_join(&s.w, 0), 0);
+	ck_assert(s.n == 1 && s.got == 'x');	/* the call lasted until the test's byte */
 	ck_assert(health_check(1000, 500000, NULL));	/* its slot is gone */
 	worker_destroy(&s.w);
 	close(s.fds[0]);
