@@ -93,4 +93,58 @@ h_wait_until 20 stored_is "$sent" || h_fail "after the obstacle went, Redis hold
 h_wait_until 10 agg_metric_is t aggregatord_totalizer_counted_total 3700 || h_fail "counted_total $(metric aggregatord_totalizer_counted_total), want 3700"
 h_ok "WRONGTYPE error replies: nothing of the chunk applied while refused, exactly 3700 in 37 keys after"
 
+# error_cycle WHAT FILE FIRST: while an injected fault makes Redis answer
+# every EVAL with an error, 1850 lines in 37 keys are held, none applied;
+# then the fault is undone by the caller's undo_fault and Redis holds the
+# oracle exactly.
+error_cycle() {
+    local what=$1 f=$2 first=$3 c0 e0
+    c0=$(metric aggregatord_totalizer_counted_total)
+    e0=$(metric aggregatord_totalizer_redis_errors_total)
+    local before; before=$(stored)
+    feed "$f" "$first" 1850 37
+    h_wait_until 20 lines_are $((first + 1849)) || h_fail "$what: lines received: $(metric aggregatord_totalizer_lines_total) of $((first + 1849))"
+    h_wait_until 20 errs_over $((e0 + 2)) || h_fail "$what: no error reply seen"
+    [ "$(stored)" = "$before" ] || h_fail "$what: Redis changed while every EVAL was refused"
+    [ "$(metric aggregatord_totalizer_counted_total)" = "$c0" ] || h_fail "$what: counted_total moved while refused"
+    [ "$(metric aggregatord_totalizer_pending_keys)" = 37 ] || h_fail "$what: pending_keys $(metric aggregatord_totalizer_pending_keys), want 37"
+    undo_fault
+    h_wait_until 20 stored_is "$f" || h_fail "$what: after the fault, Redis holds: $(stored | tr '\n' ' '); want $(oracle "$f" | tr '\n' ' ')"
+    h_wait_until 10 agg_metric_is t aggregatord_totalizer_counted_total $((c0 + 1850)) || h_fail "$what: counted_total $(metric aggregatord_totalizer_counted_total), want $((c0 + 1850))"
+}
+
+# --- 2. EVAL denied by ACL: NOPERM error replies ---
+R ACL SETUSER default -eval -evalsha > /dev/null
+undo_fault() { R ACL SETUSER default +eval +evalsha > /dev/null; }
+error_cycle NOPERM "$sent" 3701
+agg_log_has t 'NOPERM' || h_fail "the NOPERM reply is not logged"
+h_ok "EVAL denied by ACL: held, none applied while denied, exactly once after (5550 in all)"
+
+# --- 3. Redis out of memory: OOM error replies ---
+R CONFIG SET maxmemory-policy noeviction > /dev/null
+R CONFIG SET maxmemory 1 > /dev/null
+undo_fault() { R CONFIG SET maxmemory 0 > /dev/null; }
+error_cycle OOM "$sent" 5551
+agg_log_has t 'OOM' || h_fail "the OOM reply is not logged"
+h_ok "Redis out of memory: held, none applied while OOM, exactly once after (7400 in all)"
+
+# --- 4. a batch applied whose reply was lost, seen to happen ---
+h_spawn mon "$H_TMP/monitor.txt" redis-cli -p "$r1_PORT" MONITOR
+mon_up() { grep -q . "$H_TMP/monitor.txt" 2>/dev/null || { R PING > /dev/null; false; }; }
+h_wait_until 10 mon_up || h_fail "MONITOR did not start"
+e0=$(metric aggregatord_totalizer_redis_errors_total)
+kill -STOP "$(h_pid r1)"
+feed "$sent" 7401 1850 37
+h_wait_until 20 lines_are 9250 || h_fail "lines received: $(metric aggregatord_totalizer_lines_total) of 9250"
+# the daemon gave up on its EVAL (timeout 500 ms) and tries again: the
+# first EVAL is in Redis's socket, its reply will never be read
+h_wait_until 20 errs_over $((e0 + 1)) || h_fail "the write to a stopped Redis did not time out"
+kill -CONT "$(h_pid r1)"
+h_wait_until 20 stored_is "$sent" || h_fail "Redis holds: $(stored | tr '\n' ' '); want $(oracle "$sent" | tr '\n' ' ')"
+# MONITOR shows each command a script runs: a batch id SET twice or more is a
+# chunk run again after Redis had applied it (the later SET NX finds the id)
+twice=$(grep -o '\[0 lua\] "SET" "aggregatord:batch:[^"]*"' "$H_TMP/monitor.txt" | sort | uniq -d | wc -l)
+[ "$twice" -ge 1 ] || h_fail "no chunk was seen run twice (the reply-lost case did not happen)"
+h_ok "reply lost: $twice chunk(s) applied by Redis then retried under the same id; Redis holds each of 9250 counts once"
+
 h_stop t
