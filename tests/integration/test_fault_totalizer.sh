@@ -17,6 +17,9 @@
 #     the connection with its EVAL already in Redis's socket; Redis runs it
 #     after the sleep, and the retry under the same batch id is seen (MONITOR)
 #     to run too; Redis holds each count once.
+#  5. The totals query with an MGET failing after other pages were read (a
+#     key the daemon's Redis user may not read, found on a later SCAN page):
+#     the query answers an error, never a partial total.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -146,5 +149,38 @@ h_wait_until 20 stored_is "$sent" || h_fail "Redis holds: $(stored | tr '\n' ' '
 twice=$(grep -o '\[0 lua\] "SET" "aggregatord:batch:[^"]*"' "$H_TMP/monitor.txt" | sort | uniq -d | wc -l)
 [ "$twice" -ge 1 ] || h_fail "no chunk was seen run twice (the reply-lost case did not happen)"
 h_ok "reply lost: $twice chunk(s) applied by Redis then retried under the same id; Redis holds each of 9250 counts once"
+
+# --- 5. an MGET failing mid-query ---
+ts=$(bucket)
+R EVAL "for i = 1, 5000 do redis.call('SET', 'n;v' .. i .. ';s;' .. ARGV[1], '1') end" 0 "$ts" > /dev/null
+# the key that cannot be read, moved until it is not on the first SCAN page
+# (the daemon's SCAN visits the same pages in the same order)
+first_page() { R SCAN 0 COUNT 1000 | tail -n +2; }
+i=0
+while :; do
+    bad="n;zz$i;s;$ts"
+    R SET "$bad" 1 > /dev/null
+    first_page | grep -qxF "$bad" || break
+    R DEL "$bad" > /dev/null
+    i=$((i + 1))
+    [ $i -lt 50 ] || h_fail "could not place a key off the first SCAN page"
+done
+R ACL SETUSER default resetkeys '~n;u*' '~n;v*' '~aggregatord:*' > /dev/null
+R CONFIG RESETSTAT > /dev/null
+code=$(agg_get t "/v1/totals?prefix=n&window=86400" -o "$H_TMP/q.json" -w '%{http_code}')
+R ACL SETUSER default allkeys > /dev/null
+mget=$(R INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_mget://p')
+calls=$(printf '%s' "$mget" | sed -n 's/^calls=\([0-9]*\).*/\1/p' | head -1)
+rejected=$(printf '%s' "$mget" | sed -n 's/.*rejected_calls=\([0-9]*\).*/\1/p')
+[ "${rejected:-0}" -ge 1 ] || h_fail "no MGET was refused ($mget)"
+[ "${calls:-0}" -ge 1 ] || h_fail "the refused MGET was the first (no page read before it): $mget"
+[ "$code" -ge 500 ] || h_fail "a query whose MGET failed answered $code: $(cat "$H_TMP/q.json")"
+grep -q '"error"' "$H_TMP/q.json" || h_fail "no error in the answer: $(cat "$H_TMP/q.json")"
+! grep -q '"total"' "$H_TMP/q.json" || h_fail "a partial total was answered: $(cat "$H_TMP/q.json")"
+# and the same query answers the whole total once the key can be read
+want=$(( 9250 + 5000 + 1 ))
+agg_get t "/v1/totals?prefix=n&window=86400" | grep -qE '"total":'"$want"'[,}]' \
+    || h_fail "after the fault the total is not $want: $(agg_get t "/v1/totals?prefix=n&window=86400" | head -c 300)"
+h_ok "MGET refused after $calls page(s) read: the query answered $code with an error, no partial total; $want after"
 
 h_stop t
