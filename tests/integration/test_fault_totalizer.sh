@@ -110,7 +110,10 @@ error_cycle() {
     h_wait_until 20 errs_over $((e0 + 2)) || h_fail "$what: no error reply seen"
     [ "$(stored)" = "$before" ] || h_fail "$what: Redis changed while every EVAL was refused"
     [ "$(metric aggregatord_totalizer_counted_total)" = "$c0" ] || h_fail "$what: counted_total moved while refused"
-    [ "$(metric aggregatord_totalizer_pending_keys)" = 37 ] || h_fail "$what: pending_keys $(metric aggregatord_totalizer_pending_keys), want 37"
+    # 37 keys, in the failed batch or in pending or (lines on both sides of
+    # a tick) in both
+    local pk; pk=$(metric aggregatord_totalizer_pending_keys)
+    [ "$pk" -ge 37 ] && [ "$pk" -le 74 ] || h_fail "$what: pending_keys $pk, want 37 to 74"
     undo_fault
     h_wait_until 20 stored_is "$f" || h_fail "$what: after the fault, Redis holds: $(stored | tr '\n' ' '); want $(oracle "$f" | tr '\n' ' ')"
     h_wait_until 10 agg_metric_is t aggregatord_totalizer_counted_total $((c0 + 1850)) || h_fail "$what: counted_total $(metric aggregatord_totalizer_counted_total), want $((c0 + 1850))"
@@ -153,25 +156,22 @@ h_ok "reply lost: $twice chunk(s) applied by Redis then retried under the same i
 # --- 5. an MGET failing mid-query ---
 ts=$(bucket)
 R EVAL "for i = 1, 5000 do redis.call('SET', 'n;v' .. i .. ';s;' .. ARGV[1], '1') end" 0 "$ts" > /dev/null
-# the key that cannot be read, moved until it is not on the first SCAN page
-# (the daemon's SCAN visits the same pages in the same order)
-first_page() { R SCAN 0 COUNT 1000 | tail -n +2; }
-i=0
-while :; do
+# the key that cannot be read, moved until the daemon's query meets it
+# after reading another page first (the pages are Redis's hash order)
+calls=0 rejected=0
+for i in $(seq 1 30); do
     bad="n;zz$i;s;$ts"
     R SET "$bad" 1 > /dev/null
-    first_page | grep -qxF "$bad" || break
+    R ACL SETUSER default resetkeys '~n;u*' '~n;v*' '~aggregatord:*' > /dev/null
+    R CONFIG RESETSTAT > /dev/null
+    code=$(agg_get t "/v1/totals?prefix=n&window=86400" -o "$H_TMP/q.json" -w '%{http_code}')
+    R ACL SETUSER default allkeys > /dev/null
+    mget=$(R INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_mget://p')
+    calls=$(printf '%s' "$mget" | sed -n 's/^calls=\([0-9]*\).*/\1/p' | head -1)
+    rejected=$(printf '%s' "$mget" | sed -n 's/.*rejected_calls=\([0-9]*\).*/\1/p')
+    [ "${calls:-0}" -ge 1 ] && [ "${rejected:-0}" -ge 1 ] && break
     R DEL "$bad" > /dev/null
-    i=$((i + 1))
-    [ $i -lt 50 ] || h_fail "could not place a key off the first SCAN page"
 done
-R ACL SETUSER default resetkeys '~n;u*' '~n;v*' '~aggregatord:*' > /dev/null
-R CONFIG RESETSTAT > /dev/null
-code=$(agg_get t "/v1/totals?prefix=n&window=86400" -o "$H_TMP/q.json" -w '%{http_code}')
-R ACL SETUSER default allkeys > /dev/null
-mget=$(R INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_mget://p')
-calls=$(printf '%s' "$mget" | sed -n 's/^calls=\([0-9]*\).*/\1/p' | head -1)
-rejected=$(printf '%s' "$mget" | sed -n 's/.*rejected_calls=\([0-9]*\).*/\1/p')
 [ "${rejected:-0}" -ge 1 ] || h_fail "no MGET was refused ($mget)"
 [ "${calls:-0}" -ge 1 ] || h_fail "the refused MGET was the first (no page read before it): $mget"
 [ "$code" -ge 500 ] || h_fail "a query whose MGET failed answered $code: $(cat "$H_TMP/q.json")"
