@@ -52,6 +52,7 @@ struct listener {
 /* An immutable set of compiled rules, as the rx threads see it. */
 struct gen {
 	unsigned long id;
+	struct gen *retired_next;	/* main thread: on tz->retired, newest first */
 	struct rule **rules;		/* owned */
 	size_t nrules;
 	struct gen_listener {
@@ -116,6 +117,7 @@ struct totalizer {
 	int rcvbuf;
 	struct listener *listeners[MAX_LISTENERS];
 	_Atomic(struct gen *) gen;
+	struct gen *retired;		/* main thread: replaced generations an rx thread may still run */
 	unsigned long next_gen_id;
 	struct rx rx[MAX_THREADS];
 	_Atomic bool running;
@@ -153,7 +155,7 @@ struct totalizer {
 	_Atomic bool redis_up;
 	uint64_t keys_limit_logged;	/* flusher only: keys_limit drops already logged */
 
-	struct rule_total totals[MAX_RULES * 2];	/* main thread only */
+	struct rule_total totals[MAX_RULES];	/* main thread only: names of the current rules */
 	size_t ntotals;
 
 	/* totals queries (GET /v1/totals) run on their own worker */

@@ -288,25 +288,94 @@ fail:
 	return NULL;
 }
 
-/* Fold a retiring generation's per-rule counters into the by-name totals. */
-static void gen_fold(struct totalizer *tz, struct gen *g)
+static bool gen_has_rule(const struct gen *g, const char *name)
+{
+	for (size_t r = 0; r < g->nrules; r++)
+		if (strcmp(rule_name(g->rules[r]), name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Fold a retired generation's per-rule counters into the by-name totals of
+ * the rules the current generation cur has (the names of rules gone are
+ * forgotten: a rule added back starts at 0).  Main thread.
+ */
+static void gen_fold(struct totalizer *tz, struct gen *g, const struct gen *cur)
 {
 	for (size_t r = 0; r < g->nrules; r++) {
 		const char *name = rule_name(g->rules[r]);
+		if (!gen_has_rule(cur, name))
+			continue;
 		size_t k;
 		for (k = 0; k < tz->ntotals; k++)
 			if (strcmp(tz->totals[k].name, name) == 0)
 				break;
-		if (k == tz->ntotals) {
+		if (k == tz->ntotals) {	/* cur has at most MAX_RULES names: always room */
 			if (tz->ntotals == sizeof(tz->totals) / sizeof(tz->totals[0]))
 				continue;
 			snprintf(tz->totals[k].name, sizeof(tz->totals[k].name), "%s", name);
+			tz->totals[k].matched = tz->totals[k].unmatched = tz->totals[k].keys_limit = 0;
 			tz->ntotals++;
 		}
 		for (int t = 0; t < g->nthreads; t++) {
 			tz->totals[k].matched += atomic_load(&g->matched[t][r]);
 			tz->totals[k].unmatched += atomic_load(&g->unmatched[t][r]);
 			tz->totals[k].keys_limit += atomic_load(&g->keys_limit[t][r]);
+		}
+	}
+}
+
+/* Forget the totals of names the current generation no longer has.  Main thread. */
+static void totals_prune(struct totalizer *tz, const struct gen *cur)
+{
+	size_t w = 0;
+	for (size_t k = 0; k < tz->ntotals; k++)
+		if (gen_has_rule(cur, tz->totals[k].name))
+			tz->totals[w++] = tz->totals[k];
+	tz->ntotals = w;
+}
+
+/* Every running rx thread has picked up generation id. */
+static bool gen_seen_by_all(struct totalizer *tz, unsigned long id)
+{
+	for (int i = 0; i < tz->nthreads; i++)
+		if (tz->rx[i].started && !atomic_load(&tz->rx[i].exited) &&
+		    atomic_load(&tz->rx[i].seen_gen) != id)
+			return false;
+	return true;
+}
+
+/*
+ * Free the retired generations once no rx thread can run them any more
+ * (every running thread has picked up the current one; a thread busy in a
+ * long batch keeps them until a later reload, metrics scrape or status
+ * call finds it moved on), folding their counters first, and close the
+ * sockets of addresses the current rules do not use.  Main thread.
+ */
+static void gen_reap(struct totalizer *tz)
+{
+	struct gen *cur = atomic_load(&tz->gen);
+	if (!tz->retired || !gen_seen_by_all(tz, cur->id))
+		return;
+	while (tz->retired) {
+		struct gen *old = tz->retired;
+		tz->retired = old->retired_next;
+		gen_fold(tz, old, cur);
+		gen_free(old);
+	}
+	totals_prune(tz, cur);
+	for (int li = 0; li < MAX_LISTENERS; li++) {
+		struct listener *l = tz->listeners[li];
+		if (!l)
+			continue;
+		bool used = false;
+		for (size_t k = 0; k < cur->ngls; k++)
+			used |= cur->gls[k].l == l;
+		if (!used) {
+			log_info("totalizer: no rule listens on udp %s any more: closed", l->addr);
+			listener_free(l);
+			tz->listeners[li] = NULL;
 		}
 	}
 }
@@ -422,17 +491,12 @@ static int totalizer_start(void *job)
 	return 0;
 }
 
-/* Wait until every rx thread has picked up generation id (bounded). */
+/* Wait until every rx thread has picked up generation id (bounded: a
+ * thread still busy keeps the old generation alive, gen_reap). */
 static void wait_gen_seen(struct totalizer *tz, unsigned long id)
 {
 	uint64_t until = mono_usec() + 20u * RX_TICK_MS * 1000u;
-	for (;;) {
-		bool all = true;
-		for (int i = 0; i < tz->nthreads; i++)
-			if (tz->rx[i].started && atomic_load(&tz->rx[i].seen_gen) != id)
-				all = false;
-		if (all || mono_usec() > until)
-			return;
+	while (!gen_seen_by_all(tz, id) && mono_usec() <= until) {
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
 	}
@@ -447,23 +511,13 @@ static int totalizer_reconfigure(void *job, const void *cfgp)
 	if (!g)
 		return -1;
 	atomic_store(&tz->gen, g);
+	old->retired_next = tz->retired;
+	tz->retired = old;
 	wait_gen_seen(tz, g->id);
-	/* Sockets of addresses no rule uses any more are closed now. */
-	for (int li = 0; li < MAX_LISTENERS; li++) {
-		struct listener *l = tz->listeners[li];
-		if (!l)
-			continue;
-		bool used = false;
-		for (size_t k = 0; k < g->ngls; k++)
-			used |= g->gls[k].l == l;
-		if (!used) {
-			log_info("totalizer: no rule listens on udp %s any more: closed", l->addr);
-			listener_free(l);
-			tz->listeners[li] = NULL;
-		}
-	}
-	gen_fold(tz, old);
-	gen_free(old);
+	gen_reap(tz);
+	if (tz->retired)
+		log_info("totalizer: a receive thread is still busy on the rules before: they are freed "
+			 "once it moves on");
 	pthread_mutex_lock(&tz->mu);
 	tz->flush_ms = cfg->flush_ms;
 	tz->max_pending_keys = (size_t)cfg->max_pending_keys;
@@ -548,6 +602,11 @@ static void totalizer_destroy(void *job)
 	for (int i = 0; i < MAX_LISTENERS; i++)
 		listener_free(tz->listeners[i]);
 	gen_free(atomic_load(&tz->gen));
+	while (tz->retired) {	/* the rx threads are joined */
+		struct gen *old = tz->retired;
+		tz->retired = old->retired_next;
+		gen_free(old);
+	}
 	for (int i = 0; i < tz->nthreads; i++) {
 		tally_free(tz->rx[i].active);
 		tally_free(tz->rx[i].handed);
@@ -575,17 +634,9 @@ uint64_t rx_sum(struct totalizer *tz, size_t off)
 	return s;
 }
 
-/* Per-rule counts by name: c[0] matched, c[1] unmatched, c[2] keys_limit drops. */
-static void rule_counts(struct totalizer *tz, const char *name, uint64_t c[3])
+/* Add one generation's counts of the rule called name to c. */
+static void gen_counts(const struct gen *g, const char *name, uint64_t c[3])
 {
-	c[0] = c[1] = c[2] = 0;
-	for (size_t k = 0; k < tz->ntotals; k++)
-		if (strcmp(tz->totals[k].name, name) == 0) {
-			c[0] += tz->totals[k].matched;
-			c[1] += tz->totals[k].unmatched;
-			c[2] += tz->totals[k].keys_limit;
-		}
-	struct gen *g = atomic_load(&tz->gen);
 	for (size_t r = 0; r < g->nrules; r++) {
 		if (strcmp(rule_name(g->rules[r]), name) != 0)
 			continue;
@@ -597,9 +648,25 @@ static void rule_counts(struct totalizer *tz, const char *name, uint64_t c[3])
 	}
 }
 
+/* Per-rule counts by name: c[0] matched, c[1] unmatched, c[2] keys_limit drops. */
+static void rule_counts(struct totalizer *tz, const char *name, uint64_t c[3])
+{
+	c[0] = c[1] = c[2] = 0;
+	for (size_t k = 0; k < tz->ntotals; k++)
+		if (strcmp(tz->totals[k].name, name) == 0) {
+			c[0] += tz->totals[k].matched;
+			c[1] += tz->totals[k].unmatched;
+			c[2] += tz->totals[k].keys_limit;
+		}
+	gen_counts(atomic_load(&tz->gen), name, c);
+	for (const struct gen *g = tz->retired; g; g = g->retired_next)	/* not folded yet */
+		gen_counts(g, name, c);
+}
+
 static void totalizer_metrics(void *job, struct buf *out)
 {
 	struct totalizer *tz = job;
+	gen_reap(tz);
 	struct gen *g = atomic_load(&tz->gen);
 	prom_metric_u64(out, "aggregatord_totalizer_datagrams_total", "counter",
 		"UDP datagrams received.", rx_sum(tz, offsetof(struct rx, datagrams)));
@@ -676,6 +743,7 @@ static void totalizer_metrics(void *job, struct buf *out)
 static void totalizer_status(void *job, struct buf *out)
 {
 	struct totalizer *tz = job;
+	gen_reap(tz);
 	struct gen *g = atomic_load(&tz->gen);
 	struct jw w;
 	jw_init(&w, out);

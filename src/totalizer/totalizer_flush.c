@@ -49,10 +49,25 @@
 
 /* ---- Redis ---- */
 
+/*
+ * A chunk is all or nothing: Redis does not roll a script back when a
+ * command in it fails (a key of another type, a value that is not a
+ * number, an overflow), so on the first failing INCRBY the script undoes
+ * the INCRBYs it made (a key it created goes again) and its batch id, and
+ * answers the error: the retry finds the chunk not applied, never "applied
+ * before" with only part of it in Redis.
+ */
 static const char flush_script[] =
 	"if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end\n"
 	"for i = 2, #KEYS do\n"
-	"  redis.call('INCRBY', KEYS[i], ARGV[i * 2 - 2])\n"
+	"  local r = redis.pcall('INCRBY', KEYS[i], ARGV[i * 2 - 2])\n"
+	"  if type(r) == 'table' and r.err then\n"
+	"    for j = 2, i - 1 do\n"
+	"      if redis.call('DECRBY', KEYS[j], ARGV[j * 2 - 2]) == 0 then redis.call('DEL', KEYS[j]) end\n"
+	"    end\n"
+	"    redis.call('DEL', KEYS[1])\n"
+	"    return redis.error_reply(r.err .. ' (key ' .. KEYS[i] .. ')')\n"
+	"  end\n"
 	"  redis.call('EXPIRE', KEYS[i], ARGV[i * 2 - 1])\n"
 	"end\n"
 	"return 1\n";

@@ -668,6 +668,85 @@ START_TEST(missing_and_negative)
 }
 END_TEST
 
+/*
+ * Two shares of 2/3 (each resource's newest bucket before the window, 600
+ * of its 900 s inside) add up past 1: the fraction carries into the whole.
+ * Below zero the same shares floor: -1 * 2/3 is -1 + 1/3.
+ */
+START_TEST(fraction_carry_and_negative_share)
+{
+	struct totals_result r;
+	struct totals_query q = query(NULL, 0, 4 * W, T0 + 5 * W + 300);	/* lo = T0+W+300 */
+	struct kv two[] = { { key(T0 + W, "a;s1"), "1" }, { key(T0 + W, "b;s1"), "1" } };
+	run(&q, two, 2, &r);
+	ck_assert_int_eq(r.whole, 1);
+	ck_assert_int_eq(r.frac * 3, r.den);	/* 4/3 = 1 + 1/3 */
+	ck_assert_str_eq(FMT(r), "1.333");
+	totals_result_release(&r);
+
+	struct kv neg[] = { { key(T0 + W, "a;s1"), "-1" } };
+	run(&q, neg, 1, &r);
+	ck_assert_int_eq(r.whole, -1);
+	ck_assert_int_eq(r.frac * 3, r.den);	/* -2/3 = -1 + 1/3 */
+	ck_assert_str_eq(FMT(r), "-0.667");
+	totals_result_release(&r);
+
+	/* 5 shares of 2/3 and 2 of -2/3: 2 exactly, the fraction gone */
+	const char *mids[] = { "a;s1", "b;s1", "c;s1", "d;s1", "e;s1", "f;s1", "g;s1" };
+	const char *vals7[] = { "1", "1", "1", "1", "1", "-1", "-1" };
+	struct kv seven[7];
+	for (int i = 0; i < 7; i++)
+		seven[i] = (struct kv){ key(T0 + W, mids[i]), vals7[i] };
+	run(&q, seven, 7, &r);
+	ck_assert_int_eq(r.whole, 2);
+	ck_assert_int_eq(r.frac, 0);
+	totals_result_release(&r);
+}
+END_TEST
+
+/* A total that leaves long long is an error, never a wrapped number. */
+START_TEST(totals_out_of_range)
+{
+	char err[128];
+	struct totals_result r;
+	struct totals_query q = query(NULL, 0, 4 * W, T0 + 5 * W + 300);
+	const char *max = "9223372036854775807";
+	/* whole buckets: the sum overflows at the second key */
+	struct totals_acc *a = totals_acc_new(&q, err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	const char *k = key(T0 + 3 * W, "a;s1");
+	ck_assert_int_eq(totals_acc_add(a, k, strlen(k), max, strlen(max)), 0);
+	k = key(T0 + 3 * W, "b;s1");
+	ck_assert_int_eq(totals_acc_add(a, k, strlen(k), "1", 1), -1);
+	ck_assert_str_eq(totals_acc_error(a), "a total is out of range");
+	totals_acc_free(a);
+
+	/* a pro-rated share that overflows at finish */
+	a = totals_acc_new(&q, err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	k = key(T0 + 3 * W, "a;s1");
+	ck_assert_int_eq(totals_acc_add(a, k, strlen(k), max, strlen(max)), 0);
+	k = key(T0 + W, "b;s1");
+	ck_assert_int_eq(totals_acc_add(a, k, strlen(k), "3", 1), 0);	/* 2 of it inside */
+	ck_assert_int_eq(totals_acc_finish(a, &r), -1);
+	ck_assert_str_eq(totals_acc_error(a), "a total is out of range");
+	totals_acc_free(a);
+
+	/* rows each in range, their grand total not */
+	const char *const f[] = { "*" };
+	q = query(f, 1, 4 * W, T0 + 5 * W + 300);
+	a = totals_acc_new(&q, err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	k = key(T0 + 3 * W, "a;s1");
+	ck_assert_int_eq(totals_acc_add(a, k, strlen(k), max, strlen(max)), 0);
+	k = key(T0 + 3 * W, "b;s1");
+	ck_assert_int_eq(totals_acc_add(a, k, strlen(k), "1", 1), 0);
+	ck_assert_int_eq(totals_acc_finish(a, &r), -1);
+	ck_assert_str_eq(totals_acc_error(a), "the grand total is out of range");
+	totals_acc_free(a);
+}
+END_TEST
+
 START_TEST(formatting)
 {
 	char out[32];
@@ -756,6 +835,8 @@ Suite *totals_suite(void)
 	tcase_add_test(tc, unparsable_skipped);
 	tcase_add_test(tc, repeated_keys_once);
 	tcase_add_test(tc, missing_and_negative);
+	tcase_add_test(tc, fraction_carry_and_negative_share);
+	tcase_add_test(tc, totals_out_of_range);
 	tcase_add_test(tc, formatting);
 	tcase_add_test(tc, json_rendering);
 	suite_add_tcase(s, tc);
