@@ -222,7 +222,18 @@ void spool_close(void)
 	pub.spool_cur[0] = '\0';
 }
 
-void spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl)
+/* A write to the spool failed: logged once until one succeeds again. */
+static int spool_failed(const char *what, const char *err)
+{
+	if (!pub.spool_failing)
+		log_error("publish: cannot %s spool file '%s': %s; events are not spooled until it can "
+			  "(those with no other copy counted as lost: dropped_total{cause=\"disk\"})",
+			  what, pub.spool_cur, err);
+	pub.spool_failing = true;
+	return -1;
+}
+
+int spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl)
 {
 	size_t tl = strlen(topic);
 	if (pub.spool_fd >= 0 && pub.spool_bytes_cur >= rotate_bytes())
@@ -237,18 +248,14 @@ void spool_append(const char *topic, const void *key, size_t kl, const void *val
 		pub.spool_bytes_cur = 0;
 		pub.spool_dir_dirty = pub.spool_fd >= 0;	/* its entry: synced with its first records */
 		if (pub.spool_fd < 0) {
-			atomic_fetch_add(&pub.drop_disk, 1);
-			log_error("publish: cannot open spool file '%s': %s; event lost", pub.spool_cur,
-				  strerror(errno));
+			spool_failed("open", strerror(errno));
 			pub.spool_cur[0] = '\0';
-			return;
+			return -1;
 		}
 	}
 	unsigned char *rec = malloc(20 + tl + kl + vl + UNELECT_EXTRA);
-	if (!rec) {
-		atomic_fetch_add(&pub.drop_disk, 1);
-		return;
-	}
+	if (!rec)
+		return spool_failed("write", "out of memory");
 	/* stored "elected":false: by the time it is replayed its epoch may be
 	 * overtaken, and no other node holds it (docs/election.md) */
 	char *v = (char *)rec + 20 + tl + kl;
@@ -262,18 +269,22 @@ void spool_append(const char *topic, const void *key, size_t kl, const void *val
 	memcpy(rec + 20, topic, tl);
 	memcpy(rec + 20 + tl, key, kl);
 	ssize_t w = write(pub.spool_fd, rec, n);
+	int wer = errno;
 	free(rec);
 	if (w != (ssize_t)n) {
-		atomic_fetch_add(&pub.drop_disk, 1);
-		log_error("publish: cannot write spool file '%s': %s; event lost", pub.spool_cur,
-			  w < 0 ? strerror(errno) : "short write (disk full?)");
+		spool_failed("write", w < 0 ? strerror(wer) : "short write (disk full?)");
+		/* a torn record would end the file's replay: cut it off */
 		if (w > 0 && ftruncate(pub.spool_fd, (off_t)pub.spool_bytes_cur) < 0)
 			spool_close();
-		return;
+		return -1;
 	}
+	if (pub.spool_failing)
+		log_info("publish: spool file '%s' written again", pub.spool_cur);
+	pub.spool_failing = false;
 	pub.spool_bytes_cur += n;
 	pub.spool_dirty = true;
 	pub.spool_unsynced++;	/* counted as spooled by spool_sync() */
+	return 0;
 }
 
 /* Oldest closed spool file, or "" (caller's buffer). */
