@@ -31,6 +31,9 @@ struct spool_file {
 	char path[PATH_MAX];
 	_Atomic size_t outstanding;	/* records not yet delivered again */
 	_Atomic bool keep;		/* some record was not re-produced: keep the file */
+	bool bad;			/* a record was corrupt or for an unknown topic: once
+					 * the good ones are done, kept as NAME.bad (set before
+					 * the records are queued, read-only after) */
 };
 
 struct pev {
@@ -76,6 +79,7 @@ struct publisher {
 	uint64_t spool_seq;
 	bool spool_dirty;		/* records written since the last spool_sync() */
 	bool spool_dir_dirty;		/* the file is new: the directory needs an fsync */
+	bool spool_failing;		/* the last append failed (logged once a streak) */
 	uint64_t spool_unsynced;	/* records written, not yet synced nor counted */
 	_Atomic bool replaying;
 	uint64_t ok_since_fail;		/* deliveries since the last failure */
@@ -106,8 +110,9 @@ void spool_sync(void);
 /* Close the spool file being written (spool_sync() first). */
 void spool_close(void);
 /* Append one failed event to the spool file being written (opened or
- * rotated as needed); it counts as spooled at the next spool_sync(). */
-void spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl);
+ * rotated as needed); it counts as spooled at the next spool_sync().  0, or
+ * -1 when the disk refused (logged; the caller counts the loss). */
+int spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl);
 /* Oldest closed spool file, or "" (caller's buffer). */
 void spool_oldest(char *out, size_t len);
 /* Read one spool file and put its records at the queue's front. */

@@ -314,7 +314,13 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		pub.ok_since_fail = 0;
 		pub.any_failure = true;
 		pub.last_fail_ms = mono_ms();
-		spool_append(rd_kafka_topic_name(m->rkt), m->key, m->key_len, m->payload, m->len);
+		if (spool_append(rd_kafka_topic_name(m->rkt), m->key, m->key_len, m->payload, m->len) < 0) {
+			/* replayed from a spool file: it is still there, keep it */
+			if (sf)
+				atomic_store(&sf->keep, true);
+			else
+				atomic_fetch_add(&pub.drop_disk, 1);
+		}
 	} else {
 		atomic_fetch_add(&pub.delivered, 1);
 		if (pub.any_failure && pub.ok_since_fail == 0)
@@ -502,13 +508,22 @@ static void stop_queue(void)
 		struct pev *next = (struct pev *)e->q.next;
 		size_t vlen = 0;
 		char *val = active && pub.rk ? make_value(e->data + e->keylen, e->len, e->raw, &vlen) : NULL;
-		if (val) {
-			spool_append(rd_kafka_topic_name(pub.topics[e->topic]), e->data, e->keylen, val, vlen);
-			free(val);
+		bool made = val != NULL;
+		int rc = made ? spool_append(rd_kafka_topic_name(pub.topics[e->topic]), e->data, e->keylen,
+					     val, vlen) : -1;
+		free(val);
+		if (rc == 0) {
 			if (e->sf)
 				spool_file_done(e->sf);
 			free(e);
 			spooled++;
+		} else if (made && e->sf) {
+			pev_drop(e);	/* still in its spool file, which stays */
+			dropped++;
+		} else if (made) {
+			atomic_fetch_add(&pub.drop_disk, 1);
+			free(e);
+			dropped++;
 		} else {
 			atomic_fetch_add(active ? &pub.drop_stop : &pub.drop_standby_stop, 1);
 			pev_drop(e);
@@ -518,7 +533,7 @@ static void stop_queue(void)
 	}
 	if (active)
 		log_warn("publish: %zu queued event(s) not produced at stop: spooling them to %s%s",
-			 spooled, pub.spool_dir, dropped ? " (some lost: out of memory)" : "");
+			 spooled, pub.spool_dir, dropped ? " (some not: out of memory or disk, above)" : "");
 	else
 		log_info("publish: standby: %zu held event(s) dropped at stop (the active node produces "
 			 "its own copies)", dropped);

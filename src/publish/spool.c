@@ -47,13 +47,120 @@
 
 #define SPOOL_ROTATE (64u << 20)	/* bytes: a spool file is closed at this size */
 
+/* The rotation size: SPOOL_ROTATE, or lower by the test knob
+ * AGGREGATORD_TEST_SPOOL_ROTATE_BYTES (docs/operations.md), so that a test
+ * fills many files with a few hundred events.  Main thread. */
+static size_t rotate_bytes(void)
+{
+	static size_t v;
+	if (!v) {
+		v = SPOOL_ROTATE;
+		const char *e = getenv("AGGREGATORD_TEST_SPOOL_ROTATE_BYTES");
+		unsigned long long x = e && *e ? strtoull(e, NULL, 10) : 0;
+		if (x >= 1024 && x < SPOOL_ROTATE)
+			v = (size_t)x;
+	}
+	return v;
+}
+
+/*
+ * Files this process will not replay again: done with, but the disk refused
+ * to remove them (or to rename them to NAME.bad: a read-only or failing
+ * disk), and files it cannot read at all.  A second replay would duplicate
+ * what was delivered, and an unreadable oldest file would hold back every
+ * newer one.  The removal (or rename) is tried again each time the spool is
+ * looked at; an unreadable file is left alone for an operator.  Any thread
+ * adds (spool_file_done), the main thread reads; guarded by gone_mu.
+ */
+enum gone_todo { GONE_LEAVE, GONE_UNLINK, GONE_RENAME };
+struct gone {
+	char *path;			/* malloc'ed */
+	enum gone_todo todo;
+};
+static pthread_mutex_t gone_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct gone *gone;
+static size_t gone_n, gone_cap;
+
+static void gone_add(const char *path, enum gone_todo todo)
+{
+	char *p = strdup(path);
+	pthread_mutex_lock(&gone_mu);
+	if (p && gone_n == gone_cap) {
+		size_t cap = gone_cap ? gone_cap * 2 : 8;
+		struct gone *g = realloc(gone, cap * sizeof(*g));
+		if (g) {
+			gone = g;
+			gone_cap = cap;
+		}
+	}
+	if (p && gone_n < gone_cap) {
+		gone[gone_n++] = (struct gone){ .path = p, .todo = todo };
+		p = NULL;
+	}
+	pthread_mutex_unlock(&gone_mu);
+	if (p) {
+		free(p);
+		log_error("publish: out of memory: spool file '%s' may be replayed again", path);
+	}
+}
+
+/* Quarantine a spool file the replay is done with: NAME.bad, never replayed. */
+static int spool_keep_bad(const char *path)
+{
+	char bad[PATH_MAX + 8];
+	snprintf(bad, sizeof(bad), "%s.bad", path);
+	if (rename(path, bad) < 0)
+		return -1;
+	log_warn("publish: spool file '%s' held corrupt records or records for an unknown topic: "
+		 "kept as '%s' for an operator (its good records were replayed)", path, bad);
+	return 0;
+}
+
+/* Finish with a file: remove it, or keep it as NAME.bad; on a disk error,
+ * remember it so that it is not replayed again. */
+static void spool_finish(const char *path, bool bad)
+{
+	if (bad ? spool_keep_bad(path) == 0 : unlink(path) == 0 || errno == ENOENT)
+		return;
+	log_warn("publish: cannot %s replayed spool file '%s': %s; not replayed again by this "
+		 "process, tried again later", bad ? "rename" : "remove", path, strerror(errno));
+	gone_add(path, bad ? GONE_RENAME : GONE_UNLINK);
+}
+
+/* The spool file at path is one not to replay (gone_mu held). */
+static bool gone_has(const char *path)
+{
+	for (size_t i = 0; i < gone_n; i++)
+		if (strcmp(gone[i].path, path) == 0)
+			return true;
+	return false;
+}
+
+/* Try again what the disk refused before (main thread). */
+static void gone_retry(void)
+{
+	pthread_mutex_lock(&gone_mu);
+	for (size_t i = 0; i < gone_n;) {
+		struct gone *g = &gone[i];
+		bool done = g->todo == GONE_UNLINK ? unlink(g->path) == 0 || errno == ENOENT
+			  : g->todo == GONE_RENAME ? spool_keep_bad(g->path) == 0 : false;
+		if (done) {
+			free(g->path);
+			gone[i] = gone[--gone_n];
+		} else {
+			i++;
+		}
+	}
+	pthread_mutex_unlock(&gone_mu);
+}
+
 /* A spool record finished its trip (delivered, failed and re-spooled, or dropped). */
 void spool_file_done(struct spool_file *sf)
 {
 	if (atomic_fetch_sub(&sf->outstanding, 1) != 1)
 		return;
-	if (!atomic_load(&sf->keep) && unlink(sf->path) < 0 && errno != ENOENT)
-		log_warn("publish: cannot remove replayed spool file '%s': %s", sf->path, strerror(errno));
+	if (!atomic_load(&sf->keep))
+		spool_finish(sf->path, sf->bad);
 	free(sf);
 	atomic_store(&pub.replaying, false);
 }
@@ -115,10 +222,21 @@ void spool_close(void)
 	pub.spool_cur[0] = '\0';
 }
 
-void spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl)
+/* A write to the spool failed: logged once until one succeeds again. */
+static int spool_failed(const char *what, const char *err)
+{
+	if (!pub.spool_failing)
+		log_error("publish: cannot %s spool file '%s': %s; events are not spooled until it can "
+			  "(those with no other copy counted as lost: dropped_total{cause=\"disk\"})",
+			  what, pub.spool_cur, err);
+	pub.spool_failing = true;
+	return -1;
+}
+
+int spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl)
 {
 	size_t tl = strlen(topic);
-	if (pub.spool_fd >= 0 && pub.spool_bytes_cur >= SPOOL_ROTATE)
+	if (pub.spool_fd >= 0 && pub.spool_bytes_cur >= rotate_bytes())
 		spool_close();
 	if (pub.spool_fd < 0) {
 		struct timespec ts;
@@ -130,18 +248,14 @@ void spool_append(const char *topic, const void *key, size_t kl, const void *val
 		pub.spool_bytes_cur = 0;
 		pub.spool_dir_dirty = pub.spool_fd >= 0;	/* its entry: synced with its first records */
 		if (pub.spool_fd < 0) {
-			atomic_fetch_add(&pub.drop_disk, 1);
-			log_error("publish: cannot open spool file '%s': %s; event lost", pub.spool_cur,
-				  strerror(errno));
+			spool_failed("open", strerror(errno));
 			pub.spool_cur[0] = '\0';
-			return;
+			return -1;
 		}
 	}
 	unsigned char *rec = malloc(20 + tl + kl + vl + UNELECT_EXTRA);
-	if (!rec) {
-		atomic_fetch_add(&pub.drop_disk, 1);
-		return;
-	}
+	if (!rec)
+		return spool_failed("write", "out of memory");
 	/* stored "elected":false: by the time it is replayed its epoch may be
 	 * overtaken, and no other node holds it (docs/election.md) */
 	char *v = (char *)rec + 20 + tl + kl;
@@ -155,27 +269,33 @@ void spool_append(const char *topic, const void *key, size_t kl, const void *val
 	memcpy(rec + 20, topic, tl);
 	memcpy(rec + 20 + tl, key, kl);
 	ssize_t w = write(pub.spool_fd, rec, n);
+	int wer = errno;
 	free(rec);
 	if (w != (ssize_t)n) {
-		atomic_fetch_add(&pub.drop_disk, 1);
-		log_error("publish: cannot write spool file '%s': %s; event lost", pub.spool_cur,
-			  w < 0 ? strerror(errno) : "short write (disk full?)");
+		spool_failed("write", w < 0 ? strerror(wer) : "short write (disk full?)");
+		/* a torn record would end the file's replay: cut it off */
 		if (w > 0 && ftruncate(pub.spool_fd, (off_t)pub.spool_bytes_cur) < 0)
 			spool_close();
-		return;
+		return -1;
 	}
+	if (pub.spool_failing)
+		log_info("publish: spool file '%s' written again", pub.spool_cur);
+	pub.spool_failing = false;
 	pub.spool_bytes_cur += n;
 	pub.spool_dirty = true;
 	pub.spool_unsynced++;	/* counted as spooled by spool_sync() */
+	return 0;
 }
 
 /* Oldest closed spool file, or "" (caller's buffer). */
 void spool_oldest(char *out, size_t len)
 {
 	out[0] = '\0';
+	gone_retry();
 	DIR *d = opendir(pub.spool_dir);
 	if (!d)
 		return;
+	pthread_mutex_lock(&gone_mu);
 	char best[256] = "";
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
@@ -184,28 +304,39 @@ void spool_oldest(char *out, size_t len)
 			continue;
 		char full[PATH_MAX];
 		snprintf(full, sizeof(full), "%s/%s", pub.spool_dir, de->d_name);
-		if (strcmp(full, pub.spool_cur) == 0)
+		if (strcmp(full, pub.spool_cur) == 0 || gone_has(full))
 			continue;
 		if (!best[0] || strcmp(de->d_name, best) < 0)
 			snprintf(best, sizeof(best), "%s", de->d_name);
 	}
+	pthread_mutex_unlock(&gone_mu);
 	closedir(d);
 	if (best[0])
 		snprintf(out, len, "%s/%s", pub.spool_dir, best);
 }
 
-/* Read one spool file and put its records at the queue's front. */
+/*
+ * Read one spool file and put its records at the queue's front.  A torn or
+ * corrupt frame (a crash mid-write: the lengths cannot be trusted) ends the
+ * reading; a record whose frame is sound but whose checksum is not is
+ * skipped, and so is one for a topic this node does not produce: the good
+ * records after them are replayed too.  A file with any such record is kept
+ * as NAME.bad once its good records are done (docs/formats.md).
+ */
 void spool_replay(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		log_error("publish: cannot open spool file '%s': %s", path, strerror(errno));
+		log_error("publish: cannot open spool file '%s': %s; left for an operator", path,
+			  strerror(errno));
+		gone_add(path, GONE_LEAVE);
 		return;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_size > (off_t)(SPOOL_ROTATE * 2)) {
 		close(fd);
 		log_error("publish: spool file '%s' is unreadable or too large; left for an operator", path);
+		gone_add(path, GONE_LEAVE);
 		return;
 	}
 	size_t size = (size_t)st.st_size;
@@ -214,7 +345,8 @@ void spool_replay(const char *path)
 	close(fd);
 	if (r != (ssize_t)size) {
 		free(buf);
-		log_error("publish: cannot read spool file '%s'", path);
+		log_error("publish: cannot read spool file '%s'; left for an operator", path);
+		gone_add(path, GONE_LEAVE);
 		return;
 	}
 	struct spool_file *sf = calloc(1, sizeof(*sf));
@@ -225,22 +357,32 @@ void spool_replay(const char *path)
 	snprintf(sf->path, sizeof(sf->path), "%s", path);
 	struct gateq_item *list = NULL, **tail = &list;
 	size_t n = 0, off = 0;
-	while (off + 20 <= size) {
+	while (off < size) {
 		const unsigned char *h = buf + off;
-		uint32_t tl = get32(h + 4), kl = get32(h + 8), vl = get32(h + 12), crc = get32(h + 16);
-		if (memcmp(h, "AGS1", 4) != 0 || (uint64_t)tl + kl + vl > size - off - 20) {
+		uint32_t tl = 0, kl = 0, vl = 0, crc = 0;
+		if (size - off >= 20) {
+			tl = get32(h + 4);
+			kl = get32(h + 8);
+			vl = get32(h + 12);
+			crc = get32(h + 16);
+		}
+		if (size - off < 20 || memcmp(h, "AGS1", 4) != 0 ||
+		    (uint64_t)tl + kl + vl > size - off - 20) {
 			atomic_fetch_add(&pub.spool_corrupt, 1);
 			log_warn("publish: spool file '%s' has a torn or corrupt record at byte %zu; "
 				 "replaying what precedes it", path, off);
+			sf->bad = true;
 			break;
 		}
 		const char *t = (const char *)h + 20, *k = t + tl, *v = k + kl;
+		off += 20 + (size_t)tl + kl + vl;
 		if (rec_crc(t, tl, k, kl, v, vl) != crc) {
 			atomic_fetch_add(&pub.spool_corrupt, 1);
-			log_warn("publish: spool file '%s': bad checksum at byte %zu; stopping there", path, off);
-			break;
+			log_warn("publish: spool file '%s': bad checksum at byte %zu; record skipped", path,
+				 off - (20 + (size_t)tl + kl + vl));
+			sf->bad = true;
+			continue;
 		}
-		off += 20 + tl + kl + vl;
 		int topic = -1;
 		for (int i = 0; i < TOPICS; i++) {
 			const char *full = rd_kafka_topic_name(pub.topics[i]);
@@ -249,11 +391,18 @@ void spool_replay(const char *path)
 		}
 		if (topic < 0) {
 			atomic_fetch_add(&pub.drop_topic, 1);
+			log_warn("publish: spool file '%s': a record for topic '%.*s', not produced by this "
+				 "node (kafka.topic_prefix changed?), at byte %zu; skipped", path,
+				 (int)(tl > 200 ? 200 : tl), t, off - (20 + (size_t)tl + kl + vl));
+			sf->bad = true;
 			continue;
 		}
 		struct pev *e = malloc(sizeof(*e) + kl + vl + UNELECT_EXTRA);
-		if (!e)
+		if (!e) {
+			/* what was not queued is still in the file: kept, replayed again */
+			atomic_store(&sf->keep, true);
 			break;
+		}
 		*e = (struct pev){ .q.t_ms = mono_ms(), .topic = topic, .raw = true, .sf = sf,
 				   .keylen = kl };
 		memcpy(e->data, k, kl);
@@ -266,7 +415,9 @@ void spool_replay(const char *path)
 	}
 	free(buf);
 	if (n == 0) {
-		unlink(path);
+		/* empty, or nothing good in it */
+		if (!atomic_load(&sf->keep))
+			spool_finish(path, sf->bad);
 		free(sf);
 		return;
 	}

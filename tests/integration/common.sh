@@ -212,3 +212,30 @@ sweep_race() {
     wait $sw || h_fail "the raced sweep failed: $(cat "$H_TMP/race.log")"
 }
 
+# ---- the publish spool, read and written from docs/formats.md ----
+# spool_write FILE: writes a spool file of the records on stdin, one a line,
+# "KEY<TAB>VALUE[<TAB>TOPIC[<TAB>bad]]" (topic aggregatord.totals unless
+# given; "bad": the record's CRC-32 is off by one).
+spool_write() {
+    perl -MCompress::Zlib -ne '
+        BEGIN { open(OUT, ">", $ARGV[0]) or die "$ARGV[0]: $!"; shift @ARGV; binmode OUT }
+        chomp; my ($k, $v, $t, $bad) = split /\t/, $_, 4; $t = "aggregatord.totals" unless length($t // "");
+        my $c = crc32($t . $k . $v); $c = ($c + 1) & 0xffffffff if ($bad // "") eq "bad";
+        print OUT "AGS1", pack("VVVV", length $t, length $k, length $v, $c), $t, $k, $v;
+        END { close(OUT) or die }' "$1"
+}
+# spool_keys FILE...: the keys of the sound records of spool files, one a
+# line; a file's reading stops at its first torn or corrupt record.
+spool_keys() {
+    perl -MCompress::Zlib -e '
+        for my $f (@ARGV) {
+            open(my $in, "<", $f) or next; binmode $in; local $/; my $b = <$in>; my $o = 0;
+            while ($o + 20 <= length $b) {
+                my ($m, $tl, $kl, $vl, $c) = unpack("a4VVVV", substr($b, $o, 20));
+                last if $m ne "AGS1" || $o + 20 + $tl + $kl + $vl > length $b;
+                my $body = substr($b, $o + 20, $tl + $kl + $vl);
+                last if crc32($body) != $c;
+                print substr($body, $tl, $kl), "\n"; $o += 20 + $tl + $kl + $vl;
+            }
+        }' "$@"
+}

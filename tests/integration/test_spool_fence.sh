@@ -97,13 +97,6 @@ h_wait_until 10 sh -c "! ls $H_TMP/state-a/spool/*.spool >/dev/null 2>&1" || h_f
 h_ok "a elected again at epoch $(epoch a): its 100 spooled events replayed with epoch $E, marked elected:false, all kept by the consumer"
 
 # --- a spool file of an older release: values as produced, elected or unmarked ---
-spool_file() {	# FILE, records "KEY<TAB>VALUE" on stdin (topic aggregatord.totals)
-    perl -MCompress::Zlib -ne '
-        BEGIN { open(OUT, ">", $ARGV[0]) or die "$ARGV[0]: $!"; shift @ARGV; binmode OUT }
-        chomp; my ($k, $v) = split /\t/, $_, 2; my $t = "aggregatord.totals";
-        print OUT "AGS1", pack("VVVV", length $t, length $k, length $v, crc32($t . $k . $v)), $t, $k, $v;
-        END { close(OUT) or die }' "$1"
-}
 old=$H_TMP/old.spool
 {
     for n in 3001 3002 3003; do
@@ -112,7 +105,7 @@ old=$H_TMP/old.spool
     for n in 3004 3005 3006; do
         printf 'seq;%d;s;0\t{"node":"a","epoch":%d,"prefix":"seq","matched":"%d","source":"s","start_ts":0,"delta":1,"interval_start_ms":0,"flush_ms":200}\n' "$n" "$E" "$n"
     done
-} | spool_file "$old"
+} | spool_write "$old"
 r0=$(agg_metric a aggregatord_publish_replayed_total)
 mv "$old" "$H_TMP/state-a/spool/0000000000001-000001.spool"
 h_wait_until 30 metric_ge a aggregatord_publish_replayed_total $((r0 + 6)) \
