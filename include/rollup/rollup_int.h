@@ -47,10 +47,23 @@ struct rollup {
 					 * of the InfluxDB query and the location fetches */
 	bool timing_out;		/* location: the last InfluxDB query hit its deadline (logged once) */
 
-	long long last_try[MAX_LOCATIONS];	/* master: wall time of the last fetch of each location */
-	bool loc_timing_out[MAX_LOCATIONS];	/* master: that location's last fetch hit its deadline
-						 * (logged once; one per location, so another
-						 * location answering does not log it again) */
+	/* master: per location of locs[], same index, kept by NAME across a
+	 * reload (load() carries each name's state over, so a reload that
+	 * reorders, adds or removes locations shifts nothing) */
+	struct rollup_loc_state {
+		char name[129];		/* the location's name (rollup_check_name: <= 128) */
+		long long down_at;	/* wall time, s, of its last fetch that got no answer
+					 * (connect, deadline, not HTTP): every hour of it waits
+					 * retry_s from then, so a hung location costs one deadline
+					 * a retry_s, not one an hour; 0 = answering */
+		struct {
+			long long hour, at;	/* an hour it answered wrongly for (an error status,
+						 * not a listing, a refused file) and when (wall s):
+						 * that hour alone waits retry_s; at 0 = free slot */
+		} failed[32];
+		bool timing_out;	/* its last fetch hit its deadline (logged once; one per
+					 * location, so another answering does not log it again) */
+	} lstate[MAX_LOCATIONS];
 	int backoff_s;			/* location: after an InfluxDB error */
 	long long next_ok;		/* location: no query before this wall time */
 	long long last_prune;
@@ -68,6 +81,10 @@ bool rollup_hour_done(const char *dir, long long hour);
 int rollup_mark_done(const char *dir, long long hour, char *err, size_t errlen);
 int rollup_write_index(const char *dir, long long hour, char **accounts, size_t n, char *err, size_t errlen);
 char *rollup_read_index(const char *dir, long long hour);	/* caller frees; NULL: none */
+/* A master's record of what its last good merge of the hour included
+ * (.merged/<YYYYMMDDHH>, see rollup_master.c); read: caller frees, NULL: none. */
+int rollup_write_merged(const char *dir, long long hour, const char *data, size_t len, char *err, size_t errlen);
+char *rollup_read_merged(const char *dir, long long hour);
 int rollup_write_account(struct rollup *r, const char *dir, const char *account, long long hour,
 			 char **locations, size_t nloc, bool complete, struct usage_vm *vms, size_t n,
 			 char *err, size_t errlen);
@@ -85,7 +102,7 @@ int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, 
 
 /* A call to one server (InfluxDB, or one location) that hit its deadline:
  * counted, logged once until a call to that same server succeeds;
- * *timing_out is that server's flag (r->timing_out, r->loc_timing_out[k]),
+ * *timing_out is that server's flag (r->timing_out, r->lstate[k].timing_out),
  * who names it in the "answers again" line (NULL: InfluxDB's line).
  * rollup.c; the rollup thread. */
 void rollup_timed_out(struct rollup *r, bool *timing_out, const char *what);

@@ -201,7 +201,16 @@ static int load(struct rollup *r, const struct rollup_cfg *c)
 	if (!r->locs)
 		return -1;
 	r->nlocs = c->nlocations;
-	memset(r->loc_timing_out, 0, sizeof(r->loc_timing_out));	/* indexes of the new list */
+	/* each location keeps its retry time and timeout flag by name */
+	struct rollup_loc_state old[MAX_LOCATIONS];
+	memcpy(old, r->lstate, sizeof(old));
+	memset(r->lstate, 0, sizeof(r->lstate));
+	for (size_t k = 0; k < r->nlocs && k < MAX_LOCATIONS; k++) {
+		snprintf(r->lstate[k].name, sizeof(r->lstate[k].name), "%s", c->locations[k].name);
+		for (size_t j = 0; j < MAX_LOCATIONS; j++)
+			if (old[j].name[0] && strcmp(old[j].name, r->lstate[k].name) == 0)
+				r->lstate[k] = old[j];
+	}
 	for (size_t k = 0; k < r->nlocs; k++) {
 		r->locs[k].name = strdup(c->locations[k].name);
 		r->locs[k].url = strdup(c->locations[k].url);

@@ -5,16 +5,19 @@
  * <state_dir>/locations/<name>/, then merge every kept copy into the hour's
  * files under usage/.  Run by the rollup thread (the schedule calls it only
  * while this node is active) or by --once's caller.  It owns the kept
- * copies on disk, r->last_try (when each location was last asked) and
- * r->loc_timing_out (each location's timeout logged once, until that
- * location answers).
+ * copies on disk and r->lstate (by location name: when it last gave no
+ * answer, the hours it answered wrongly for, and its timeout logged once,
+ * until that location answers).
  *
  * DESIGN.  An hour's merged files are rebuilt from all kept copies, never
  * appended to, so a rerun or a late location never counts anything twice.
  * A location that fails does not hold up the others: the hour is written
  * with what arrived, its files marked incomplete and the hour not marked
  * done, and rebuilt when the missing location answers (asked again every
- * retry_s, for late_hours).
+ * retry_s, for late_hours).  A merge that failed or never ran (a full
+ * state_dir, a stop between fetch and merge) is run again on the next pass:
+ * usage/.merged/<hour> records which kept copies the last good merge of
+ * the hour included (merge_lags).
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -46,10 +49,11 @@ static int get(struct rollup *r, const struct rollup_location *l, const char *ur
 }
 
 /* Fetch one location's files for the hour into its kept copy.  0, or < 0
- * (HTTPC_TIMEOUT, HTTPC_CANCELLED, else -1) with err set.  Each request has
+ * (HTTPC_TIMEOUT, HTTPC_CANCELLED, else -1) with err set, and *down set
+ * when a request got no answer at all (rather than a wrong one).  Each request has
  * the InfluxDB timeout as its whole-call deadline and ends at the job's stop. */
 static int fetch_location(struct rollup *r, const struct rollup_location *l, long long hour,
-			  char *err, size_t errlen)
+			  bool *down, char *err, size_t errlen)
 {
 	char hp[64], url[1024], ldir[PATH_MAX];
 	rollup_hour_urlpath(hp, sizeof(hp), hour);
@@ -57,8 +61,10 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 	snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, l->name);
 	struct httpc_resp resp;
 	char herr[512];
+	*down = false;
 	int got = get(r, l, url, &resp, herr, sizeof(herr));
 	if (got < 0) {
+		*down = true;
 		set_err(err, errlen, "location '%s': %s", l->name, herr);
 		return got;
 	}
@@ -80,12 +86,16 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 	int rc = -1;
 	for (const struct json *a = list->child; a; a = a->next) {
 		if (a->type != JSON_STR || rollup_check_name(a->str)) {
-			log_warn("rollup: location '%s' lists a bad account name; skipped", l->name);
+			/* never a path: refused and counted, as a location does */
+			atomic_fetch_add(&r->skipped_accounts, 1);
+			log_warn("rollup: location '%s' lists an account name that is not a safe file name; "
+				 "skipped (counted in aggregatord_rollup_skipped_accounts_total)", l->name);
 			continue;
 		}
 		snprintf(url, sizeof(url), "%s/v1/usage/%s/%s.bin", l->url, hp, a->str);
 		got = get(r, l, url, &resp, herr, sizeof(herr));
 		if (got < 0) {
+			*down = true;
 			set_err(err, errlen, "location '%s': %s", l->name, herr);
 			rc = got;
 			goto out;
@@ -136,7 +146,36 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Rebuild the hour's merged files from every kept location copy. */
+/* The locations whose kept copy of the hour is done, one name a line:
+ * what a merge of the hour includes.  0, or -1 out of memory. */
+static int done_set(struct rollup *r, long long hour, struct buf *b)
+{
+	for (size_t k = 0; k < r->nlocs; k++) {
+		char ldir[PATH_MAX];
+		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
+		if (rollup_hour_done(ldir, hour))
+			buf_addf(b, "%s\n", r->locs[k].name);
+	}
+	return b->oom ? -1 : 0;
+}
+
+/* Whether the hour's merged files lag behind the kept copies: the done set
+ * differs from the one the last good merge recorded (none recorded counts
+ * as empty).  A merge that failed (a full or read-only state_dir) or never
+ * ran (a stop or a crash between a fetch and its merge) is so found again
+ * on the next pass, though nothing is left to fetch. */
+static bool merge_lags(struct rollup *r, long long hour)
+{
+	struct buf b = BUF_INIT;
+	char *rec = rollup_read_merged(r->usage_dir, hour);
+	bool lags = done_set(r, hour, &b) < 0 || strcmp(b.data ? b.data : "", rec ? rec : "") != 0;
+	free(rec);
+	buf_release(&b);
+	return lags;
+}
+
+/* Rebuild the hour's merged files from every kept location copy; on
+ * success record which copies it included (merge_lags). */
 static int merge_hour(struct rollup *r, long long hour, char *err, size_t errlen)
 {
 	/* every account any location has for the hour */
@@ -225,6 +264,12 @@ static int merge_hour(struct rollup *r, long long hour, char *err, size_t errlen
 		goto out;
 	if (complete && rollup_mark_done(r->usage_dir, hour, err, errlen) < 0)
 		goto out;
+	struct buf done = BUF_INIT;
+	int rec = done_set(r, hour, &done) < 0 ? set_err(err, errlen, "out of memory")
+		: rollup_write_merged(r->usage_dir, hour, done.data ? done.data : "", done.len, err, errlen);
+	buf_release(&done);
+	if (rec < 0)
+		goto out;
 	atomic_store(&r->last_accounts, na);
 	atomic_store(&r->last_vms, vms_total);
 	char ht[64];
@@ -239,7 +284,45 @@ out:
 	return rc;
 }
 
-/* Fetch what is missing for the hour (due locations only unless force) and rebuild it. */
+/* When the location last answered wrongly for the hour (wall s), 0: not lately. */
+static long long failed_at(const struct rollup_loc_state *ls, long long hour)
+{
+	for (size_t i = 0; i < sizeof(ls->failed) / sizeof(ls->failed[0]); i++)
+		if (ls->failed[i].at && ls->failed[i].hour == hour)
+			return ls->failed[i].at;
+	return 0;
+}
+
+/* Note (at != 0) or forget (at 0) a wrong answer for the hour; a full
+ * table gives up its oldest entry (that hour is only retried sooner). */
+static void note_failed(struct rollup_loc_state *ls, long long hour, long long at)
+{
+	size_t n = sizeof(ls->failed) / sizeof(ls->failed[0]), slot = n;
+	for (size_t i = 0; i < n && slot == n; i++)
+		if (ls->failed[i].at && ls->failed[i].hour == hour)
+			slot = i;
+	if (!at) {
+		if (slot < n)
+			ls->failed[slot].at = 0;
+		return;
+	}
+	for (size_t i = 0; i < n && slot == n; i++)
+		if (!ls->failed[i].at)
+			slot = i;
+	if (slot == n) {
+		slot = 0;
+		for (size_t i = 1; i < n; i++)
+			if (ls->failed[i].at < ls->failed[slot].at)
+				slot = i;
+	}
+	ls->failed[slot].hour = hour;
+	ls->failed[slot].at = at;
+}
+
+/* Fetch what is missing for the hour (due locations only unless force) and
+ * rebuild it.  A location that gave no answer waits retry_s for every hour;
+ * one that answered wrongly for an hour waits retry_s for that hour only,
+ * so one bad hour never holds up the location's other hours. */
 int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, size_t errlen)
 {
 	long long now = (long long)time(NULL);
@@ -250,19 +333,25 @@ int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, 
 		snprintf(ldir, sizeof(ldir), "%s/%s", r->loc_dir, r->locs[k].name);
 		if (!force && rollup_hour_done(ldir, hour))
 			continue;
-		if (!force && r->last_try[k] && now - r->last_try[k] < r->retry_s) {
+		struct rollup_loc_state *ls = &r->lstate[k];
+		long long wrong = failed_at(ls, hour);
+		if (!force && ((ls->down_at && now - ls->down_at < r->retry_s) ||
+			       (wrong && now - wrong < r->retry_s))) {
 			missing++;
 			continue;
 		}
-		r->last_try[k] = now;
 		char lerr[512];
-		int f = fetch_location(r, &r->locs[k], hour, lerr, sizeof(lerr));
+		bool down;
+		int f = fetch_location(r, &r->locs[k], hour, &down, lerr, sizeof(lerr));
+		if (f == 0 || down)
+			ls->down_at = f == 0 ? 0 : now;
+		note_failed(ls, hour, f < 0 && !down ? now : 0);
 		if (f == HTTPC_CANCELLED) {
 			set_err(err, errlen, "%s", lerr);
 			return HTTPC_CANCELLED;
 		}
 		if (f == HTTPC_TIMEOUT)
-			rollup_timed_out(r, &r->loc_timing_out[k], lerr);
+			rollup_timed_out(r, &ls->timing_out, lerr);
 		else if (f < 0)
 			log_error("rollup: %s", lerr);
 		if (f < 0) {
@@ -273,11 +362,11 @@ int rollup_master_hour(struct rollup *r, long long hour, bool force, char *err, 
 		}
 		char who[128];
 		snprintf(who, sizeof(who), "location '%s'", r->locs[k].name);
-		rollup_answered(r, &r->loc_timing_out[k], who);
+		rollup_answered(r, &ls->timing_out, who);
 		fetched = true;
 	}
 	atomic_store(&r->locations_missing, missing);
-	if (fetched || force) {
+	if (fetched || force || merge_lags(r, hour)) {
 		char merr[512];
 		if (merge_hour(r, hour, merr, sizeof(merr)) < 0) {
 			log_error("rollup: %s", merr);

@@ -11,6 +11,8 @@
  * usage/.index/<YYYYMMDDHH> (one account a line), which GET
  * /v1/usage/YYYY/MM/DD/HH serves, and a done marker, usage/.done/<YYYYMMDDHH>,
  * which the schedule reads: the state lives on disk and survives restarts.
+ * A master also records, in usage/.merged/<YYYYMMDDHH>, which locations'
+ * copies its last good merge of the hour included (rollup_master.c).
  * A master keeps each location's copy under <state_dir>/locations/<name>/
  * (same layout, with its own .done markers; rollup_master.c).
  */
@@ -68,6 +70,21 @@ char *rollup_read_index(const char *dir, long long hour)
 	char p[PATH_MAX], *data;
 	size_t len;
 	marker_path(p, sizeof(p), dir, "index", hour);
+	return fs_read_file(p, FILE_MAX, &data, &len) == 0 ? data : NULL;
+}
+
+int rollup_write_merged(const char *dir, long long hour, const char *data, size_t len, char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+	marker_path(p, sizeof(p), dir, "merged", hour);
+	return fs_write_atomic(p, data, len, 0600, err, errlen);
+}
+
+char *rollup_read_merged(const char *dir, long long hour)
+{
+	char p[PATH_MAX], *data;
+	size_t len;
+	marker_path(p, sizeof(p), dir, "merged", hour);
 	return fs_read_file(p, FILE_MAX, &data, &len) == 0 ? data : NULL;
 }
 

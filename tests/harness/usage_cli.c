@@ -3,7 +3,7 @@
  * linked against the library under test (sanitized with it).
  *
  *   usage_cli encode [--raw] FILE     write the fixed sample hour (zlib, or the raw message)
- *   usage_cli synth N [--raw] [--account A] [--hour UNIX] [--seed S] FILE
+ *   usage_cli synth N [--raw] [--account A] [--hour UNIX] [--seed S] [--location L] FILE
  *                                     write a synthetic hour of N VMs with realistic
  *                                     names and figures (deterministic per seed)
  *   usage_cli decode [--raw] FILE     decode a file and print it as text (below)
@@ -30,7 +30,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: usage_cli encode [--raw] FILE\n"
-		"       usage_cli synth N [--raw] [--account A] [--hour UNIX] [--seed S] FILE\n"
+		"       usage_cli synth N [--raw] [--account A] [--hour UNIX] [--seed S] [--location L] FILE\n"
 		"       usage_cli decode [--raw] FILE\n"
 		"       usage_cli zlib|unzlib < IN > OUT\n");
 	return 2;
@@ -106,13 +106,13 @@ static uint64_t rnd(uint64_t *s)
 
 /*
  * A location node's hour for one account: n VMs named like production ones
- * (location "loc-a", cloudspace "cs-1234" shared by 8 VMs, vm
+ * (location "loc-a" unless given, cloudspace "cs-1234" shared by 8 VMs, vm
  * "vm-5678-web") with realistic figures: memory the mean of 60 integer MiB
  * samples, disk a multiple of 20 GiB, CPU a counter increase with 0.1 ms
  * resolution, operation and byte counts of a busy hour.
  */
 static int cmd_synth(long n, bool raw, const char *account, long long hour, uint64_t seed,
-		     const char *path)
+		     const char *location, const char *path)
 {
 	static const char *const role[] = { "web", "db", "app", "cache" };
 	struct usage_hour h = { .account = strdup(account), .hour_start = hour, .complete = true };
@@ -121,7 +121,7 @@ static int cmd_synth(long n, bool raw, const char *account, long long hour, uint
 
 	h.locations = calloc(1, sizeof(char *));
 	h.vms = calloc((size_t)n ? (size_t)n : 1, sizeof(*h.vms));
-	if (!h.account || !h.locations || !h.vms || !(h.locations[0] = strdup("loc-a")))
+	if (!h.account || !h.locations || !h.vms || !(h.locations[0] = strdup(location)))
 		goto oom;
 	h.nlocations = 1;
 	for (long i = 0; i < n; i++) {
@@ -129,7 +129,7 @@ static int cmd_synth(long n, bool raw, const char *account, long long hour, uint
 		char cs[32], vm[32];
 		snprintf(cs, sizeof(cs), "cs-%04ld", 1234 + i / 8 % 8000);
 		snprintf(vm, sizeof(vm), "vm-%04ld-%s", 5678 + i % 4000, role[rnd(&s) % 4]);
-		v->location = strdup("loc-a");
+		v->location = strdup(location);
 		v->cloudspace = strdup(cs);
 		v->vm = strdup(vm);
 		h.nvms++;
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
-	const char *cmd = argv[1], *path = NULL, *account = "acme";
+	const char *cmd = argv[1], *path = NULL, *account = "acme", *location = "loc-a";
 	bool raw = false;
 	long n = -1;
 	long long hour = 1700000000 - 1700000000 % 3600;
@@ -268,6 +268,8 @@ int main(int argc, char **argv)
 			account = argv[++i];
 		else if (strcmp(argv[i], "--hour") == 0 && i + 1 < argc)
 			hour = strtoll(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--location") == 0 && i + 1 < argc)
+			location = argv[++i];
 		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
 			seed = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(cmd, "synth") == 0 && n < 0)
@@ -280,7 +282,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "encode") == 0 && path)
 		return cmd_encode(raw, path);
 	if (strcmp(cmd, "synth") == 0 && path && n >= 0)
-		return cmd_synth(n, raw, account, hour, seed, path);
+		return cmd_synth(n, raw, account, hour, seed, location, path);
 	if (strcmp(cmd, "decode") == 0 && path)
 		return cmd_decode(raw, path);
 	if (strcmp(cmd, "zlib") == 0 && argc == 2)
