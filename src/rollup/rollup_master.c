@@ -52,6 +52,18 @@ static int get(struct rollup *r, const struct rollup_location *l, const char *ur
  * (HTTPC_TIMEOUT, HTTPC_CANCELLED, else -1) with err set, and *down set
  * when a request got no answer at all (rather than a wrong one).  Each request has
  * the InfluxDB timeout as its whole-call deadline and ends at the job's stop. */
+/* NULL when h is a file of location name alone (its one contributing
+ * location and every VM's); else the first other name it holds. */
+static const char *written_by(const struct usage_hour *h, const char *name)
+{
+	if (h->nlocations != 1 || !h->locations[0] || strcmp(h->locations[0], name) != 0)
+		return h->nlocations && h->locations[0] ? h->locations[0] : "";
+	for (size_t i = 0; i < h->nvms; i++)
+		if (!h->vms[i].location || strcmp(h->vms[i].location, name) != 0)
+			return h->vms[i].location ? h->vms[i].location : "";
+	return NULL;
+}
+
 static int fetch_location(struct rollup *r, const struct rollup_location *l, long long hour,
 			  bool *down, char *err, size_t errlen)
 {
@@ -112,10 +124,18 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 			buf_release(&resp.body);
 			goto out;
 		}
+		/* The file must be this account's hour, written by this location
+		 * (a second name configured for one location's URL would count
+		 * its VMs twice). */
 		bool ok = h.hour_start == hour && strcmp(h.account, a->str) == 0;
+		const char *whose = written_by(&h, l->name);
+		bool ours = whose == NULL;
+		if (ok && !ours)
+			set_err(err, errlen, "location '%s': %s.bin is the file of location '%s'", l->name,
+				a->str, whose);
 		usage_hour_release(&h);
 		char path[PATH_MAX];
-		if (!ok || rollup_hour_path(path, sizeof(path), ldir, a->str, hour) < 0 ||
+		if (!ok || !ours || rollup_hour_path(path, sizeof(path), ldir, a->str, hour) < 0 ||
 		    fs_write_atomic(path, resp.body.data, resp.body.len, 0600, err, errlen) < 0) {
 			if (!ok)
 				set_err(err, errlen, "location '%s': %s.bin is not that account's hour", l->name, a->str);

@@ -7,11 +7,13 @@
 # daemon serves them through its own API.  The oracle: the VM lines of each
 # file placed, decoded before the master ever sees them; a merged file must
 # hold exactly the lines of the honest files for that account and hour.
-#   1. One master, hours H (the last whole one) back to H-4, each with its
+#   1. One master, hours H (the last whole one) back to H-5, each with its
 #      own fault at loc-b: H all honest (acme at both, beta at loc-a only);
 #      H-1 loc-b has no listing yet (404), then its file arrives late;
 #      H-2 loc-b's acme.bin holds beta's records; H-3 loc-b's acme.bin
-#      holds hour H-4; H-4 loc-b's acme.bin is not a usage file.  Each bad
+#      holds hour H-4; H-4 loc-b's acme.bin is not a usage file; H-5
+#      loc-b serves loc-a's own file (two names configured for one location
+#      would count its VMs twice).  Each bad
 #      hour is merged with exactly loc-a's VMs, incomplete, and loc-b's
 #      copy of it is not kept as done; the master asks loc-b again every
 #      retry_s (the errors counted keep growing); once loc-b serves the
@@ -64,7 +66,7 @@ rollup = { role = "location"; location = "${LOC[$n]}"; catch_up_hours = 0; delay
 CONF
 done
 
-# place N HOUR ACCOUNT SEED [HONEST|other-account A|other-hour H2|garbage]:
+# place N HOUR ACCOUNT SEED [HONEST|other-account A|other-hour H2|other-location L|garbage]:
 # N's file for ACCOUNT and HOUR, listed in its index and the hour marked
 # done.  An honest file's VM lines go to $H_TMP/want-<hour>-<account>-<N>.
 place() {
@@ -76,6 +78,7 @@ place() {
     honest) "$CLI" synth 4 --account "$acc" --hour "$h" --seed "$seed" --location "${LOC[$n]}" "$f.new" ;;
     other-account) "$CLI" synth 4 --account "$arg" --hour "$h" --seed "$seed" --location "${LOC[$n]}" "$f.new" ;;
     other-hour) "$CLI" synth 4 --account "$acc" --hour "$arg" --seed "$seed" --location "${LOC[$n]}" "$f.new" ;;
+    other-location) "$CLI" synth 4 --account "$acc" --hour "$h" --seed "$seed" --location "$arg" "$f.new" ;;
     garbage) head -c 3000 /dev/urandom > "$f.new" ;;
     esac
     mv "$f.new" "$f"
@@ -112,6 +115,7 @@ place la $((H - 3600)) acme 4					# loc-b: no listing yet
 place la $((H - 7200)) acme 6; place lb $((H - 7200)) acme 7 other-account beta
 place la $((H - 10800)) acme 8; place lb $((H - 10800)) acme 9 other-hour $((H - 14400))
 place la $((H - 14400)) acme 10; place lb $((H - 14400)) acme 11 garbage
+place la $((H - 18000)) acme 12; place lb $((H - 18000)) acme 13 other-location loc-a	# a second name for loc-a's URL
 agg_start la "$H_TMP/la.conf"
 agg_start lb "$H_TMP/lb.conf"
 for n in la lb; do
@@ -136,33 +140,34 @@ LA=http://127.0.0.1:${PORT[la]}
 LB=http://127.0.0.1:${PORT[lb]}
 
 # --- 1. faults at loc-b, hour by hour; loc-b asked again until it serves the right files ---
-master_conf m 4 3 loc-a=$LA loc-b=$LB
+master_conf m 5 3 loc-a=$LA loc-b=$LB
 agg_start m "$H_TMP/m.conf"
 first() {
     merged m $H acme true "loc-a loc-b" la lb && merged m $H beta true loc-a la &&
-        for k in 1 2 3 4; do merged m $((H - 3600 * k)) acme false loc-a la || return 1; done
+        for k in 1 2 3 4 5; do merged m $((H - 3600 * k)) acme false loc-a la || return 1; done
 }
-h_wait_until 30 first 2>/dev/null || { first; h_fail "the first merge of hours H..H-4"; }
-for k in 1 2 3 4; do ! kept_done m loc-b $((H - 3600 * k)) || h_fail "loc-b's copy of H-$k kept as done"; done
-h_ok "hour H merged complete and exact from both locations; H-1..H-4 merged with exactly loc-a's VMs, incomplete, loc-b's copies not kept"
+h_wait_until 30 first 2>/dev/null || { first; h_fail "the first merge of hours H..H-5"; }
+for k in 1 2 3 4 5; do ! kept_done m loc-b $((H - 3600 * k)) || h_fail "loc-b's copy of H-$k kept as done"; done
+h_ok "hour H merged complete and exact from both locations; H-1..H-5 merged with exactly loc-a's VMs, incomplete, loc-b's copies not kept"
 agg_log_has m "location 'loc-b': GET .*/$(hp $((H - 3600))): HTTP 404" || h_fail "no 404 logged for H-1"
 agg_log_has m "location 'loc-b': acme.bin is not that account's hour" || h_fail "another account's file not refused"
 [ "$(grep -c "acme.bin is not that account's hour" "$H_TMP/m.log")" -ge 2 ] || h_fail "another hour's file not refused"
 agg_log_has m "location 'loc-b': acme.bin: " || h_fail "the undecodable file not refused"
-h_ok "loc-b refused: listing 404 (H-1), beta's records as acme.bin (H-2), hour H-4 as H-3, a file that is not a usage file (H-4)"
+agg_log_has m "location 'loc-b': acme.bin is the file of location 'loc-a'" || h_fail "loc-a's file served as loc-b's not refused"
+h_ok "loc-b refused: listing 404 (H-1), beta's records as acme.bin (H-2), hour H-4 as H-3, a file that is not a usage file (H-4), loc-a's own file (H-5: two names for one location would count it twice)"
 e0=$(agg_metric m aggregatord_rollup_errors_total)
 h_wait_until 30 eval '[ "$(agg_metric m aggregatord_rollup_errors_total)" -gt '"$e0"' ]' \
     || h_fail "loc-b not asked again: errors_total stays $e0"
 [ "$(agg_metric m aggregatord_rollup_locations_missing)" = 1 ] || h_fail "locations_missing $(agg_metric m aggregatord_rollup_locations_missing)"
 h_ok "loc-b asked again after retry_s (aggregatord_rollup_errors_total $e0 -> $(agg_metric m aggregatord_rollup_errors_total)), locations_missing 1"
-for k in 1 2 3 4; do place lb $((H - 3600 * k)) acme $((20 + k)); done
+for k in 1 2 3 4 5; do place lb $((H - 3600 * k)) acme $((20 + k)); done
 t0=$(h__now_us)
 whole() {
-    for k in 0 1 2 3 4; do merged m $((H - 3600 * k)) acme true "loc-a loc-b" la lb || return 1; done
+    for k in 0 1 2 3 4 5; do merged m $((H - 3600 * k)) acme true "loc-a loc-b" la lb || return 1; done
     merged m $H beta true loc-a la
 }
 h_wait_until 40 whole 2>/dev/null || { whole; h_fail "the late and corrected hours were not merged"; }
-h_ok "loc-b's late and corrected files fetched in $(h__elapsed "$t0") s: H..H-4 complete, each exactly both locations' VMs"
+h_ok "loc-b's late and corrected files fetched in $(h__elapsed "$t0") s: H..H-5 complete, each exactly both locations' VMs"
 h_stop m
 
 # --- 2. usage/ full: nothing partial, counted, merged once space is back ---
