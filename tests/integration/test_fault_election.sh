@@ -78,9 +78,9 @@ never_both() {	# WHAT: no sample with both nodes active
     [ "$n" = 0 ] || h_fail "$1: both nodes active in $n sample(s) of $(wc -l < "$H_TMP/samples"): $(awk '$2 == 1 && $3 == 1' "$H_TMP/samples" | head -3 | tr '\n' ';')"
 }
 samples_ok() { [ "$(wc -l < "$H_TMP/samples")" -ge 10 ] || h_fail "the sampler took too few samples"; }
-reload_to() {	# ON_REDIS_DOWN: both nodes
+reload_to() {	# ON_REDIS_DOWN REDIS_TIMEOUT_MS: both nodes
     for n in a b; do
-        sed -i "s/on_redis_down = \"[a-z]*\"/on_redis_down = \"$1\"/" "$H_TMP/$n.conf"
+        sed -i "s/on_redis_down = \"[a-z]*\"/on_redis_down = \"$1\"/; s/timeout_ms = [0-9]*/timeout_ms = $2/" "$H_TMP/$n.conf"
         h_signal $n HUP
     done
     h_wait_until 10 sh -c "curl -s ${a_URL:-}/v1/status | grep -q '\"on_redis_down\":\"$1\"' && curl -s ${b_URL:-}/v1/status | grep -q '\"on_redis_down\":\"$1\"'" \
@@ -119,7 +119,7 @@ for cycle in 1 2; do
 done
 
 # --- SCAN and MGET denied to both, after a reload to on_redis_down=keep ---
-reload_to keep
+reload_to keep 400
 for cmd in scan mget; do
     sample_start
     after_ms 200
@@ -141,7 +141,7 @@ for cmd in scan mget; do
 done
 
 # --- TIME denied, a yields (back to on_redis_down=standby) ---
-reload_to standby
+reload_to standby 300
 ts_a=$(adm GET "$KEY_A")
 sample_start
 acl -time
@@ -202,6 +202,23 @@ h_wait_until 10 sh -c "curl -s $a_URL/v1/status | grep -q '\"epoch_fresh\":true'
     || h_fail "after the lost key: epoch key $(adm GET "$EPOCH_KEY"), a's $(agg_metric a aggregatord_election_epoch), want $((ep1 + 1)) (never back)"
 h_ok "epoch key of the wrong type: b elected without an epoch, its events kept by the consumer (all 200 numbers); key lost: a takes $((ep1 + 1)), never below what it saw"
 
+# --- keys of strangers in the group's pattern: a name with '+', a value
+# that is no timestamp (the smallest "timestamps" of all, were they read as
+# nodes), and 150 more live keys (several SCAN pages, more peers than the
+# log lists) ---
+for i in $(seq 1 150); do echo "SET radius+7+ghost$i+attachment_time 99999999999999999 PX 60000"; done | adm > /dev/null
+adm SET "radius+7+bad+name+attachment_time" 1 PX 60000 > /dev/null
+adm SET "radius+7+junk+attachment_time" 0x1 PX 60000 > /dev/null
+h_signal a RTMIN+2
+h_wait_until 10 both 01 || h_fail "ghosts: a forced standby: a=$(role a) b=$(role b)"
+h_signal a RTMIN+3
+h_wait_until 10 both 10 || h_fail "ghosts: a back to auto: a=$(role a) b=$(role b)"
+[ "$(status_of a | grep -o '"name":"ghost[0-9]*"' | sort -u | wc -l)" = 150 ] || h_fail "a does not see the 150 live keys"
+status_of a | grep -q '"name":"\(bad\|junk\)' && h_fail "a counts a malformed key as a node"
+agg_log_has b "peers: .*, \.\.\.$" || h_fail "the transition's peer list is not cut short"
+adm --scan --pattern 'radius+7+ghost*' | sed 's/^/DEL /' | adm > /dev/null
+h_ok "150 live keys of other names, a name with '+' and a value no timestamp: the elections go by a's and b's keys alone"
+
 # --- the key's DEL denied at a clean stop ---
 acl -del
 sample_start
@@ -242,4 +259,15 @@ status_of a2 | grep -q "two nodes of the group share its name" || h_fail "a2's s
 h_stop a
 h_wait_until 10 agg_metric_is a2 aggregatord_election_role 1 || h_fail "a2 did not take over once a left: $(status_of a2)"
 h_ok "two nodes named 'a': the second refuses (standby, logged, in its status), never both active; it takes over once the first stops"
-h_stop a2; h_stop b
+# its key taken over (a node of the same name took it while it expired)
+adm SET "$KEY_A" 42 PX 1500 > /dev/null
+h_wait_until 5 agg_metric_is a2 aggregatord_election_role 0 || h_fail "a2 active with its key held by another"
+agg_log_has a2 "now holds 42, not this node's timestamp" || h_fail "a2 did not log its key taken"
+h_wait_until 10 agg_metric_is a2 aggregatord_election_role 1 || h_fail "a2 did not take its key back once free"
+[ "$(adm GET "$KEY_A")" != 42 ] || h_fail "a2 is active, its key holds another's value"
+h_ok "a2's key taken by another: a2 standby, logged; the key free again: a2 active"
+# stopped with Redis gone: the key cannot be deleted; logged
+h_stop r
+h_stop a2
+agg_log_has a2 "cannot delete key .* at stop \((Server closed|cannot connect)" || h_fail "a2 did not log the key it could not delete"
+h_stop b
