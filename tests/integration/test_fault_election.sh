@@ -15,9 +15,12 @@
 #    is unchanged; back: a fresh epoch above every epoch seen;
 #  - the key's DEL denied at a clean stop: the key stays until it expires,
 #    and b takes over then, not earlier, within ttl + interval;
+#  - keys of strangers in the group's pattern (a name with '+', a value no
+#    timestamp, 150 more live keys): ignored;
 #  - two nodes started with the same name: one is active, the other refuses
 #    (standby, an error logged), never both; it takes over once the name
-#    is free.
+#    is free; its key taken over by another: standby until it is free;
+#  - a stop with Redis gone: the key it could not delete is logged.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
