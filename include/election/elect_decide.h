@@ -71,6 +71,8 @@ struct elect_input {
 					 * timestamp until the next round */
 	const char *self;		/* this node's name */
 	long long self_ts;		/* our attachment timestamp, µs (from Redis TIME); <= 0: none yet */
+	bool name_held;			/* our key holds another node's timestamp (two nodes
+					 * configured with one name): standby while it does */
 	const struct elect_peer *peers;	/* live keys read this round (may include ourselves) */
 	size_t npeers;
 };

@@ -77,6 +77,7 @@ struct elect {
 	bool is_override;		/* active by an override, not elected */
 	unsigned long long epoch, known_epoch;
 	bool epoch_stale;
+	bool stamped_elected;		/* events stamped "elected":true (elected, epoch fresh) */
 	bool ever_ok;
 	bool prev_ok;			/* the last round reached Redis */
 	uint64_t last_ok_mono;		/* µs: the SET of the last good round was sent */
@@ -85,6 +86,10 @@ struct elect {
 	int call_ms;			/* redis.timeout_ms: a command's deadline */
 	bool redis_up;
 	bool warned_overflow, warned_conflict;
+	bool attached;			/* our key holds what we wrote last (written_ts) */
+	long long written_ts;		/* the timestamp we last wrote into our key */
+	uint64_t held_since;		/* mono µs: our key first found held by another; 0 = not */
+	bool held_logged;		/* ... held for longer than ttl_ms: logged as an error */
 	struct elect_peer rd[ELECT_MAX_PEERS];	/* this round's read */
 	char rd_keys[ELECT_MAX_PEERS][ELECT_KEY_MAX];
 	size_t nrd;
@@ -108,6 +113,9 @@ int elect_bump_epoch(struct elect *e, unsigned long long floor, unsigned long lo
 		     char *err, size_t errlen);
 
 /* Delete our key at a clean stop, so a peer takes over on its next round. */
+/* The end of an elected node's lease, mono µs; 0 when it holds none (elect.c). */
+uint64_t elect_lease_end(const struct elect *e, const struct elect_settings *s);
+
 void elect_drop_key(struct elect *e, const struct redis_cfg *rc, unsigned long rgen);
 
 #endif

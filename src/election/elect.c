@@ -217,6 +217,7 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 		.first_round = ok && !e->prev_ok,
 		.self = e->node,
 		.self_ts = e->self_ts,
+		.name_held = ok && e->held_since != 0,
 		.peers = e->rd,
 		.npeers = ok ? e->nrd : 0,
 	};
@@ -282,8 +283,15 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 		buf_release(&b);
 	}
 	bool role_changed = active != e->is_active;
-	if (role_changed || kind_changed || epoch != e->epoch || !e->decided)
-		role_set_stamped(active, epoch, elected);
+	/* Elected without a fresh epoch (the bump failed): the events are
+	 * marked not elected until one is taken.  Stamped elected, the last
+	 * epoch read could be below one a peer took meanwhile, and consumers
+	 * would fence the leader's own events (docs/election.md). */
+	bool stamp = elected && !e->epoch_stale;
+	if (role_changed || kind_changed || epoch != e->epoch || stamp != e->stamped_elected ||
+	    !e->decided)
+		role_set_stamped(active, epoch, stamp);
+	e->stamped_elected = stamp;
 	if (role_changed)
 		atomic_fetch_add(&e->transitions, 1);
 	atomic_store(&e->active, active);
@@ -319,6 +327,14 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 	e->decided = true;
 }
 
+/* When the lease of an elected node ends (the SET of its last good round
+ * plus ttl_ms: its key expires no earlier), or 0 when it holds none. */
+uint64_t elect_lease_end(const struct elect *e, const struct elect_settings *s)
+{
+	return e->is_active && !e->is_override && e->ever_ok
+	       ? e->last_ok_mono + (uint64_t)s->ttl_ms * 1000u : 0;
+}
+
 static void *elect_main(void *arg)
 {
 	struct elect *e = arg;
@@ -342,8 +358,14 @@ static void *elect_main(void *arg)
 
 		/* The next round interval_ms after this one began, or at once on a
 		 * wake-up (a role command, a reload); a wake during the round is
-		 * kept for this sleep. */
+		 * kept for this sleep.  An elected node wakes no later than the
+		 * end of its lease: rounds that fail fast (error replies) must not
+		 * let it sleep past the moment its key expires and a peer may take
+		 * over. */
 		uint64_t now = mono_usec(), next = start + (uint64_t)s.interval_ms * 1000u;
+		uint64_t lease = elect_lease_end(e, &s);
+		if (lease && lease < next)
+			next = lease;
 		if (!worker_sleep_ms(&e->w, next > now ? (next - now + 999) / 1000 : 0))
 			break;
 	}

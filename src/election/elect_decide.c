@@ -79,6 +79,9 @@ enum elect_role elect_decide_role(const struct elect_input *in, const char **rea
 	} else if (in->redis == ELECT_REDIS_HOLD) {
 		role = last;
 		why = "redis did not answer this round (for less than ttl_ms): role kept";
+	} else if (in->name_held) {
+		why = "this node's key is held by another node: two nodes of the group share its name";
+		role = ELECT_ROLE_STANDBY;
 	} else if (in->self_ts <= 0) {
 		why = "no attachment timestamp yet";
 		role = ELECT_ROLE_STANDBY;

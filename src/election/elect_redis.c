@@ -43,6 +43,44 @@ static void reply_err(const redisContext *c, const redisReply *r, const char *wh
 		snprintf(err, errlen, "%s: unexpected reply type %d", what, r->type);
 }
 
+/*
+ * Write our key, only if it is absent or holds what we wrote last
+ * (ARGV[2]; 0 when we hold none): nil when written, else the value that
+ * holds it (another node configured with our name, or what a crashed run
+ * of ours left, until it expires).
+ */
+static const char attach_script[] =
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if v and v ~= ARGV[2] and v ~= ARGV[1] then return v end\n"
+	"redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])\n"
+	"return false\n";
+
+/*
+ * Our key holds another value: this node is not in the group (standby)
+ * while it does.  A crashed run of ours leaves a key that expires within
+ * ttl_ms; one held longer is renewed by a live node of the same name: an
+ * error, logged once, and in the status (e->name_held).
+ */
+static void name_held(struct elect *e, const struct elect_settings *s, const char *holder)
+{
+	uint64_t now = mono_usec();
+	if (e->attached)
+		log_error("election: key '%s' now holds %s, not this node's timestamp %lld: "
+			  "another node uses the name '%s' in this group; this node stays "
+			  "standby while the key is not its own", e->key, holder, e->written_ts,
+			  e->node);
+	e->attached = false;
+	if (!e->held_since)
+		e->held_since = now;
+	if (!e->held_logged && now - e->held_since > (uint64_t)s->ttl_ms * 1000u) {
+		log_error("election: key '%s' has been held by another node for more than "
+			  "ttl_ms (%d ms): another node uses the name '%s' in this group; this "
+			  "node stays standby until the key is free (give each node its own "
+			  "node.name)", e->key, s->ttl_ms, e->node);
+		e->held_logged = true;
+	}
+}
+
 /* The deadline of a command starting now (see the top of the file). */
 static uint64_t call_deadline(const struct elect *e)
 {
@@ -168,8 +206,14 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
 	redisReply *r = NULL;
 	e->nrd = 0;
 	e->call_ms = rc->timeout_ms;
-	e->lease_end = e->is_active && !e->is_override && e->ever_ok
-		       ? e->last_ok_mono + (uint64_t)s->ttl_ms * 1000u : 0;
+	e->lease_end = elect_lease_end(e, s);
+	if (e->lease_end && mono_usec() >= e->lease_end) {
+		/* Our key may be gone: decide with the lease run out (elect.c)
+		 * before asking Redis again. */
+		snprintf(err, errlen, "the lease of the last good round (ttl_ms %d) ran out",
+			 s->ttl_ms);
+		return -1;
+	}
 	if (e->c && e->conn_gen != rgen) {
 		redisFree(e->c);
 		e->c = NULL;
@@ -198,10 +242,17 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
 
 	char cursor[32] = "0";
 	/* A node in forced standby withdraws its key, so that its peers elect
-	 * among themselves (maintenance: SIGRTMIN+2 hands the role over). */
+	 * among themselves (maintenance: SIGRTMIN+2 hands the role over).
+	 * Otherwise the key is written only if it is absent or holds what this
+	 * node wrote last: a key of our name written by someone else is another
+	 * node configured with this name, and is left alone. */
 	bool withdraw = role_get_mode() == ROLE_MODE_FORCE_STANDBY;
-	int qrc = withdraw ? redisAppendCommand(c, "DEL %s", e->key)
-			   : redisAppendCommand(c, "SET %s %lld PX %d", e->key, e->self_ts, s->ttl_ms);
+	bool write = !withdraw || e->attached;
+	int qrc = !write ? REDIS_OK
+		  : withdraw ? redisAppendCommand(c, "DEL %s", e->key)
+			     : redisAppendCommand(c, "EVAL %s 1 %s %lld %lld %d", attach_script, e->key,
+						  e->self_ts, e->attached ? e->written_ts : 0LL,
+						  s->ttl_ms);
 	if (qrc != REDIS_OK ||
 	    redisAppendCommand(c, "SCAN 0 MATCH %s COUNT %d", e->pattern, SCAN_COUNT) != REDIS_OK) {
 		snprintf(err, errlen, "cannot queue SET: %s", c->errstr);
@@ -210,12 +261,27 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
 	/* On any failure the connection is dropped, pending replies with it.
 	 * The lease this SET renews starts no earlier than now. */
 	e->lease_from = mono_usec();
-	if (redis_reply(c, call_deadline(e), &r) < 0 ||
-	    !reply_is(r, withdraw ? REDIS_REPLY_INTEGER : REDIS_REPLY_STATUS)) {
-		reply_err(c, r, "SET", err, errlen);
-		goto fail;
+	if (write && (redis_reply(c, call_deadline(e), &r) < 0 ||
+		      !reply_is(r, withdraw ? REDIS_REPLY_INTEGER : REDIS_REPLY_NIL))) {
+		if (!withdraw && reply_is(r, REDIS_REPLY_STRING)) {
+			name_held(e, s, r->str);
+			freeReplyObject(r);
+			r = NULL;
+		} else {
+			reply_err(c, r, "SET", err, errlen);
+			goto fail;
+		}
+	} else if (write) {
+		if (!withdraw && (!e->attached || e->held_since))
+			log_info("election: key '%s' written with timestamp %lld: this node is "
+				 "in the group", e->key, e->self_ts);
+		e->attached = !withdraw;
+		e->written_ts = e->self_ts;
+		e->held_since = 0;
+		e->held_logged = false;
 	}
-	freeReplyObject(r);
+	if (r)
+		freeReplyObject(r);
 	r = NULL;
 	if (redis_reply(c, call_deadline(e), &r) < 0 || scan_page(e, c, r, cursor, sizeof(cursor),
 								    err, errlen) < 0)
@@ -285,8 +351,8 @@ int elect_bump_epoch(struct elect *e, unsigned long long floor, unsigned long lo
 void elect_drop_key(struct elect *e, const struct redis_cfg *rc, unsigned long rgen)
 {
 	char err[256];
-	if (e->self_ts <= 0)
-		return;		/* never wrote it */
+	if (e->self_ts <= 0 || !e->attached)
+		return;		/* not ours (never written, withdrawn, or held by another) */
 	if (e->c && e->conn_gen != rgen) {
 		redisFree(e->c);
 		e->c = NULL;

@@ -144,6 +144,32 @@ START_TEST(not_attached_is_standby)
 }
 END_TEST
 
+/* Our key held by another node of our name: standby, even as the oldest
+ * and alone; the overrides still apply. */
+START_TEST(name_held_is_standby)
+{
+	const char *why = "this node's key is held by another node: two nodes of the group "
+			  "share its name";
+	struct elect_input in = auto_in("a", 100, NULL, 0);
+	in.name_held = true;
+	ck_assert(!decide(&in, why));
+	in.last_active = true;
+	ck_assert(!decide(&in, why));
+	struct elect_peer peers[] = { { "a", 50 }, { "b", 200 } };
+	in = auto_in("a", 100, peers, 2);
+	in.name_held = true;
+	ck_assert(!decide(&in, why));
+	in.mode = ROLE_MODE_FORCE_ACTIVE;
+	ck_assert(decide(&in, "forced active"));
+	in.mode = ROLE_MODE_AUTO;
+	in.redis = ELECT_REDIS_DOWN;
+	in.on_redis_down = ELECT_DOWN_STANDBY;
+	ck_assert(!decide(&in, "redis unreachable: on_redis_down=standby"));
+	in = auto_in("a", 100, peers, 2);
+	ck_assert(decide(&in, "smallest attachment timestamp"));
+}
+END_TEST
+
 START_TEST(first_good_round_does_not_promote)
 {
 	/* Just started, or Redis just came back (and may have lost the keys):
@@ -639,6 +665,7 @@ Suite *elect_suite(void)
 	tcase_add_test(tc, redis_blip_keeps_role);
 	tcase_add_test(tc, smallest_timestamp_wins);
 	tcase_add_test(tc, not_attached_is_standby);
+	tcase_add_test(tc, name_held_is_standby);
 	tcase_add_test(tc, first_good_round_does_not_promote);
 	tcase_add_test(tc, tie_smaller_name_wins_on_both_nodes);
 	tcase_add_test(tc, tie_among_others_is_no_tie_for_us);
