@@ -214,7 +214,29 @@ agg_get t '/v1/totals?prefix=web_client&window=7200&ttl=3600' | grep -qF '"warni
     || h_fail "ttl= does not set the ttl"
 [ "$(agg_get t '/v1/totals?prefix=web_client&window=x' -o /dev/null -w '%{http_code}')" = 400 ] || h_fail "bad window not 400"
 [ "$(agg_get t '/v1/totals?prefix=nope' -o /dev/null -w '%{http_code}')" = 400 ] || h_fail "unknown prefix not 400"
-h_ok "aggregatorctl total and /v1/totals: grouping, literals, window, a window past the ttl warned, errors"
+# Each refused query: 400 and the reason, before any Redis command.
+bad_query() {	# QUERY MESSAGE
+    local code
+    code=$(agg_get t "/v1/totals?$1" -o "$H_TMP/bad.json" -w '%{http_code}')
+    [ "$code" = 400 ] && grep -qF -- "$2" "$H_TMP/bad.json" \
+        || h_fail "/v1/totals?$1: $code $(cat "$H_TMP/bad.json"); want 400 and: $2"
+}
+many=$(for i in $(seq 17); do printf '&field=f%d' "$i"; done)
+bad_query '' "'prefix' is required"
+bad_query 'prefix=' "'prefix' is required"
+bad_query 'prefix=web_client&window=' "'window' must be a number of seconds"
+bad_query 'prefix=web_client&window=0' "'window' must be a number of seconds"
+bad_query 'prefix=web_client&width=0' "'width' must be a number of seconds"
+bad_query 'prefix=web_client&width=99999999999' "'width' must be a number of seconds"
+bad_query 'prefix=web_client&ttl=-5' "'ttl' must be a number of seconds"
+bad_query "prefix=web_client$many" "too many 'field' parameters"
+bad_query 'prefix=web_client&field=a%3Bb' "field 1 'a;b' contains ';'"
+bad_query 'prefix=no%3Bpe&width=900' "prefix 'no;pe' contains ';'"
+# A prefix no rule has, with its width given: answered from Redis.
+R INCRBY "other;x;s;$b0" 5 > /dev/null
+agg_get t "/v1/totals?prefix=other&width=21600&window=43200" | grep -qE '"total":5[,}]' \
+    || h_fail "a prefix with width=: $(agg_get t "/v1/totals?prefix=other&width=21600&window=43200")"
+h_ok "aggregatorctl total and /v1/totals: grouping, literals, window, a window past the ttl warned, each refused query's reason, a prefix of no rule with its width"
 
 # Keys written by anything else with Redis access reach the operator's terminal:
 # aggregatorctl shows their non-printable bytes as \xNN.
