@@ -62,6 +62,7 @@ int main(void)
 	srunner_add_suite(sr, rollup_suite());
 	srunner_add_suite(sr, totals_suite());
 	srunner_add_suite(sr, totals_run_suite());
+	srunner_add_suite(sr, held_suite());
 	srunner_add_suite(sr, elect_suite());
 	srunner_add_suite(sr, influx_suite());
 	srunner_add_suite(sr, usage_suite());

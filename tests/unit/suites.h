@@ -22,6 +22,7 @@ Suite *radacct_suite(void);
 Suite *rollup_suite(void);
 Suite *totals_suite(void);
 Suite *totals_run_suite(void);
+Suite *held_suite(void);
 Suite *elect_suite(void);
 Suite *influx_suite(void);
 Suite *usage_suite(void);
