@@ -52,7 +52,9 @@ run "$F/chunked"
 [ "$rc" = 0 ] || h_fail "chunked answer: $err1"
 want='"acme" "cs1" "vm1" samples=2 mem_mib=40.000 disk_gib=4.000 cpu_seconds=50.000 io_read=700 io_write=10 net_tx_bytes=200 net_rx_bytes=700'
 [ "$out" = "$want" ] || h_fail "chunked answer: got '$out', want '$want'"
-h_ok "an answer in 7-byte HTTP chunks, a series over two JSON chunks: the figures worked out by hand"
+run "$F/chunked//"
+[ "$rc" = 0 ] && [ "$out" = "$want" ] || h_fail "url ending in '/': exit $rc, '$out' $err1"
+h_ok "an answer in 7-byte HTTP chunks, a series over two JSON chunks: the figures worked out by hand (a url ending in '/' too)"
 
 refused "$F/xerr" "influxdb: HTTP 500: timeout: query took too long"
 refused "$F/jerr" "influxdb: HTTP 400: error parsing query: found FORM, expected FROM"
