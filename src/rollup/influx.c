@@ -215,6 +215,16 @@ static void http_error(struct run *r, char *err, size_t errlen)
 	snprintf(err, errlen, "influxdb: HTTP %d: %s", r->status, msg[0] ? msg : "(no message)");
 }
 
+/*
+ * Did bytes of an answer come back, although its headers never parsed?  A
+ * bad header line or headers past the limit: the server answered (wrongly),
+ * it is not unreachable, and the next address is not tried.
+ */
+static bool answered(const struct run *r)
+{
+	return r->req_err == EVREQ_HTTP_INVALID_HEADER + 1 || r->req_err == EVREQ_HTTP_DATA_TOO_LONG + 1;
+}
+
 /* What one request needs besides the address. */
 struct target {
 	const char *url;		/* as configured, for messages */
@@ -291,7 +301,7 @@ static enum attempt attempt(const struct target *t, const char *numeric, struct 
 	} else if (r.timed_out || r.req_err == EVREQ_HTTP_TIMEOUT + 1) {
 		set_err(err, errlen, "influxdb %s: timed out after %d s", t->url, t->timeout);
 		rc = ATT_TIMEOUT;
-	} else if (!r.headers && (r.conn_failed || !r.finished)) {
+	} else if (!r.headers && (r.conn_failed || !r.finished) && !answered(&r)) {
 		rc = ATT_UNREACHED;
 	} else if (r.conn_failed || !r.finished) {
 		set_err(err, errlen, "influxdb %s: %s", t->url,

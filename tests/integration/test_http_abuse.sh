@@ -2,7 +2,9 @@
 # test_http_abuse.sh — the HTTP API stays up under abuse: 2,000 slow
 # clients against a daemon with a 256-descriptor limit (the connection cap,
 # the request deadline, no accept() spin), and /v1/usage/ files served from
-# the file (16 slow downloads of a 60 MiB file, a FIFO, a symlink, "+1").
+# the file (16 slow downloads of a 60 MiB file, a FIFO, a symlink, "+1", a
+# directory, a file past 64 MiB, bad names) and hour listings built from
+# the index (its unsafe lines left out).
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -101,6 +103,28 @@ mkdir -p "$state/usage/acme/2026/12/01" && echo x > "$state/usage/acme/2026/12/0
 [ "$(code "$a_URL/v1/usage/2026/12/01/12/acme.bin")" = 200 ] || h_fail "day 01 not served"
 agg_healthy a || h_fail "daemon died"
 h_ok "FIFO and symlink get 404 without blocking; '+1' is not day 01"
+# a directory, a file past the 64 MiB limit (sparse), names that are not
+# ACCOUNT.bin or not a safe account: refused; an hour's listing keeps only
+# the index's safe names (blank and unsafe lines, no final newline), says
+# whether the hour is done, and is 404 without an index
+mkdir "$dir/13.bin"
+truncate -s $(( (64 << 20) + 1 )) "$dir/14.bin"
+for p in 13/acme.bin 14/acme.bin 10/nobody.bin; do
+    [ "$(code "$a_URL/v1/usage/2026/11/23/$p")" = 404 ] || h_fail "$p was not 404"
+done
+for p in 10/.bin 10/acme 10/acme.txt 10/.acme.bin "10/$(printf 'a%.0s' $(seq 1 200)).bin"; do
+    [ "$(code "$a_URL/v1/usage/2026/11/23/$p")" = 400 ] || h_fail "$p was not refused (400)"
+done
+mkdir -p "$state/usage/.index" "$state/usage/.done"
+printf 'acme\n\n../etc\n.hidden\nbeta' > "$state/usage/.index/2026112310"
+listing() { curl -s --max-time 5 "$a_URL/v1/usage/2026/11/23/10"; }
+[ "$(listing)" = '{"hour":"2026-11-23T10","complete":false,"accounts":["acme","beta"]}' ] \
+    || h_fail "listing: $(listing)"
+: > "$state/usage/.done/2026112310"
+[ "$(listing)" = '{"hour":"2026-11-23T10","complete":true,"accounts":["acme","beta"]}' ] \
+    || h_fail "listing of a done hour: $(listing)"
+[ "$(code "$a_URL/v1/usage/2026/11/23/09")" = 404 ] || h_fail "an hour without an index was not 404"
+h_ok "a directory and a file past 64 MiB get 404, names not ACCOUNT.bin 400; a listing keeps the index's safe names only"
 
 # --- at the cap with every connection busy: 503 ---
 sed -i 's/request_timeout = 2;/request_timeout = 2; max_connections = 16;/' "$H_TMP/a.conf"

@@ -868,6 +868,81 @@ START_TEST(truncations_and_flips)
 }
 END_TEST
 
+/*
+ * The canonical order's ties: the same VM twice sorts by its figures
+ * (whatever the input's order), a NULL name before an empty one, and a
+ * NULL location before "".
+ */
+START_TEST(sort_ties)
+{
+	struct usage_vm vms[3] = {
+		{ .location = "l", .cloudspace = "c", .vm = "v", .mem_mib_mean = 20, .samples = 1 },
+		{ .location = "l", .cloudspace = "", .vm = "v", .mem_mib_mean = 10 },
+		{ .location = "l", .cloudspace = NULL, .vm = "v", .mem_mib_mean = 10 },
+	};
+	struct usage_vm same = { .location = "l", .cloudspace = "c", .vm = "v", .mem_mib_mean = 10, .samples = 9 };
+	char *locs[3] = { "", "b", NULL };
+	struct usage_hour h = { .vms = vms, .nvms = 3, .locations = locs, .nlocations = 3 };
+	usage_hour_sort(&h);
+	ck_assert_ptr_null(vms[0].cloudspace);
+	ck_assert_str_eq(vms[1].cloudspace, "");
+	ck_assert_double_eq(vms[2].mem_mib_mean, 20);
+	ck_assert_ptr_null(locs[0]);
+	ck_assert_str_eq(locs[1], "");
+	ck_assert_str_eq(locs[2], "b");
+	/* the same VM twice: the smaller figures first, either way round */
+	struct usage_vm two[2] = { vms[2], same };
+	h = (struct usage_hour){ .vms = two, .nvms = 2 };
+	usage_hour_sort(&h);
+	ck_assert_double_eq(two[0].mem_mib_mean, 10);
+	ck_assert_uint_eq(two[0].samples, 9);
+	ck_assert_double_eq(two[1].mem_mib_mean, 20);
+	usage_hour_sort(&h);
+	ck_assert_uint_eq(two[0].samples, 9);
+}
+END_TEST
+
+/*
+ * A null root pointer is a HourUsage of defaults (Cap'n Proto's rule: the
+ * account "", no VMs); a
+ * zlib stream that needs a preset dictionary, and a file larger than any
+ * message can be, are refused with their reasons.
+ */
+START_TEST(defaults_and_zlib_refusals)
+{
+	struct usage_hour h;
+	char err[256] = "";
+	ck_assert_msg(decode_words((uint64_t[]){ 0 }, 1, &h, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(h.account, "");	/* decoded strings are never NULL (usage.h) */
+	ck_assert_int_eq(h.hour_start, 0);
+	ck_assert(!h.complete);
+	ck_assert_uint_eq(h.nvms, 0);
+	ck_assert_uint_eq(h.nlocations, 0);
+	usage_hour_release(&h);
+
+	static const char dict[] = "a preset dictionary";
+	static const char text[] = "any message at all";
+	z_stream z = { 0 };
+	unsigned char out[256];
+	ck_assert_int_eq(deflateInit(&z, 9), Z_OK);
+	ck_assert_int_eq(deflateSetDictionary(&z, (const Bytef *)dict, sizeof(dict)), Z_OK);
+	z.next_in = (Bytef *)(uintptr_t)text;
+	z.avail_in = sizeof(text);
+	z.next_out = out;
+	z.avail_out = sizeof(out);
+	ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+	size_t n = sizeof(out) - z.avail_out;
+	deflateEnd(&z);
+	refuse_bytes(out, n, true, "corrupt zlib stream: needs a dictionary");
+
+	size_t big = USAGE_MAX_RAW + 1;
+	uint8_t *zeros = calloc(big, 1);
+	ck_assert_ptr_nonnull(zeros);
+	refuse_bytes(zeros, big, true, "is larger than any valid one");
+	free(zeros);
+}
+END_TEST
+
 START_TEST(release_is_idempotent)
 {
 	struct usage_hour h = { 0 };
@@ -900,6 +975,8 @@ Suite *usage_suite(void)
 	tcase_add_test(tc, size_limit_edge);
 	tcase_add_test(tc, truncations_and_flips);
 	tcase_add_test(tc, release_is_idempotent);
+	tcase_add_test(tc, sort_ties);
+	tcase_add_test(tc, defaults_and_zlib_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }
