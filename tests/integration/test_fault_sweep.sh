@@ -76,8 +76,8 @@ sess_close() {
 processlist() {
     Q "$1" "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '$2' AND ID <> CONNECTION_ID()"
 }
-in_lock_wait() {	# SERVER PATTERN: a statement LIKE PATTERN waits for a row lock
-    [ "$(Q "$1" "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE '$2'")" -ge 1 ]
+in_lock_wait() {	# SERVER PATTERN: a statement LIKE PATTERN runs (held by a lock the test holds)
+    [ -n "$(processlist "$1" "$2")" ]
 }
 
 # hold_page2 PREFIX CONF: starts --once sweep of CONF (batch 3) held at page
@@ -91,8 +91,7 @@ hold_page2() {
     sess lk "BEGIN; SELECT acctuniqueid FROM radius.radacct WHERE acctuniqueid = '$1-0005' FOR UPDATE;"
     sess_mark lk "hold-$1"
     sweep_bg "$2"
-    h_wait_until 30 sh -c "[ -n \"\$(mariadb --no-defaults -uroot --socket='${H__DIR[ms]}/mysqld.sock' -N -e \"SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO%'\")\" ]" \
-        || h_fail "page 2 never waited on master"
+    h_wait_until 30 in_lock_wait ms 'INSERT INTO%' || h_fail "page 2 never waited on master"
     [ "$(ids m1 | head -n 1)" = "$1-0004" ] || h_fail "page 1 was not moved before page 2"
 }
 
@@ -189,7 +188,7 @@ Q ms "INSERT INTO radacct (acctsessionid, acctuniqueid, acctstarttime, acctupdat
 Q ms "SET GLOBAL innodb_lock_wait_timeout = 30"
 # the other session is the heavier transaction (so InnoDB picks the sweep's
 # as the victim); it holds d-0003, the sweep takes d-0001 and waits for d-0003
-sess lk "BEGIN; INSERT INTO radius.ballast SELECT seq FROM seq_1_to_2000; SELECT acctuniqueid FROM radius.radacct WHERE acctuniqueid = 'd-0003' FOR UPDATE;"
+sess lk "BEGIN; INSERT INTO radius.ballast SELECT seq FROM radius.seq_1_to_2000; SELECT acctuniqueid FROM radius.radacct WHERE acctuniqueid = 'd-0003' FOR UPDATE;"
 sess_mark lk locked3
 sweep_bg "$H_TMP/b3.conf"
 h_wait_until 30 in_lock_wait ms 'INSERT INTO%' || { Q ms "SELECT * FROM information_schema.INNODB_TRX\G; SHOW PROCESSLIST" >&2; h_fail "the sweep's upsert never waited for d-0003"; }
