@@ -49,7 +49,7 @@ struct member {
 	struct worker w;		/* its thread during a cycle (a child of the sweep's) */
 	int failures;			/* consecutive failed cycles */
 	int skip;			/* cycles to skip (back-off) */
-	time_t down_since;		/* wall clock when it became unreachable; 0 = up */
+	_Atomic long long down_since;	/* wall clock when it became unreachable; 0 = up (read by status) */
 	bool ok;			/* this cycle succeeded */
 	bool timed_out;			/* this cycle failed on a timeout */
 	bool timing_out;		/* the last failure was a timeout, logged (once) */

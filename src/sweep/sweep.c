@@ -196,11 +196,11 @@ static int cycle(struct sweep *sw, bool once)
 		if (ran[i])
 			worker_join(&m->w, 0);	/* each statement has its own timeout */
 		if (ran[i] && m->ok) {
-			if (m->down_since)
+			if (atomic_load(&m->down_since))
 				log_info("sweep: member '%s' is reachable again", m->cfg.name);
 			m->timing_out = false;
 			m->failures = 0;
-			m->down_since = 0;
+			atomic_store(&m->down_since, 0);
 			continue;
 		}
 		rc = -1;
@@ -210,8 +210,8 @@ static int cycle(struct sweep *sw, bool once)
 			m->failures++;
 			int backoff = 1 << (m->failures < 4 ? m->failures - 1 : 3);
 			m->skip = backoff - 1;
-			if (!m->down_since)
-				m->down_since = now;
+			if (!atomic_load(&m->down_since))
+				atomic_store(&m->down_since, (long long)now);
 			if (m->timed_out && m->timing_out)	/* logged once, at the first */
 				log_debug("sweep: member '%s': %s; retrying in %d cycle(s)", m->cfg.name,
 					  m->err, backoff);
@@ -225,7 +225,8 @@ static int cycle(struct sweep *sw, bool once)
 		}
 		/* Its copies could be newer than master's, unless it has been away
 		 * for longer than stale_after (then nothing on it is that recent). */
-		if (!m->down_since || now - m->down_since < sw->stale_after)
+		long long down = atomic_load(&m->down_since);
+		if (!down || (long long)now - down < sw->stale_after)
 			whole = false;
 	}
 	char err[1024] = "";
@@ -451,7 +452,7 @@ static void member_carry(struct member *to, const struct member *from, bool same
 	CARRY(oldest_closed);
 	to->failures = from->failures;
 	to->skip = from->skip;
-	to->down_since = from->down_since;
+	CARRY(down_since);
 	to->timing_out = from->timing_out;
 }
 #undef CARRY
@@ -617,7 +618,7 @@ static void sweep_status(void *job, struct buf *out)
 		jw_kv_u64(&w, "superseded", atomic_load(&m->superseded));
 		jw_kv_u64(&w, "errors", atomic_load(&m->errors));
 		jw_kv_u64(&w, "timeouts", atomic_load(&m->timeouts));
-		jw_kv_str(&w, "state", m->down_since ? "down" : "up");
+		jw_kv_str(&w, "state", atomic_load(&m->down_since) ? "down" : "up");
 		jw_kv_str(&w, "schema", atomic_load(&m->schema.bad) ? "refused" : "ok");
 		jw_kv_u64(&w, "schema_refused", atomic_load(&m->schema.refused));
 		jw_end(&w);

@@ -98,6 +98,10 @@ void sw_conn_close(struct conn *c)
 
 int sw_fail(char *err, size_t len, const char *what, MYSQL *db, MYSQL_STMT *st)
 {
+	/* an error in a fetch (a row lock that timed out, a KILL QUERY) can be
+	 * left on the connection, not the statement */
+	if (st && !mysql_stmt_errno(st) && db && mysql_errno(db))
+		st = NULL;
 	snprintf(err, len, "%s: %s", what, st ? mysql_stmt_error(st) : db ? mysql_error(db) : "out of memory");
 	return -1;
 }

@@ -70,12 +70,23 @@ int sw_close_stale(struct sweep *sw, bool once, char *err, size_t len)
 			goto out;
 		}
 		size_t n = 0;
-		while (mysql_stmt_fetch(sel) == 0 && n < STALE_CHUNK) {
+		int f;
+		while ((f = mysql_stmt_fetch(sel)) == 0 && n < STALE_CHUNK) {
 			if (il > sizeof(id) - 1)
 				il = sizeof(id) - 1;
 			memcpy(ids[n], id, il);
 			ids[n][il] = '\0';
 			idl[n++] = il;
+		}
+		/* The rows are locked as they are fetched: a lock wait that times
+		 * out (or a KILL QUERY) ends the fetch with an error, not the
+		 * execute.  Taken as the end of the rows, it closed the ones before
+		 * and reported the pass done; it is the pass failing. */
+		if (f != 0 && f != MYSQL_NO_DATA) {
+			sw_fail(err, len, "finding stale sessions on master", c->db, sel);
+			mysql_stmt_free_result(sel);
+			mysql_rollback(c->db);
+			goto out;
 		}
 		mysql_stmt_free_result(sel);
 		for (size_t i = 0; i < n; i++) {
