@@ -79,6 +79,27 @@ agg_dump_log() {
     cat "$H_TMP/$1.log" >&2 || true
 }
 
+# tz_conf FILE NODE REDIS_PORT UDP_PORT HTTP_PORT: the totalizer fault
+# tests' config: one rule "n" counting tz_feed's lines by key (source "s",
+# one bucket of a day), flush 200 ms, 2 receive threads, Redis timeout
+# 500 ms, state in $H_TMP/state; checked with -n.
+tz_conf() {
+    cat > "$1" <<CONF
+node = { name = "$2"; state_dir = "$H_TMP/state"; };
+http = { listen = "127.0.0.1:$5"; };
+redis = { port = $3; timeout_ms = 500; };
+totalizer = {
+  flush_ms = 200; threads = 2;
+  rules = (
+    { name = "n"; prefix = "n"; listen = "127.0.0.1:$4";
+      match = "^line (\\\\d+) (\\\\S+)"; matched = "\$2"; source = "s"; ttl = 86400; buckets = 1; }
+  );
+};
+CONF
+    "$AGGD" -n -c "$1" > /dev/null || h_fail "config rejected: $("$AGGD" -n -c "$1" 2>&1)"
+}
+# tz_metric NAME METRIC: a metric of daemon NAME, 0 when it is absent.
+tz_metric() { local v; v=$(agg_metric "$1" "$2"); echo "${v:-0}"; }
 # Totalizer counts against an oracle independent of the daemon: the lines a
 # test sent, counted per key.  tz_feed FILE FIRST COUNT KEYS PORT appends
 # COUNT numbered lines "line I uK" (FIRST.., K = I % KEYS) to FILE and sends

@@ -28,20 +28,8 @@ uport=$(h_free_port udp)
 hport=$(h_free_port tcp)
 held=$H_TMP/state/totalizer
 conf=$H_TMP/t.conf
-cat > "$conf" <<CONF
-node = { name = "dt-a"; state_dir = "$H_TMP/state"; };
-http = { listen = "127.0.0.1:$hport"; };
-redis = { port = $r1_PORT; timeout_ms = 500; };
-totalizer = {
-  flush_ms = 200; threads = 2;
-  rules = (
-    { name = "n"; prefix = "n"; listen = "127.0.0.1:$uport";
-      match = "^line (\\\\d+) (\\\\S+)"; matched = "\$2"; source = "s"; ttl = 86400; buckets = 1; }
-  );
-};
-CONF
-"$AGGD" -n -c "$conf" >/dev/null || h_fail "config rejected: $("$AGGD" -n -c "$conf" 2>&1)"
-metric() { v=$(agg_metric t "$1"); echo "${v:-0}"; }
+tz_conf "$conf" dt-a "$r1_PORT" "$uport" "$hport"
+metric() { tz_metric t "$1"; }
 lines_are() { [ "$(metric aggregatord_totalizer_lines_total)" = "$1" ]; }
 
 # feed FILE FIRST COUNT KEYS, oracle FILE, stored: common.sh's tz_* helpers

@@ -17,33 +17,12 @@ uport=$(h_free_port udp)
 hport=$(h_free_port tcp)
 held=$H_TMP/state/totalizer
 conf=$H_TMP/t.conf
-cat > "$conf" <<CONF
-node = { name = "fh-a"; state_dir = "$H_TMP/state"; };
-http = { listen = "127.0.0.1:$hport"; };
-redis = { port = $r1_PORT; timeout_ms = 500; };
-totalizer = {
-  flush_ms = 200; threads = 2;
-  rules = (
-    { name = "n"; prefix = "n"; listen = "127.0.0.1:$uport";
-      match = "^line (\\\\d+) (\\\\S+)"; matched = "\$2"; source = "s"; ttl = 86400; buckets = 1; }
-  );
-};
-CONF
-"$AGGD" -n -c "$conf" >/dev/null || h_fail "config rejected: $("$AGGD" -n -c "$conf" 2>&1)"
-metric() { v=$(agg_metric t "$1"); echo "${v:-0}"; }
+tz_conf "$conf" fh-a "$r1_PORT" "$uport" "$hport"
+metric() { tz_metric t "$1"; }
 lines_are() { [ "$(metric aggregatord_totalizer_lines_total)" = "$1" ]; }
-feed() {	# FILE FIRST COUNT KEYS
-    awk -v a="$2" -v n="$3" -v k="$4" \
-        'BEGIN { for (i = a; i < a + n; i++) printf "line %d u%d\n", i, i % k }' > "$1.new"
-    cat "$1.new" >> "$1"
-    "$HTOOL" udp-send -n 20 127.0.0.1 "$uport" < "$1.new"
-}
-oracle() { awk '{ n[$3]++ } END { for (k in n) print k, n[k] }' "$1" | sort; }
-stored() {
-    R --scan --pattern 'n;*' | sort | while IFS= read -r k; do
-        printf '%s %s\n' "$(printf '%s' "$k" | cut -d';' -f2)" "$(R GET "$k")"
-    done | awk '{ n[$1] += $2 } END { for (k in n) print k, n[k] }' | sort
-}
+feed() { tz_feed "$1" "$2" "$3" "$4" "$uport"; }
+oracle() { tz_oracle "$1"; }
+stored() { tz_stored r1 n; }
 stored_is() { [ "$(stored)" = "$(oracle "$1")" ]; }
 no_held_files() { [ -z "$(find "$held" -name '*.held' 2>/dev/null)" ]; }
 
