@@ -123,6 +123,18 @@ tz_stored() {
     done | awk '{ n[$1] += $2 } END { for (k in n) print k, n[k] }' | sort
 }
 
+# The "seq" tests: a totalizer rule `match = "seq=(\\\\d+)"; matched = "\$1"`
+# turns each line seq=N into a key holding N, and each flush publishes a
+# totals event whose key's second ';' field is N.
+# seq_send PORT FROM TO: the lines seq=FROM..seq=TO to 127.0.0.1:PORT.
+seq_send() { seq "$2" "$3" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send -n 50 127.0.0.1 "$1"; }
+# seq_on_topic: the N of every totals event on the topic ($k_BOOTSTRAP),
+# from the start, one a line, in topic order, duplicates kept.
+seq_on_topic() {
+    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\n' 2>/dev/null |
+        awk -F';' '{ print $2 }'
+}
+
 # The consumer of docs/election.md ("The consumer's rule"), written from the
 # rule, not from the code: per partition, in offset order, H = the largest
 # epoch of an event marked "elected":true so far; an elected event with an

@@ -43,12 +43,9 @@ start() {
         ASAN_OPTIONS="${ASAN_OPTIONS}:verify_asan_link_order=0"
     h_wait_until 10 agg_healthy p || h_fail "daemon did not start"
 }
-send() { seq "$1" "$2" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send -n 50 127.0.0.1 "$uport"; }
+send() { seq_send "$uport" "$1" "$2"; }
 # numbers on the topic, distinct, sorted
-on_topic() {
-    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\n' 2>/dev/null |
-        awk -F';' '{ print $2 }' | sort -un
-}
+on_topic() { seq_on_topic | sort -un; }
 topic_has_all() { [ "$(on_topic | wc -l)" = "$1" ]; }
 
 # power_cut: keep of each spool file what the sync log says was durable.

@@ -38,10 +38,7 @@ totalizer = { flush_ms = 200; threads = 1; rules = (
   { prefix = "seq"; listen = "127.0.0.1:$uport"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
 CONF
 # the numbers in the keys of the totals events on the topic, one an event
-topic_numbers() {
-    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\n' 2>/dev/null |
-        awk -F';' '{ print $2 }'
-}
+topic_numbers() { seq_on_topic; }
 # EXPECTED-NUMBERS-FILE: the topic holds each of them exactly once, nothing else
 topic_is() { diff <(topic_numbers | sort -n) "$1" > "$H_TMP/topic.diff"; }
 ev() {	# N [TOPIC [bad]]: one record line for spool_write

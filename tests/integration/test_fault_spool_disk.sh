@@ -45,11 +45,8 @@ kafka = { brokers = "$k_BOOTSTRAP"; properties = [ "linger.ms=5", "message.timeo
 totalizer = { flush_ms = 200; threads = 1; rules = (
   { prefix = "seq"; listen = "127.0.0.1:$uport"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
 CONF
-send() { seq "$1" "$2" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send -n 50 127.0.0.1 "$uport"; }
-topic_numbers() {
-    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\n' 2>/dev/null |
-        awk -F';' '{ print $2 }'
-}
+send() { seq_send "$uport" "$1" "$2"; }
+topic_numbers() { seq_on_topic; }
 topic_is() { diff <(topic_numbers | sort -n) <(sort -n "$1") > "$H_TMP/topic.diff"; }
 ev() {
     printf 'seq;%d;s;0\t{"node":"p","epoch":1,"elected":false,"prefix":"seq","matched":"%d","source":"s","start_ts":0,"delta":1,"interval_start_ms":0,"flush_ms":200}\n' "$1" "$1"

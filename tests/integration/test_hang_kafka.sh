@@ -51,7 +51,7 @@ start() {
     h_wait_until 10 agg_healthy t || h_fail "daemon did not answer /healthz"
     h_wait_until 10 agg_metric_is t aggregatord_election_role 1 || h_fail "the node is not elected active"
 }
-send() { seq "$1" "$2" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send -n 50 127.0.0.1 "$uport"; }
+send() { seq_send "$uport" "$1" "$2"; }
 # counted in Redis: the number of seq keys, and their sum
 redis_keys() { redis-cli -p "$r_PORT" --scan --pattern 'seq;*' | wc -l; }
 redis_sum() {
@@ -61,10 +61,7 @@ redis_sum() {
 counted() { [ "$(redis_keys)" = "$1" ] && [ "$(redis_sum)" = "$1" ]; }
 # the numbers in the keys of every totals event on the topic, one a line
 # (a duplicate shows twice)
-topic_numbers() {
-    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\n' 2>/dev/null |
-        awk -F';' '{ print $2 }'
-}
+topic_numbers() { seq_on_topic; }
 topic_has_all() { [ "$(topic_numbers | sort -un | wc -l)" = "$1" ]; }
 # the numbers in the keys of the spooled records
 spool_numbers() {

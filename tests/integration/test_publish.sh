@@ -34,10 +34,7 @@ totalizer = { flush_ms = 200; rules = (
 CONF
 send() { seq "$1" "$2" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send 127.0.0.1 "$uport"; }
 # the number of every message on the topic, from the start, duplicates kept
-topic_nums() {
-    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\n' 2>/dev/null |
-        awk -F';' '{ print $2 }' | sort -n
-}
+topic_nums() { seq_on_topic | sort -n; }
 # has_all FROM TO: every number FROM..TO is on the topic (for h_wait_until)
 has_all() {
     [ "$(topic_nums | sort -un | awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b' | wc -l)" = $(( $2 - $1 + 1 )) ]
