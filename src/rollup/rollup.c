@@ -146,6 +146,22 @@ static int rollup_validate(struct cfg_ctx *ctx, const config_setting_t *sec, voi
 		rc = cfg_error(ctx, sec, "'rollup.locations' needs at least one location for role \"master\"");
 	if (c->nlocations > MAX_LOCATIONS)
 		rc = cfg_error(ctx, sec, "'rollup.locations' has more than %d locations", MAX_LOCATIONS);
+	/* The schedule's newest hour starts less than 3 h before now (it runs
+	 * within the hour after the next one), its oldest catch_up_hours
+	 * (location) or late_hours (master) before that, so that hour ends
+	 * after now - (hours + 2) h; prune() removes a day once it ended
+	 * retention_days before now.  Reaching back further, the schedule
+	 * would redo hours the prune removes, every hour. */
+	const char *back = c->role == ROLLUP_MASTER ? "late_hours" : "catch_up_hours";
+	int hours = c->role == ROLLUP_MASTER ? c->late_hours : c->catch_up_hours;
+	if (c->retention_days && hours > 24 * c->retention_days - 2) {
+		const config_setting_t *at = config_setting_get_member(sec, back);
+		rc = cfg_error(ctx, at ? at : sec,
+			       "'rollup.%s' (%d) reaches back further than 'rollup.retention_days' (%d) keeps: "
+			       "the hours it prunes would be redone every hour; set %s to at most %d "
+			       "(24 x retention_days - 2) or raise retention_days",
+			       back, hours, c->retention_days, back, 24 * c->retention_days - 2);
+	}
 	const config_setting_t *list = config_setting_get_member(sec, "locations");
 	for (size_t i = 0; i < c->nlocations; i++)
 		for (size_t j = 0; j < i; j++)

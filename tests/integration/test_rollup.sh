@@ -214,6 +214,21 @@ once m || h_fail "master after the prune failed: $(cat "$H_TMP/once$n_once.log")
 check_master "merged again after the prune"
 h_ok "retention_days prunes an old hour's markers with its files (location, master, kept copies); the recent hour is kept, served and merged exactly"
 
+# hours the schedule would redo must be kept: -n refuses more
+refused() {	# CONF KEY VALUE
+    local err rc
+    set +e; err=$("$AGGD" -n -c "$1" 2>&1); rc=$?; set -e
+    [ $rc -eq 78 ] && echo "$err" | grep -q "'rollup.$2' ($3) reaches back further than 'rollup.retention_days' (1) keeps" \
+        || h_fail "-n on $2 = $3 with retention_days = 1 (exit $rc): $err"
+}
+sed 's/catch_up_hours = 0;/catch_up_hours = 23;/' "$H_TMP/la.conf" > "$H_TMP/la23.conf"
+refused "$H_TMP/la23.conf" catch_up_hours 23
+sed 's/catch_up_hours = 0;/catch_up_hours = 22;/' "$H_TMP/la.conf" > "$H_TMP/la22.conf"
+[ "$("$AGGD" -n -c "$H_TMP/la22.conf" 2>/dev/null)" = "configuration OK" ] || h_fail "-n on catch_up_hours = 22: $("$AGGD" -n -c "$H_TMP/la22.conf" 2>&1)"
+sed 's/ late_hours = 0;//' "$H_TMP/m.conf" > "$H_TMP/m24.conf"
+refused "$H_TMP/m24.conf" late_hours 24
+h_ok "-n refuses catch_up_hours or late_hours reaching back past retention_days, naming both keys"
+
 # --- as a daemon: metrics pass promtool ---
 agg_get la /metrics > "$H_TMP/metrics.txt"
 promtool check metrics < "$H_TMP/metrics.txt" || h_fail "promtool rejects the rollup metrics"
