@@ -146,6 +146,22 @@ static int rollup_validate(struct cfg_ctx *ctx, const config_setting_t *sec, voi
 		rc = cfg_error(ctx, sec, "'rollup.locations' needs at least one location for role \"master\"");
 	if (c->nlocations > MAX_LOCATIONS)
 		rc = cfg_error(ctx, sec, "'rollup.locations' has more than %d locations", MAX_LOCATIONS);
+	/* The schedule's newest hour starts less than 3 h before now (it runs
+	 * within the hour after the next one), its oldest catch_up_hours
+	 * (location) or late_hours (master) before that, so that hour ends
+	 * after now - (hours + 2) h; prune() removes a day once it ended
+	 * retention_days before now.  Reaching back further, the schedule
+	 * would redo hours the prune removes, every hour. */
+	const char *back = c->role == ROLLUP_MASTER ? "late_hours" : "catch_up_hours";
+	int hours = c->role == ROLLUP_MASTER ? c->late_hours : c->catch_up_hours;
+	if (c->retention_days && hours > 24 * c->retention_days - 2) {
+		const config_setting_t *at = config_setting_get_member(sec, back);
+		rc = cfg_error(ctx, at ? at : sec,
+			       "'rollup.%s' (%d) reaches back further than 'rollup.retention_days' (%d) keeps: "
+			       "the hours it prunes would be redone every hour; set %s to at most %d "
+			       "(24 x retention_days - 2) or raise retention_days",
+			       back, hours, c->retention_days, back, 24 * c->retention_days - 2);
+	}
 	const config_setting_t *list = config_setting_get_member(sec, "locations");
 	for (size_t i = 0; i < c->nlocations; i++)
 		for (size_t j = 0; j < i; j++)
@@ -269,6 +285,38 @@ static bool all_digits(const char *s, size_t n)
 	return true;
 }
 
+/* When the UTC day y-m-d ends. */
+static long long day_end(int y, int m, int d)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
+	return (long long)timegm(&tm) + 86400;
+}
+
+/* Remove the hour markers below dir (.index, .done, .merged: <YYYYMMDDHH>,
+ * rollup_store.c) of the days prune_account removes: by the same rule, so a
+ * marker never outlives its files (an index listing pruned files) nor goes
+ * before them (files no index serves).  Other names are left alone. */
+static void prune_markers(const char *dir, long long cutoff)
+{
+	static const char *const kinds[] = { ".index", ".done", ".merged" };
+	char kdir[PATH_MAX], fp[PATH_MAX];
+	struct dirent *e;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		if (join(kdir, sizeof(kdir), dir, kinds[k]) < 0)
+			continue;
+		DIR *d = opendir(kdir);
+		while (d && (e = readdir(d))) {
+			int y, m, day;
+			if (!all_digits(e->d_name, 10) || sscanf(e->d_name, "%4d%2d%2d", &y, &m, &day) != 3 ||
+			    day_end(y, m, day) > cutoff || join(fp, sizeof(fp), kdir, e->d_name) < 0)
+				continue;
+			unlink(fp);
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
 /* Remove the day directories below an account dir (YYYY/MM/DD) that end before cutoff. */
 static void prune_account(const char *adir, long long cutoff)
 {
@@ -287,9 +335,7 @@ static void prune_account(const char *adir, long long cutoff)
 			while (d && (de = readdir(d))) {
 				if (!all_digits(de->d_name, width[2]) || join(ddir, sizeof(ddir), mdir, de->d_name) < 0)
 					continue;
-				struct tm tm = { .tm_year = atoi(ye->d_name) - 1900, .tm_mon = atoi(me->d_name) - 1,
-						 .tm_mday = atoi(de->d_name) };
-				if ((long long)timegm(&tm) + 86400 > cutoff)
+				if (day_end(atoi(ye->d_name), atoi(me->d_name), atoi(de->d_name)) > cutoff)
 					continue;
 				DIR *f = opendir(ddir);
 				while (f && (fe = readdir(f)))
@@ -309,7 +355,9 @@ static void prune_account(const char *adir, long long cutoff)
 		closedir(y);
 }
 
-/* retention_days: once an hour, prune usage/ and every location's kept copies. */
+/* retention_days: once an hour, prune usage/ and every location's kept
+ * copies: an hour's markers first, then its files, so no index lists a
+ * file already gone. */
 static void prune(struct rollup *r, long long now)
 {
 	if (!r->retention_days || now - r->last_prune < HOUR)
@@ -318,6 +366,7 @@ static void prune(struct rollup *r, long long now)
 	long long cutoff = now - (long long)r->retention_days * 86400;
 	char adir[PATH_MAX], ldir[PATH_MAX];
 	struct dirent *e, *a;
+	prune_markers(r->usage_dir, cutoff);
 	DIR *u = opendir(r->usage_dir);
 	while (u && (e = readdir(u)))
 		if (e->d_name[0] != '.' && join(adir, sizeof(adir), r->usage_dir, e->d_name) == 0)
@@ -328,6 +377,7 @@ static void prune(struct rollup *r, long long now)
 	while (l && (e = readdir(l))) {
 		if (e->d_name[0] == '.' || join(ldir, sizeof(ldir), r->loc_dir, e->d_name) < 0)
 			continue;
+		prune_markers(ldir, cutoff);
 		DIR *la = opendir(ldir);
 		while (la && (a = readdir(la)))
 			if (a->d_name[0] != '.' && join(adir, sizeof(adir), ldir, a->d_name) == 0)

@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
 h_init
-trap 'rc=$?; [ $rc -eq 0 ] || { for n in la lb; do agg_dump_log $n; done; cat "$H_TMP"/once*.log >&2 2>/dev/null || true; }; h_cleanup' EXIT
+trap 'rc=$?; [ $rc -eq 0 ] || { for n in la lb m; do agg_dump_log $n; done; cat "$H_TMP"/once*.log >&2 2>/dev/null || true; }; h_cleanup' EXIT
 CLI=$H_TOP/$AGG_BUILD/usage_cli
 
 h_start_influxdb i
@@ -170,6 +170,64 @@ agg_start la "$H_TMP/la.conf"
 h_wait_until 10 sh -c "[ ! -e '$H_TMP/state-la/usage/acme/$old' ]" || h_fail "a 500-day-old file was not pruned"
 [ -f "$H_TMP/state-la/usage/acme/$recent/05.bin" ] && [ -f "$f" ] || h_fail "retention pruned recent files"
 h_ok "retention_days prunes files older than the limit, keeps the rest"
+
+# --- retention_days prunes the hour markers with the files they describe ---
+# An hour three days back, planted from hour H's files and markers on loc-a
+# and on the master (its merged files and both kept copies), and entries
+# that are not hours; retention_days = 1.  After the daemons' first prune
+# the old hour's files and markers are gone, hour H (three hours ago) keeps
+# its own, is still served and merges exactly; the other entries stay.
+OH=$((H - 72 * 3600)); OK=$(date -u -d "@$OH" +%Y%m%d%H); OP=$(date -u -d "@$OH" +%Y/%m/%d/%H)
+HK=$(date -u -d "@$H" +%Y%m%d%H)
+plant_old() {	# DIR: usage/ or a kept copy; hour OH from hour H, and two non-hours
+    local d=$1 a k
+    for a in $(cat "$d/.index/$HK"); do mkdir -p "$d/$a/${OP%/*}"; cp "$d/$a/$HP.bin" "$d/$a/$OP.bin"; done
+    for k in index done merged; do [ ! -e "$d/.$k/$HK" ] || cp "$d/.$k/$HK" "$d/.$k/$OK"; done
+    touch "$d/.index/notanhour" "$d/.done/$OK.tmp.1"
+}
+marks() {	# DIR KEY: the markers an hour has below DIR, one a line
+    for k in index done merged; do [ ! -e "$1/.$k/$2" ] || echo "$k"; done
+}
+h_stop la
+sed -i 's/retention_days = 400;/retention_days = 1;/' "$H_TMP/la.conf"
+plant_old "$H_TMP/state-la/usage"
+for d in usage locations/loc-a locations/loc-b; do plant_old "$H_TMP/state-m/$d"; done
+[ "$(marks "$H_TMP/state-m/usage" "$OK" | tr '\n' ' ')" = "index done merged " ] \
+    && [ "$(marks "$H_TMP/state-m/locations/loc-b" "$OK" | tr '\n' ' ')" = "index done " ] \
+    && [ -f "$H_TMP/state-m/locations/loc-b/acme/$OP.bin" ] || h_fail "the old hour was not planted"
+sed -i 's/^rollup = { role = "master";/rollup = { role = "master"; retention_days = 1; late_hours = 0;/' "$H_TMP/m.conf"
+agg_start la "$H_TMP/la.conf"
+agg_start m "$H_TMP/m.conf"
+old_left() { find "$H_TMP/state-la" "$H_TMP/state-m" \( -name "$OK" -o -path "*/$OP.bin" \); }
+h_wait_until 10 sh -c "[ -z \"\$(find '$H_TMP/state-la' '$H_TMP/state-m' \\( -name '$OK' -o -path '*/$OP.bin' \\))\" ]" \
+    || h_fail "the old hour's files or markers were not pruned: $(old_left | sed "s|$H_TMP/||" | tr '\n' ' ')"
+for d in state-la/usage state-m/usage state-m/locations/loc-a state-m/locations/loc-b; do
+    [ -f "$H_TMP/$d/acme/$HP.bin" ] && [ -f "$H_TMP/$d/.index/$HK" ] && [ -f "$H_TMP/$d/.done/$HK" ] \
+        || h_fail "$d: hour $HT lost its files or markers"
+    [ -f "$H_TMP/$d/.index/notanhour" ] && [ -f "$H_TMP/$d/.done/$OK.tmp.1" ] || h_fail "$d: an entry that is no hour was pruned"
+done
+[ -f "$H_TMP/state-m/usage/.merged/$HK" ] || h_fail "the master's merged record of hour $HT was pruned"
+agg_get la "/v1/usage/$HP" | grep -q '"accounts":\["acme","beta"\]' || h_fail "hour $HT listing after the prune: $(agg_get la "/v1/usage/$HP")"
+[ "$(code "$la_URL/v1/usage/$OP")" = 404 ] || h_fail "the pruned hour is still listed: $(agg_get la "/v1/usage/$OP")"
+h_stop m
+once m || h_fail "master after the prune failed: $(cat "$H_TMP/once$n_once.log")"
+check_master "merged again after the prune"
+h_ok "retention_days prunes an old hour's markers with its files (location, master, kept copies); the recent hour is kept, served and merged exactly"
+
+# hours the schedule would redo must be kept: -n refuses more
+refused() {	# CONF KEY VALUE
+    local err rc
+    set +e; err=$("$AGGD" -n -c "$1" 2>&1); rc=$?; set -e
+    [ $rc -eq 78 ] && echo "$err" | grep -q "'rollup.$2' ($3) reaches back further than 'rollup.retention_days' (1) keeps" \
+        || h_fail "-n on $2 = $3 with retention_days = 1 (exit $rc): $err"
+}
+sed 's/catch_up_hours = 0;/catch_up_hours = 23;/' "$H_TMP/la.conf" > "$H_TMP/la23.conf"
+refused "$H_TMP/la23.conf" catch_up_hours 23
+sed 's/catch_up_hours = 0;/catch_up_hours = 22;/' "$H_TMP/la.conf" > "$H_TMP/la22.conf"
+[ "$("$AGGD" -n -c "$H_TMP/la22.conf" 2>/dev/null)" = "configuration OK" ] || h_fail "-n on catch_up_hours = 22: $("$AGGD" -n -c "$H_TMP/la22.conf" 2>&1)"
+sed 's/ late_hours = 0;//' "$H_TMP/m.conf" > "$H_TMP/m24.conf"
+refused "$H_TMP/m24.conf" late_hours 24
+h_ok "-n refuses catch_up_hours or late_hours reaching back past retention_days, naming both keys"
 
 # --- as a daemon: metrics pass promtool ---
 agg_get la /metrics > "$H_TMP/metrics.txt"
