@@ -141,6 +141,21 @@ static void pev_drop(struct pev *e)
 }
 
 /*
+ * An event librdkafka refused for good (counted by produce_bytes): a
+ * replayed record would be refused at every replay, so its file is kept as
+ * NAME.bad for an operator once its other records are done; kept as it is,
+ * it was replayed again and again, its other records duplicated each time.
+ */
+static void pev_refused(struct pev *e)
+{
+	if (e->sf) {
+		atomic_store(&e->sf->bad, true);
+		spool_file_done(e->sf);
+	}
+	free(e);
+}
+
+/*
  * The Kafka value of an event (raw: data is the value; else the members of
  * the object, wrapped with node and the current epoch) in a fresh buffer of
  * *vlen bytes; caller frees.  NULL when out of memory.
@@ -273,7 +288,7 @@ static void *pump(void *arg)
 				}
 				struct pev *next = (struct pev *)list->q.next;
 				if (rc < 0)
-					pev_drop(list);
+					pev_refused(list);
 				else
 					free(list);	/* its fate is now in the delivery report */
 				list = next;
