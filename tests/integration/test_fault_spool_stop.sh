@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test_fault_spool_stop.sh — a stop in the middle of a spool replay
-# (docs/formats.md, "The publish spool"; docs/election.md, stopping):
+# test_fault_spool_stop.sh — a stop or a demotion in the middle of a spool replay,
+# and spool files it cannot replay (docs/formats.md, "The publish spool";
+# docs/election.md, stopping a standby):
 #   - a spool file of 300 records is replayed with the broker down and
 #     librdkafka's queue at 50 (queue.buffering.max.messages): 50 wait in
 #     librdkafka, 250 in the daemon's queue, all from that file.  SIGTERM:
@@ -9,7 +10,17 @@
 #     done with and removed.  The spool holds each of the 300 exactly once
 #     (read from the format, not by the daemon); the restart with the
 #     broker up puts each on the topic exactly once (never sent, so no
-#     duplicate allowed).
+#     duplicate allowed), past two older files it cannot replay (a
+#     directory under a spool file's name, a sparse file over 128 MiB),
+#     left for an operator;
+#   - demoted in the middle of a replay (election on): the replayed events
+#     are held past standby_window_ms (live ones are dropped; the replayed
+#     ones are this node's only copies); active again, each record reaches
+#     the topic once (they were dropped and their whole file replayed
+#     again: the part already delivered came twice);
+#   - stopped as a standby in the middle of a replay: the held replayed
+#     events are spooled again, the replayed file removed; each record in
+#     the spool once.
 # The oracle is the numbers the test wrote (keys seq;N;s;0).
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
@@ -58,15 +69,28 @@ agg_log_has p "250 queued event\(s\) not produced at stop: spooling them" || h_f
 agg_log_has p "may already be on the topic" && h_fail "events never sent counted as possibly on the topic"
 h_ok "SIGTERM mid-replay, the broker down: the 50 in librdkafka and the 250 queued spooled again, each of 1-300 in the spool once, the replayed file removed"
 
+# older than the re-spooled files, two the daemon cannot replay: a
+# directory under a spool file's name (read() fails) and a sparse file
+# over the 128 MiB limit; each is left for an operator and must not hold
+# back the newer files
+unreadable=$spool/0000000000000-000001.spool big=$spool/0000000000000-000002.spool
+mkdir "$unreadable"
+truncate -s 200M "$big"
+spool_files() { find "$spool" -maxdepth 1 -type f -name '*.spool' ! -name "$(basename "$big")"; }
 h_kafka_up k
 agg_start p "$conf"
 h_wait_until 10 agg_healthy p || h_fail "p did not restart"
 h_wait_until 30 topic_is "$H_TMP/want" || h_fail "after the restart: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
-h_wait_until 10 eval '[ -z "$(ls "$spool"/*.spool 2>/dev/null)" ]' || h_fail "spool not emptied: $(ls "$spool")"
+h_wait_until 10 eval '[ -z "$(spool_files)" ]' || h_fail "spool not emptied: $(ls "$spool")"
+[ -d "$unreadable" ] && [ "$(stat -c %s "$big")" = $((200 << 20)) ] || h_fail "the unreadable files were touched: $(ls -l "$spool")"
+agg_log_has p "cannot read spool file '$unreadable'; left for an operator" || h_fail "the unreadable file was not logged"
+agg_log_has p "spool file '$big' is unreadable or too large; left for an operator" || h_fail "the file over 128 MiB was not logged"
+[ "$(m aggregatord_publish_replayed_total)" = 300 ] || h_fail "replayed_total $(m aggregatord_publish_replayed_total), want 300"
 h_stop p 10
 [ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
 topic_is "$H_TMP/want" || h_fail "after the stop: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
-h_ok "restarted with the broker up: each of 1-300 on the topic exactly once, the spool empty"
+rmdir "$unreadable"; rm -f "$big"
+h_ok "restarted with the broker up: each of 1-300 on the topic exactly once; an unreadable and an oversized older spool file left for an operator, not holding back the newer ones"
 
 # --- demoted, then stopped, during a replay (election on, one node) ---
 uport=$(h_free_port udp)
