@@ -31,9 +31,9 @@ struct spool_file {
 	char path[PATH_MAX];
 	_Atomic size_t outstanding;	/* records not yet delivered again */
 	_Atomic bool keep;		/* some record was not re-produced: keep the file */
-	bool bad;			/* a record was corrupt or for an unknown topic: once
-					 * the good ones are done, kept as NAME.bad (set before
-					 * the records are queued, read-only after) */
+	_Atomic bool bad;		/* a record was corrupt, for an unknown topic, or
+					 * refused by librdkafka for good (the publish thread):
+					 * once the others are done, kept as NAME.bad */
 };
 
 struct pev {

@@ -141,6 +141,21 @@ static void pev_drop(struct pev *e)
 }
 
 /*
+ * An event librdkafka refused for good (counted by produce_bytes): a
+ * replayed record would be refused at every replay, so its file is kept as
+ * NAME.bad for an operator once its other records are done; kept as it is,
+ * it was replayed again and again, its other records duplicated each time.
+ */
+static void pev_refused(struct pev *e)
+{
+	if (e->sf) {
+		atomic_store(&e->sf->bad, true);
+		spool_file_done(e->sf);
+	}
+	free(e);
+}
+
+/*
  * The Kafka value of an event (raw: data is the value; else the members of
  * the object, wrapped with node and the current epoch) in a fresh buffer of
  * *vlen bytes; caller frees.  NULL when out of memory.
@@ -221,14 +236,29 @@ static int produce(struct pev *e)
 	return produce_bytes(e->topic, e->data, e->keylen, e->data + e->keylen, e->len, e->raw, e->sf);
 }
 
-/* Drop held events older than the window (publish thread, mu held). */
+/*
+ * Drop held events older than the window (publish thread, mu held): the
+ * active node produced its own copies.  Not a replayed spool record: this
+ * node holds its only copy, and part of its file may be delivered already
+ * (a demotion in the middle of a replay), so dropping it and keeping the
+ * whole file would replay those twice.  It stays held, ahead of the rest,
+ * until this node produces it or spools it again at stop.
+ */
 static void trim_window(void)
 {
-	struct gateq_item *it;
+	struct gateq_item *it, *keep = NULL, **tail = &keep;
+	size_t kept = 0;
 	while ((it = gateq_pop_expired(&pub.queue, mono_ms(), (uint64_t)atomic_load(&pub.window_ms)))) {
+		if (((struct pev *)it)->sf) {
+			*tail = it;
+			tail = &it->next;
+			kept++;
+			continue;
+		}
 		atomic_fetch_add(&pub.drop_window, 1);
 		pev_drop((struct pev *)it);
 	}
+	gateq_push_front(&pub.queue, keep, kept);
 	atomic_store(&pub.nqueued, pub.queue.n);
 }
 
@@ -258,7 +288,7 @@ static void *pump(void *arg)
 				}
 				struct pev *next = (struct pev *)list->q.next;
 				if (rc < 0)
-					pev_drop(list);
+					pev_refused(list);
 				else
 					free(list);	/* its fate is now in the delivery report */
 				list = next;
@@ -490,7 +520,8 @@ void publish_reconfigure(const struct config *cfg, int standby_window_ms)
  * spooled (their spool_file, if replayed from one, is done: the record is in
  * the new file).  A standby's were produced by the active node from its own
  * copies: they are dropped and counted (docs/election.md, "Stopping a
- * standby").  Events that come later still are dropped as "stopped".
+ * standby"), except records replayed from the spool, spooled again as an
+ * active node's are (this node holds their only copy).  Events that come later still are dropped as "stopped".
  */
 static void stop_queue(void)
 {
@@ -507,7 +538,10 @@ static void stop_queue(void)
 	while (e) {
 		struct pev *next = (struct pev *)e->q.next;
 		size_t vlen = 0;
-		char *val = active && pub.rk ? make_value(e->data + e->keylen, e->len, e->raw, &vlen) : NULL;
+		/* a replayed record is spooled by a standby too: no other node
+		 * holds it, and its old file may be partly delivered */
+		char *val = (active || e->sf) && pub.rk ? make_value(e->data + e->keylen, e->len, e->raw, &vlen)
+							: NULL;
 		bool made = val != NULL;
 		int rc = made ? spool_append(rd_kafka_topic_name(pub.topics[e->topic]), e->data, e->keylen,
 					     val, vlen) : -1;
@@ -536,7 +570,8 @@ static void stop_queue(void)
 			 spooled, pub.spool_dir, dropped ? " (some not: out of memory or disk, above)" : "");
 	else
 		log_info("publish: standby: %zu held event(s) dropped at stop (the active node produces "
-			 "its own copies)", dropped);
+			 "its own copies), %zu replayed from the spool spooled again to %s", dropped, spooled,
+			 pub.spool_dir);
 }
 
 int publish_stop(int timeout_ms)

@@ -111,8 +111,9 @@ static int spool_keep_bad(const char *path)
 	snprintf(bad, sizeof(bad), "%s.bad", path);
 	if (rename(path, bad) < 0)
 		return -1;
-	log_warn("publish: spool file '%s' held corrupt records or records for an unknown topic: "
-		 "kept as '%s' for an operator (its good records were replayed)", path, bad);
+	log_warn("publish: spool file '%s' held corrupt records, records for an unknown topic or "
+		 "records the producer refuses: kept as '%s' for an operator (its good records were "
+		 "replayed)", path, bad);
 	return 0;
 }
 

@@ -5,10 +5,12 @@
 # under `unshare -m`; it needs root, and says so and passes without it).
 #   - read-only: a spool file already there is replayed once; the daemon
 #     cannot remove it and does not replay it again (it was replayed every
-#     250 ms, each time a duplicate of every record); events that fail
+#     250 ms, each time a duplicate of every record); a damaged one (a torn
+#     tail) likewise, which it cannot rename to NAME.bad; events that fail
 #     while the spool cannot be written are counted as lost
 #     (_dropped_total{cause="disk"}), never as spooled; once writable, the
-#     replayed file is removed;
+#     replayed file is removed and the damaged one kept, unchanged, as
+#     NAME.bad;
 #   - full: of the events that fail, those counted as spooled are exactly
 #     the records in the spool files (read from the format, not by the
 #     daemon), the rest counted as lost; space back and the broker up, the
@@ -57,17 +59,24 @@ metric_is() { [ "$(m "$1")" = "$2" ]; }
 
 # --- read-only ---
 seq 1 5 | while read -r n; do ev "$n"; done | spool_write "$spool/0000000000001-000001.spool"
+torn=$spool/0000000000001-000002.spool
+seq 6 8 | while read -r n; do ev "$n"; done | spool_write "$torn"
+# a torn tail: a header announcing 200 value bytes, 10 of them written
+printf 'AGS1\022\0\0\0\011\0\0\0\310\0\0\0\0\0\0\0aggregatord.totalsseq;9;s;0abcdefghij' >> "$torn"
+cp "$torn" "$H_TMP/torn"
 mount -o remount,ro "$spool"
 agg_start p "$conf"
 h_wait_until 10 agg_healthy p || h_fail "daemon did not start"
-seq 1 5 > "$H_TMP/want"
-h_wait_until 20 topic_is "$H_TMP/want" || h_fail "the spool file on a read-only disk: $(tr '\n' ' ' < "$H_TMP/topic.diff")"
+seq 1 8 > "$H_TMP/want"
+h_wait_until 20 topic_is "$H_TMP/want" || h_fail "the spool files on a read-only disk: $(tr '\n' ' ' < "$H_TMP/topic.diff")"
 h_wait_until 10 agg_log_has p "cannot remove replayed spool file" || h_fail "the failed removal was not logged"
+h_wait_until 10 agg_log_has p "cannot rename replayed spool file '$torn'" || h_fail "the failed rename to .bad was not logged"
 send 31 40
 seq 31 40 >> "$H_TMP/want"
 h_wait_until 30 topic_is "$H_TMP/want" || h_fail "live events after the replay: $(tr "\n" " " < "$H_TMP/topic.diff")"
-[ "$(m aggregatord_publish_replayed_total)" = 5 ] || h_fail "the unremovable spool file was replayed again: replayed_total $(m aggregatord_publish_replayed_total)"
-h_ok "read-only spool: its file replayed once (1-5 on the topic once each, not again while 31-40 went through)"
+[ "$(m aggregatord_publish_replayed_total)" = 8 ] || h_fail "an unremovable spool file was replayed again: replayed_total $(m aggregatord_publish_replayed_total)"
+[ "$(m aggregatord_publish_spool_corrupt_total)" = 1 ] || h_fail "spool_corrupt_total $(m aggregatord_publish_spool_corrupt_total), want 1 (the torn tail, once)"
+h_ok "read-only spool: its files replayed once (1-8 on the topic once each, not again while 31-40 went through), the torn one too though it cannot be renamed to .bad"
 h_kafka_down k
 send 11 30
 h_wait_until 20 metric_is aggregatord_publish_failed_total 20 || h_fail "failed $(m aggregatord_publish_failed_total) of 20"
@@ -78,8 +87,10 @@ h_ok "read-only spool, the broker down: the 20 failed events counted as lost (di
 
 mount -o remount,rw "$spool"
 h_wait_until 10 eval '[ ! -e "$spool/0000000000001-000001.spool" ]' || h_fail "the replayed file was not removed once the disk is writable"
-[ "$(m aggregatord_publish_replayed_total)" = 5 ] || h_fail "replayed again once writable: $(m aggregatord_publish_replayed_total)"
-h_ok "writable again: the replayed file removed, not replayed a second time"
+h_wait_until 10 eval '[ ! -e "$torn" ]' || h_fail "the torn file was not renamed once the disk is writable"
+cmp -s "$torn.bad" "$H_TMP/torn" || h_fail "the torn file not kept as it was under .bad: $(ls "$spool")"
+[ "$(m aggregatord_publish_replayed_total)" = 8 ] || h_fail "replayed again once writable: $(m aggregatord_publish_replayed_total)"
+h_ok "writable again: the replayed file removed, the torn one kept unchanged as NAME.bad, neither replayed a second time"
 
 # --- full ---
 # leave 8 KiB: room for some 30 records
