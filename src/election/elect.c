@@ -404,7 +404,8 @@ static int copy_redis(struct elect *e, const struct redis_cfg *r)
 static bool redis_same(const struct redis_cfg *a, const struct redis_cfg *b)
 {
 	return strcmp(a->host, b->host) == 0 && a->port == b->port &&
-	       strcmp(a->password, b->password) == 0 && a->db == b->db &&
+	       strcmp(a->user, b->user) == 0 && strcmp(a->password, b->password) == 0 &&
+	       a->db == b->db &&
 	       a->timeout_ms == b->timeout_ms;
 }
 
