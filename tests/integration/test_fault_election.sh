@@ -3,6 +3,10 @@
 # errors (ACL NOPERM replies, a key of the wrong type), not a lost
 # connection.  Two nodes a and b in one group; a sampler reads both roles
 # and a's key in Redis all along, and the oracle is what it saw:
+#  - SCAN, then MGET, denied to a alone (a has its own ACL user, redis.user;
+#    b is "default"), on_redis_down=standby: a steps down by the end of its
+#    lease and stops renewing its key, deleting it, so b is elected once
+#    the key is gone, within ttl + interval; never both; back: a leads;
 #  - a's SET denied (a read-only key pattern for a's key, switched at run
 #    time with ACL SETUSER): a is standby by the end of its lease, b takes
 #    over only once a's key is gone; never both active;
@@ -31,16 +35,20 @@ h_start_kafka k aggregatord.totals aggregatord.radacct aggregatord.usage
 h_start_redis r
 h_redis r ACL SETUSER admin on '>adm' '~*' '&*' +@all > /dev/null
 adm() { h_redis r --user admin --pass adm --no-auth-warning "$@"; }
-acl() { h_redis r ACL SETUSER default "$@" > /dev/null; }	# the daemons' user
+acl() {	# the daemons' users: "default" (b, a2) and "na" (a), alike
+    h_redis r ACL SETUSER default "$@" > /dev/null
+    h_redis r ACL SETUSER na "$@" > /dev/null
+}
 acl_all() { acl reset on nopass '~*' '&*' +@all; }
+acl_all
 INTERVAL=400 TTL=1000	# ms; the lease ends between two rounds
 KEY_A="radius+7+a+attachment_time" EPOCH_KEY="radius+7+epoch"
 declare -A HPORT UPORT
-conf_for() {	# FILE NODE_NAME HTTP_PORT STATE ON_REDIS_DOWN UDP_PORT
+conf_for() {	# FILE NODE_NAME HTTP_PORT STATE ON_REDIS_DOWN UDP_PORT [REDIS_USER]
     cat > "$1" <<CONF
 node = { name = "$2"; state_dir = "$4"; };
 http = { listen = "127.0.0.1:$3"; };
-redis = { port = $r_PORT; timeout_ms = 300; };
+redis = { port = $r_PORT; timeout_ms = 300; user = "${7:-}"; };
 kafka = { enabled = true; brokers = "$k_BOOTSTRAP"; };
 election = { cluster = "radius"; cluster_id = 7; interval_ms = $INTERVAL; ttl_ms = $TTL;
              standby_window_ms = 3000; on_redis_down = "$5"; };
@@ -49,7 +57,7 @@ totalizer = { flush_ms = 200; threads = 1; rules = (
 CONF
 }
 for n in a b a2; do HPORT[$n]=$(h_free_port tcp); UPORT[$n]=$(h_free_port udp); done
-conf_for "$H_TMP/a.conf" a "${HPORT[a]}" "$H_TMP/state-a" standby "${UPORT[a]}"
+conf_for "$H_TMP/a.conf" a "${HPORT[a]}" "$H_TMP/state-a" standby "${UPORT[a]}" na
 conf_for "$H_TMP/b.conf" b "${HPORT[b]}" "$H_TMP/state-b" standby "${UPORT[b]}"
 # numbered events (totalizer lines, one `totals` event per number) sent to
 # both nodes; the oracle is the numbers sent, kept by the consumer of
@@ -97,6 +105,36 @@ h_wait_until 10 agg_metric_is b aggregatord_election_role 0 || h_fail "b not sta
 after_ms $((3 * INTERVAL))
 both 10 || h_fail "start: a=$(role a) b=$(role b)"
 h_ok "a active, b standby (interval $INTERVAL ms, ttl $TTL ms, on_redis_down=standby)"
+
+# --- SCAN, then MGET, denied to a alone: a's SET still passes, so its key
+# would be renewed by a node that cannot read, stands down, and keeps b
+# standby: no node active.  The key must go once a is standby. ---
+for cmd in scan mget; do
+    sample_start
+    after_ms 200
+    h_redis r ACL SETUSER na "-$cmd" > /dev/null
+    t0=$(now_ms)
+    h_wait_until 10 both 01 || h_fail "$cmd denied to a alone: a=$(role a) b=$(role b), a's key pttl $(adm PTTL "$KEY_A"): want b elected"
+    took=$(( $(now_ms) - t0 ))
+    after_ms $((3 * INTERVAL))
+    [ "$(adm EXISTS "$KEY_A")" = 0 ] || h_fail "$cmd denied: a's key renewed while a is standby (pttl $(adm PTTL "$KEY_A"))"
+    status_of b | grep -q '"elected":true' || h_fail "$cmd denied to a: b active but not elected: $(status_of b)"
+    agg_log_has a "NOPERM.*'$cmd'" || h_fail "$cmd denied: a did not log the NOPERM reply"
+    agg_log_has b "NOPERM" && h_fail "$cmd denied to a alone: b saw a denial"
+    t1=$(now_ms)
+    acl_all
+    h_wait_until 10 both 10 || h_fail "$cmd allowed again: a=$(role a) b=$(role b), want a (older) back"
+    after_ms $((2 * INTERVAL))
+    sample_stop
+    samples_ok
+    never_both "$cmd denied to a alone"
+    # b active only once a's key was gone (while the fault lasted)
+    bad=$(awk -v t="$t0" -v u="$t1" '$1 > t && $1 < u && $3 == 1 && $4 != 0' "$H_TMP/samples" | wc -l)
+    [ "$bad" = 0 ] || h_fail "$cmd denied: b active while a's key still stood ($bad samples)"
+    # the lease (ttl) runs out, a's key goes at once, b's next round elects it
+    [ "$took" -le $((TTL + 2 * INTERVAL + 1500)) ] || h_fail "$cmd denied: b elected $took ms after the denial (ttl + 2 intervals = $((TTL + 2 * INTERVAL)) ms)"
+    h_ok "$cmd denied to a alone (its ACL user), on_redis_down=standby: a standby, its key deleted, b elected $took ms after the denial (ttl $TTL), never both; allowed again: a leads"
+done
 
 # --- a's SET denied: NOPERM on its own key only (twice: where the lease ends
 # between two rounds is a matter of phase) ---
@@ -236,7 +274,7 @@ h_wait_until 10 agg_metric_is b aggregatord_election_role 1 || h_fail "b did not
 took=$(( $(now_ms) - t_exit ))
 after_ms 200
 sample_stop
-agg_log_has a "cannot delete key .* at stop \(NOPERM" || h_fail "a did not log the denied DEL"
+agg_log_has a "cannot delete key .* at stop \((NOPERM|ERR The user executing the script can.t run)" || h_fail "a did not log the denied DEL"
 bad=$(awk '$3 == 1 && $4 != 0' "$H_TMP/samples" | wc -l)
 [ "$bad" = 0 ] || h_fail "b active while a's key still stood ($bad samples)"
 [ "$took" -le $((TTL + INTERVAL + 1500)) ] || h_fail "b took over $took ms after a's exit (ttl + interval = $((TTL + INTERVAL)) ms)"
