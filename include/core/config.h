@@ -140,6 +140,7 @@ struct http_cfg {
 struct redis_cfg {
 	char *host;		/* host name, address, or a unix socket path */
 	int port;
+	char *user;		/* ACL user; "" = AUTH with the password alone (user "default") */
 	char *password;		/* "" = no AUTH */
 	int db;			/* SELECT index */
 	int timeout_ms;		/* connect and command timeout, ms */

@@ -54,7 +54,7 @@ int redis_reply(redisContext *c, uint64_t deadline_us, redisReply **reply);
 struct timeval redis_time_left(uint64_t deadline_us, uint64_t now_us);
 
 /*
- * Make *dst a deep copy of src (host and password duplicated), freeing
+ * Make *dst a deep copy of src (host, user and password duplicated), freeing
  * what dst held.  0, or -1 after logging (dst unchanged).  Release a copy
  * with redis_cfg_release().
  */
@@ -64,11 +64,11 @@ void redis_cfg_release(struct redis_cfg *c);
 /*
  * A thread's own copy of settings another thread may replace (a reload):
  * taken under the owner's lock, then used without it.  cfg.host and
- * cfg.password point into the arrays; nothing is allocated.
+ * cfg.user and cfg.password point into the arrays; nothing is allocated.
  */
 struct redis_snap {
 	struct redis_cfg cfg;
-	char host[1024], password[1024];
+	char host[1024], user[256], password[1024];
 };
 void redis_snap_take(struct redis_snap *s, const struct redis_cfg *src);
 

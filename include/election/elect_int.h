@@ -87,6 +87,7 @@ struct elect {
 	bool redis_up;
 	bool warned_overflow, warned_conflict;
 	bool attached;			/* our key holds what we wrote last (written_ts) */
+	bool stepped_down;		/* standby because Redis fails: our key withdrawn, not renewed */
 	long long written_ts;		/* the timestamp we last wrote into our key */
 	uint64_t held_since;		/* mono µs: our key first found held by another; 0 = not */
 	bool held_logged;		/* ... held for longer than ttl_ms: logged as an error */
@@ -112,10 +113,17 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
 int elect_bump_epoch(struct elect *e, unsigned long long floor, unsigned long long *epoch,
 		     char *err, size_t errlen);
 
-/* Delete our key at a clean stop, so a peer takes over on its next round. */
 /* The end of an elected node's lease, mono µs; 0 when it holds none (elect.c). */
 uint64_t elect_lease_end(const struct elect *e, const struct elect_settings *s);
 
-void elect_drop_key(struct elect *e, const struct redis_cfg *rc, unsigned long rgen);
+/*
+ * Delete our key if it still holds what we wrote (at a clean stop, when
+ * stepping down because Redis fails), so a peer takes over on its next
+ * round; when says when, for the log.  Connects if needed.  0 when the key
+ * is no longer ours (deleted, or held by another), -1 when Redis failed
+ * (logged; it expires ttl_ms after our last write).
+ */
+int elect_drop_key(struct elect *e, const struct redis_cfg *rc, unsigned long rgen,
+		   const char *when);
 
 #endif

@@ -495,6 +495,7 @@ const struct cfg_key redis_keys[] = {
 	  .sdef = "127.0.0.1", .check = cfg_check_nonempty },
 	{ .name = "port", .type = CFG_T_INT, .offset = OFF(struct redis_cfg, port),
 	  .min = 1, .max = 65535, .idef = 6379 },
+	{ .name = "user", .type = CFG_T_STR, .offset = OFF(struct redis_cfg, user), .sdef = "" },
 	{ .name = "password", .type = CFG_T_STR, .offset = OFF(struct redis_cfg, password),
 	  .sdef = "", .flags = CFG_SECRET },
 	{ .name = "db", .type = CFG_T_INT, .offset = OFF(struct redis_cfg, db),

@@ -158,7 +158,15 @@ redisContext *redis_connect(const struct redis_cfg *rc, char *err, size_t errlen
 	redisSetTimeout(c, tv);
 	redisReply *r = NULL;
 	uint64_t deadline = redis_deadline(rc->timeout_ms);	/* AUTH and SELECT together */
-	if (rc->password[0]) {
+	if (rc->user && rc->user[0]) {	/* an ACL user (Redis 6+); "" if it has nopass */
+		r = redis_call(c, deadline, "AUTH %s %s", rc->user, rc->password);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "AUTH as '%s' failed: %s", rc->user,
+				 r ? r->str : c->errstr);
+			goto fail;
+		}
+		freeReplyObject(r);
+	} else if (rc->password[0]) {
 		r = redis_call(c, deadline, "AUTH %s", rc->password);
 		if (!r || r->type == REDIS_REPLY_ERROR) {
 			snprintf(err, errlen, "AUTH failed: %s", r ? r->str : c->errstr);
@@ -186,14 +194,17 @@ fail:
 int redis_cfg_copy(struct redis_cfg *dst, const struct redis_cfg *src)
 {
 	char *h = strdup(src->host), *p = strdup(src->password);
-	if (!h || !p) {
+	char *u = strdup(src->user ? src->user : "");
+	if (!h || !p || !u) {
 		free(h);
 		free(p);
+		free(u);
 		return log_error("out of memory");
 	}
 	redis_cfg_release(dst);
 	*dst = *src;
 	dst->host = h;
+	dst->user = u;
 	dst->password = p;
 	return 0;
 }
@@ -201,15 +212,18 @@ int redis_cfg_copy(struct redis_cfg *dst, const struct redis_cfg *src)
 void redis_cfg_release(struct redis_cfg *c)
 {
 	free(c->host);
+	free(c->user);
 	free(c->password);
-	c->host = c->password = NULL;
+	c->host = c->user = c->password = NULL;
 }
 
 void redis_snap_take(struct redis_snap *s, const struct redis_cfg *src)
 {
 	snprintf(s->host, sizeof(s->host), "%s", src->host ? src->host : "");
+	snprintf(s->user, sizeof(s->user), "%s", src->user ? src->user : "");
 	snprintf(s->password, sizeof(s->password), "%s", src->password ? src->password : "");
 	s->cfg = *src;
 	s->cfg.host = s->host;
+	s->cfg.user = s->user;
 	s->cfg.password = s->password;
 }

@@ -190,6 +190,7 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 	uint64_t now = mono_usec();
 
 	if (ok) {
+		e->stepped_down = false;	/* this round withdrew the key; the next writes it */
 		e->ever_ok = true;
 		e->last_ok_mono = e->lease_from;	/* our key lives ttl_ms from its SET */
 		if (cluster_epoch > e->known_epoch)
@@ -229,7 +230,11 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 	const struct elect_peer *leader = ok ? elect_leader(&in) : NULL;
 	bool kind_changed = active && e->is_active && elected != was_elected;
 	bool changed = !e->decided || active != e->is_active || kind_changed;
-	e->prev_ok = ok;
+	/* A round counts as the first good one unless the last reached Redis
+	 * with our key written: a round that withdrew it (forced standby,
+	 * stepped down) or found it held is followed by a round of waiting, so
+	 * the peers read our key before we count ourselves the leader. */
+	e->prev_ok = ok && e->attached;
 	unsigned long long epoch = e->epoch;
 	unsigned long long group = e->known_epoch > e->epoch ? e->known_epoch : e->epoch;
 
@@ -325,6 +330,20 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 	if ((role_changed || !e->decided) && e->wake_ev)
 		event_active(e->wake_ev, EV_TIMEOUT, 0);
 	e->decided = true;
+
+	/* Standby because Redis fails (on_redis_down=standby, or keep while
+	 * standby): stop renewing our key and delete it if it is still ours.
+	 * A SET that passes while SCAN or MGET is denied would otherwise keep
+	 * it alive, the peers counting this node first, and no node would be
+	 * active.  Done after the role is published: the key goes only once
+	 * this node no longer produces. */
+	if (!ok && !active && in.redis == ELECT_REDIS_DOWN && !e->stepped_down) {
+		e->stepped_down = true;
+		if (e->attached)
+			log_warn("election: standby while redis fails: key '%s' is no longer "
+				 "renewed, so a peer can be elected", e->key);
+		elect_drop_key(e, rc, rgen, "while redis fails");
+	}
 }
 
 /* When the lease of an elected node ends (the SET of its last good round
@@ -370,7 +389,7 @@ static void *elect_main(void *arg)
 			break;
 	}
 
-	elect_drop_key(e, &rs.cfg, rgen);
+	elect_drop_key(e, &rs.cfg, rgen, "at stop");
 	if (e->c)
 		redisFree(e->c);
 	e->c = NULL;
@@ -404,7 +423,8 @@ static int copy_redis(struct elect *e, const struct redis_cfg *r)
 static bool redis_same(const struct redis_cfg *a, const struct redis_cfg *b)
 {
 	return strcmp(a->host, b->host) == 0 && a->port == b->port &&
-	       strcmp(a->password, b->password) == 0 && a->db == b->db &&
+	       strcmp(a->user, b->user) == 0 && strcmp(a->password, b->password) == 0 &&
+	       a->db == b->db &&
 	       a->timeout_ms == b->timeout_ms;
 }
 

@@ -1,9 +1,10 @@
 /*
  * elect_redis.c — the Redis commands of an election round, on the election
  * thread's blocking hiredis connection (e->c): the attachment timestamp
- * from TIME, our key's SET (or DEL in forced standby) pipelined with the
- * first SCAN page, the rest of the SCAN, one MGET of the live keys and the
- * group's epoch, the epoch's EVAL, and the DEL of our key at stop.  Run by
+ * from TIME, our key's SET (or its withdrawal in forced standby, or while
+ * standby because Redis fails) pipelined with the first SCAN page, the rest
+ * of the SCAN, one MGET of the live keys and the group's epoch, the epoch's
+ * EVAL, and the withdrawal of our key at stop.  Run by
  * the "elect" thread only (elect.c decides what to do with what it reads);
  * it owns nothing beyond the connection, which it drops on any failure so
  * the next round connects afresh.
@@ -54,6 +55,15 @@ static const char attach_script[] =
 	"if v and v ~= ARGV[2] and v ~= ARGV[1] then return v end\n"
 	"redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])\n"
 	"return false\n";
+
+/*
+ * Withdraw our key: delete it only if it holds what we wrote last
+ * (ARGV[1]), never a key of our name that another node holds now.  1 when
+ * deleted, 0 when it was gone or another's.
+ */
+static const char withdraw_script[] =
+	"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+	"return 0\n";
 
 /*
  * Our key holds another value: this node is not in the group (standby)
@@ -242,14 +252,18 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
 
 	char cursor[32] = "0";
 	/* A node in forced standby withdraws its key, so that its peers elect
-	 * among themselves (maintenance: SIGRTMIN+2 hands the role over).
-	 * Otherwise the key is written only if it is absent or holds what this
-	 * node wrote last: a key of our name written by someone else is another
-	 * node configured with this name, and is left alone. */
-	bool withdraw = role_get_mode() == ROLE_MODE_FORCE_STANDBY;
+	 * among themselves (maintenance: SIGRTMIN+2 hands the role over); so
+	 * does a node standby because Redis failed its rounds (elect.c): its
+	 * key, renewed by a SET that passes while a later command fails, would
+	 * keep the peers standby, and no node would be active.  The key is
+	 * written only if it is absent or holds what this node wrote last: a
+	 * key of our name written by someone else is another node configured
+	 * with this name, and is left alone (deleted neither). */
+	bool withdraw = role_get_mode() == ROLE_MODE_FORCE_STANDBY || e->stepped_down;
 	bool write = !withdraw || e->attached;
 	int qrc = !write ? REDIS_OK
-		  : withdraw ? redisAppendCommand(c, "DEL %s", e->key)
+		  : withdraw ? redisAppendCommand(c, "EVAL %s 1 %s %lld", withdraw_script, e->key,
+						  e->written_ts)
 			     : redisAppendCommand(c, "EVAL %s 1 %s %lld %lld %d", attach_script, e->key,
 						  e->self_ts, e->attached ? e->written_ts : 0LL,
 						  s->ttl_ms);
@@ -347,29 +361,46 @@ int elect_bump_epoch(struct elect *e, unsigned long long floor, unsigned long lo
 	return 0;
 }
 
-/* Delete our key at a clean stop, so a peer takes over on its next round. */
-void elect_drop_key(struct elect *e, const struct redis_cfg *rc, unsigned long rgen)
+/* Withdraw our key now (see elect_int.h); what is logged says when. */
+int elect_drop_key(struct elect *e, const struct redis_cfg *rc, unsigned long rgen,
+		   const char *when)
 {
 	char err[256];
 	if (e->self_ts <= 0 || !e->attached)
-		return;		/* not ours (never written, withdrawn, or held by another) */
+		return 0;	/* not ours (never written, withdrawn, or held by another) */
 	if (e->c && e->conn_gen != rgen) {
 		redisFree(e->c);
 		e->c = NULL;
 	}
-	if (!e->c)
-		e->c = redis_connect(rc, err, sizeof(err));
 	if (!e->c) {
-		log_warn("election: cannot delete key '%s' at stop (%s): peers take over once it "
-			 "expires", e->key, err);
-		return;
+		e->c = redis_connect(rc, err, sizeof(err));
+		e->conn_gen = rgen;
 	}
-	redisReply *r = redis_call(e->c, redis_deadline(rc->timeout_ms), "DEL %s", e->key);
-	if (reply_is(r, REDIS_REPLY_INTEGER))
-		log_info("election: key '%s' deleted: a peer can take over now", e->key);
-	else
-		log_warn("election: cannot delete key '%s' at stop (%s): peers take over once it "
-			 "expires", e->key, r && r->type == REDIS_REPLY_ERROR ? r->str : e->c->errstr);
+	if (!e->c) {
+		log_warn("election: cannot delete key '%s' %s (%s): peers take over once it "
+			 "expires", e->key, when, err);
+		return -1;
+	}
+	redisReply *r = redis_call(e->c, redis_deadline(rc->timeout_ms), "EVAL %s 1 %s %lld",
+				   withdraw_script, e->key, e->written_ts);
+	int ret = 0;
+	if (reply_is(r, REDIS_REPLY_INTEGER)) {
+		if (r->integer == 1)
+			log_info("election: key '%s' deleted %s: a peer can take over now", e->key,
+				 when);
+		else
+			log_info("election: key '%s' no longer holds this node's timestamp %lld %s: "
+				 "left alone", e->key, e->written_ts, when);
+		e->attached = false;
+	} else {
+		log_warn("election: cannot delete key '%s' %s (%s): peers take over once it "
+			 "expires", e->key, when,
+			 r && r->type == REDIS_REPLY_ERROR ? r->str : e->c->errstr);
+		redisFree(e->c);
+		e->c = NULL;
+		ret = -1;
+	}
 	if (r)
 		freeReplyObject(r);
+	return ret;
 }

@@ -39,7 +39,7 @@ struct totals_call {
 	const char *fields[TOTALS_MAX_FIELDS];
 	char *strings[TOTALS_MAX_FIELDS + 1];	/* owned copies */
 	struct redis_cfg redis;		/* private copy for the worker */
-	char host[256], password[256];
+	char host[256], user[256], password[256];
 	unsigned long redis_gen;
 	struct totals_result res;
 	int rc;
@@ -196,11 +196,13 @@ void totalizer_http(void *job, struct http_req *r)
 	}
 	pthread_mutex_lock(&tz->mu);
 	snprintf(c->host, sizeof(c->host), "%s", tz->redis.host);
+	snprintf(c->user, sizeof(c->user), "%s", tz->redis.user ? tz->redis.user : "");
 	snprintf(c->password, sizeof(c->password), "%s", tz->redis.password);
 	c->redis = tz->redis;
 	c->redis_gen = tz->redis_gen;
 	pthread_mutex_unlock(&tz->mu);
 	c->redis.host = c->host;
+	c->redis.user = c->user;
 	c->redis.password = c->password;
 	c->evreq = r->req;
 	c->req.srv = r->srv;

@@ -3,6 +3,10 @@
 # errors (ACL NOPERM replies, a key of the wrong type), not a lost
 # connection.  Two nodes a and b in one group; a sampler reads both roles
 # and a's key in Redis all along, and the oracle is what it saw:
+#  - SCAN, then MGET, denied to a alone (a has its own ACL user, redis.user;
+#    b is "default"), on_redis_down=standby: a steps down by the end of its
+#    lease and stops renewing its key, deleting it, so b is elected once
+#    the key is gone, within ttl + interval; never both; back: a leads;
 #  - a's SET denied (a read-only key pattern for a's key, switched at run
 #    time with ACL SETUSER): a is standby by the end of its lease, b takes
 #    over only once a's key is gone; never both active;
@@ -20,27 +24,38 @@
 #  - two nodes started with the same name: one is active, the other refuses
 #    (standby, an error logged), never both; it takes over once the name
 #    is free; its key taken over by another: standby until it is free;
-#  - a stop with Redis gone: the key it could not delete is logged.
+#  - more than 256 live keys in a group: 256 read, logged; an epoch key
+#    holding no number: no epoch read;
+#  - a key taken by another after the node's last round: left alone at its
+#    stop (compare-and-delete);
+#  - Redis frozen from a node's start: no timestamp, no key, none deleted;
+#  - SCAN denied after its first page: the node stands down, its key goes;
+#  - Redis gone: the node steps down, and the key it could not delete is
+#    logged then and at its stop.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
 h_init
-trap 'rc=$?; [ $rc -eq 0 ] || { for n in a b a2; do [ -f "$H_TMP/$n.log" ] && agg_dump_log $n; done; }; h_cleanup' EXIT
+trap 'rc=$?; [ $rc -eq 0 ] || { for n in a b a2 c; do [ -f "$H_TMP/$n.log" ] && agg_dump_log $n; done; }; h_cleanup' EXIT
 
 h_start_kafka k aggregatord.totals aggregatord.radacct aggregatord.usage
 h_start_redis r
 h_redis r ACL SETUSER admin on '>adm' '~*' '&*' +@all > /dev/null
 adm() { h_redis r --user admin --pass adm --no-auth-warning "$@"; }
-acl() { h_redis r ACL SETUSER default "$@" > /dev/null; }	# the daemons' user
+acl() {	# the daemons' users: "default" (b, a2) and "na" (a), alike
+    h_redis r ACL SETUSER default "$@" > /dev/null
+    h_redis r ACL SETUSER na "$@" > /dev/null
+}
 acl_all() { acl reset on nopass '~*' '&*' +@all; }
+acl_all
 INTERVAL=400 TTL=1000	# ms; the lease ends between two rounds
 KEY_A="radius+7+a+attachment_time" EPOCH_KEY="radius+7+epoch"
 declare -A HPORT UPORT
-conf_for() {	# FILE NODE_NAME HTTP_PORT STATE ON_REDIS_DOWN UDP_PORT
+conf_for() {	# FILE NODE_NAME HTTP_PORT STATE ON_REDIS_DOWN UDP_PORT [REDIS_USER]
     cat > "$1" <<CONF
 node = { name = "$2"; state_dir = "$4"; };
 http = { listen = "127.0.0.1:$3"; };
-redis = { port = $r_PORT; timeout_ms = 300; };
+redis = { port = $r_PORT; timeout_ms = 300; user = "${7:-}"; };
 kafka = { enabled = true; brokers = "$k_BOOTSTRAP"; };
 election = { cluster = "radius"; cluster_id = 7; interval_ms = $INTERVAL; ttl_ms = $TTL;
              standby_window_ms = 3000; on_redis_down = "$5"; };
@@ -48,8 +63,8 @@ totalizer = { flush_ms = 200; threads = 1; rules = (
   { prefix = "seq"; listen = "127.0.0.1:$6"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
 CONF
 }
-for n in a b a2; do HPORT[$n]=$(h_free_port tcp); UPORT[$n]=$(h_free_port udp); done
-conf_for "$H_TMP/a.conf" a "${HPORT[a]}" "$H_TMP/state-a" standby "${UPORT[a]}"
+for n in a b a2 c; do HPORT[$n]=$(h_free_port tcp); UPORT[$n]=$(h_free_port udp); done
+conf_for "$H_TMP/a.conf" a "${HPORT[a]}" "$H_TMP/state-a" standby "${UPORT[a]}" na
 conf_for "$H_TMP/b.conf" b "${HPORT[b]}" "$H_TMP/state-b" standby "${UPORT[b]}"
 # numbered events (totalizer lines, one `totals` event per number) sent to
 # both nodes; the oracle is the numbers sent, kept by the consumer of
@@ -97,6 +112,36 @@ h_wait_until 10 agg_metric_is b aggregatord_election_role 0 || h_fail "b not sta
 after_ms $((3 * INTERVAL))
 both 10 || h_fail "start: a=$(role a) b=$(role b)"
 h_ok "a active, b standby (interval $INTERVAL ms, ttl $TTL ms, on_redis_down=standby)"
+
+# --- SCAN, then MGET, denied to a alone: a's SET still passes, so its key
+# would be renewed by a node that cannot read, stands down, and keeps b
+# standby: no node active.  The key must go once a is standby. ---
+for cmd in scan mget; do
+    sample_start
+    after_ms 200
+    h_redis r ACL SETUSER na "-$cmd" > /dev/null
+    t0=$(now_ms)
+    h_wait_until 10 both 01 || h_fail "$cmd denied to a alone: a=$(role a) b=$(role b), a's key pttl $(adm PTTL "$KEY_A"): want b elected"
+    took=$(( $(now_ms) - t0 ))
+    after_ms $((3 * INTERVAL))
+    [ "$(adm EXISTS "$KEY_A")" = 0 ] || h_fail "$cmd denied: a's key renewed while a is standby (pttl $(adm PTTL "$KEY_A"))"
+    status_of b | grep -q '"elected":true' || h_fail "$cmd denied to a: b active but not elected: $(status_of b)"
+    agg_log_has a "NOPERM.*'$cmd'" || h_fail "$cmd denied: a did not log the NOPERM reply"
+    agg_log_has b "NOPERM" && h_fail "$cmd denied to a alone: b saw a denial"
+    t1=$(now_ms)
+    acl_all
+    h_wait_until 10 both 10 || h_fail "$cmd allowed again: a=$(role a) b=$(role b), want a (older) back"
+    after_ms $((2 * INTERVAL))
+    sample_stop
+    samples_ok
+    never_both "$cmd denied to a alone"
+    # b active only once a's key was gone (while the fault lasted)
+    bad=$(awk -v t="$t0" -v u="$t1" '$1 > t && $1 < u && $3 == 1 && $4 != 0' "$H_TMP/samples" | wc -l)
+    [ "$bad" = 0 ] || h_fail "$cmd denied: b active while a's key still stood ($bad samples)"
+    # the lease (ttl) runs out, a's key goes at once, b's next round elects it
+    [ "$took" -le $((TTL + 2 * INTERVAL + 1500)) ] || h_fail "$cmd denied: b elected $took ms after the denial (ttl + 2 intervals = $((TTL + 2 * INTERVAL)) ms)"
+    h_ok "$cmd denied to a alone (its ACL user), on_redis_down=standby: a standby, its key deleted, b elected $took ms after the denial (ttl $TTL), never both; allowed again: a leads"
+done
 
 # --- a's SET denied: NOPERM on its own key only (twice: where the lease ends
 # between two rounds is a matter of phase) ---
@@ -236,7 +281,7 @@ h_wait_until 10 agg_metric_is b aggregatord_election_role 1 || h_fail "b did not
 took=$(( $(now_ms) - t_exit ))
 after_ms 200
 sample_stop
-agg_log_has a "cannot delete key .* at stop \(NOPERM" || h_fail "a did not log the denied DEL"
+agg_log_has a "cannot delete key .* at stop \((NOPERM|ERR The user executing the script can.t run)" || h_fail "a did not log the denied DEL"
 bad=$(awk '$3 == 1 && $4 != 0' "$H_TMP/samples" | wc -l)
 [ "$bad" = 0 ] || h_fail "b active while a's key still stood ($bad samples)"
 [ "$took" -le $((TTL + INTERVAL + 1500)) ] || h_fail "b took over $took ms after a's exit (ttl + interval = $((TTL + INTERVAL)) ms)"
@@ -269,8 +314,69 @@ agg_log_has a2 "now holds 42, not this node's timestamp" || h_fail "a2 did not l
 h_wait_until 10 agg_metric_is a2 aggregatord_election_role 1 || h_fail "a2 did not take its key back once free"
 [ "$(adm GET "$KEY_A")" != 42 ] || h_fail "a2 is active, its key holds another's value"
 h_ok "a2's key taken by another: a2 standby, logged; the key free again: a2 active"
-# stopped with Redis gone: the key cannot be deleted; logged
+
+# --- a group of one node (cluster_id 8) with rounds a minute apart, so
+# nothing runs between what the test does and its stop: 300 live keys of
+# other names (more than the 256 a round reads); its key taken by another
+# after its round ---
+KEY_C="radius+8+c+attachment_time"
+for i in $(seq 1 300); do echo "SET radius+8+ghost$i+attachment_time 99999999999999999 PX 120000"; done | adm > /dev/null
+adm SET radius+8+epoch 12x > /dev/null	# no number: no epoch read
+conf_for "$H_TMP/c.conf" c "${HPORT[c]}" "$H_TMP/state-c" standby "${UPORT[c]}"
+sed -i 's/cluster_id = 7; interval_ms = [0-9]*; ttl_ms = [0-9]*;/cluster_id = 8; interval_ms = 60000; ttl_ms = 120000;/' "$H_TMP/c.conf"
+agg_start c "$H_TMP/c.conf"
+h_wait_until 10 sh -c "curl -s $c_URL/v1/status | grep -q '\"redis\":\"up\"'" || h_fail "c's first round did not end"
+[ "$(adm EXISTS "$KEY_C")" = 1 ] || h_fail "c wrote no key"
+npeers=$(agg_metric c aggregatord_election_peers)
+[ "$npeers" -ge 255 ] && [ "$npeers" -le 256 ] || h_fail "c reads $npeers peers of 300 live keys, want the cap (256 keys, its own among them or not)"
+agg_log_has c "more than 256 live keys match 'radius.8.\*.attachment_time': the rest are ignored" || h_fail "c did not log the keys it ignores"
+[ "$(agg_metric c aggregatord_election_epoch)" = 0 ] || h_fail "c took '12x' for an epoch: $(agg_metric c aggregatord_election_epoch)"
+h_ok "300 live keys in a group: a round reads 256 ($npeers peers besides the node), logged; an epoch key '12x' is no epoch"
+adm SET "$KEY_C" 42 KEEPTTL > /dev/null	# another node's now
+h_stop c
+[ "$(adm GET "$KEY_C")" = 42 ] || h_fail "c's stop deleted a key it no longer held: $(adm GET "$KEY_C")"
+agg_log_has c "key 'radius.8.c.attachment_time' no longer holds this node's timestamp [0-9]+ at stop: left alone" || h_fail "c did not log the key it left"
+h_ok "a key taken by another after the node's last round: left alone at its stop (still 42)"
+# c again, its Redis frozen from the start (a fault proxy): TIME does not
+# answer, c has no timestamp: standby, no key written, none to delete at
+# its stop
+h_start_faultproxy rp "$r_PORT"
+h_fault rp freeze
+sed -i "s/port = $r_PORT;/port = $rp_PORT;/" "$H_TMP/c.conf"
+mv "$H_TMP/c.log" "$H_TMP/c-1.log"
+agg_start c "$H_TMP/c.conf"
+h_wait_until 10 sh -c "curl -s $c_URL/v1/status | grep -q '\"redis\":\"down\"'" || h_fail "c's round with Redis frozen did not fail"
+status_of c | grep -q '"role":"standby".*"reason":"redis unreachable: on_redis_down=standby"' || h_fail "c with Redis frozen: $(status_of c)"
+agg_log_has c "TIME: " || h_fail "c did not log the TIME that did not answer"
+h_stop c
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "c exit status $H_EXIT_STATUS"
+[ "$(adm GET "$KEY_C")" = 42 ] || h_fail "c with no timestamp wrote its key: $(adm GET "$KEY_C")"
+agg_log_has c "cannot delete key|deleted" && h_fail "c, never attached, tried to delete a key"
+h_ok "Redis frozen from c's start: TIME unanswered, c standby with no key, nothing deleted at its stop"
+
+# --- SCAN denied after its first page (only a cursor of 0 allowed; the
+# 300 keys above make the keyspace span pages), to a2 (active) and b
+# (forced standby): a2 stands down and deletes its key; allowed again: a2
+# leads again ---
+[ "$(adm SCAN 0 MATCH 'radius+7+*+attachment_time' COUNT 100 | head -n 1)" != 0 ] || h_fail "the keyspace fits one SCAN page"
+[ "$(role a2)" = 1 ] || h_fail "a2 not active before the later SCAN pages are denied"
+acl -scan '+scan|0'
+h_wait_until 10 agg_metric_is a2 aggregatord_election_role 0 || h_fail "later SCAN pages denied: a2 still active"
+h_wait_until 5 sh -c "[ \"\$(redis-cli -p $r_PORT --user admin --pass adm --no-auth-warning EXISTS $KEY_A)\" = 0 ]" || h_fail "later SCAN pages denied: a2's key stands while a2 is standby"
+after_ms $((3 * INTERVAL))
+[ "$(adm EXISTS "$KEY_A")" = 0 ] || h_fail "later SCAN pages denied: a2 renews its key while standby"
+agg_log_has a2 "SCAN: NOPERM" || h_fail "a2 did not log the denied SCAN page"
+acl_all
+h_wait_until 10 agg_metric_is a2 aggregatord_election_role 1 || h_fail "SCAN allowed again: a2 not back"
+h_ok "SCAN denied after its first page: a2 standby, its key deleted and not renewed; allowed again: a2 active"
+
+# Redis gone under a2 (active, on_redis_down=standby): at the end of its
+# lease it is standby, and the key it cannot delete is logged, then again
+# at its stop
 h_stop r
+h_wait_until 10 agg_metric_is a2 aggregatord_election_role 0 || h_fail "a2 active with Redis gone for longer than ttl"
+h_wait_until 5 agg_log_has a2 "cannot delete key .* while redis fails \(cannot connect" || h_fail "a2 did not log the key it could not delete on stepping down"
 h_stop a2
-agg_log_has a2 "cannot delete key .* at stop \((Server closed|cannot connect)" || h_fail "a2 did not log the key it could not delete"
+agg_log_has a2 "cannot delete key .* at stop \(cannot connect" || h_fail "a2 did not log the key it could not delete at stop"
+h_ok "Redis gone: a2 standby after ttl, the key it could not delete logged (standby and stop)"
 h_stop b
