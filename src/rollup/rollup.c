@@ -394,11 +394,15 @@ static void run_due(struct rollup *r)
 	long long now = (long long)time(NULL);
 	long long last = due_hour(r, now);
 	char err[512];
+	/* First, whatever the rolling does: a location backing off from a
+	 * failing InfluxDB (or a standby master) still prunes.  The schedule
+	 * never reaches back into what is pruned (rollup_validate). */
+	prune(r, now);
 	if (r->role == ROLLUP_LOCATION) {
 		if (now < r->next_ok)
 			return;
 		for (long long h = last - (long long)r->catch_up_hours * HOUR; h <= last; h += HOUR) {
-			if (h < last - (long long)r->catch_up_hours * HOUR || rollup_hour_done(r->usage_dir, h))
+			if (rollup_hour_done(r->usage_dir, h))
 				continue;
 			/* The hour is one InfluxDB query bounded by its timeout (the
 			 * files after it are local): alive until then (worker.h). */
@@ -439,7 +443,6 @@ static void run_due(struct rollup *r)
 			worker_beat(&r->w);
 		}
 	}
-	prune(r, now);
 }
 
 void rollup_timed_out(struct rollup *r, bool *timing_out, const char *what)

@@ -229,6 +229,23 @@ sed 's/ late_hours = 0;//' "$H_TMP/m.conf" > "$H_TMP/m24.conf"
 refused "$H_TMP/m24.conf" late_hours 24
 h_ok "-n refuses catch_up_hours or late_hours reaching back past retention_days, naming both keys"
 
+# --- a location whose InfluxDB fails still prunes: it backs off from the
+# rolling, not from the prune (before, run_due returned before pruning) ---
+h_stop la
+plant_old "$H_TMP/state-la/usage"
+[ -f "$H_TMP/state-la/usage/acme/$OP.bin" ] && [ -f "$H_TMP/state-la/usage/.done/$OK" ] || h_fail "the old hour was not planted again"
+sed "s|url = \"$i_URL\"|url = \"http://127.0.0.1:$(h_free_port tcp)\"|; s/catch_up_hours = 0;/catch_up_hours = 2;/" \
+    "$H_TMP/la.conf" > "$H_TMP/la-dead.conf"
+grep -q "catch_up_hours = 2;" "$H_TMP/la-dead.conf" && ! grep -q "$i_URL" "$H_TMP/la-dead.conf" || h_fail "la-dead.conf not made"
+agg_start la "$H_TMP/la-dead.conf"
+h_wait_until 10 agg_log_has la "retrying in" || h_fail "the location with a dead InfluxDB did not fail an hour"
+la_old_left() { find "$H_TMP/state-la" \( -name "$OK" -o -path "*/$OP.bin" \); }
+h_wait_until 10 eval '[ -z "$(la_old_left)" ]' || h_fail "a location backing off did not prune: $(la_old_left | sed "s|$H_TMP/||" | tr '\n' ' ')"
+h_stop la
+agg_start la "$H_TMP/la.conf"
+h_wait_until 10 agg_healthy la || h_fail "la did not start again"
+h_ok "a location backing off from a failing InfluxDB still prunes the old hour's files and markers"
+
 # --- as a daemon: metrics pass promtool ---
 agg_get la /metrics > "$H_TMP/metrics.txt"
 promtool check metrics < "$H_TMP/metrics.txt" || h_fail "promtool rejects the rollup metrics"
