@@ -100,6 +100,28 @@ CONF
 }
 # tz_metric NAME METRIC: a metric of daemon NAME, 0 when it is absent.
 tz_metric() { local v; v=$(agg_metric "$1" "$2"); echo "${v:-0}"; }
+# tz_setup NODE: what the totalizer fault tests start from: Redis r1 (R
+# runs a command on it), a UDP port $uport and an HTTP port $hport, the
+# config $conf (tz_conf) for a daemon the test starts as "t", $held (its
+# held-counts directory), and metric, lines_are, feed (tz_feed to $uport),
+# oracle, stored, stored_is (Redis against the lines sent) and
+# no_held_files.  A test may define its own versions after it.
+tz_setup() {
+    h_start_redis r1
+    R() { h_redis r1 "$@"; }
+    uport=$(h_free_port udp)
+    hport=$(h_free_port tcp)
+    held=$H_TMP/state/totalizer
+    conf=$H_TMP/t.conf
+    tz_conf "$conf" "$1" "$r1_PORT" "$uport" "$hport"
+    metric() { tz_metric t "$1"; }
+    lines_are() { [ "$(metric aggregatord_totalizer_lines_total)" = "$1" ]; }
+    feed() { tz_feed "$1" "$2" "$3" "$4" "$uport"; }
+    oracle() { tz_oracle "$1"; }
+    stored() { tz_stored r1 n; }
+    stored_is() { [ "$(stored)" = "$(oracle "$1")" ]; }
+    no_held_files() { [ -z "$(find "$held" -name '*.held' 2>/dev/null)" ]; }
+}
 # Totalizer counts against an oracle independent of the daemon: the lines a
 # test sent, counted per key.  tz_feed FILE FIRST COUNT KEYS PORT appends
 # COUNT numbered lines "line I uK" (FIRST.., K = I % KEYS) to FILE and sends

@@ -22,23 +22,9 @@ trap 'rc=$?; [ $rc -eq 0 ] || { agg_dump_log t; ls -la "$H_TMP/state/totalizer" 
       kill -CONT "$(h_pid r1 2>/dev/null)" 2>/dev/null || true; h_cleanup' EXIT
 HTOOL=$H_BIN/htool
 
-h_start_redis r1
-R() { h_redis r1 "$@"; }
-uport=$(h_free_port udp)
-hport=$(h_free_port tcp)
-held=$H_TMP/state/totalizer
-conf=$H_TMP/t.conf
-tz_conf "$conf" dt-a "$r1_PORT" "$uport" "$hport"
-metric() { tz_metric t "$1"; }
-lines_are() { [ "$(metric aggregatord_totalizer_lines_total)" = "$1" ]; }
-
-# feed FILE FIRST COUNT KEYS, oracle FILE, stored: common.sh's tz_* helpers
-# on this test's port and Redis.
-feed() { tz_feed "$1" "$2" "$3" "$4" "$uport"; }
-oracle() { tz_oracle "$1"; }
-stored() { tz_stored r1 n; }
-stored_is() { [ "$(stored)" = "$(oracle "$1")" ]; }
-no_held_files() { [ -z "$(find "$held" -name '*.held' 2>/dev/null)" ]; }
+# Redis r1, the config, feed FILE FIRST COUNT KEYS, oracle FILE, stored:
+# common.sh's tz_setup.
+tz_setup dt-a
 # stop_within NAME S: SIGTERM, must exit within S seconds, exit status 0
 stop_within() {
     local t0 t1

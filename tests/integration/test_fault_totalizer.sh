@@ -27,14 +27,7 @@ h_init
 trap 'rc=$?; [ $rc -eq 0 ] || agg_dump_log t; h_cleanup' EXIT
 HTOOL=$H_BIN/htool
 
-h_start_redis r1
-R() { h_redis r1 "$@"; }
-uport=$(h_free_port udp)
-hport=$(h_free_port tcp)
-conf=$H_TMP/t.conf
-tz_conf "$conf" ft-a "$r1_PORT" "$uport" "$hport"
-metric() { tz_metric t "$1"; }
-lines_are() { [ "$(metric aggregatord_totalizer_lines_total)" = "$1" ]; }
+tz_setup ft-a
 errs_over() { [ "$(metric aggregatord_totalizer_redis_errors_total)" -gt "$1" ]; }
 
 # feed FILE FIRST COUNT KEYS: appends COUNT numbered lines (FIRST..) spread

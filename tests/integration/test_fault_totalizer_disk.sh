@@ -27,16 +27,9 @@ h_init
 held=$H_TMP/state/totalizer
 trap 'rc=$?; [ $rc -eq 0 ] || { agg_dump_log t; ls -la "$held" >&2 || true; }; umount "$held" 2>/dev/null; h_cleanup' EXIT
 
-h_start_redis r1
-uport=$(h_free_port udp)
-hport=$(h_free_port tcp)
 mkdir -p "$held"
 mount -t tmpfs -o size=8k,mode=0700 tmpfs "$held"
-conf=$H_TMP/t.conf
-tz_conf "$conf" fd-a "$r1_PORT" "$uport" "$hport"
-metric() { tz_metric t "$1"; }
-lines_are() { [ "$(metric aggregatord_totalizer_lines_total)" = "$1" ]; }
-stored_is() { [ "$(tz_stored r1 n)" = "$(tz_oracle "$1")" ]; }
+tz_setup fd-a
 read_again() { [ "$(grep -c 'cannot remove applied held-counts file' "$H_TMP/t.log")" -ge 2 ]; }
 
 # 1. full: the file cannot be written at stop

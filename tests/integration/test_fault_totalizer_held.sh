@@ -11,20 +11,7 @@ h_init
 trap 'rc=$?; [ $rc -eq 0 ] || { agg_dump_log t; ls -la "$H_TMP/state/totalizer" >&2 || true; }; h_cleanup' EXIT
 HTOOL=$H_BIN/htool
 
-h_start_redis r1
-R() { h_redis r1 "$@"; }
-uport=$(h_free_port udp)
-hport=$(h_free_port tcp)
-held=$H_TMP/state/totalizer
-conf=$H_TMP/t.conf
-tz_conf "$conf" fh-a "$r1_PORT" "$uport" "$hport"
-metric() { tz_metric t "$1"; }
-lines_are() { [ "$(metric aggregatord_totalizer_lines_total)" = "$1" ]; }
-feed() { tz_feed "$1" "$2" "$3" "$4" "$uport"; }
-oracle() { tz_oracle "$1"; }
-stored() { tz_stored r1 n; }
-stored_is() { [ "$(stored)" = "$(oracle "$1")" ]; }
-no_held_files() { [ -z "$(find "$held" -name '*.held' 2>/dev/null)" ]; }
+tz_setup fh-a
 
 sent=$H_TMP/sent.txt; : > "$sent"
 agg_start t "$conf"

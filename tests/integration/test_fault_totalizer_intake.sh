@@ -44,7 +44,7 @@ CONF
 }
 write_conf 8388608
 "$AGGD" -n -c "$conf" >/dev/null || h_fail "config rejected: $("$AGGD" -n -c "$conf" 2>&1)"
-metric() { v=$(agg_metric t "$1"); echo "${v:-0}"; }
+metric() { tz_metric t "$1"; }
 lines_are() { [ "$(metric aggregatord_totalizer_lines_total)" = "$1" ]; }
 # stored: "matched source count" per key, sorted (summed over start_ts)
 stored() {

@@ -43,7 +43,7 @@ CONF
 }
 write_conf ""
 "$AGGD" -n -c "$conf" >/dev/null || h_fail "config rejected: $("$AGGD" -n -c "$conf" 2>&1)"
-metric() { v=$(agg_metric t "$1"); echo "${v:-0}"; }
+metric() { tz_metric t "$1"; }
 rule_matched() { metric "aggregatord_totalizer_matched_total{rule=\"$1\"}"; }
 reloads() { grep -c 'rule(s) on .* address(es) in force' "$H_TMP/t.log" || true; }
 # reload: SIGHUP and wait until the new rules are in force
