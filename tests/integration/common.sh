@@ -148,6 +148,19 @@ tz_stored() {
 # The "seq" tests: a totalizer rule `match = "seq=(\\\\d+)"; matched = "\$1"`
 # turns each line seq=N into a key holding N, and each flush publishes a
 # totals event whose key's second ';' field is N.
+# seq_conf FILE NODE STATE_DIR UDP_PORT HTTP_PORT: a daemon counting seq
+# lines into Redis r ($r_PORT) and publishing the totals events to Kafka
+# ($k_BOOTSTRAP; linger 5 ms, message timeout 2 s), flush 200 ms.
+seq_conf() {
+    cat > "$1" <<CONF
+node = { name = "$2"; state_dir = "$3"; };
+http = { listen = "127.0.0.1:$5"; };
+redis = { port = $r_PORT; };
+kafka = { brokers = "$k_BOOTSTRAP"; properties = [ "linger.ms=5", "message.timeout.ms=2000" ]; };
+totalizer = { flush_ms = 200; threads = 1; rules = (
+  { prefix = "seq"; listen = "127.0.0.1:$4"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
+CONF
+}
 # seq_send PORT FROM TO: the lines seq=FROM..seq=TO to 127.0.0.1:PORT.
 seq_send() { seq "$2" "$3" | sed 's/^/seq=/' | "$H_BIN/htool" udp-send -n 50 127.0.0.1 "$1"; }
 # seq_on_topic: the N of every totals event on the topic ($k_BOOTSTRAP),

@@ -27,14 +27,7 @@ mkdir -p "$H_TMP/state/spool"
 state=$(realpath "$H_TMP/state")
 spool=$state/spool
 conf=$H_TMP/p.conf
-cat > "$conf" <<CONF
-node = { name = "p1"; state_dir = "$state"; };
-http = { listen = "127.0.0.1:$hport"; };
-redis = { port = $r_PORT; };
-kafka = { brokers = "$k_BOOTSTRAP"; properties = [ "linger.ms=5", "message.timeout.ms=2000" ]; };
-totalizer = { flush_ms = 200; threads = 1; rules = (
-  { prefix = "seq"; listen = "127.0.0.1:$uport"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
-CONF
+seq_conf "$conf" p1 "$state" "$uport" "$hport"
 "$AGGD" -n -c "$conf" >/dev/null || h_fail "config rejected: $("$AGGD" -n -c "$conf" 2>&1)"
 # AddressSanitizer wants its runtime first in the preload list; syncwatch
 # only wraps two libc calls, so the order does not matter here.

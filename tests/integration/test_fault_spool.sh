@@ -29,14 +29,7 @@ hport=$(h_free_port tcp)
 spool=$H_TMP/state/spool
 mkdir -p "$spool"
 conf=$H_TMP/p.conf
-cat > "$conf" <<CONF
-node = { name = "p"; state_dir = "$H_TMP/state"; };
-http = { listen = "127.0.0.1:$hport"; };
-redis = { port = $r_PORT; };
-kafka = { brokers = "$k_BOOTSTRAP"; properties = [ "linger.ms=5", "message.timeout.ms=2000" ]; };
-totalizer = { flush_ms = 200; threads = 1; rules = (
-  { prefix = "seq"; listen = "127.0.0.1:$uport"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
-CONF
+seq_conf "$conf" p "$H_TMP/state" "$uport" "$hport"
 # the numbers in the keys of the totals events on the topic, one an event
 topic_numbers() { seq_on_topic; }
 # EXPECTED-NUMBERS-FILE: the topic holds each of them exactly once, nothing else

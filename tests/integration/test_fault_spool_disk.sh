@@ -39,14 +39,7 @@ spool=$H_TMP/state/spool
 mkdir -p "$spool"
 mount -t tmpfs -o size=64k,mode=0700 tmpfs "$spool"
 conf=$H_TMP/p.conf
-cat > "$conf" <<CONF
-node = { name = "p"; state_dir = "$H_TMP/state"; };
-http = { listen = "127.0.0.1:$hport"; };
-redis = { port = $r_PORT; };
-kafka = { brokers = "$k_BOOTSTRAP"; properties = [ "linger.ms=5", "message.timeout.ms=2000" ]; };
-totalizer = { flush_ms = 200; threads = 1; rules = (
-  { prefix = "seq"; listen = "127.0.0.1:$uport"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
-CONF
+seq_conf "$conf" p "$H_TMP/state" "$uport" "$hport"
 send() { seq_send "$uport" "$1" "$2"; }
 topic_numbers() { seq_on_topic; }
 topic_is() { diff <(topic_numbers | sort -n) <(sort -n "$1") > "$H_TMP/topic.diff"; }

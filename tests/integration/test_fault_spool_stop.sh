@@ -39,10 +39,7 @@ http = { listen = "127.0.0.1:$(h_free_port tcp)"; };
 redis = { port = $r_PORT; };
 kafka = { brokers = "$k_BOOTSTRAP"; properties = [ "linger.ms=5", "queue.buffering.max.messages=50" ]; };
 CONF
-topic_numbers() {
-    kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q -f '%k\n' 2>/dev/null |
-        awk -F';' '{ print $2 }'
-}
+topic_numbers() { seq_on_topic; }
 topic_is() { diff <(topic_numbers | sort -n) "$1" > "$H_TMP/topic.diff"; }
 ev() {
     printf 'seq;%d;s;0\t{"node":"p","epoch":1,"elected":false,"prefix":"seq","matched":"%d","source":"s","start_ts":0,"delta":1,"interval_start_ms":0,"flush_ms":200}\n' "$1" "$1"
