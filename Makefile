@@ -195,9 +195,14 @@ $(CTL): $(BUILD)/src/ctl/aggregatorctl.o $(CTL_DEPS:%.c=$(BUILD)/%.o)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs $(CTL_PKGS))
 
+# The unit binary's allocations go through the failure injector
+# (tests/unit/failalloc.c; off unless a test arms it; check's _mark_point,
+# called by every passing assertion, allocates unfailed).
+UNIT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup \
+	-Wl,--wrap=asprintf,--wrap=getline,--wrap=_mark_point
 $(UNIT_BIN): $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+	$(Q)$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
 # The totals query driver links the library under test (sanitized with it).
 $(BUILD)/totals_cli: $(BUILD)/tests/harness/totals_cli.o $(LIB)

@@ -26,6 +26,8 @@ Suite *held_suite(void);
 Suite *elect_suite(void);
 Suite *influx_suite(void);
 Suite *usage_suite(void);
+Suite *totalizer_oom_suite(void);
+Suite *usage_oom_suite(void);
 
 /* Write text to a fresh temp file; returns its path (caller frees). */
 char *unit_tmpfile(const char *text);

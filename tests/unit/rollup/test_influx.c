@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "failalloc.h"
 #include "influx.h"
 #include "suites.h"
 
@@ -638,6 +639,50 @@ START_TEST(parse_mutations_never_crash)
 }
 END_TEST
 
+/* ---- out of memory (failalloc.h): every allocation of the parser failed in turn ---- */
+
+/* The answer fed in pieces of 7 bytes; an allocation failure must be reported (NULL or -1
+ * with "out of memory"), never taken as an answer, and the VMs handed over before it are
+ * exactly the answer's first ones. */
+static void parser_oom_body(void *arg)
+{
+	(void)arg;
+	struct got g = { 0 };
+	size_t len = strlen(ANSWER);
+	int rc = 0;
+	oom_arm();
+	struct influx_parser *p = influx_parser_new(TAGS, H, 3600, collect, &g);
+	if (p) {
+		for (size_t i = 0; i < len && rc == 0; i += 7)
+			rc = influx_parser_feed(p, ANSWER + i, len - i < 7 ? len - i : 7);
+		if (rc == 0)
+			rc = influx_parser_finish(p);
+	}
+	bool failed = oom_disarm();
+	if (!p) {
+		ck_assert(failed);
+		return;
+	}
+	if (rc != 0) {
+		ck_assert(failed);
+		ck_assert_msg(strstr(influx_parser_error(p), "out of memory") != NULL, "%s",
+			      influx_parser_error(p));
+		ck_assert(!influx_parser_server_error(p));
+		ck_assert_int_le(g.n, 2);
+		if (g.n >= 1)
+			ck_assert_str_eq(g.r[0].vm, "vm1");
+	} else {
+		check_answer(&g);
+	}
+	influx_parser_free(p);
+}
+
+START_TEST(parser_oom)
+{
+	oom_loop("influx parser", parser_oom_body, NULL);
+}
+END_TEST
+
 Suite *influx_suite(void)
 {
 	Suite *s = suite_create("influx");
@@ -657,6 +702,7 @@ Suite *influx_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("parser");
 	tcase_add_test(tc, parse_answer_any_split);
+	tcase_add_test(tc, parser_oom);
 	tcase_add_test(tc, parse_error_position_any_split);
 	tcase_add_test(tc, parse_tag_values_exactly);
 	tcase_add_test(tc, parse_server_errors);
