@@ -68,6 +68,7 @@ int main(void)
 	srunner_add_suite(sr, usage_suite());
 	srunner_add_suite(sr, totalizer_oom_suite());
 	srunner_add_suite(sr, usage_oom_suite());
+	srunner_add_suite(sr, sweep_oom_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -28,6 +28,7 @@ Suite *influx_suite(void);
 Suite *usage_suite(void);
 Suite *totalizer_oom_suite(void);
 Suite *usage_oom_suite(void);
+Suite *sweep_oom_suite(void);
 
 /* Write text to a fresh temp file; returns its path (caller frees). */
 char *unit_tmpfile(const char *text);
