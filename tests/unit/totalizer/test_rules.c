@@ -582,6 +582,51 @@ START_TEST(test_rules_bad_rule)
 }
 END_TEST
 
+/* More listen addresses than the totalizer opens sockets for: refused by the
+ * config check (it used to pass `-n` and fail at start); 64 pass.  The same
+ * address named twice counts once; allow must be a list of strings. */
+static char *many_listeners(int n, int dup)
+{
+	static char text[40000];
+	size_t o = (size_t)snprintf(text, sizeof(text), "totalizer = {\n rules = (\n");
+	for (int i = 0; i < n; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+				      "  { name = \"r%d\"; prefix = \"web\"; listen = \"127.0.0.1:%d\"; match = \"(a)\"; matched = \"$1\"; }%s\n",
+				      i, 40000 + (i < dup ? 0 : i), i + 1 < n ? "," : "");
+	snprintf(text + o, sizeof(text) - o, " );\n};\n");
+	return text;
+}
+
+START_TEST(totalizer_config_limits)
+{
+	char *path = unit_tmpfile(many_listeners(65, 0));
+	struct cfg_ctx ctx;
+	cfg_ctx_init(&ctx, path);
+	struct config *cfg = config_load(path, &ctx, job_table);
+	ck_assert_msg(cfg == NULL, "65 listen addresses accepted");
+	ck_assert_msg(strstr(ctx.errors.data, ":2: 'totalizer.rules' listens on 65 addresses; at most 64") != NULL,
+		      "%s", ctx.errors.data);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+	const char *ok[] = { many_listeners(64, 0), many_listeners(65, 2) };
+	for (size_t i = 0; i < 2; i++) {
+		path = unit_tmpfile(ok[i]);
+		cfg_ctx_init(&ctx, path);
+		cfg = config_load(path, &ctx, job_table);
+		ck_assert_msg(cfg != NULL, "%zu: %s", i, ctx.errors.data);
+		config_free(cfg);
+		cfg_ctx_release(&ctx);
+		unlink(path);
+		free(path);
+	}
+	unit_expect_cfg_error("totalizer = {\n allow = \"10.0.0.0/8\";\n rules = ( " RULE("") " );\n};\n",
+			      2, "'totalizer.allow' must be an array of CIDR strings");
+	unit_expect_cfg_error("totalizer = {\n allow = [ 10 ];\n rules = ( " RULE("") " );\n};\n",
+			      2, "'totalizer.allow[0]' must be a string");
+}
+END_TEST
+
 Suite *rules_suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -599,6 +644,7 @@ Suite *rules_suite(void)
 	tcase_add_test(tc, rule_shapes);
 	tcase_add_test(tc, allow_list_edges);
 	tcase_add_test(tc, test_rules_bad_rule);
+	tcase_add_test(tc, totalizer_config_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }
