@@ -158,6 +158,17 @@ static int totalizer_validate(struct cfg_ctx *ctx, const config_setting_t *sec, 
 		return cfg_error(ctx, list ? list : sec, "'totalizer.rules' needs at least one rule");
 	if (c->nrules > MAX_RULES)
 		return cfg_error(ctx, list, "'totalizer.rules' has %zu rules; at most %d", c->nrules, MAX_RULES);
+	/* gen_build() opens one socket set per distinct listen string, at most MAX_LISTENERS */
+	size_t naddr = 0;
+	for (size_t i = 0; i < c->nrules; i++) {
+		size_t j = 0;
+		while (j < i && strcmp(c->rules[j].listen, c->rules[i].listen) != 0)
+			j++;
+		naddr += j == i;
+	}
+	if (naddr > MAX_LISTENERS)
+		return cfg_error(ctx, list, "'totalizer.rules' listens on %zu addresses; at most %d",
+				 naddr, MAX_LISTENERS);
 	for (size_t i = 0; i < c->nrules; i++) {
 		const config_setting_t *rs = config_setting_get_elem(list, (unsigned)i);
 		char err[256];

@@ -98,6 +98,25 @@ totalizer = {
 CONF
     "$AGGD" -n -c "$1" > /dev/null || h_fail "config rejected: $("$AGGD" -n -c "$1" 2>&1)"
 }
+# fresh_id: a uid that is also a free gid, known to neither database: a
+# daemon run as it (setpriv --reuid/--regid, as systemd does) is stopped by
+# file modes, as root is not.
+fresh_id() {
+    local id
+    for id in $(shuf -i 20000-59999 -n 200); do
+        getent passwd "$id" >/dev/null || getent group "$id" >/dev/null || { echo "$id"; return 0; }
+    done
+    return 1
+}
+# agg_gcov_any_uid: on a coverage build ($AGG_BUILD holds gcov notes), let a
+# daemon run as another uid record its counts: the counter files and their
+# directories made writable by all.  Nothing on other builds.
+agg_gcov_any_uid() {
+    local d=$H_TOP/$AGG_BUILD
+    [ -n "$(find "$d" -name '*.gcno' -print -quit 2>/dev/null)" ] || return 0
+    find "$d" -name '*.gcno' -printf '%h\n' | sort -u | xargs -r chmod a+wx
+    find "$d" -name '*.gcda' -exec chmod a+w {} +
+}
 # tz_metric NAME METRIC: a metric of daemon NAME, 0 when it is absent.
 tz_metric() { local v; v=$(agg_metric "$1" "$2"); echo "${v:-0}"; }
 # tz_setup NODE: what the totalizer fault tests start from: Redis r1 (R

@@ -361,6 +361,272 @@ START_TEST(totalizer_config)
 }
 END_TEST
 
+/* Every error rule_compile() reports, one config at a time (the message names the fault). */
+static const char *rep(const char *unit, int n)
+{
+	static char out[600];
+	size_t u = strlen(unit), o = 0;
+	for (int i = 0; i < n && o + u < sizeof(out); i++, o += u)
+		memcpy(out + o, unit, u);
+	out[o] = '\0';
+	return out;
+}
+
+START_TEST(compile_errors_each)
+{
+	char t[700];
+	/* matched: 32 segments at most, whichever segment is the 33rd */
+	strcpy(t, rep("$1", 33));		/* a group */
+	compile_fails(base("(a)", t), "is too long");
+	strcat(strcpy(t, rep("a$1", 16)), "a");	/* the closing text */
+	compile_fails(base("(a)", t), "is too long");
+	strcat(strcpy(t, rep("a$1", 16)), "a$1");	/* text before a '$' */
+	compile_fails(base("(a)", t), "is too long");
+	strcpy(t, rep("a$1", 16));		/* 32: accepted */
+	ck_assert_str_eq(apply(base("(b)", t), "b", "", 0), "web;abababababababababababababababab;web1;0");
+	strcat(strcat(strcpy(t, "${"), rep("g", 64)), "}");
+	compile_fails(base("(?<g>a)", t), "group name too long");
+	compile_fails(base("(a)", "${1x}"), "bad group ${...}");
+	compile_fails(base("(a)", "${}"), "unclosed or empty ${}");
+	compile_fails(base("(a)", "${1"), "unclosed or empty ${}");
+	compile_fails(base("(a)", "x$"), "'$' must be followed");
+	compile_fails(base("(a)", "${3}"), "refers to group 3 but 'match' has 1 group(s)");
+	compile_fails(base("(a)", "$99999"), "refers to group");
+	/* keypattern */
+	struct rule_cfg c = base("(a)", "$1");
+	c.keypattern = "<prefix>;a;b;c;d;e;<matched>;<source>;<start_ts>";
+	compile_fails(c, "has too many fields");
+	c.keypattern = "<prefix>;;<matched>;<source>;<start_ts>";
+	compile_fails(c, "has an empty field");
+	const char *bad_text[] = { "a b", "<x>", "a\\b", "a\tb", "a\x7f", "x>" };
+	char kp[128];
+	for (size_t i = 0; i < sizeof(bad_text) / sizeof(bad_text[0]); i++) {
+		snprintf(kp, sizeof(kp), "<prefix>;%s;<matched>;<source>;<start_ts>", bad_text[i]);
+		c.keypattern = kp;
+		compile_fails(c, "plain printable text");
+	}
+	c.keypattern = "<prefix>;<matched>;<matched>;<source>;<start_ts>";
+	compile_fails(c, "<matched> and <source> once each");
+	c.keypattern = "<prefix>;<matched>;<source>;<start_ts>;<start_ts>";
+	compile_fails(c, "<matched> and <source> once each");
+	c.keypattern = "<prefix>;<matched>;<start_ts>;<source>";
+	compile_fails(c, "end with <start_ts>");
+	c.keypattern = "<prefix>;<prefix>;<matched>;<source>;<start_ts>";
+	compile_fails(c, "must start with <prefix>");
+	/* prefix and source text */
+	const char *bad_field[] = { "", "a b", "a;b", "a*", "a?", "a[", "a]", "a\\", "\x7f", "\x01" };
+	for (size_t i = 0; i < sizeof(bad_field) / sizeof(bad_field[0]); i++) {
+		c = base("(a)", "$1");
+		c.prefix = (char *)bad_field[i];
+		compile_fails(c, "'prefix'");
+		c = base("(a)", "$1");
+		c.source = (char *)bad_field[i];
+		compile_fails(c, "'source'");
+	}
+	c = base("(a)", "$1");
+	c.prefix = "";
+	compile_fails(c, "'prefix' must not be empty");
+	c.prefix = (char *)rep("p", 65);
+	compile_fails(c, "'prefix' is longer than 64 bytes");
+	c.prefix = (char *)rep("p", 64);	/* 64 is the cap; the room for <matched> decides next */
+	char err[256];
+	struct rule *r = rule_compile(&c, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	rule_free(r);
+	c = base("(a)", "$1");
+	c.source = (char *)rep("s", 65);
+	compile_fails(c, "'source' is longer than 64 bytes");
+	/* ttl and buckets */
+	int tb[][2] = { { 0, 1 }, { -60, 1 }, { 60, 0 }, { 60, -2 }, { 60, 120 }, { 100, 3 } };
+	for (size_t i = 0; i < sizeof(tb) / sizeof(tb[0]); i++) {
+		c = base("(a)", "$1");
+		c.ttl = tb[i][0];
+		c.buckets = tb[i][1];
+		compile_fails(c, "must be a whole multiple of 'buckets'");
+	}
+	/* 31 capture groups are allowed, 32 are not */
+	char re[700], line[700];
+	strcpy(re, rep("(a)", 32));
+	compile_fails(base(re, "$1"), "'match' has 32 groups; at most 31");
+	strcpy(re, rep("(a)", 31));
+	strcpy(line, rep("a", 31));
+	ck_assert_str_eq(apply(base(re, "$31$1"), line, "", 0), "web;aa;web1;0");
+	rule_free(NULL);
+}
+END_TEST
+
+/* Rule shapes: names, literal key fields, transforms at their edges, a line that exhausts the match limit. */
+START_TEST(rule_shapes)
+{
+	char err[256];
+	struct rule_cfg c = base("(a)", "$1");
+	struct rule *r = rule_compile(&c, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(rule_name(r), "web");	/* no name: the prefix */
+	ck_assert_str_eq(rule_prefix(r), "web");
+	ck_assert_int_eq(rule_ttl(r), 86400);
+	ck_assert_int_eq(rule_width(r), 21600);
+	ck_assert(!rule_uses_peer(r));
+	rule_free(r);
+	c.name = "web_hits";
+	r = rule_compile(&c, err, sizeof(err));
+	ck_assert_str_eq(rule_name(r), "web_hits");
+	rule_free(r);
+
+	/* literal fields keep their place */
+	c = base("id=(\\d+)", "$1");
+	c.keypattern = "<prefix>;v2;<source>;<matched>;<start_ts>";
+	ck_assert_str_eq(apply(c, "id=42", "", 43200), "web;v2;web1;42;43200");
+
+	/* last_segment: no slash, only a slash, a slash at the start */
+	c = base("p=(\\S*)", "[$1]");
+	c.last_segment = true;
+	ck_assert_str_eq(apply(c, "p=abc", "", 0), "web;[abc];web1;0");
+	ck_assert_str_eq(apply(c, "p=/", "", 0), "web;[];web1;0");
+	ck_assert_str_eq(apply(c, "p=/x", "", 0), "web;[x];web1;0");
+	ck_assert_str_eq(apply(c, "p=", "", 0), "web;[];web1;0");
+	/* lower leaves what is not A-Z */
+	c = base("p=(\\S*)", "$1");
+	c.lower = true;
+	ck_assert_str_eq(apply(c, "p=AZaz@[`{09", "", 0), "web;azaz@[`{09;web1;0");
+
+	/* literal template text longer than a key: matched takes the room left (249 - 6 - 4 - 1) */
+	char t[1600];
+	memset(t, 'x', 1500);
+	t[1500] = '\0';
+	const char *k = apply(base("(a)", t), "a", "", 0);
+	ck_assert_uint_eq(strlen(k), RULE_KEY_MAX - 1);
+	ck_assert_int_eq(strspn(k + 4, "x"), 238);
+	ck_assert_str_eq(k + 4 + 238, ";web1;0");
+
+	/* catastrophic backtracking: the match limit stops it, rule_apply reports -1 */
+	c = base("^(\\w+\\s?)*$", "$1");
+	r = rule_compile(&c, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	struct rule_scratch *s = rule_scratch_new();
+	char line[80];
+	memset(line, 'a', 60);
+	line[60] = '!';
+	line[61] = '\0';
+	char key[RULE_KEY_MAX];
+	struct key_fields f;
+	ck_assert_int_eq(rule_apply(r, s, line, strlen(line), "", 0, key, &f), -1);
+	/* the scratch stays usable */
+	ck_assert_int_gt(rule_apply(r, s, "ab c", 4, "", 0, key, &f), 0);
+	rule_scratch_free(s);
+	rule_free(r);
+	rule_scratch_free(NULL);
+}
+END_TEST
+
+/* The allow list's edges: prefixes not on a byte boundary, /0, refused forms, other families. */
+START_TEST(allow_list_edges)
+{
+	struct cidr l[3];
+	ck_assert_int_eq(cidr_parse("10.16.0.0/12", &l[0]), 0);
+	ck_assert_int_eq(cidr_parse("2001:db8:8000::/33", &l[1]), 0);
+	ck_assert(allowed(l, 2, "10.31.255.255"));
+	ck_assert(allowed(l, 2, "10.16.0.0"));
+	ck_assert(!allowed(l, 2, "10.32.0.0"));
+	ck_assert(!allowed(l, 2, "10.15.255.255"));
+	ck_assert(allowed(l, 2, "2001:db8:ffff::1"));
+	ck_assert(!allowed(l, 2, "2001:db8:7fff::1"));
+	ck_assert(!allowed(l, 1, "::ffff:10.32.0.1"));
+	ck_assert(!allowed(&l[1], 1, "10.16.0.1"));	/* a v6 entry never admits v4 */
+	ck_assert_int_eq(cidr_parse("0.0.0.0/0", &l[2]), 0);
+	ck_assert(allowed(&l[2], 1, "203.0.113.9"));
+	ck_assert(!allowed(&l[2], 1, "2001:db8::1"));
+	ck_assert_int_eq(cidr_parse("::/0", &l[2]), 0);
+	ck_assert(allowed(&l[2], 1, "2001:db8::1"));
+	struct sockaddr_storage un = { .ss_family = AF_UNIX };
+	ck_assert(!cidr_allows(&l[2], 1, (struct sockaddr *)&un));
+	struct cidr x;
+	const char *bad[] = { "", "/8", "10.0.0.0/x", "10.0.0.0/-1", "10.0.0.0/8x", "10.0.0.0/+8",
+			      "::/129", "0123456789012345678901234567890123456789012345678901234567890123/8" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(cidr_parse(bad[i], &x) == -1, "'%s' accepted", bad[i]);
+	ck_assert_int_eq(cidr_parse("2001:db8::1", &x), 0);
+	ck_assert_int_eq(x.bits, 128);
+}
+END_TEST
+
+/* totalizer_test_rules() with a rule that does not compile (the config loader
+ * refuses one first; the function still checks): -1, no line read or printed,
+ * the rules compiled before it freed. */
+START_TEST(test_rules_bad_rule)
+{
+	struct rule_cfg rc[2] = { base("(a)", "$1"), base("(b)", "$1") };
+	rc[1].keypattern = "<prefix>;<matched>;<start_ts>";
+	struct totalizer_cfg cfg = { .rules = rc, .nrules = 2 };
+	char inbuf[] = "a\nb\n";
+	FILE *in = fmemopen(inbuf, strlen(inbuf), "r");
+	char *outbuf = NULL;
+	size_t outlen = 0;
+	FILE *out = open_memstream(&outbuf, &outlen);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(totalizer_test_rules(&cfg, in, out, 0), -1);
+	ck_assert_int_eq(ftell(in), 0);
+	fclose(out);
+	ck_assert_uint_eq(outlen, 0);
+	free(outbuf);
+	/* the same input with the good rule alone */
+	rewind(in);
+	out = open_memstream(&outbuf, &outlen);
+	cfg.nrules = 1;
+	ck_assert_int_eq(totalizer_test_rules(&cfg, in, out, 21601), 0);
+	fclose(out);
+	ck_assert_str_eq(outbuf, "1\tweb\tweb;a;web1;21600\n2\tno match\n");
+	free(outbuf);
+	fclose(in);
+}
+END_TEST
+
+/* More listen addresses than the totalizer opens sockets for: refused by the
+ * config check (it used to pass `-n` and fail at start); 64 pass.  The same
+ * address named twice counts once; allow must be a list of strings. */
+static char *many_listeners(int n, int dup)
+{
+	static char text[40000];
+	size_t o = (size_t)snprintf(text, sizeof(text), "totalizer = {\n rules = (\n");
+	for (int i = 0; i < n; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+				      "  { name = \"r%d\"; prefix = \"web\"; listen = \"127.0.0.1:%d\"; match = \"(a)\"; matched = \"$1\"; }%s\n",
+				      i, 40000 + (i < dup ? 0 : i), i + 1 < n ? "," : "");
+	snprintf(text + o, sizeof(text) - o, " );\n};\n");
+	return text;
+}
+
+START_TEST(totalizer_config_limits)
+{
+	char *path = unit_tmpfile(many_listeners(65, 0));
+	struct cfg_ctx ctx;
+	cfg_ctx_init(&ctx, path);
+	struct config *cfg = config_load(path, &ctx, job_table);
+	ck_assert_msg(cfg == NULL, "65 listen addresses accepted");
+	ck_assert_msg(strstr(ctx.errors.data, ":2: 'totalizer.rules' listens on 65 addresses; at most 64") != NULL,
+		      "%s", ctx.errors.data);
+	cfg_ctx_release(&ctx);
+	unlink(path);
+	free(path);
+	const char *ok[] = { many_listeners(64, 0), many_listeners(65, 2) };
+	for (size_t i = 0; i < 2; i++) {
+		path = unit_tmpfile(ok[i]);
+		cfg_ctx_init(&ctx, path);
+		cfg = config_load(path, &ctx, job_table);
+		ck_assert_msg(cfg != NULL, "%zu: %s", i, ctx.errors.data);
+		config_free(cfg);
+		cfg_ctx_release(&ctx);
+		unlink(path);
+		free(path);
+	}
+	unit_expect_cfg_error("totalizer = {\n allow = \"10.0.0.0/8\";\n rules = ( " RULE("") " );\n};\n",
+			      2, "'totalizer.allow' must be an array of CIDR strings");
+	unit_expect_cfg_error("totalizer = {\n allow = [ 10 ];\n rules = ( " RULE("") " );\n};\n",
+			      2, "'totalizer.allow[0]' must be a string");
+}
+END_TEST
+
 Suite *rules_suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -374,6 +640,11 @@ Suite *rules_suite(void)
 	tcase_add_test(tc, key_room_at_limit);
 	tcase_add_test(tc, allow_list);
 	tcase_add_test(tc, totalizer_config);
+	tcase_add_test(tc, compile_errors_each);
+	tcase_add_test(tc, rule_shapes);
+	tcase_add_test(tc, allow_list_edges);
+	tcase_add_test(tc, test_rules_bad_rule);
+	tcase_add_test(tc, totalizer_config_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,6 +1,7 @@
 /* test_tally.c — the counting table: add, grow, merge with a key cap, clear,
  * admission at intake, giving memory back, 64-bit key offsets. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "suites.h"
@@ -142,6 +143,42 @@ START_TEST(wide_key_offsets)
 }
 END_TEST
 
+/* A key wider than twice the arena (keys are bytes, whatever their length), and a table
+ * still holding keys is never trimmed. */
+START_TEST(wide_key_and_trim_refused)
+{
+	struct tally *t = tally_new(1);
+	struct key_fields f = { 0 };
+	size_t arena0 = t->arena_cap;
+	size_t len = arena0 * 5 + 3;
+	char *big = malloc(len + 1);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'k', len);
+	big[len] = '\0';
+	ck_assert_int_eq(tally_add(t, "a;1;s;0", 7, 2, 60, &f), 0);
+	ck_assert_int_eq(tally_add(t, big, len, 5, 60, &f), 0);
+	ck_assert_uint_ge(t->arena_cap, arena0 + len);
+	ck_assert_int_eq(tally_add(t, big, len, 1, 60, &f), 0);
+	ck_assert_int_eq(tally_add(t, "a;1;s;0", 7, 1, 60, &f), 0);
+	ck_assert_int_eq(get(t, big), 6);
+	ck_assert_int_eq(get(t, "a;1;s;0"), 3);
+	ck_assert_uint_eq(t->count, 2);
+	ck_assert_uint_eq(t->total, 9);
+	/* a key differing only in its last byte is another key */
+	big[len - 1] = 'j';
+	ck_assert_int_eq(tally_add(t, big, len, 7, 60, &f), 0);
+	ck_assert_int_eq(get(t, big), 7);
+	ck_assert_uint_eq(t->count, 3);
+	size_t cap = t->cap;
+	ck_assert(!tally_trim(t, 0));	/* keys still held: nothing given back */
+	ck_assert_uint_eq(t->cap, cap);
+	ck_assert_int_eq(get(t, big), 7);
+	free(big);
+	tally_free(t);
+	tally_free(NULL);
+}
+END_TEST
+
 Suite *tally_suite(void)
 {
 	Suite *s = suite_create("tally");
@@ -152,6 +189,7 @@ Suite *tally_suite(void)
 	tcase_add_test(tc, trim_after_spike);
 	tcase_add_test(tc, trim_steady_load_keeps_table);
 	tcase_add_test(tc, wide_key_offsets);
+	tcase_add_test(tc, wide_key_and_trim_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
