@@ -307,3 +307,23 @@ spool_keys() {
             }
         }' "$@"
 }
+
+# agg_free_id: a uid that is also a free gid, known to neither database (a
+# daemon run unprivileged: setpriv --reuid=ID --regid=ID --clear-groups).
+agg_free_id() {
+    local id
+    for id in $(shuf -i 20000-59999 -n 200); do
+        getent passwd "$id" >/dev/null || getent group "$id" >/dev/null || { echo "$id"; return 0; }
+    done
+    return 1
+}
+# agg_cov_open: on a coverage build (gcov's .gcno beside the objects), let
+# any uid write the counters, so that a daemon run as another uid records
+# what it ran (gcov writes NAME.gcda beside each object at exit).  Nothing
+# to do on other builds.
+agg_cov_open() {
+    local d=$H_TOP/$AGG_BUILD
+    [ -n "$(find "$d" -name '*.gcno' -print -quit)" ] || return 0
+    find "$d" -name '*.gcno' -printf '%h\n' | sort -u | xargs -r chmod a+rwx
+    find "$d" -name '*.gcda' -exec chmod a+rw {} +
+}

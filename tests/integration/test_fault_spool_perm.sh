@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# test_fault_spool_perm.sh — a spool file the daemon cannot open (docs/formats.md,
+# "The publish spool"): the daemon runs unprivileged, as a fresh uid owning
+# its state directory (as systemd runs it), so a file mode stops it.  The
+# oldest spool file is mode 0000: the daemon logs it, leaves it as it is for
+# an operator and replays the newer file past it, each of its records on the
+# topic exactly once, never the refused file's.  The operator fixes the mode
+# and restarts the daemon: the old file is replayed, so that each of the
+# 200 numbers is on the topic exactly once.
+# The oracle is the numbers the test wrote (keys seq;N;s;0).
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$(dirname "$0")/common.sh"
+h_init
+trap 'rc=$?; [ $rc -eq 0 ] || agg_dump_log p; h_cleanup' EXIT
+[ "$(id -u)" = 0 ] || h_fail "needs root to run the daemon as a fresh uid (setpriv)"
+
+h_start_kafka k aggregatord.totals aggregatord.radacct aggregatord.usage
+U=$(agg_free_id) || h_fail "no free uid"
+chmod 0711 "$H_TMP"	# the uid may pass, not list
+agg_cov_open
+state=$H_TMP/state spool=$H_TMP/state/spool
+mkdir -p "$spool"
+conf=$H_TMP/p.conf
+cat > "$conf" <<CONF
+node = { name = "p"; state_dir = "$state"; };
+http = { listen = "127.0.0.1:$(h_free_port tcp)"; };
+kafka = { brokers = "$k_BOOTSTRAP"; properties = [ "linger.ms=5" ]; };
+CONF
+chmod 0644 "$conf"
+ev() {
+    printf 'seq;%d;s;0\t{"node":"p","epoch":1,"elected":false,"prefix":"seq","matched":"%d","source":"s","start_ts":0,"delta":1,"interval_start_ms":0,"flush_ms":200}\n' "$1" "$1"
+}
+old=$spool/0000000000000-000001.spool new=$spool/0000000000001-000001.spool
+seq 1 100 | while read -r n; do ev "$n"; done | spool_write "$old"
+seq 101 200 | while read -r n; do ev "$n"; done | spool_write "$new"
+cp "$old" "$H_TMP/old.copy"
+chown -R "$U:$U" "$state"
+chmod 0000 "$old"
+start() {
+    export p_URL=http://$(sed -n 's/.*listen *= *"\([^"]*\)".*/\1/p' "$conf")
+    h_spawn p "$H_TMP/p.log" setpriv --reuid="$U" --regid="$U" --clear-groups "$AGGD" -c "$conf"
+    h_wait_until 10 agg_healthy p || h_fail "the daemon did not start as uid $U"
+}
+on_topic_once() {	# FROM TO: each number once, nothing else
+    diff <(seq_on_topic | sort -n) <(seq "$1" "$2") > "$H_TMP/topic.diff"
+}
+
+start
+h_wait_until 20 on_topic_once 101 200 || h_fail "the newer file: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
+h_wait_until 10 agg_log_has p "cannot open spool file '$old': Permission denied; left for an operator" \
+    || h_fail "the refused file was not logged"
+h_wait_until 10 eval '[ ! -e "$new" ]' || h_fail "the replayed file was not removed"
+[ "$(stat -c %a "$old")" = 0 ] && cmp -s "$old" "$H_TMP/old.copy" || h_fail "the refused file was touched: $(ls -l "$spool")"
+[ "$(agg_metric p aggregatord_publish_replayed_total)" = 100 ] || h_fail "replayed $(agg_metric p aggregatord_publish_replayed_total), want the newer file's 100"
+h_stop p 15 || h_fail "p did not exit"
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
+on_topic_once 101 200 || h_fail "after the stop: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
+h_ok "a spool file mode 0000 (the daemon unprivileged): logged and left as it was; the newer file replayed past it, each of 101-200 once"
+
+chmod 0600 "$old"	# the operator's fix
+start
+h_wait_until 20 on_topic_once 1 200 || h_fail "after the fix: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
+h_wait_until 10 eval '[ ! -e "$old" ]' || h_fail "the replayed file was not removed"
+h_stop p 15 || h_fail "p did not exit"
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
+h_ok "the mode fixed and the daemon restarted: the old file replayed, each of 1-200 on the topic exactly once"
