@@ -6,7 +6,12 @@
 # an operator and replays the newer file past it, each of its records on the
 # topic exactly once, never the refused file's.  The operator fixes the mode
 # and restarts the daemon: the old file is replayed, so that each of the
-# 200 numbers is on the topic exactly once.
+# 200 numbers is on the topic exactly once.  Then a stop in the middle of
+# a replay (the broker down; 50 records in librdkafka, 250 in the daemon's
+# queue) with the spool directory made read-only: no record can be spooled
+# again, so the replayed file must stay whole (none of it was delivered);
+# the directory writable again and the broker up, the restart puts each of
+# its records on the topic exactly once.
 # The oracle is the numbers the test wrote (keys seq;N;s;0).
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
@@ -37,7 +42,8 @@ seq 101 200 | while read -r n; do ev "$n"; done | spool_write "$new"
 cp "$old" "$H_TMP/old.copy"
 chown -R "$U:$U" "$state"
 chmod 0000 "$old"
-start() {
+start() {	# [CONF]
+    local conf=${1:-$conf}
     export p_URL=http://$(sed -n 's/.*listen *= *"\([^"]*\)".*/\1/p' "$conf")
     h_spawn p "$H_TMP/p.log" setpriv --reuid="$U" --regid="$U" --clear-groups "$AGGD" -c "$conf"
     h_wait_until 10 agg_healthy p || h_fail "the daemon did not start as uid $U"
@@ -65,3 +71,34 @@ h_wait_until 10 eval '[ ! -e "$old" ]' || h_fail "the replayed file was not remo
 h_stop p 15 || h_fail "p did not exit"
 [ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
 h_ok "the mode fixed and the daemon restarted: the old file replayed, each of 1-200 on the topic exactly once"
+
+# --- stopped in the middle of a replay, the spool directory read-only ---
+h_kafka_down k
+sed 's/"linger.ms=5"/"linger.ms=5", "queue.buffering.max.messages=50"/' "$conf" > "$H_TMP/q.conf"
+chmod 0644 "$H_TMP/q.conf"
+f=$spool/0000000000002-000001.spool
+seq 201 500 | while read -r n; do ev "$n"; done | spool_write "$f"
+cp "$f" "$H_TMP/f.copy"
+chown "$U:$U" "$f"
+start "$H_TMP/q.conf"
+h_wait_until 10 agg_metric_is p aggregatord_publish_replayed_total 300 || h_fail "replayed $(agg_metric p aggregatord_publish_replayed_total) of 300"
+h_wait_until 10 agg_metric_is p aggregatord_publish_queued 250 \
+    || h_fail "the daemon's queue holds $(agg_metric p aggregatord_publish_queued) replayed events, want 250 behind librdkafka's 50"
+chmod 0500 "$spool"
+h_stop p 15 || h_fail "p did not exit"
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
+agg_log_has p "cannot open spool file '$spool/[0-9-]+[.]spool': Permission denied" || h_fail "the refused spooling was not logged"
+[ "$(ls -A "$spool")" = "$(basename "$f")" ] && cmp -s "$f" "$H_TMP/f.copy" \
+    || h_fail "the replayed file was not kept whole: $(ls -l "$spool")"
+agg_log_has p ": 0 queued event\\(s\\) not produced at stop: spooling them to $spool \\(some not" \
+    || h_fail "the stop did not report the 250 held records it could not spool"
+h_ok "stopped in the middle of a replay with the spool directory read-only: nothing could be spooled again, the replayed file kept whole"
+
+chmod 0700 "$spool"
+h_kafka_up k
+start
+h_wait_until 30 on_topic_once 1 500 || h_fail "after the restart: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
+h_wait_until 10 eval '[ ! -e "$f" ]' || h_fail "the replayed file was not removed"
+h_stop p 15 || h_fail "p did not exit"
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
+h_ok "the directory writable again, the broker up: each of 201-500 on the topic exactly once (1-500 in all)"
