@@ -105,15 +105,8 @@ systemd-tmpfiles --root="$sysroot" --create aggregatord.conf || h_fail "systemd-
 h_ok "sysusers.d makes the system user and group aggregatord (no login); tmpfiles.d its /var/lib/aggregatord 0700"
 
 # --- as systemd runs it: a fresh uid/gid, read-only but the state directory ---
-fresh_id() {	# a uid that is also a free gid, known to neither database
-    local id
-    for id in $(shuf -i 20000-59999 -n 200); do
-        getent passwd "$id" >/dev/null || getent group "$id" >/dev/null || { echo "$id"; return 0; }
-    done
-    return 1
-}
-U=$(fresh_id) || h_fail "no free uid"
-OTHER=$(fresh_id) || h_fail "no free uid"
+U=$(agg_free_id) || h_fail "no free uid"
+OTHER=$(agg_free_id) || h_fail "no free uid"
 [ "$OTHER" != "$U" ] || OTHER=$((U + 1))
 chmod 0711 "$H_TMP"	# as / and /etc: the uid may pass, not list
 state=$H_TMP/state
