@@ -9,6 +9,13 @@
  *     librdkafka; it stops at its next look at the role (every 64 events),
  *     the rest stays held, in front; promoted again it produces the rest;
  *     at stop every event is spooled once (none lost, none twice);
+ *   - a standby window shortened at runtime (a reload): the held events
+ *     past it are dropped (standby_window), none produced;
+ *   - a stop that cannot spool (the spool directory replaced by a file):
+ *     the events purged from librdkafka and those still in the daemon's
+ *     queue are each counted as lost (disk), none spooled;
+ *   - kafka disabled: events are counted, not produced, no spool made; a
+ *     second stop does nothing;
  *   - publish_start refusing: a kafka property librdkafka refuses, a
  *     state_dir where the spool directory cannot be made.
  * The oracle is the number of events the test hands over; the figures read
@@ -190,6 +197,72 @@ START_TEST(demoted_mid_list)
 }
 END_TEST
 
+START_TEST(window_shortened)
+{
+	struct config cfg = conf(NULL, 0);
+	role_set_current(false, 1);
+	ck_assert_int_eq(publish_start(base, &cfg, 600000), 0);
+	feed(1, 1000);
+	ck_assert_uint_eq(metric(QUEUED), 1000);
+	nap_us(5000);	/* older than the new window */
+	publish_reconfigure(&cfg, 1);
+	publish_wake();
+	for (int i = 0; i < 200 && metric(QUEUED); i++)
+		nap_us(50000);
+	ck_assert_uint_eq(metric(QUEUED), 0);
+	ck_assert_uint_eq(metric(DROPPED("standby_window")), 1000);
+	ck_assert_uint_eq(metric(PRODUCED), 0);
+	ck_assert_int_eq(publish_stop(1000), 0);
+	ck_assert_uint_eq(metric(DROPPED("standby_stop")), 0);
+}
+END_TEST
+
+START_TEST(stop_cannot_spool)
+{
+	struct kv props[] = { { "queue.buffering.max.messages", "100" } };
+	struct config cfg = conf(props, 1);
+	role_set_current(true, 1);
+	ck_assert_int_eq(publish_start(base, &cfg, 5000), 0);
+	feed(1, 1000);
+	/* 100 in librdkafka (full: the broker never answers), 900 behind them */
+	for (int i = 0; i < 200 && metric(QUEUED) != 900; i++)
+		nap_us(50000);
+	ck_assert_uint_eq(metric(QUEUED), 900);
+	ck_assert_uint_eq(metric(PRODUCED), 100);
+	char spool[300];
+	snprintf(spool, sizeof(spool), "%s/spool", state_dir);
+	ck_assert_int_eq(spool_files(), 0);
+	ck_assert_int_eq(rmdir(spool), 0);
+	FILE *f = fopen(spool, "w");	/* no file can be made in it, not even by root */
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(publish_stop(200), 0);
+	ck_assert_uint_eq(metric("aggregatord_publish_failed_total"), 100);
+	ck_assert_uint_eq(metric(DROPPED("disk")), 1000);
+	ck_assert_uint_eq(metric(SPOOLED), 0);
+}
+END_TEST
+
+START_TEST(kafka_disabled)
+{
+	struct config cfg = conf(NULL, 0);
+	cfg.kafka.enabled = false;
+	role_set_current(true, 1);
+	ck_assert_int_eq(publish_start(base, &cfg, 5000), 0);
+	feed(1, 10);
+	ck_assert_uint_eq(metric("aggregatord_publish_enabled"), 0);
+	ck_assert_uint_eq(metric("aggregatord_publish_unpublished_total"), 10);
+	ck_assert_uint_eq(metric(EVENTS), 0);
+	ck_assert_uint_eq(metric(QUEUED), 0);
+	char spool[300];
+	snprintf(spool, sizeof(spool), "%s/spool", state_dir);
+	ck_assert_int_eq(access(spool, F_OK), -1);
+	ck_assert_int_eq(publish_stop(1000), 0);
+	ck_assert_int_eq(publish_stop(1000), 0);	/* stopped already: nothing to do */
+	ck_assert_uint_eq(metric(DROPPED("stopped")) + metric(DROPPED("standby_stop")), 0);
+}
+END_TEST
+
 START_TEST(refused_property)
 {
 	struct kv props[] = { { "no.such.property", "1" } };
@@ -220,6 +293,9 @@ Suite *publish_gate_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, queue_at_its_cap);
 	tcase_add_test(tc, demoted_mid_list);
+	tcase_add_test(tc, window_shortened);
+	tcase_add_test(tc, stop_cannot_spool);
+	tcase_add_test(tc, kafka_disabled);
 	tcase_add_test(tc, refused_property);
 	tcase_add_test(tc, spool_dir_not_made);
 	suite_add_tcase(s, tc);
