@@ -2,11 +2,13 @@
 # test_fault_spool_perm.sh — a spool file the daemon cannot open (docs/formats.md,
 # "The publish spool"): the daemon runs unprivileged, as a fresh uid owning
 # its state directory (as systemd runs it), so a file mode stops it.  The
-# oldest spool file is mode 0000: the daemon logs it, leaves it as it is for
-# an operator and replays the newer file past it, each of its records on the
-# topic exactly once, never the refused file's.  The operator fixes the mode
-# and restarts the daemon: the old file is replayed, so that each of the
-# 200 numbers is on the topic exactly once.  Then a stop in the middle of
+# ten oldest spool files are mode 0000 (more than the eight the daemon
+# first makes room for in its list of files not to replay): the daemon logs
+# each, leaves it as it is for an operator and replays the newer file past
+# them, each of its records on the topic exactly once, never the refused
+# files'.  The operator fixes the modes and restarts the daemon: the old
+# files are replayed, so that each of the 200 numbers is on the topic
+# exactly once.  Then a stop in the middle of
 # a replay (the broker down; 50 records in librdkafka, 250 in the daemon's
 # queue) with the spool directory made read-only: no record can be spooled
 # again, so the replayed file must stay whole (none of it was delivered);
@@ -36,12 +38,15 @@ chmod 0644 "$conf"
 ev() {
     printf 'seq;%d;s;0\t{"node":"p","epoch":1,"elected":false,"prefix":"seq","matched":"%d","source":"s","start_ts":0,"delta":1,"interval_start_ms":0,"flush_ms":200}\n' "$1" "$1"
 }
-old=$spool/0000000000000-000001.spool new=$spool/0000000000001-000001.spool
-seq 1 100 | while read -r n; do ev "$n"; done | spool_write "$old"
+new=$spool/0000000000001-000001.spool
+for i in $(seq 0 9); do	# old files 0-9: the numbers 10i+1..10i+10
+    seq $((10 * i + 1)) $((10 * i + 10)) | while read -r n; do ev "$n"; done |
+        spool_write "$spool/0000000000000-00000$i.spool"
+done
 seq 101 200 | while read -r n; do ev "$n"; done | spool_write "$new"
-cp "$old" "$H_TMP/old.copy"
+(cd "$spool" && cat 0000000000000-*.spool) > "$H_TMP/old.copy"
 chown -R "$U:$U" "$state"
-chmod 0000 "$old"
+chmod 0000 "$spool"/0000000000000-*.spool
 start() {	# [CONF]
     local conf=${1:-$conf}
     export p_URL=http://$(sed -n 's/.*listen *= *"\([^"]*\)".*/\1/p' "$conf")
@@ -54,23 +59,26 @@ on_topic_once() {	# FROM TO: each number once, nothing else
 
 start
 h_wait_until 20 on_topic_once 101 200 || h_fail "the newer file: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
-h_wait_until 10 agg_log_has p "cannot open spool file '$old': Permission denied; left for an operator" \
-    || h_fail "the refused file was not logged"
+for i in $(seq 0 9); do
+    h_wait_until 10 agg_log_has p "cannot open spool file '$spool/0000000000000-00000$i.spool': Permission denied; left for an operator" \
+        || h_fail "the refused file $i was not logged"
+done
 h_wait_until 10 eval '[ ! -e "$new" ]' || h_fail "the replayed file was not removed"
-[ "$(stat -c %a "$old")" = 0 ] && cmp -s "$old" "$H_TMP/old.copy" || h_fail "the refused file was touched: $(ls -l "$spool")"
+[ "$(stat -c %a "$spool"/0000000000000-*.spool | sort -u)" = 0 ] && (cd "$spool" && cat 0000000000000-*.spool) | cmp -s - "$H_TMP/old.copy" \
+    || h_fail "the refused files were touched: $(ls -l "$spool")"
 [ "$(agg_metric p aggregatord_publish_replayed_total)" = 100 ] || h_fail "replayed $(agg_metric p aggregatord_publish_replayed_total), want the newer file's 100"
 h_stop p 15 || h_fail "p did not exit"
 [ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
 on_topic_once 101 200 || h_fail "after the stop: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
-h_ok "a spool file mode 0000 (the daemon unprivileged): logged and left as it was; the newer file replayed past it, each of 101-200 once"
+h_ok "ten spool files mode 0000 (the daemon unprivileged): each logged and left as it was; the newer file replayed past them, each of 101-200 once"
 
-chmod 0600 "$old"	# the operator's fix
+chmod 0600 "$spool"/0000000000000-*.spool	# the operator's fix
 start
 h_wait_until 20 on_topic_once 1 200 || h_fail "after the fix: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
-h_wait_until 10 eval '[ ! -e "$old" ]' || h_fail "the replayed file was not removed"
+h_wait_until 10 eval '[ -z "$(ls "$spool")" ]' || h_fail "the replayed files were not removed: $(ls "$spool")"
 h_stop p 15 || h_fail "p did not exit"
 [ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
-h_ok "the mode fixed and the daemon restarted: the old file replayed, each of 1-200 on the topic exactly once"
+h_ok "the modes fixed and the daemon restarted: the old files replayed, each of 1-200 on the topic exactly once"
 
 # --- stopped in the middle of a replay, the spool directory read-only ---
 h_kafka_down k
