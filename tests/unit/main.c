@@ -58,6 +58,7 @@ int main(void)
 	srunner_add_suite(sr, tally_suite());
 	srunner_add_suite(sr, gateq_suite());
 	srunner_add_suite(sr, unelect_suite());
+	srunner_add_suite(sr, publish_gate_suite());
 	srunner_add_suite(sr, radacct_suite());
 	srunner_add_suite(sr, rollup_suite());
 	srunner_add_suite(sr, totals_suite());

@@ -18,6 +18,7 @@ Suite *rules_suite(void);
 Suite *tally_suite(void);
 Suite *gateq_suite(void);
 Suite *unelect_suite(void);
+Suite *publish_gate_suite(void);
 Suite *radacct_suite(void);
 Suite *rollup_suite(void);
 Suite *totals_suite(void);
