@@ -20,8 +20,15 @@ the first segment of its path (the client's url is http://HOST:PORT/MODE):
   close     reads the request and closes without a byte
   badhdr    a status line, then a line that is not a header
   longhdr   2,000 headers, 110 KB
+  longerr   500 with {"error": 600 characters} in a 10 KB body, sent in two
+            parts (more than the client keeps of an error body)
+  longline  503 with a text body whose first line is 600 characters
+  auth      the chunked answer when the Authorization header is Basic with
+            base64 of DIR/creds (decoded here by Python's base64), else
+            401 {"error":"authorization failed"}
 Not a part of the product: a test tool.
 """
+import base64
 import os
 import socket
 import sys
@@ -48,15 +55,35 @@ def chunk(data):
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def answer(conn, mode, hold_dir):
+LONGERR = "E" * 300 + "F" * 300
+
+
+def authorized(req, hold_dir):
+    """The request's Basic credentials, decoded, equal DIR/creds."""
+    with open(os.path.join(hold_dir, "creds"), "rb") as f:
+        want = f.read()
+    for line in req.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"authorization":
+            kind, _, b64 = value.strip().partition(b" ")
+            try:
+                return kind == b"Basic" and base64.b64decode(b64, validate=True) == want
+            except ValueError:
+                return False
+    return False
+
+
+def answer(conn, mode, hold_dir, req=b""):
     head = "HTTP/1.1 %s\r\nContent-Type: %s\r\nConnection: close\r\n"
+    if mode == "auth":
+        mode = "chunked" if authorized(req, hold_dir) else "denied"
     if mode == "chunked":
         body = CHUNKED.encode()
         conn.sendall((head % ("200 OK", "application/json") + "Transfer-Encoding: chunked\r\n\r\n").encode())
         for i in range(0, len(body), 7):
             conn.sendall(chunk(body[i:i + 7]))
         conn.sendall(b"0\r\n\r\n")
-    elif mode in ("xerr", "jerr", "plain", "empty", "nonjson", "trunc", "miderr"):
+    elif mode in ("xerr", "jerr", "plain", "empty", "nonjson", "trunc", "miderr", "denied", "longline"):
         status, ctype, body, extra = {
             "xerr": ("500 Internal Server Error", "application/json",
                      '{"error":"not this one"}', "X-Influxdb-Error: timeout: query took too long\r\n"),
@@ -67,9 +94,17 @@ def answer(conn, mode, hold_dir):
             "nonjson": ("200 OK", "text/html", "<html>502 Bad Gateway</html>\n", ""),
             "trunc": ("200 OK", "application/json", FIRST, ""),
             "miderr": ("200 OK", "application/json", MIDERR, ""),
+            "denied": ("401 Unauthorized", "application/json", '{"error":"authorization failed"}', ""),
+            "longline": ("503 Service Unavailable", "text/plain", "y" * 600 + "\nsecond line\n", ""),
         }[mode]
         b = body.encode()
         conn.sendall((head % (status, ctype) + extra + "Content-Length: %d\r\n\r\n" % len(b)).encode() + b)
+    elif mode == "longerr":
+        b = ('{"error":"%s","pad":"%s"}' % (LONGERR, "p" * 10000)).encode()
+        conn.sendall((head % ("500 Internal Server Error", "application/json") +
+                      "Content-Length: %d\r\n\r\n" % len(b)).encode() + b[:5000])
+        time.sleep(0.2)
+        conn.sendall(b[5000:])
     elif mode == "hold":
         conn.sendall((head % ("200 OK", "application/json") + "Transfer-Encoding: chunked\r\n\r\n").encode())
         conn.sendall(chunk(FIRST.encode()))
@@ -102,7 +137,7 @@ def serve(conn, hold_dir):
                 return
             req += d
         path = req.split(b" ", 2)[1].decode()
-        answer(conn, path.lstrip("/").split("/", 1)[0], hold_dir)
+        answer(conn, path.lstrip("/").split("/", 1)[0], hold_dir, req)
     except OSError:
         pass
     finally:

@@ -62,6 +62,24 @@ refused "$F/plain" "influxdb: HTTP 503: upstream overloaded"
 refused "$F/empty" "influxdb: HTTP 502: (no message)"
 h_ok "error statuses: X-Influxdb-Error first, then the body's error, its first line, '(no message)'"
 
+# the message is the first 399 characters of the error or the line
+refused "$F/longerr" "influxdb: HTTP 500: $(printf 'E%.0s' $(seq 300))$(printf 'F%.0s' $(seq 99))"
+refused "$F/longline" "influxdb: HTTP 503: $(printf 'y%.0s' $(seq 399))"
+h_ok "an error of 600 characters in a 10 KB body sent in two parts, a first line of 600: the message is their first 399 characters"
+
+# Basic credentials: the fake decodes the header with Python's base64 and
+# answers only when it equals DIR/creds; user:password of 9, 10 and 11
+# bytes give base64 with no, two and one '=' of padding.
+for up in someone:p someone:pw someone:pwd; do
+    printf %s "$up" > "$H_TMP/fake/creds"
+    out=$("$cli" -t 10 -u "${up%%:*}" -p "${up#*:}" "$F/auth" usage $H 2> "$H_TMP/err") \
+        && [ "$out" = "$want" ] || h_fail "credentials '$up': '$out' $(cat "$H_TMP/err")"
+done
+rc=0; out=$("$cli" -t 10 -u someone -p wrong "$F/auth" usage $H 2> "$H_TMP/err") || rc=$?
+[ "$rc" = 1 ] && [ -z "$out" ] && [ "$(head -n 1 "$H_TMP/err")" = "influx_cli: influxdb: HTTP 401: authorization failed" ] \
+    || h_fail "wrong credentials: exit $rc, '$out' $(cat "$H_TMP/err")"
+h_ok "user and password sent as Basic credentials (padding 0, 1, 2), checked by the server; wrong ones: HTTP 401's message, no VM"
+
 refused "$F/nonjson" "influxdb $F/nonjson: bad answer at byte 1: expected '{' to begin an answer"
 refused "$F/miderr" "influxdb: max-select-point limit exceeded"
 run "$F/trunc"
