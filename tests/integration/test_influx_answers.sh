@@ -6,7 +6,11 @@
 #   - a valid answer in 7-byte HTTP chunks, a series split over two JSON
 #     chunks: the VM's figures exactly as worked out by hand below;
 #   - error statuses: the message from X-Influxdb-Error, else the body's
-#     "error", else the body's first line, else "(no message)";
+#     "error", else the body's first line, else "(no message)"; an error
+#     or a first line of 600 characters (in a body past what the client
+#     keeps) cut to 399;
+#   - user and password as Basic credentials the server decodes and checks
+#     (base64 with each padding); wrong ones refused with the 401's message;
 #   - a 200 that is not JSON, an error result after a series, a body
 #     complete as HTTP but ending inside a partial series, an answer cut
 #     (RST from the fault proxy) after its first chunk, a server that closes
