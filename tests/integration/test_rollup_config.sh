@@ -3,7 +3,8 @@
 # section (exit 78, naming the key and why) and what it accepts: each
 # refusal is a config that would otherwise start a daemon writing files
 # under a wrong name, asking nobody, or quoting a bad identifier into
-# InfluxDB's query.  No server is needed: -n only reads the file.
+# InfluxDB's query.  Then `--once rollup` with a bad --hour, and without
+# one (the last whole hour).  No server is needed.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -59,3 +60,17 @@ refused 'role = "location"; location = "loc-a"; influxdb = { url = "ftp://x"; };
 refused 'role = "location"; location = "loc-a"; influxdb = { db = ""; };' "rollup.influxdb.db"
 accepted 'role = "location"; location = "loc-a"; influxdb = { url = "http://db:8086"; db = "usage_a"; measurement = "vm.usage-1"; tag_account = "tenant"; field_net_rx = "rx_bytes"; };'
 h_ok "influxdb: a measurement, tag or field name InfluxDB would need quoting for, an empty one, a non-http URL, an empty db are refused; plain ones accepted"
+
+# --once: a bad --hour is refused before anything is asked; without --hour
+# the last whole hour is rolled (its InfluxDB is a closed port here: the
+# failure names that hour, and nothing is written)
+conf "$H_TMP/c.conf" "role = \"location\"; location = \"loc-a\"; influxdb = { url = \"http://127.0.0.1:$(h_free_port tcp)\"; timeout = 2; };"
+rc=0; err=$("$AGGD" -c "$H_TMP/c.conf" --once rollup --hour 2026-13-01T00 2>&1) || rc=$?
+[ $rc = 1 ] && grep -qxF "aggregatord: --hour '2026-13-01T00' is not YYYY-MM-DDTHH" <<< "$err" || h_fail "--hour 2026-13-01T00 (exit $rc): $err"
+before=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 - 3600 ))" +%Y-%m-%dT%H)
+rc=0; err=$("$AGGD" -c "$H_TMP/c.conf" --once rollup 2>&1) || rc=$?
+after=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 - 3600 ))" +%Y-%m-%dT%H)
+[ $rc = 1 ] && { grep -q "rollup: hour $before: influxdb .*connection refused" <<< "$err" \
+    || grep -q "rollup: hour $after: influxdb .*connection refused" <<< "$err"; } || h_fail "--once without --hour (exit $rc): $err"
+[ -z "$(find "$H_TMP/state" -type f 2>/dev/null | head -1)" ] || h_fail "files written by a failed --once: $(find "$H_TMP/state" -type f)"
+h_ok "--once: a bad --hour refused; without one, the last whole hour ($before) is rolled; a failure writes nothing"
