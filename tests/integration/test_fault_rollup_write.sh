@@ -18,6 +18,10 @@
 #   3. Space freed: loc-b's back-off ends, it rolls H (late VM included),
 #      and the master merges H complete: every VM of both locations exactly
 #      once, and loc-b's kept copy equals loc-b's own files.
+#   4. The master rebuilds H (--once) under bwrap with one of its own
+#      directories read-only: a kept copy's index or done marker, the
+#      merged hour's index, done marker or merge record.  Each run exits 1
+#      naming it, leaves no temp file and the merged hour exact.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -140,5 +144,34 @@ same "$M/gamma/$HP.bin" "$VM4" || h_fail "the master's gamma H"
 for a in acme gamma; do
     cmp -s "$U/$a/$HP.bin" "$H_TMP/state-m/locations/loc-b/$a/$HP.bin" || h_fail "the master's copy of loc-b's $a differs from loc-b's file"
 done
-h_stop m; h_stop la; h_stop lb
 h_ok "space freed: the location rolls the hour with the late sample, the master merges it complete, every VM exactly once"
+
+# --- 4. the master's own writes failing (--once rebuilding H under bwrap) ---
+# A rebuild fetches both locations again and rewrites everything; each run
+# has one directory read-only and must exit 1 naming it, leave no temp
+# file, and leave the merged hour as it was: exactly every VM once.
+h_stop m
+m_ro_once() {	# DIR: the master rebuilds H with DIR read-only; must fail naming DIR
+    n_once=$((n_once + 1))
+    if bwrap --dev-bind / / --ro-bind "$1" "$1" "$AGGD" -c "$H_TMP/m.conf" --once rollup --hour "$HT" \
+        > "$H_TMP/once$n_once.log" 2>&1; then
+        h_fail "the master's --once succeeded with $1 read-only"
+    fi
+    grep -q "$1" "$H_TMP/once$n_once.log" || h_fail "the failure does not name $1: $(cat "$H_TMP/once$n_once.log")"
+    [ -z "$(find "$H_TMP/state-m" -name '*.tmp.*' | head -1)" ] || h_fail "temp files left with $1 read-only"
+    "$CLI" decode "$M/acme/$HP.bin" | grep -qx 'complete: true' && same "$M/acme/$HP.bin" "$VM1" "$VM9" "$VM8" \
+        && same "$M/gamma/$HP.bin" "$VM4" || h_fail "the merged hour changed with $1 read-only"
+    [ -e "$M/.done/$HK" ] || h_fail "H's done marker lost with $1 read-only"
+}
+K=$H_TMP/state-m/locations
+m_ro_once "$K/loc-a/.index"		# a kept copy's index
+m_ro_once "$K/loc-b/.done"		# a kept copy's done marker
+m_ro_once "$M/.index"			# the merged hour's index
+m_ro_once "$M/.done"			# its done marker
+m_ro_once "$M/.merged"			# the record of what the merge included
+n_once=$((n_once + 1))
+"$AGGD" -c "$H_TMP/m.conf" --once rollup --hour "$HT" > "$H_TMP/once$n_once.log" 2>&1 || h_fail "the master's rebuild failed"
+same "$M/acme/$HP.bin" "$VM1" "$VM9" "$VM8" && [ "$(cat "$M/.merged/$HK")" = "$(printf 'loc-a\nloc-b')" ] \
+    || h_fail "the rebuild after the failures: $(show "$M/acme/$HP.bin") / $(cat "$M/.merged/$HK")"
+h_ok "the master's kept copies' and merged hour's index, done marker and merge record unwritable: exit 1 naming each, no temp file, the merged hour unchanged and exact"
+h_stop la; h_stop lb
