@@ -2,7 +2,7 @@
 """fake_influx.py PORT DIR — an InfluxDB 1.x /query endpoint that answers
 wrongly on purpose, for tests/integration/test_influx_answers.sh.
 
-Listens on 127.0.0.1:PORT; each connection reads one request and answers by
+Listens on 127.0.0.1:PORT and [::1]:PORT; each connection reads one request and answers by
 the first segment of its path (the client's url is http://HOST:PORT/MODE):
 
   chunked   200, the chunked JSON answer of CHUNKED below in HTTP chunks of
@@ -23,6 +23,9 @@ the first segment of its path (the client's url is http://HOST:PORT/MODE):
   longerr   500 with {"error": 600 characters} in a 10 KB body, sent in two
             parts (more than the client keeps of an error body)
   longline  503 with a text body whose first line is 600 characters
+  host      the chunked answer when the Host header names the address and
+            port the request came to ("[::1]:PORT" over IPv6), else 400
+            {"error":"Host header '...'"}
   auth      the chunked answer when the Authorization header is Basic with
             base64 of DIR/creds (decoded here by Python's base64), else
             401 {"error":"authorization failed"}
@@ -77,6 +80,17 @@ def answer(conn, mode, hold_dir, req=b""):
     head = "HTTP/1.1 %s\r\nContent-Type: %s\r\nConnection: close\r\n"
     if mode == "auth":
         mode = "chunked" if authorized(req, hold_dir) else "denied"
+    if mode == "host":
+        addr, port = conn.getsockname()[:2]
+        want = ("[%s]:%d" if ":" in addr else "%s:%d") % (addr, port)
+        got = [ln.partition(b":")[2].strip().decode() for ln in req.split(b"\r\n")[1:]
+               if ln.partition(b":")[0].strip().lower() == b"host"]
+        if got != [want]:
+            b = ('{"error":"Host header %r, want %r"}' % (got, want)).encode()
+            conn.sendall((head % ("400 Bad Request", "application/json") +
+                          "Content-Length: %d\r\n\r\n" % len(b)).encode() + b)
+            return
+        mode = "chunked"
     if mode == "chunked":
         body = CHUNKED.encode()
         conn.sendall((head % ("200 OK", "application/json") + "Transfer-Encoding: chunked\r\n\r\n").encode())
@@ -144,14 +158,24 @@ def serve(conn, hold_dir):
         conn.close()
 
 
+def accept(s):
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c, sys.argv[2]), daemon=True).start()
+
+
 def main():
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", int(sys.argv[1])))
     s.listen(16)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=serve, args=(c, sys.argv[2]), daemon=True).start()
+    s6 = socket.socket(socket.AF_INET6)
+    s6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s6.bind(("::1", int(sys.argv[1])))
+    s6.listen(16)
+    threading.Thread(target=accept, args=(s6,), daemon=True).start()
+    accept(s)
 
 
 main()

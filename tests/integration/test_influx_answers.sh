@@ -11,6 +11,7 @@
 #     keeps) cut to 399;
 #   - user and password as Basic credentials the server decodes and checks
 #     (base64 with each padding); wrong ones refused with the 401's message;
+#   - the Host header as the server checks it, over IPv4 and [::1];
 #   - a 200 that is not JSON, an error result after a series, a body
 #     complete as HTTP but ending inside a partial series, an answer cut
 #     (RST from the fault proxy) after its first chunk, a server that closes
@@ -83,6 +84,12 @@ rc=0; out=$("$cli" -t 10 -u someone -p wrong "$F/auth" usage $H 2> "$H_TMP/err")
 [ "$rc" = 1 ] && [ -z "$out" ] && [ "$(head -n 1 "$H_TMP/err")" = "influx_cli: influxdb: HTTP 401: authorization failed" ] \
     || h_fail "wrong credentials: exit $rc, '$out' $(cat "$H_TMP/err")"
 h_ok "user and password sent as Basic credentials (padding 0, 1, 2), checked by the server; wrong ones: HTTP 401's message, no VM"
+
+for url in "$F/host" "http://[::1]:$fport/host"; do
+    run "$url"
+    [ "$rc" = 0 ] && [ "$out" = "$want" ] || h_fail "$url: exit $rc, '$out' $err1"
+done
+h_ok "the Host header names the server's address and port, in brackets over IPv6 ([::1]), as the server checks"
 
 refused "$F/nonjson" "influxdb $F/nonjson: bad answer at byte 1: expected '{' to begin an answer"
 refused "$F/miderr" "influxdb: max-select-point limit exceeded"
