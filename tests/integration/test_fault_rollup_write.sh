@@ -10,7 +10,8 @@
 #      the done directory (files and index, no done marker): each run exits
 #      1 naming what it could not write.
 #   2. A sample arrives late at loc-b (a VM more in H); loc-b runs as a
-#      daemon on its tmpfs filled up, so it fails H (counted, backing off).
+#      daemon on its tmpfs filled up, so it fails H (counted, backing off
+#      10 s, then 20 s after a second failure).
 #      Its listing of H says "complete": false (the index of step 1, no done
 #      marker).  The master (daemon, retry_s 1) must not take that copy:
 #      it merges H from loc-a alone, incomplete (before, it kept loc-b's
@@ -122,7 +123,10 @@ agg_start lb "$H_TMP/lb.conf"
 h_wait_until 10 agg_healthy la && h_wait_until 10 agg_healthy lb || h_fail "the locations did not start"
 h_wait_until 20 agg_log_has lb "retrying in" || h_fail "loc-b did not fail H on a full disk"
 agg_log_has lb "No space left" || h_fail "loc-b's failure is not the full disk: $(grep rollup "$H_TMP/lb.log" | tail -3)"
-[ "$(agg_metric lb aggregatord_rollup_errors_total)" -ge 1 ] || h_fail "loc-b's failure not counted"
+agg_log_has lb "retrying in 10 s" || h_fail "loc-b's first back-off is not 10 s"
+# still full when the back-off ends: the second failure doubles it
+h_wait_until 30 eval '[ "$(agg_metric lb aggregatord_rollup_errors_total)" -ge 2 ]' || h_fail "loc-b's failures not counted"
+agg_log_has lb "retrying in 20 s" || h_fail "loc-b's second back-off is not 20 s"
 agg_get lb "/v1/usage/$HP" | grep -q '"complete":false' || h_fail "loc-b's listing of H: $(agg_get lb "/v1/usage/$HP")"
 agg_start m "$H_TMP/m.conf"
 M=$H_TMP/state-m/usage
