@@ -386,7 +386,16 @@ static int run_query(const struct influx_cfg *cfg, long long hour_start, influx_
 	httpc_escape(&uri, cfg->db);
 	buf_addf(&uri, "&epoch=s&chunked=true&chunk_size=%d&q=", INFLUX_CHUNK_SIZE);
 	httpc_escape(&uri, q.data);
-	buf_addf(&hosthdr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, t.port);
+	/* libevent keeps an IP-literal's brackets ("[::1]"): the Host header
+	 * wants them, getaddrinfo does not. */
+	buf_addf(&hosthdr, "%s:%d", host, t.port);
+	char name[256];
+	size_t hl = strlen(host);
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']' && hl - 2 < sizeof(name)) {
+		memcpy(name, host + 1, hl - 2);
+		name[hl - 2] = '\0';
+		host = name;
+	}
 	if (cfg->user && cfg->user[0]) {
 		struct buf up = BUF_INIT;
 		buf_addf(&up, "%s:%s", cfg->user, cfg->password ? cfg->password : "");

@@ -93,6 +93,17 @@ static int fetch_location(struct rollup *r, const struct rollup_location *l, lon
 		json_free(j);
 		return set_err(err, errlen, "location '%s': GET %s: not an hour listing", l->name, url);
 	}
+	/* Files and an index without the done marker: the location has not
+	 * finished the hour (a write failed, or it stopped in between; a lower
+	 * master merged it incomplete).  Kept as done here, it would never be
+	 * asked again, and what the location writes when it finishes (late
+	 * samples, a missing location) would be lost. */
+	const struct json *complete = json_get(j, "complete");
+	if (!complete || complete->type != JSON_BOOL || !complete->boolean) {
+		json_free(j);
+		return set_err(err, errlen, "location '%s': GET %s: the hour is not complete there yet", l->name,
+			       url);
+	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int rc = -1;

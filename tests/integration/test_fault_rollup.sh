@@ -29,7 +29,10 @@
 #      static file server: no location of ours can list a bad name) lists
 #      "../../escape", "a/b", ".hidden" and a number: refused and counted
 #      in aggregatord_rollup_skipped_accounts_total, nothing written
-#      outside state_dir; acme for H holds exactly loc-a's VMs, incomplete.
+#      outside state_dir; acme for H holds exactly loc-a's VMs, incomplete;
+#      loc-g (the static server too) lists acme for H and answers 404 for its
+#      file, loc-d lists it and closes without a byte when asked for the
+#      file: nothing of loc-g or loc-d kept, acme unchanged.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -199,14 +202,35 @@ umount "$MNT" && MNT=
 mkdir -p "$H_TMP/www"
 echo '<html>not a listing</html>' > "$H_TMP/www/page.html"
 echo '{"hour":"x","complete":true,"accounts":["../../escape","a/b",".hidden",7]}' > "$H_TMP/www/bad.json"
+# loc-g: H's listing names acme, whose file is not there (404 after the listing)
+mkdir -p "$H_TMP/www/g/v1/usage/$(hp $H)"
+rmdir "$H_TMP/www/g/v1/usage/$(hp $H)"
+echo '{"hour":"x","complete":true,"accounts":["acme"]}' > "$H_TMP/www/g/v1/usage/$(hp $H)"
 PORT[www]=$(h_free_port tcp)
 h_spawn www "$H_TMP/www.log" python3 -m http.server --bind 127.0.0.1 --directory "$H_TMP/www" "${PORT[www]}"
 h_wait_until 10 h_port_open "${PORT[www]}" || h_fail "the static server did not start"
 WWW=http://127.0.0.1:${PORT[www]}
+# loc-d: the same listing as loc-g, from a server that closes the
+# connection without a byte when asked for a file (no answer after the listing)
+cat > "$H_TMP/drop.py" <<'PY'
+import http.server, socket, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.endswith(".bin"):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        super().do_GET()
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])),
+    lambda *a: H(*a, directory=sys.argv[2])).serve_forever()
+PY
+PORT[drop]=$(h_free_port tcp)
+h_spawn drop "$H_TMP/drop.log" python3 "$H_TMP/drop.py" "${PORT[drop]}" "$H_TMP/www"
+h_wait_until 10 h_port_open "${PORT[drop]}" || h_fail "the dropping server did not start"
 master_conf m3 0 3600 loc-x=http://127.0.0.1:$dead
 agg_start m3 "$H_TMP/m3.conf"
 h_wait_until 30 eval '[ "$(agg_metric m3 aggregatord_rollup_errors_total)" -ge 1 ]' || h_fail "loc-x was not asked"
-master_conf m3 0 3600 loc-a=$LA loc-x=http://127.0.0.1:$dead "loc-n=$WWW/page.html?" "loc-e=$WWW/bad.json?"
+master_conf m3 0 3600 loc-a=$LA loc-x=http://127.0.0.1:$dead "loc-n=$WWW/page.html?" "loc-e=$WWW/bad.json?" "loc-g=$WWW/g" "loc-d=http://127.0.0.1:${PORT[drop]}/g"
 h_signal m3 HUP
 h_wait_until 30 eval 'kept_done m3 loc-a $H' || h_fail "loc-a, put first by a reload, was not asked (loc-x's retry time applied to it)"
 h_wait_until 15 eval 'merged m3 $H acme false loc-a la 2>/dev/null' || { merged m3 $H acme false loc-a la; h_fail "acme from loc-a"; }
@@ -217,5 +241,15 @@ h_wait_until 15 eval '[ "$(agg_metric m3 aggregatord_rollup_skipped_accounts_tot
 [ -z "$(find "$H_TMP" -name escape -o -name hidden -o -name .hidden | head -3)" ] || h_fail "a bad name reached the disk"
 [ ! -e "$H_TMP/state-m3/locations/loc-e/a" ] || h_fail "a/b written"
 h_ok "loc-n's page refused as not an hour listing; loc-e's 4 bad account names refused and counted, nothing written for them"
+h_wait_until 15 agg_log_has m3 "location 'loc-g': GET $WWW/g/v1/usage/$(hp $H)/acme.bin: HTTP 404" || h_fail "loc-g's missing file not reported"
+[ ! -e "$H_TMP/state-m3/locations/loc-g/.done/$(hk $H)" ] && [ ! -e "$H_TMP/state-m3/locations/loc-g/.index/$(hk $H)" ] \
+    || h_fail "loc-g's hour kept though its file was missing"
+merged m3 $H acme false loc-a la || h_fail "acme after loc-g's missing file"
+h_wait_until 15 agg_log_has m3 "location 'loc-d': 127.0.0.1:${PORT[drop]} did not answer with HTTP" || h_fail "loc-d's lost answer not reported"
+[ -n "$(grep " \"GET /g/v1/usage/$(hp $H) " "$H_TMP/drop.log")" ] || h_fail "loc-d's listing was never asked"
+[ ! -e "$H_TMP/state-m3/locations/loc-d/.done/$(hk $H)" ] && [ ! -e "$H_TMP/state-m3/locations/loc-d/acme" ] \
+    || h_fail "loc-d's hour kept though its file never came"
+merged m3 $H acme false loc-a la || h_fail "acme after loc-d's lost answer"
+h_ok "loc-g lists a file it then answers 404 for, loc-d closes without answering for it: neither hour kept, acme stays exactly loc-a's VMs"
 h_stop m3
 h_stop la; h_stop lb

@@ -6,7 +6,12 @@
 #   - a valid answer in 7-byte HTTP chunks, a series split over two JSON
 #     chunks: the VM's figures exactly as worked out by hand below;
 #   - error statuses: the message from X-Influxdb-Error, else the body's
-#     "error", else the body's first line, else "(no message)";
+#     "error", else the body's first line, else "(no message)"; an error
+#     or a first line of 600 characters (in a body past what the client
+#     keeps) cut to 399;
+#   - user and password as Basic credentials the server decodes and checks
+#     (base64 with each padding); wrong ones refused with the 401's message;
+#   - the Host header as the server checks it, over IPv4 and [::1];
 #   - a 200 that is not JSON, an error result after a series, a body
 #     complete as HTTP but ending inside a partial series, an answer cut
 #     (RST from the fault proxy) after its first chunk, a server that closes
@@ -61,6 +66,30 @@ refused "$F/jerr" "influxdb: HTTP 400: error parsing query: found FORM, expected
 refused "$F/plain" "influxdb: HTTP 503: upstream overloaded"
 refused "$F/empty" "influxdb: HTTP 502: (no message)"
 h_ok "error statuses: X-Influxdb-Error first, then the body's error, its first line, '(no message)'"
+
+# the message is the first 399 characters of the error or the line
+refused "$F/longerr" "influxdb: HTTP 500: $(printf 'E%.0s' $(seq 300))$(printf 'F%.0s' $(seq 99))"
+refused "$F/longline" "influxdb: HTTP 503: $(printf 'y%.0s' $(seq 399))"
+h_ok "an error of 600 characters in a 10 KB body sent in two parts, a first line of 600: the message is their first 399 characters"
+
+# Basic credentials: the fake decodes the header with Python's base64 and
+# answers only when it equals DIR/creds; user:password of 9, 10 and 11
+# bytes give base64 with no, two and one '=' of padding.
+for up in someone:p someone:pw someone:pwd; do
+    printf %s "$up" > "$H_TMP/fake/creds"
+    out=$("$cli" -t 10 -u "${up%%:*}" -p "${up#*:}" "$F/auth" usage $H 2> "$H_TMP/err") \
+        && [ "$out" = "$want" ] || h_fail "credentials '$up': '$out' $(cat "$H_TMP/err")"
+done
+rc=0; out=$("$cli" -t 10 -u someone -p wrong "$F/auth" usage $H 2> "$H_TMP/err") || rc=$?
+[ "$rc" = 1 ] && [ -z "$out" ] && [ "$(head -n 1 "$H_TMP/err")" = "influx_cli: influxdb: HTTP 401: authorization failed" ] \
+    || h_fail "wrong credentials: exit $rc, '$out' $(cat "$H_TMP/err")"
+h_ok "user and password sent as Basic credentials (padding 0, 1, 2), checked by the server; wrong ones: HTTP 401's message, no VM"
+
+for url in "$F/host" "http://[::1]:$fport/host"; do
+    run "$url"
+    [ "$rc" = 0 ] && [ "$out" = "$want" ] || h_fail "$url: exit $rc, '$out' $err1"
+done
+h_ok "the Host header names the server's address and port, in brackets over IPv6 ([::1]), as the server checks"
 
 refused "$F/nonjson" "influxdb $F/nonjson: bad answer at byte 1: expected '{' to begin an answer"
 refused "$F/miderr" "influxdb: max-select-point limit exceeded"

@@ -5,7 +5,8 @@
 # with one location stopped the master writes an incomplete hour, and when
 # it comes back the hour becomes complete without double counting; the
 # /v1/usage API refuses hostile paths; a hostile account tag stays inside
-# state_dir; reruns give byte-identical files.
+# state_dir; an hour of 1,030 VMs (past the collector's first allocation)
+# comes out whole; reruns give byte-identical files.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -86,6 +87,32 @@ h_ok "location files per account with the expected figures (mean, max, increases
 ls "$H_TMP/state-lb/usage" | grep -qx acme || h_fail "loc-b wrote no acme file"
 [ "$(ls "$H_TMP/state-lb/usage" | grep -cv '^\.')" = 1 ] || h_fail "loc-b wrote more than acme: $(ls -a "$H_TMP/state-lb/usage")"
 h_ok "a hostile account tag is skipped and stays inside state_dir"
+
+# --- an hour of 1,030 VMs (past the collector's first 1,024 entries) ---
+# loc-c: VM i (1..1030) of account acc-(i % 3), one sample with mem i and
+# disk i % 7; two more hostile account tags (each skipped, one logged).
+h_influx i "CREATE DATABASE usage_c" > /dev/null
+for i in $(seq 1 1030); do
+    echo "vm_usage,account=acc-$((i % 3)),cloudspace=cs,vm=v$i mem_mib=$i,disk_gib=$((i % 7)),cpu_seconds=0,io_read=0,io_write=0,net_tx_bytes=0,net_rx_bytes=0 $((H + i))"
+done > "$H_TMP/many.lp"
+{ cat "$H_TMP/many.lp"
+  echo "vm_usage,account=a\ b,cloudspace=x,vm=evil mem_mib=1,disk_gib=1,cpu_seconds=1,io_read=1,io_write=1,net_tx_bytes=1,net_rx_bytes=1 $((H + 60))"
+  echo "vm_usage,account=.hidden,cloudspace=x,vm=evil mem_mib=1,disk_gib=1,cpu_seconds=1,io_read=1,io_write=1,net_tx_bytes=1,net_rx_bytes=1 $((H + 60))"
+} | h_influx_write i usage_c
+loc_conf lc loc-c usage_c
+once lc || h_fail "loc-c rollup failed: $(cat "$H_TMP/once$n_once.log")"
+for a in 0 1 2; do
+    show "$H_TMP/state-lc/usage/acc-$a/$HP.bin" > "$H_TMP/got-$a.txt"
+    for i in $(seq 1 1030); do
+        [ $((i % 3)) != $a ] || echo "location=loc-c cloudspace=cs vm=v$i mem_mib_mean=$i disk_gib_max=$((i % 7)) cpu_seconds=0 io_read=0 io_write=0 net_tx_bytes=0 net_rx_bytes=0 samples=1"
+    done | sort > "$H_TMP/want-$a.txt"
+    diff "$H_TMP/want-$a.txt" <(sort "$H_TMP/got-$a.txt") > "$H_TMP/diff.txt" \
+        || h_fail "acc-$a's hour of many VMs differs: $(head -5 "$H_TMP/diff.txt")"
+done
+[ "$(ls "$H_TMP/state-lc/usage" | grep -v '^\.' | tr '\n' ' ')" = "acc-0 acc-1 acc-2 " ] \
+    || h_fail "loc-c wrote: $(ls -a "$H_TMP/state-lc/usage")"
+[ "$(grep -c "is not a safe file name" "$H_TMP/once$n_once.log")" = 1 ] || h_fail "the skipped names not logged once: $(cat "$H_TMP/once$n_once.log")"
+h_ok "an hour of 1,030 VMs: every VM exactly once in its account's file; two more hostile tags skipped, logged once"
 
 # reruns are byte-identical
 md5=$(md5sum < "$f")

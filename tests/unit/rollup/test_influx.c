@@ -212,6 +212,23 @@ START_TEST(identifiers)
 	ck_assert_str_eq(influx_check_identifier("\xed\xa0\x80"), "is not valid UTF-8");	/* surrogate */
 	ck_assert_str_eq(influx_check_identifier("a\xc3"), "is not valid UTF-8");	/* truncated */
 	ck_assert_str_eq(influx_check_identifier("\x80"), "is not valid UTF-8");
+	/* each length at its edges: the smallest and largest code point of
+	 * 2, 3 and 4 bytes, and the first one past each rule */
+	ck_assert_ptr_null(influx_check_identifier("\xc2\x80\xdf\xbf"));	/* U+0080, U+07FF */
+	ck_assert_ptr_null(influx_check_identifier("\xe0\xa0\x80\xef\xbf\xbf"));	/* U+0800, U+FFFF */
+	ck_assert_ptr_null(influx_check_identifier("\xed\x9f\xbf\xee\x80\x80"));	/* U+D7FF, U+E000 */
+	ck_assert_ptr_null(influx_check_identifier("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"));	/* U+10000, U+10FFFF */
+	ck_assert_str_eq(influx_check_identifier("\xc1\xbf"), "is not valid UTF-8");	/* lead 0xc1: overlong */
+	ck_assert_str_eq(influx_check_identifier("\xe0\x9f\xbf"), "is not valid UTF-8");	/* U+07FF in 3 bytes */
+	ck_assert_str_eq(influx_check_identifier("\xed\xbf\xbf"), "is not valid UTF-8");	/* U+DFFF */
+	ck_assert_str_eq(influx_check_identifier("\xf0\x8f\xbf\xbf"), "is not valid UTF-8");	/* U+FFFF in 4 */
+	ck_assert_str_eq(influx_check_identifier("\xf4\x90\x80\x80"), "is not valid UTF-8");	/* U+110000 */
+	ck_assert_str_eq(influx_check_identifier("\xf5\x80\x80\x80"), "is not valid UTF-8");	/* lead 0xf5 */
+	ck_assert_str_eq(influx_check_identifier("\xe2\x82"), "is not valid UTF-8");	/* truncated, 3 */
+	ck_assert_str_eq(influx_check_identifier("\xf0\x9f\x98"), "is not valid UTF-8");	/* truncated, 4 */
+	ck_assert_str_eq(influx_check_identifier("\xe2\x28\xa1"), "is not valid UTF-8");	/* not a continuation */
+	ck_assert_str_eq(influx_check_identifier("\xf0\x9f\x98\x41"), "is not valid UTF-8");
+	ck_assert_str_eq(influx_check_identifier("a\x1f"), "contains a control character");
 	char longname[300];
 	memset(longname, 'x', sizeof(longname));
 	longname[255] = '\0';
@@ -251,6 +268,15 @@ START_TEST(query_text)
 	cfg.lookback_s = 0;
 	ck_assert_int_eq(influx_query(&cfg, 100, &b, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "hour 100 is out of range");
+	cfg.lookback_s = 7 * 86400 + 1;
+	ck_assert_int_eq(influx_query(&cfg, H, &b, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "lookback 604801 s is out of range (0..604800)");
+	cfg.lookback_s = 7 * 86400;	/* the largest */
+	buf_reset(&b);
+	ck_assert_int_eq(influx_query(&cfg, H, &b, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(b.data, "time >= 1699398000s AND time < 1700006400s"));
+	ck_assert_int_eq(influx_query(&cfg, 100000000000LL + 3600, &b, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "hour 100000003600 is out of range");
 	buf_release(&b);
 }
 END_TEST

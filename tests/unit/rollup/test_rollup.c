@@ -21,6 +21,20 @@ START_TEST(hours)
 	ck_assert_int_eq(rollup_parse_hour("2026-11-23T10x"), -1);
 	ck_assert_int_eq(rollup_parse_hour("+026-11-23T10"), -1);
 	ck_assert_int_eq(rollup_parse_hour(""), -1);
+	/* each field's range, at its edges */
+	ck_assert_int_eq(rollup_parse_hour("1969-12-31T23"), -1);
+	ck_assert_int_eq(rollup_parse_hour("2026-00-01T00"), -1);
+	ck_assert_int_eq(rollup_parse_hour("2026-01-00T00"), -1);
+	ck_assert_int_eq(rollup_parse_hour("2026-01-32T00"), -1);
+	ck_assert_int_eq(rollup_parse_hour("2026-12-31T23"), 1798758000);
+	/* 13 characters that sscanf reads as four numbers (it skips blanks
+	 * before a number, and a field may be one digit): each separator out of
+	 * place, then a blank where a digit belongs */
+	ck_assert_int_eq(rollup_parse_hour("  1-01-01T 10"), -1);
+	ck_assert_int_eq(rollup_parse_hour("2026-1-01T 10"), -1);
+	ck_assert_int_eq(rollup_parse_hour("2026-01-1T 10"), -1);
+	ck_assert_int_eq(rollup_parse_hour("2026-01-01T 1"), -1);
+	ck_assert_int_eq(rollup_parse_hour("2026-01- 1T10"), -1);
 }
 END_TEST
 
@@ -35,6 +49,11 @@ START_TEST(url_hours)
 	ck_assert_int_eq(rollup_parse_url_hour("2026/12/01/1"), -1);
 	ck_assert_int_eq(rollup_parse_url_hour("2026/12/01/12x"), -1);
 	ck_assert_int_eq(rollup_parse_url_hour(""), -1);
+	/* each separator out of place */
+	ck_assert_int_eq(rollup_parse_url_hour("2026-12/01/12"), -1);
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12-01/12"), -1);
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12/01-12"), -1);
+	ck_assert_int_eq(rollup_parse_url_hour("2026/12/01T12"), -1);
 }
 END_TEST
 
@@ -64,6 +83,20 @@ START_TEST(names)
 	ck_assert_ptr_nonnull(rollup_check_name("a b"));
 	ck_assert_ptr_nonnull(rollup_check_name("a\\b"));
 	ck_assert_ptr_nonnull(rollup_check_name(""));
+	/* every class of the allowed set at its edges, and the character just
+	 * outside each range */
+	ck_assert_ptr_null(rollup_check_name("AZaz09._-@"));
+	ck_assert_ptr_null(rollup_check_name("a."));
+	const char *outside[] = { "a`", "a{", "a@[", "A[", "Z\\", "0/", "9:", "a?", "a\x7f", "a\xc3\xa9" };
+	for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++)
+		ck_assert_msg(rollup_check_name(outside[i]) != NULL, "'%s' accepted", outside[i]);
+	char edge[130];
+	memset(edge, 'b', 128);
+	edge[128] = '\0';
+	ck_assert_ptr_null(rollup_check_name(edge));	/* 128: the longest */
+	edge[128] = 'b';
+	edge[129] = '\0';
+	ck_assert_ptr_nonnull(rollup_check_name(edge));
 	char longname[200];
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
