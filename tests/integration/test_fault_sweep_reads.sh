@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# test_fault_sweep_events.sh — the sweep's events when master cannot be read
-# back, and master's session settings refused; each fault injected for real
-# at the exact statement (master behind the fault proxy, cut while the sweep
-# waits for a lock the test holds on the member), each checked against what
-# this script inserted (master's rows, the member's rows, the Kafka topic):
+# test_fault_sweep_reads.sh — the sweep's reads failing: master cannot be
+# read back for the events, a page read or master's versions refused, and
+# master's session settings refused; each fault injected for real at the
+# exact statement (master behind the fault proxy, cut while the sweep waits
+# for a lock the test holds on the member; a privilege revoked while it
+# waits), each checked against what this script inserted (master's rows,
+# the member's rows, the Kafka topic):
 #  - master lost after the member's delete committed: the moved rows'
 #    "closed" events carry the member's copies, one per closed session, none
 #    for the open one of the page; master and the member exact;
@@ -17,7 +19,11 @@
 #    column widened on master): logged, no truncated event, the others'
 #    events carry master's rows;
 #  - a member row with a time before 1970 (no UNIX time): left on the member
-#    and logged, the others moved.
+#    and logged, the others moved;
+#  - SELECT revoked on the member while page 1's delete waits: page 1 moves,
+#    page 2's read fails; SELECT revoked on master instead: page 1's events
+#    carry the member's copies, page 2's read of master's versions fails;
+#    exact after the next sweep once granted.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -169,4 +175,60 @@ log_has "member 'm1': row radacctid 2 has a time with no UNIX time .*left on the
 [ "$(Q ms "SELECT GROUP_CONCAT(CONCAT(acctuniqueid, ':', acctinputoctets, ':', acctoutputoctets) ORDER BY acctuniqueid) FROM radacct")" = "m1-1:1:7,m1-3:3:21" ] \
     || h_fail "master does not hold exactly the two other rows"
 h_ok "a member row with a time before 1970: left on the member and logged, the others moved"
+
+# ============ a page read refused, master's versions refused ============
+Q m1 "CREATE USER IF NOT EXISTS 'rd'@'127.0.0.1'; GRANT SELECT, UPDATE, DELETE ON radius.radacct TO 'rd'@'127.0.0.1';
+      GRANT CREATE TEMPORARY TABLES ON radius.* TO 'rd'@'127.0.0.1'"
+Q ms "CREATE USER IF NOT EXISTS 'rd'@'127.0.0.1'"
+sed -e 's/user = "root";/user = "rd";/g' "$H_TMP/s.conf" > "$H_TMP/rd.conf"
+grants() {	# (after load_schema: table grants go with the table)
+    Q m1 "GRANT SELECT, UPDATE, DELETE ON radius.radacct TO 'rd'@'127.0.0.1'"
+    Q ms "GRANT SELECT, INSERT, UPDATE ON radius.radacct TO 'rd'@'127.0.0.1'"
+}
+# hold_delete: --once sweep of rd.conf held in page 1's delete (m1-2 locked on m1)
+hold_delete() {
+    sess lm "BEGIN; SELECT acctuniqueid FROM radius.radacct WHERE acctuniqueid = 'm1-2' FOR UPDATE;"
+    sess_mark lm "hold$1"
+    sweep_bg "$H_TMP/rd.conf"
+    h_wait_until 30 in_lock_wait m1 'DELETE t FROM%' || h_fail "the sweep's delete never waited for m1-2: $(cat "$ONCE_LOG")"
+}
+load_schema m1 ms
+grants
+sw_rows m1 1 9
+hold_delete 3
+Q m1 "REVOKE SELECT ON radius.radacct FROM 'rd'@'127.0.0.1'"
+sess lm "ROLLBACK;"
+sess_mark lm released3
+if wait "$SWEEP_PID"; then h_fail "a sweep whose page read was refused reported success"; fi
+log_has "member 'm1': reading a page: SELECT command denied" || h_fail "the failure is not page 2's read: $(cat "$ONCE_LOG")"
+[ "$(sw_master_of m1)" = "$(sw_expect 3)" ] || h_fail "master does not hold exactly page 1: $(sw_master_of m1)"
+[ "$(Q m1 "SELECT GROUP_CONCAT(acctuniqueid ORDER BY radacctid) FROM radacct")" = "m1-4,m1-5,m1-6,m1-7,m1-8,m1-9" ] || h_fail "m1 does not keep pages 2 and 3"
+grants
+sweep "$H_TMP/rd.conf" || h_fail "the recovery sweep failed: $(cat "$ONCE_LOG")"
+[ "$(sw_master_of m1)" = "$(sw_expect 9)" ] && [ "$(sw_count m1)" = 0 ] || h_fail "not exact after the recovery sweep: $(sw_master_of m1)"
+h_ok "SELECT revoked on the member during page 1's delete: page 1 moved, page 2's read refused and named; exact once granted"
+
+load_schema m1 ms
+grants
+sw_rows m1 1 6
+ev_view m1 > "$H_TMP/ev-before.txt"	# (m1-* events of the sections above)
+Q m1 "UPDATE radacct SET acctstoptime = NULL, acctterminatecause = '' WHERE acctuniqueid = 'm1-6'"
+hold_delete 4
+Q ms "REVOKE SELECT ON radius.radacct FROM 'rd'@'127.0.0.1'"
+sess lm "ROLLBACK;"
+sess_mark lm released4
+if wait "$SWEEP_PID"; then h_fail "a sweep whose read of master's versions was refused reported success"; fi
+log_has "member 'm1': prepare: SELECT command denied.*the events of 3 moved row\(s\) carry the member's copies" \
+    || h_fail "page 1's events did not fall back to the member's copies: $(cat "$ONCE_LOG")"
+log_has "member 'm1': prepare: SELECT command denied[^;]*(;|$)" || h_fail "page 2 did not fail on master's read"
+[ "$(sw_master_of m1)" = "$(sw_expect 3)" ] || h_fail "master does not hold exactly page 1: $(sw_master_of m1)"
+[ "$(Q m1 "SELECT GROUP_CONCAT(acctuniqueid ORDER BY radacctid) FROM radacct")" = "m1-4,m1-5,m1-6" ] || h_fail "m1 does not keep page 2"
+ev_view m1 > "$H_TMP/ev-after.txt"
+diff <(printf 'm1-%d\tclosed m1 %d %d true User-Request\n' 1 1 7 2 2 14 3 3 21) <(comm -13 "$H_TMP/ev-before.txt" "$H_TMP/ev-after.txt") \
+    || h_fail "page 1's events: $(comm -13 "$H_TMP/ev-before.txt" "$H_TMP/ev-after.txt")"
+grants
+sweep "$H_TMP/rd.conf" || h_fail "the recovery sweep failed: $(cat "$ONCE_LOG")"
+[ "$(sw_master_of m1)" = "6 6 21 147" ] && [ "$(Q m1 "SELECT GROUP_CONCAT(acctuniqueid) FROM radacct")" = m1-6 ] \
+    || h_fail "not exact after the recovery sweep: $(sw_master_of m1)"
+h_ok "SELECT revoked on master during page 1's delete: page 1's events from the member's copies, page 2 refused at master's versions; exact once granted"
 sess_close lm
