@@ -181,7 +181,7 @@ Q m1 "CREATE USER IF NOT EXISTS 'rd'@'127.0.0.1'; GRANT SELECT, UPDATE, DELETE O
       GRANT CREATE TEMPORARY TABLES ON radius.* TO 'rd'@'127.0.0.1'"
 Q ms "CREATE USER IF NOT EXISTS 'rd'@'127.0.0.1'"
 sed -e 's/user = "root";/user = "rd";/g' "$H_TMP/s.conf" > "$H_TMP/rd.conf"
-grants() {	# (after load_schema: table grants go with the table)
+grants() {	# rd's privileges back, after a revoke
     Q m1 "GRANT SELECT, UPDATE, DELETE ON radius.radacct TO 'rd'@'127.0.0.1'"
     Q ms "GRANT SELECT, INSERT, UPDATE ON radius.radacct TO 'rd'@'127.0.0.1'"
 }
