@@ -9,6 +9,9 @@
 # session; b, now active, sweeps the rest.  Checked against what this script
 # inserted: master holds each of the 15 sessions once with its values, the
 # member none; a moved exactly pages 1 and 2 (6 rows), b the other 9.
+# Then b, active, is demoted inside stale closing (600 stale sessions,
+# chunks of 500; its update of a member's copy held by a lock): the chunk
+# in flight completes, b starts no other; a closes the 100 left.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -82,5 +85,40 @@ h_wait_until 20 cycles_ge b $((cb + 2)) || h_fail "b stopped cycling"
 ! agg_log_has a "closed [0-9]* stale session" || h_fail "a closed stale sessions"
 h_ok "demoted in page 2: the page completed whole on a (6 moved), a stopped at the boundary, b moved the other 9; master exact"
 sess_close lk
+
+# --- demoted inside stale closing: the chunk in flight completes, no next chunk ---
+# b active now.  600 stale sessions on master (chunks of 500); m1 holds an
+# open copy of q-1 (in chunk 1), locked by another session: b's update of
+# the members' copies waits there, after chunk 1 committed on master.
+stale_closed() { agg_metric "$1" aggregatord_sweep_stale_closed_total; }
+closed_is() { [ "$(stale_closed "$1")" = "$2" ]; }
+sa=$(stale_closed a)
+sb=$(stale_closed b)
+Q m1 "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime,
+        acctsessiontime, acctinputoctets, acctoutputoctets, acctterminatecause) VALUES ('s', 'q-1', 'u', '10.0.0.1',
+        NOW() - INTERVAL 3 HOUR, NOW() - INTERVAL 2 HOUR, 3600, 1, 1, '')"
+sess_open lm m1
+sess lm "BEGIN; SELECT acctuniqueid FROM radius.radacct WHERE acctuniqueid = 'q-1' FOR UPDATE;"
+sess_mark lm locked
+Q ms "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime,
+        acctsessiontime, acctinputoctets, acctoutputoctets, acctterminatecause)
+      SELECT CONCAT('s', seq), CONCAT('q-', seq), 'u', '10.0.0.1', NOW() - INTERVAL 3 HOUR, NOW() - INTERVAL 2 HOUR,
+        3600, seq, seq, '' FROM seq_1_to_600"
+h_wait_until 30 in_lock_wait m1 'UPDATE%' || h_fail "b's update of m1's copies never waited"
+[ "$(Q ms "SELECT COUNT(*) FROM radacct WHERE acctuniqueid LIKE 'q-%' AND acctstoptime IS NOT NULL")" = 500 ] \
+    || h_fail "chunk 1 not committed on master while b waits on m1"
+h_signal b RTMIN+0
+h_wait_until 10 roles_are 10 || h_fail "b did not hand over to a: $(role a)$(role b)"
+sess lm "ROLLBACK;"
+sess_mark lm released
+stale_done() { [ "$(Q ms "SELECT COUNT(*) FROM radacct WHERE acctuniqueid LIKE 'q-%' AND acctstoptime IS NOT NULL")" = 600 ]; }
+h_wait_until 60 stale_done || h_fail "the 600 stale sessions not all closed"
+h_wait_until 20 closed_is a $((sa + 100)) || h_fail "a closed $(( $(stale_closed a) - sa )), not the 100 left"
+closed_is b $((sb + 500)) || h_fail "b closed $(( $(stale_closed b) - sb )), not its one chunk (500)"
+[ "$(Q ms "SELECT COUNT(*), COUNT(DISTINCT acctuniqueid), SUM(acctinputoctets) FROM radacct WHERE acctuniqueid LIKE 'q-%'
+        AND acctterminatecause = 'Stale-Session' AND acctstoptime = acctupdatetime" | tr '\t' ' ')" = "600 600 180300" ] \
+    || h_fail "master's stale-closed sessions are not the 600 inserted, each once"
+h_ok "demoted inside stale closing: b's chunk of 500 completed, no next chunk; a closed the other 100; master exact"
+sess_close lm
 h_stop a
 h_stop b
