@@ -8,7 +8,9 @@
 # the member's rows, the Kafka topic):
 #  - master lost after the member's delete committed: the moved rows'
 #    "closed" events carry the member's copies, one per closed session, none
-#    for the open one of the page; master and the member exact;
+#    for the open one of the page, nor for a row changed on the member
+#    before the delete (it stays, and moves with its change next time);
+#    master and the member exact;
 #  - master lost after stale closing committed, the member's copy's UPDATE
 #    timing out on a lock: the "stale-closed" events carry the session ids
 #    (and the cause) only, one per session; master keeps the closed rows, the
@@ -91,6 +93,33 @@ diff <(printf 'c-1\tclosed m1 11 12 true User-Request\nc-2\tclosed m1 21 22 true
 [ "$(Q ms "SELECT GROUP_CONCAT(CONCAT(acctuniqueid, ':', acctinputoctets, ':', acctstoptime IS NULL) ORDER BY acctuniqueid) FROM radacct")" = \
   "c-1:11:0,c-2:21:0,c-3:31:1" ] || h_fail "master does not hold the page as inserted"
 h_ok "master lost after the member's delete: one closed event per moved session from the member's copy, none for the open one; data exact"
+
+# --- the same, with a row changed on the member between the read and the delete ---
+load_schema m1 ms
+Q m1 "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime,
+        acctstoptime, acctsessiontime, acctinputoctets, acctoutputoctets, acctterminatecause) VALUES
+      ('s1', 'v-1', 'u', '10.0.0.1', NOW() - INTERVAL 20 MINUTE, NOW() - INTERVAL 10 MINUTE, NOW() - INTERVAL 5 MINUTE, 900, 11, 12, 'User-Request'),
+      ('s2', 'v-2', 'u', '10.0.0.1', NOW() - INTERVAL 20 MINUTE, NOW() - INTERVAL 10 MINUTE, NOW() - INTERVAL 5 MINUTE, 900, 21, 22, 'Lost-Carrier')"
+sess lm "BEGIN; SELECT acctuniqueid FROM radius.radacct WHERE acctuniqueid = 'v-2' FOR UPDATE;"
+sess_mark lm locked1b
+sweep_bg "$H_TMP/s.conf"
+h_wait_until 30 in_lock_wait m1 'DELETE t FROM%' || h_fail "the sweep's delete never waited for v-2"
+h_fault px cut > /dev/null
+# (as a late Accounting packet would: v-2 changed after the sweep read it)
+sess lm "UPDATE radius.radacct SET acctinputoctets = 99 WHERE acctuniqueid = 'v-2'; COMMIT;"
+sess_mark lm released1b
+wait "$SWEEP_PID" || true
+log_has "member 'm1': .*the events of 1 moved row\(s\) carry the member's copies" \
+    || h_fail "the moved row's event did not fall back to the member's copy: $(cat "$ONCE_LOG")"
+diff <(printf 'v-1\tclosed m1 11 12 true User-Request\n') <(ev_view v) || h_fail "not exactly v-1's closed event: $(ev_view v)"
+[ "$(Q m1 "SELECT GROUP_CONCAT(CONCAT(acctuniqueid, ':', acctinputoctets)) FROM radacct")" = v-2:99 ] || h_fail "m1 does not keep exactly the changed v-2"
+[ "$(Q ms "SELECT GROUP_CONCAT(CONCAT(acctuniqueid, ':', acctinputoctets) ORDER BY acctuniqueid) FROM radacct")" = "v-1:11,v-2:21" ] \
+    || h_fail "master does not hold the page as read"
+sweep "$H_TMP/s.conf" || h_fail "the recovery sweep failed: $(cat "$ONCE_LOG")"
+[ "$(Q ms "SELECT GROUP_CONCAT(CONCAT(acctuniqueid, ':', acctinputoctets) ORDER BY acctuniqueid) FROM radacct")" = "v-1:11,v-2:99" ] \
+    && [ "$(sw_count m1)" = 0 ] || h_fail "v-2's change not carried to master by the next sweep"
+diff <(printf 'v-1\tclosed m1 11 12 true User-Request\nv-2\tclosed m1 99 22 true Lost-Carrier\n') <(ev_view v) || h_fail "v-2's event after the recovery: $(ev_view v)"
+h_ok "master lost and a row changed before the delete: the changed row stays and gives no event, the moved one its member copy's; exact after"
 
 # ============ master lost between stale closing's commit and the read-back ============
 load_schema m1 ms
