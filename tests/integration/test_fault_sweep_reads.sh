@@ -10,7 +10,8 @@
 #    "closed" events carry the member's copies, one per closed session, none
 #    for the open one of the page, nor for a row changed on the member
 #    before the delete (it stays, and moves with its change next time);
-#    master and the member exact;
+#    master and the member exact; none either for a session master holds
+#    open again (reopened by another writer before the read-back);
 #  - master lost after stale closing committed, the member's copy's UPDATE
 #    timing out on a lock: the "stale-closed" events carry the session ids
 #    (and the cause) only, one per session; master keeps the closed rows, the
@@ -120,6 +121,25 @@ sweep "$H_TMP/s.conf" || h_fail "the recovery sweep failed: $(cat "$ONCE_LOG")"
     && [ "$(sw_count m1)" = 0 ] || h_fail "v-2's change not carried to master by the next sweep"
 diff <(printf 'v-1\tclosed m1 11 12 true User-Request\nv-2\tclosed m1 99 22 true Lost-Carrier\n') <(ev_view v) || h_fail "v-2's event after the recovery: $(ev_view v)"
 h_ok "master lost and a row changed before the delete: the changed row stays and gives no event, the moved one its member copy's; exact after"
+
+# --- master's copy reopened by another writer before the read-back: no event yet ---
+load_schema m1 ms
+Q m1 "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime,
+        acctstoptime, acctsessiontime, acctinputoctets, acctoutputoctets, acctterminatecause) VALUES
+      ('s1', 'o-1', 'u', '10.0.0.1', NOW() - INTERVAL 20 MINUTE, NOW() - INTERVAL 10 MINUTE, NOW() - INTERVAL 5 MINUTE, 900, 11, 12, 'User-Request')"
+sess lm "BEGIN; SELECT acctuniqueid FROM radius.radacct WHERE acctuniqueid = 'o-1' FOR UPDATE;"
+sess_mark lm locked1c
+sweep_bg "$H_TMP/s.conf"
+h_wait_until 30 in_lock_wait m1 'DELETE t FROM%' || h_fail "the sweep's delete never waited for o-1"
+Q ms "UPDATE radacct SET acctstoptime = NULL, acctterminatecause = '', acctinputoctets = 40 WHERE acctuniqueid = 'o-1'"
+sess lm "ROLLBACK;"
+sess_mark lm released1c
+wait "$SWEEP_PID" || h_fail "the sweep failed: $(cat "$ONCE_LOG")"
+[ "$(sw_count m1)" = 0 ] || h_fail "o-1 not moved"
+[ "$(Q ms "SELECT CONCAT(acctinputoctets, ':', acctstoptime IS NULL) FROM radacct WHERE acctuniqueid = 'o-1'")" = 40:1 ] \
+    || h_fail "master's o-1 is not as the other writer left it"
+[ -z "$(ev_view o)" ] || h_fail "an event for a session master holds open: $(ev_view o)"
+h_ok "master's copy reopened between the upsert and the read-back: no event while master holds it open"
 
 # ============ master lost between stale closing's commit and the read-back ============
 load_schema m1 ms
