@@ -250,6 +250,39 @@ sw_count() { Q "$1" "SELECT COUNT(*) FROM radacct"; }
 # "count distinct sum-in sum-out"; sw_expect N: what sessions 1..N give.
 sw_master_of() { Q ms "SELECT COUNT(*), COUNT(DISTINCT acctuniqueid), COALESCE(SUM(acctinputoctets),0), COALESCE(SUM(acctoutputoctets),0) FROM radacct WHERE acctuniqueid LIKE '$1-%'" | tr '\t' ' '; }
 sw_expect() { local s=$(( $1 * ($1 + 1) / 2 )); echo "$1 $1 $s $(( 7 * s ))"; }
+# ---- a second session on a MariaDB server, fed statements as a test goes ----
+# sess_open NAME SERVER: mariadb on SERVER's radius reading from a fifo;
+# sess NAME SQL: send it SQL; sess_mark NAME WORD: send SELECT 'WORD' and wait
+# until its output shows it (every statement before it has run).
+declare -A SESS_FD=()
+sess_open() {
+    local name=$1 srv=$2 fd
+    mkfifo "$H_TMP/$name.fifo"
+    exec {fd}<>"$H_TMP/$name.fifo"
+    SESS_FD[$name]=$fd
+    h_spawn "$name" "$H_TMP/$name.log" sh -c \
+        "exec mariadb --no-defaults -uroot --socket='${H__DIR[$srv]}/mysqld.sock' -N -n --force < '$H_TMP/$name.fifo'"
+}
+sess() { printf '%s\n' "$2" >&"${SESS_FD[$1]}"; }
+sess_mark() {
+    sess "$1" "SELECT 'mark-$2';"
+    h_wait_until 20 grep -q "^mark-$2\$" "$H_TMP/$1.log" || h_fail "session $1 never reached $2: $(cat "$H_TMP/$1.log")"
+}
+sess_close() {
+    sess "$1" "QUIT"
+    exec {SESS_FD[$1]}>&-
+    h_wait_exit "$1" 20 >/dev/null 2>&1 || true
+    rm -f "$H_TMP/$1.fifo"
+    unset "SESS_FD[$1]"
+}
+# processlist SERVER PATTERN: ids of the connections running a statement LIKE PATTERN
+processlist() {
+    Q "$1" "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '$2' AND ID <> CONNECTION_ID()"
+}
+in_lock_wait() {	# SERVER PATTERN: a statement LIKE PATTERN runs (held by a lock the test holds)
+    [ -n "$(processlist "$1" "$2")" ]
+}
+
 # sweep_conf FILE EXTRA MEMBER...: a config sweeping MEMBERs into ms (ports
 # from lib.sh), stale_after 3600, batch 3; EXTRA is put in as is ("" for none).
 sweep_conf() {

@@ -47,39 +47,6 @@ conf() {	# FILE BATCH MEMBER...: sweep_conf with its batch and a 20 s timeout
     sed -i -e "s/batch = 3;/batch = $b;/" -e "s/timeout = 5;/timeout = 20;/" "$f"
 }
 
-# --- a second session on a server, fed statements as the test goes ---
-# sess_open NAME SERVER: mariadb on SERVER's radius reading from a fifo;
-# sess NAME SQL: send it SQL; sess_mark NAME WORD: send SELECT 'WORD' and wait
-# until its output shows it (every statement before it has run).
-declare -A SESS_FD=()
-sess_open() {
-    local name=$1 srv=$2 fd
-    mkfifo "$H_TMP/$name.fifo"
-    exec {fd}<>"$H_TMP/$name.fifo"
-    SESS_FD[$name]=$fd
-    h_spawn "$name" "$H_TMP/$name.log" sh -c \
-        "exec mariadb --no-defaults -uroot --socket='${H__DIR[$srv]}/mysqld.sock' -N -n --force < '$H_TMP/$name.fifo'"
-}
-sess() { printf '%s\n' "$2" >&"${SESS_FD[$1]}"; }
-sess_mark() {
-    sess "$1" "SELECT 'mark-$2';"
-    h_wait_until 20 grep -q "^mark-$2\$" "$H_TMP/$1.log" || h_fail "session $1 never reached $2: $(cat "$H_TMP/$1.log")"
-}
-sess_close() {
-    sess "$1" "QUIT"
-    exec {SESS_FD[$1]}>&-
-    h_wait_exit "$1" 20 >/dev/null 2>&1 || true
-    rm -f "$H_TMP/$1.fifo"
-    unset "SESS_FD[$1]"
-}
-# processlist SERVER PATTERN: ids of the connections running a statement LIKE PATTERN
-processlist() {
-    Q "$1" "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '$2' AND ID <> CONNECTION_ID()"
-}
-in_lock_wait() {	# SERVER PATTERN: a statement LIKE PATTERN runs (held by a lock the test holds)
-    [ -n "$(processlist "$1" "$2")" ]
-}
-
 # hold_page2 PREFIX CONF: starts --once sweep of CONF (batch 3) held at page
 # 2's upsert: master has older open copies of PREFIX-0004 and -0005 and
 # session lk locks -0005 (-0004 keeps page 1's inserts out of that lock's

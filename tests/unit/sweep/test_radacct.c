@@ -531,6 +531,18 @@ START_TEST(sweep_config)
 	unit_expect_cfg_error("sweep = { " M " members = ( " MEM("a") " );\n batch = 0; };\n", 2, "'sweep.batch' is 0");
 	/* an empty stale cause would make every Stop without a cause a synthetic close */
 	unit_expect_cfg_error("sweep = { " M " members = ( " MEM("a") " );\n stale_cause = \"\"; };\n", 2, "'sweep.stale_cause'");
+	/* acctterminatecause is a varchar(32): a longer cause could not be written */
+	unit_expect_cfg_error("sweep = { " M " members = ( " MEM("a") " );\n stale_cause = \"123456789012345678901234567890123\"; };\n",
+			      2, "'sweep.stale_cause' is longer than the column (32)");
+	/* at most 64 members: 65 (one a line) are refused at the section's line */
+	char text[8192];
+	size_t o = (size_t)snprintf(text, sizeof(text), "sweep = { " M " members = (");
+	for (int i = 0; i < 65; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s\n{ name = \"m%d\"; host = \"h\"; user = \"u\"; }",
+				      i ? "," : "", i);
+	ck_assert_uint_lt(o, sizeof(text) - 16);
+	snprintf(text + o, sizeof(text) - o, "\n); };\n");
+	unit_expect_cfg_error(text, 1, "'sweep.members' has 65 members; at most 64");
 }
 END_TEST
 

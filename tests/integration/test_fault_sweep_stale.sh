@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# test_fault_sweep_stale.sh — stale closing's remaining error paths, each
+# fault real and at the exact statement, each checked against what this
+# script inserted:
+#  - master refuses stale closing's own connection (max_user_connections 1:
+#    the member's thread holds the one allowed): the pass fails and says so,
+#    the moved rows are exact, nothing is closed; closed once allowed;
+#  - the member's user may not UPDATE: its copies are left open (master's
+#    rows closed, the pass succeeds) and the next sweep removes them as
+#    superseded by master's closed rows, which it leaves as they are.
+set -euo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+. "$(dirname "$0")/common.sh"
+h_init
+trap 'rc=$?; [ $rc -eq 0 ] || { tail -n 30 "$H_TMP"/once*.log >&2 2>/dev/null || true; }; h_cleanup' EXIT
+
+sweep_find_schema
+h_start_mariadb m1 ms
+
+n_once=0
+ONCE_LOG=
+sweep() {	# CONF -> exit status of --once sweep; its log in $ONCE_LOG
+    n_once=$((n_once + 1))
+    ONCE_LOG=$H_TMP/once$n_once.log
+    "$AGGD" -c "$1" --once sweep > "$ONCE_LOG" 2>&1
+}
+log_has() { grep -Eq -- "$1" "$ONCE_LOG"; }
+# stale SERVER N: open sessions t-1..t-N, last updated 2 hours ago
+stale() {
+    Q "$1" "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime,
+              acctsessiontime, acctinputoctets, acctoutputoctets, acctterminatecause)
+            SELECT CONCAT('s', seq), CONCAT('t-', seq), 'u', '10.0.0.1', NOW() - INTERVAL 3 HOUR,
+              NOW() - INTERVAL 2 HOUR, 3600, seq, seq, '' FROM seq_1_to_$2"
+}
+# closed SERVER: "count distinct sum-in" of its sessions closed as stale at their last update
+closed() { Q "$1" "SELECT COUNT(*), COUNT(DISTINCT acctuniqueid), COALESCE(SUM(acctinputoctets), 0) FROM radacct
+                   WHERE acctterminatecause = 'Stale-Session' AND acctstoptime = acctupdatetime AND acctsessiontime = 3600" | tr '\t' ' '; }
+open_on() { Q "$1" "SELECT COUNT(*) FROM radacct WHERE acctstoptime IS NULL"; }
+
+sweep_conf "$H_TMP/s.conf" "" m1
+sed -i -e "s/timeout = 5;/timeout = 20;/" "$H_TMP/s.conf"
+load_schema m1 ms
+for s in m1 ms; do
+    Q "$s" "CREATE USER IF NOT EXISTS 'st'@'127.0.0.1'"
+done
+sed -e 's/user = "root";/user = "st";/g' "$H_TMP/s.conf" > "$H_TMP/st.conf"
+grants() {	# MEMBER-PRIVILEGES: granted to st (table grants outlive a dropped table)
+    Q m1 "GRANT $1 ON radius.radacct TO 'st'@'127.0.0.1'; GRANT CREATE TEMPORARY TABLES ON radius.* TO 'st'@'127.0.0.1'"
+    Q ms "GRANT SELECT, INSERT, UPDATE ON radius.radacct TO 'st'@'127.0.0.1'"
+}
+
+# --- master refuses stale closing's connection ---
+load_schema m1 ms
+grants "SELECT, UPDATE, DELETE"
+stale ms 4
+sw_rows m1 1 3
+Q ms "GRANT USAGE ON *.* TO 'st'@'127.0.0.1' WITH MAX_USER_CONNECTIONS 1"
+if sweep "$H_TMP/st.conf"; then h_fail "a sweep whose stale closing could not connect reported success"; fi
+log_has "sweep: master: cannot connect to master .*max_user_connections" || h_fail "the failure is not stale closing's connection: $(cat "$ONCE_LOG")"
+[ "$(sw_master_of m1)" = "$(sw_expect 3)" ] && [ "$(sw_count m1)" = 0 ] || h_fail "the member's rows not moved exactly: $(sw_master_of m1)"
+[ "$(open_on ms)" = 4 ] || h_fail "stale sessions closed without a connection"
+Q ms "GRANT USAGE ON *.* TO 'st'@'127.0.0.1' WITH MAX_USER_CONNECTIONS 0"
+sweep "$H_TMP/st.conf" || h_fail "the sweep failed once connections were allowed: $(cat "$ONCE_LOG")"
+[ "$(closed ms)" = "4 4 10" ] || h_fail "master's stale sessions after the recovery: $(closed ms)"
+[ "$(sw_master_of m1)" = "$(sw_expect 3)" ] || h_fail "the moved rows changed: $(sw_master_of m1)"
+h_ok "master refusing stale closing's connection: named, nothing closed, moved rows exact; closed once allowed"
+
+# --- the member's user may not UPDATE: its copies stay open, then go as superseded ---
+load_schema m1 ms
+Q m1 "REVOKE UPDATE ON radius.radacct FROM 'st'@'127.0.0.1'"
+grants "SELECT, DELETE"
+stale ms 3
+stale m1 3
+sweep "$H_TMP/st.conf" || h_fail "the sweep failed: $(cat "$ONCE_LOG")"
+[ "$(closed ms)" = "3 3 6" ] || h_fail "master's stale sessions not closed: $(closed ms)"
+[ "$(open_on m1)" = 3 ] || h_fail "m1's copies changed although its user may not UPDATE"
+sweep "$H_TMP/st.conf" || h_fail "the next sweep failed: $(cat "$ONCE_LOG")"
+[ "$(sw_count m1)" = 0 ] || h_fail "m1's open copies not removed as superseded"
+[ "$(closed ms)" = "3 3 6" ] && [ "$(sw_count ms)" = 3 ] || h_fail "master's closed rows changed by the open copies: $(closed ms)"
+h_ok "the member's copies not closable (no UPDATE): left open, then removed as superseded; master's closed rows kept"
