@@ -128,6 +128,7 @@ SWEEP_SRCS := \
 	src/sweep/sweep_stale.c \
 	src/sweep/sweep_events.c \
 	src/sweep/sweep_db.c \
+	src/sweep/sweep_load.c \
 	src/sweep/radacct.c \
 	src/sweep/ra_seen.c
 # rollup: hourly usage from InfluxDB into Cap'n Proto files; the master merge

@@ -186,6 +186,43 @@ sb__cpu() {
     sb__tsecs "$t"
 }
 
+# sb__cpus: prints the CPU seconds used so far by swm1, swm2 and swms, in
+# that order.
+sb__cpus() {
+    local n
+    for n in swm1 swm2 swms; do
+        printf '%s ' "$(sb__tsecs "$(sb__ticks "$n")")" || return 1
+    done
+    echo
+}
+
+# sb__children_cpu FILE: writes to FILE the CPU seconds (user + system) of
+# this shell's finished children so far (bash's `times`, second line; not
+# in a $(...), whose subshell has children of its own).
+sb__children_cpu() {
+    times > "$1.times"
+    awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.2f", t }' \
+        "$1.times" > "$1"
+}
+
+# sb__cpu_note CPU0 CPU1 CLIENT ROWS: the CPU seconds per 100k rows moved
+# of each member, master and the client, between two sb__cpus readings;
+# prints "m1 m2 master client".
+sb__cpu_note() {
+    awk -v a="$1" -v b="$2" -v c="$3" -v n="$4" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        printf "%.2f %.2f %.2f %.2f", (y[1] - x[1]) * 1e5 / n, (y[2] - x[2]) * 1e5 / n, (y[3] - x[3]) * 1e5 / n, c * 1e5 / n }'
+}
+
+# sb__cpu_min NOTE_A NOTE_B: of two sb__cpu_note readings, the one with the
+# least CPU in all (A may be empty).
+sb__cpu_min() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "") { print b; exit }
+        split(a, x, " "); split(b, y, " ")
+        print (y[1] + y[2] + y[3] + y[4] < x[1] + x[2] + x[3] + x[4]) ? b : a }'
+}
+
 # sb__setup CLOSED OPEN: starts the member servers swm1, swm2 and master
 # swms, loads FreeRADIUS's schema, generates the TSVs and seeds the members.
 sb__setup() {
@@ -238,9 +275,11 @@ CONF
 
 # sb__sweep CLOSED OPEN: one timed `aggregatord --once sweep` of both
 # members into the empty master, then the checks.  Sets SB_SW_S (seconds),
-# SB_RSS (peak KiB) and SB_SW_CPU (a note on CPU use).
+# SB_RSS (peak KiB), SB_SW_CPU (a note on CPU use) and SB_SW_CPUN (CPU s
+# per 100k rows moved: m1 m2 master daemon).
 sb__sweep() {
-    local closed=$1 open=$2 total=$(( $1 + $2 )) n c t0 t1 cpu0 cpu1
+    local closed=$1 open=$2 total=$(( $1 + $2 )) n c t0 t1 cpu0 cpu1 each0
+    each0=$(sb__cpus)
     cpu0=$(sb__cpu swm1 swm2 swms)
     t0=${EPOCHREALTIME//[.,]/}
     if ! /usr/bin/time -f '%M %U %S' -o "$SB_DIR/sweep.time" "$AGG_BUILD/aggregatord" \
@@ -253,6 +292,9 @@ sb__sweep() {
     cpu1=$(sb__cpu swm1 swm2 swms)
     SB_SW_S=$(sb__secs "$t0" "$t1")
     read -r SB_RSS n c < <(tail -n 1 "$SB_DIR/sweep.time")
+    # the servers' CPU up to the end of the members' purge, as the old way's
+    sb__wait_purge || return 1
+    SB_SW_CPUN=$(sb__cpu_note "$each0" "$(sb__cpus)" "$(awk -v u="$n" -v s="$c" 'BEGIN { print u + s }')" $(( 2 * closed )))
     SB_SW_CPU="CPU: aggregatord $(awk -v u="$n" -v s="$c" 'BEGIN { printf "%.1f", u + s }') s,"
     SB_SW_CPU+=" the three mariadbd $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }') s, of $(awk -v s="$SB_SW_S" -v n="$(nproc)" 'BEGIN { printf "%.1f", s * n }') s available"
     c=$(sb__q swms "SELECT COUNT(*), SUM(acctstoptime IS NOT NULL), COUNT(DISTINCT acctuniqueid) FROM radacct")
@@ -279,7 +321,7 @@ sb__sweep() {
 # collides on acctuniqueid only.  Then the DELETE on the member's real
 # table.  One member after the other, as a cron'd shell loop does.
 sb__oldway() {
-    local closed=$1 open=$2 n c t0 t1 a b sock dump stage
+    local closed=$1 open=$2 n c t0 t1 a b sock dump stage each0
     local -a parts=()
     dump=$(command -v mysqldump || command -v mariadb-dump) || { echo "sweep_bench: no mysqldump" >&2; return 1; }
     a=${EPOCHREALTIME//[.,]/}
@@ -289,6 +331,8 @@ sb__oldway() {
     done
     stage=$(sb__secs "$a" "${EPOCHREALTIME//[.,]/}")
     sb__wait_purge || return 1
+    each0=$(sb__cpus)
+    sb__children_cpu "$SB_DIR/kids0"
     t0=${EPOCHREALTIME//[.,]/}
     for n in swm1 swm2; do
         sock=${n}_SOCK
@@ -302,6 +346,12 @@ sb__oldway() {
     done
     t1=${EPOCHREALTIME//[.,]/}
     SB_OLD_S=$(sb__secs "$t0" "$t1")
+    # the servers' CPU up to the end of the members' purge (the delete's
+    # cost lands there), the clients' (mysqldump, mysql) as they ran
+    sb__children_cpu "$SB_DIR/kids1"
+    c=$(awk -v a="$(cat "$SB_DIR/kids0")" -v b="$(cat "$SB_DIR/kids1")" 'BEGIN { print b - a }')
+    sb__wait_purge || return 1
+    SB_OLD_CPUN=$(sb__cpu_note "$each0" "$(sb__cpus)" "$c" $(( 2 * closed )))
     c=$(sb__q swms "SELECT COUNT(*), COUNT(DISTINCT acctuniqueid) FROM radacct")
     [ "$c" = "$(( 2 * (closed + open) ))	$(( 2 * (closed + open) ))" ] \
         || echo "  WARNING: after the old way master holds rows, distinct = $c (want $(( 2 * (closed + open) )))"
@@ -426,7 +476,7 @@ sb__profile() {
 # an extra sweep.
 sweep_bench() {
     local closed=${1:-250000} open=${2:-50000} runs=${SWEEP_BENCH_RUNS:-2} total i
-    local sw_s='' old_s='' ld_s='' fl_s='' rss=0 sw_rate old_rate ld_rate fl_rate label
+    local sw_s='' old_s='' ld_s='' fl_s='' rss=0 sw_rate old_rate ld_rate fl_rate label sw_cpu='' old_cpu=''
     total=$(( closed + open ))
     [ -x /usr/bin/time ] || { echo "sweep_bench: /usr/bin/time is missing (package time)" >&2; return 1; }
     echo
@@ -448,6 +498,7 @@ sweep_bench() {
         sb__floor "$closed" "$open" || return 1
         sw_s=$(sb__min "$sw_s" "$SB_SW_S"); old_s=$(sb__min "$old_s" "$SB_OLD_S")
         ld_s=$(sb__min "$ld_s" "$SB_LD_S"); fl_s=$(sb__min "$fl_s" "$SB_FLOOR_S")
+        sw_cpu=$(sb__cpu_min "$sw_cpu" "$SB_SW_CPUN"); old_cpu=$(sb__cpu_min "$old_cpu" "$SB_OLD_CPUN")
         [ "$SB_RSS" -le "$rss" ] || rss=$SB_RSS
     done
     if [ "${SWEEP_BENCH_PROFILE:-0}" = 1 ]; then
@@ -467,6 +518,13 @@ sweep_bench() {
         "$label" "$sw_rate" "$ld_rate" "$(sb__ratio "$sw_rate" "$ld_rate")"
     printf '%s  %s /s   bound %s /s (the work floor: its CPU time spread over %s cores)   ratio %s\n' \
         "$label" "$sw_rate" "$fl_rate" "$(nproc)" "$(sb__ratio "$sw_rate" "$fl_rate")"
+    awk -v s="$sw_cpu" -v o="$old_cpu" 'BEGIN {
+        split(s, a, " "); split(o, b, " ")
+        ta = a[1] + a[2] + a[3] + a[4]; tb = b[1] + b[2] + b[3] + b[4]
+        printf "sweep CPU s per 100k closed rows moved  %.2f   baseline %.2f (the old way)   ratio %.2f\n", ta, tb, (ta > 0) ? tb / ta : 0
+        printf "  sweep:   member 1 %.2f, member 2 %.2f, master %.2f, aggregatord %.2f\n", a[1], a[2], a[3], a[4]
+        printf "  old way: member 1 %.2f, member 2 %.2f, master %.2f, mysqldump + mysql %.2f\n", b[1], b[2], b[3], b[4]
+        printf "  (servers up to the end of their InnoDB purge; least CPU of the runs)\n" }'
     echo "sweep rows read/s (all $(( 2 * total )) rows; open ones are copied too)  $(sb__rate $(( 2 * total )) "$sw_s") /s"
     echo "sweep peak RSS: $rss KiB"
     echo "  goals: >= 1.5x the old way: $(awk -v a="$sw_rate" -v b="$old_rate" 'BEGIN { print (a >= 1.5 * b) ? "met" : "NOT met" }');" \

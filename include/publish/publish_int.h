@@ -87,7 +87,12 @@ struct publisher {
 	uint64_t last_fail_ms;		/* monotonic ms of the last failed delivery */
 	rd_kafka_resp_err_t last_err;	/* last broker-level error logged */
 
-	_Atomic uint64_t enqueued[TOPICS], produced, delivered, failed, spooled, replayed;
+	/* Counted per event by the threads that hand events in, and by the
+	 * main thread's delivery reports: each side on cache lines of its own,
+	 * so that neither makes the other's line travel between cores. */
+	_Alignas(64) _Atomic uint64_t enqueued[TOPICS], produced;
+	_Alignas(64) _Atomic uint64_t delivered, failed, spooled, replayed;
+	_Alignas(64) char split_;	/* what follows starts a line of its own */
 	_Atomic uint64_t drop_window, drop_full, drop_disk, drop_topic, drop_stop, drop_produce;
 	_Atomic uint64_t drop_standby_stop;	/* held by a standby at stop (docs/election.md) */
 	_Atomic uint64_t uncertain;	/* spooled after a failure, possibly on the topic already */

@@ -26,9 +26,19 @@
 
 struct sweep;
 
+/* The page a LOAD DATA LOCAL INFILE is fed from (sweep_load.c). */
+struct sw_feed {
+	const char *p;			/* what is left to send */
+	size_t left;
+	bool armed;			/* served only while its statement runs */
+};
+
 struct conn {
 	MYSQL *db;
 	MYSQL_STMT *page, *upsert_full;		/* cached statements */
+	MYSQL_STMT *held_full;			/* master: how many of a full page it holds */
+	struct sw_feed feed;			/* master: the page being loaded */
+	bool no_load;			/* master refused LOAD DATA LOCAL: upsert every page */
 	MYSQL_STMT *stage_full, *del_join, *stage_clear;	/* the exact delete */
 	char tz[80];			/* the session's time zone as the server names it */
 	long utc_off;			/* s east of UTC at connect */
@@ -100,6 +110,17 @@ void sw_conn_close(struct conn *c);
 int sw_fail(char *err, size_t len, const char *what, MYSQL *db, MYSQL_STMT *st);
 /* A statement prepared from sql on db, or NULL with err set; the caller closes it. */
 MYSQL_STMT *sw_prepare(MYSQL *db, const struct buf *sql, char *err, size_t len);
+
+/*
+ * sweep_load.c.  sw_load_setup: on a connection just initialised, LOCAL
+ * INFILE on for master only, and the handler that serves nothing but the
+ * armed page.  sw_load_new: rows[0..n) (sorted, every one movable) into
+ * master by LOAD DATA LOCAL INFILE in m's master transaction, when master
+ * holds none of them; 0 loaded (the caller commits), 1 nothing written
+ * (the caller upserts them), -1 failed (err set; the caller rolls back).
+ */
+void sw_load_setup(struct conn *c, bool master);
+int sw_load_new(struct member *m, struct ra_row **rows, size_t n, char *err, size_t len);
 int sw_conn_open(struct sweep *sw, struct conn *c, const struct sweep_db *d, bool master,
 		 const char *where, struct schema_watch *sch, char *err, size_t len);
 void sw_fmt_off(char *out, size_t n, long off);

@@ -46,6 +46,7 @@
 #define QUEUE_MAX 1000000	/* events held at most; more are dropped and counted */
 #define PRODUCE_CHECK 64	/* events produced between looks at the role */
 #define SPOOL_RETRY_MS 5000	/* ms after a failure before the spool is tried again */
+#define VALUE_INLINE 2048	/* a value up to this size is built on the stack */
 
 static const char *const topic_names[TOPICS] = { "radacct", "totals", "usage" };
 
@@ -157,15 +158,19 @@ static void pev_refused(struct pev *e)
 
 /*
  * The Kafka value of an event (raw: data is the value; else the members of
- * the object, wrapped with node and the current epoch) in a fresh buffer of
- * *vlen bytes; caller frees.  NULL when out of memory.
+ * the object, wrapped with node and the current epoch): written into buf
+ * (cap bytes) when it fits, else into a fresh buffer.  Returns the value
+ * (buf, or the fresh buffer the caller frees), its length in *vlen; NULL
+ * when out of memory.
  */
-static char *make_value(const char *data, size_t len, bool raw, size_t *vlen)
+static char *make_value(const char *data, size_t len, bool raw, char *buf, size_t cap, size_t *vlen)
 {
 	char *val;
 	if (raw) {
 		*vlen = len;
-		val = malloc(len ? len : 1);
+		if (len <= cap)
+			return len ? memcpy(buf, data, len) : buf;
+		val = malloc(len);
 		if (val)
 			memcpy(val, data, len);
 		return val;
@@ -186,7 +191,8 @@ static char *make_value(const char *data, size_t len, bool raw, size_t *vlen)
 		head_epoch = ep;
 		head_elected = elected;
 	}
-	val = malloc(headlen + 1 + len + 1);
+	size_t need = headlen + 1 + len + 1;
+	val = need <= cap ? buf : malloc(need);
 	if (!val)
 		return NULL;
 	char *p = val;
@@ -210,19 +216,25 @@ static char *make_value(const char *data, size_t len, bool raw, size_t *vlen)
 static int produce_bytes(int topic, const char *key, size_t keylen, const char *data, size_t len,
 			 bool raw, struct spool_file *sf)
 {
+	/* A value that fits is built on the stack and copied by librdkafka
+	 * into the message's own allocation (one allocation per event, as a
+	 * bare producer has); a larger one is handed over (F_FREE). */
+	char small[VALUE_INLINE];
 	size_t vlen = 0;
-	char *val = make_value(data, len, raw, &vlen);
+	char *val = make_value(data, len, raw, small, sizeof(small), &vlen);
 	if (!val)
 		return 1;
+	bool own = val != small;
 	rd_kafka_resp_err_t err = rd_kafka_producev(
 		pub.rk, RD_KAFKA_V_RKT(pub.topics[topic]), RD_KAFKA_V_KEY(key, keylen),
-		RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+		RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_MSGFLAGS(own ? RD_KAFKA_MSG_F_FREE : RD_KAFKA_MSG_F_COPY),
 		RD_KAFKA_V_OPAQUE(sf), RD_KAFKA_V_END);
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		atomic_fetch_add_explicit(&pub.produced, 1, memory_order_relaxed);
 		return 0;
 	}
-	free(val);	/* not taken on error */
+	if (own)
+		free(val);	/* not taken on error */
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return 1;
 	atomic_fetch_add(&pub.drop_produce, 1);
@@ -538,14 +550,17 @@ static void stop_queue(void)
 	while (e) {
 		struct pev *next = (struct pev *)e->q.next;
 		size_t vlen = 0;
+		char small[VALUE_INLINE];
 		/* a replayed record is spooled by a standby too: no other node
 		 * holds it, and its old file may be partly delivered */
-		char *val = (active || e->sf) && pub.rk ? make_value(e->data + e->keylen, e->len, e->raw, &vlen)
-							: NULL;
+		char *val = (active || e->sf) && pub.rk
+				    ? make_value(e->data + e->keylen, e->len, e->raw, small, sizeof(small), &vlen)
+				    : NULL;
 		bool made = val != NULL;
 		int rc = made ? spool_append(rd_kafka_topic_name(pub.topics[e->topic]), e->data, e->keylen,
 					     val, vlen) : -1;
-		free(val);
+		if (val != small)
+			free(val);
 		if (rc == 0) {
 			if (e->sf)
 				spool_file_done(e->sf);

@@ -85,6 +85,8 @@ void sw_conn_close(struct conn *c)
 		mysql_stmt_close(c->page);
 	if (c->upsert_full)
 		mysql_stmt_close(c->upsert_full);
+	if (c->held_full)
+		mysql_stmt_close(c->held_full);
 	if (c->stage_full)
 		mysql_stmt_close(c->stage_full);
 	if (c->del_join)
@@ -321,6 +323,7 @@ int sw_conn_open(struct sweep *sw, struct conn *c, const struct sweep_db *d, boo
 		return sw_fail(err, len, "setting the connection's wait", NULL, NULL);
 	}
 	mysql_options(c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	sw_load_setup(c, master);
 	if (!mysql_real_connect(c->db, d->host, d->user, d->password, d->database,
 				(unsigned int)d->port, NULL, 0)) {
 		snprintf(err, len, "cannot connect to %s (%s:%d): %s", where, d->host, d->port,

@@ -160,7 +160,13 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 	 * can deadlock on master's unique key.  InnoDB rolls one back; it is
 	 * simply run again (the rows are sorted by acctuniqueid, so this is rare). */
 	for (int attempt = 1;; attempt++) {
-		if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
+		/* a page new to master goes in by LOAD DATA (sweep_load.c) */
+		int ld = attempt == 1 ? sw_load_new(m, rows, n, err, len) : 1;
+		if (ld < 0) {
+			mysql_rollback(c->db);
+			goto out;
+		}
+		if (ld == 1 && (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st))) {
 			unsigned int e = mysql_stmt_errno(st);
 			sw_fail(err, len, "upsert into master", c->db, st);
 			mysql_rollback(c->db);

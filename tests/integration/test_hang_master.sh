@@ -10,7 +10,8 @@
 # locks the gap above master's last row (SELECT ... WHERE radacctid > MAX
 # FOR UPDATE in a transaction, then SLEEP: inserts wait, the sweep's reads
 # and stale closing do not), new closed rows go onto a and b, the sweep's
-# upsert reaches master and waits for the lock (seen in PROCESSLIST); then
+# write (its upsert, or its LOAD DATA of rows new to master) reaches master
+# and waits for the lock (seen in PROCESSLIST); then
 # the proxy freezes, the lock is released, master runs the upsert (seen
 # in INNODB_TRX: one transaction with rows modified) and its answer is held
 # by the proxy.  The lock is released by killing its session once the proxy
@@ -115,7 +116,7 @@ hang_mid_upsert() {
     sw_rows a "$2" "$3"
     sw_rows b "$2" "$3"
     upsert_waits() {
-        [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO%radacct%'")" -ge 1 ]
+        [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO%radacct%' OR INFO LIKE 'LOAD DATA%radacct%'")" -ge 1 ]
     }
     h_wait_until 10 upsert_waits || h_fail "the sweep's upsert never reached master"
     h_fault pm $mode > /dev/null
