@@ -19,7 +19,8 @@ BRANCH_GOAL = 85.0
 # group -> the files in it (paths under src/)
 GROUPS = [
     ("sweep", ["sweep/sweep.c", "sweep/sweep_move.c", "sweep/sweep_stale.c",
-               "sweep/sweep_events.c", "sweep/sweep_db.c", "sweep/ra_seen.c"]),
+               "sweep/sweep_events.c", "sweep/sweep_db.c", "sweep/sweep_load.c",
+               "sweep/ra_seen.c"]),
     ("radacct", ["sweep/radacct.c"]),
     ("totalizer", ["totalizer/totalizer.c", "totalizer/totalizer_rx.c",
                    "totalizer/totalizer_flush.c", "totalizer/totalizer_held.c",
