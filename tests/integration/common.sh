@@ -283,6 +283,32 @@ in_lock_wait() {	# SERVER PATTERN: a statement LIKE PATTERN runs (held by a lock
     [ -n "$(processlist "$1" "$2")" ]
 }
 
+# sweep_once CONF [ok|fail]: one `aggregatord --once sweep` with CONF, its
+# log in $ONCE_LOG ($H_TMP/onceN.log, N counting the calls).  Returns its
+# exit status; given ok (fail), fails the test unless it succeeded (failed).
+# sweep_bg CONF: the same in the background, its pid in $SWEEP_PID.
+# log_has ERE: the last one's log has a line matching ERE.
+n_once=0
+ONCE_LOG=
+sweep_once() {
+    local rc=0
+    n_once=$((n_once + 1))
+    ONCE_LOG=$H_TMP/once$n_once.log
+    "$AGGD" -c "$1" --once sweep > "$ONCE_LOG" 2>&1 || rc=$?
+    case ${2:-} in
+    ok) [ $rc = 0 ] || h_fail "sweep $n_once ($1) failed: $(cat "$ONCE_LOG")"; rc=0 ;;
+    fail) [ $rc != 0 ] || h_fail "sweep $n_once ($1) succeeded; it should have failed"; rc=0 ;;
+    esac
+    return $rc
+}
+sweep_bg() {
+    n_once=$((n_once + 1))
+    ONCE_LOG=$H_TMP/once$n_once.log
+    "$AGGD" -c "$1" --once sweep > "$ONCE_LOG" 2>&1 &
+    SWEEP_PID=$!
+}
+log_has() { grep -Eq -- "$1" "$ONCE_LOG"; }
+
 # sweep_conf FILE EXTRA MEMBER...: a config sweeping MEMBERs into ms (ports
 # from lib.sh), stale_after 3600, batch 3; EXTRA is put in as is ("" for none).
 sweep_conf() {

@@ -26,20 +26,7 @@ trap 'rc=$?; [ $rc -eq 0 ] || { tail -n 30 "$H_TMP"/once*.log >&2 2>/dev/null ||
 sweep_find_schema
 h_start_mariadb m1 m2 ms
 
-n_once=0
-ONCE_LOG=
-sweep() {	# CONF -> exit status of --once sweep; its log in $ONCE_LOG
-    n_once=$((n_once + 1))
-    ONCE_LOG=$H_TMP/once$n_once.log
-    "$AGGD" -c "$1" --once sweep > "$ONCE_LOG" 2>&1
-}
-sweep_bg() {	# CONF: --once sweep in the background, its pid in $SWEEP_PID
-    n_once=$((n_once + 1))
-    ONCE_LOG=$H_TMP/once$n_once.log
-    "$AGGD" -c "$1" --once sweep > "$ONCE_LOG" 2>&1 &
-    SWEEP_PID=$!
-}
-log_has() { grep -Eq -- "$1" "$ONCE_LOG"; }
+sweep() { sweep_once "$1"; }	# CONF -> exit status (common.sh)
 conf() {	# FILE BATCH MEMBER...: sweep_conf with its batch and a 20 s timeout
     local f=$1 b=$2
     shift 2

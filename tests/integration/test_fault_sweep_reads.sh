@@ -38,16 +38,7 @@ h_start_mariadb m1 ms
 h_start_faultproxy px "$ms_PORT"
 h_start_kafka k aggregatord.radacct
 
-n_once=0
-ONCE_LOG=
-sweep_bg() {	# CONF: --once sweep in the background, its pid in $SWEEP_PID
-    n_once=$((n_once + 1))
-    ONCE_LOG=$H_TMP/once$n_once.log
-    "$AGGD" -c "$1" --once sweep > "$ONCE_LOG" 2>&1 &
-    SWEEP_PID=$!
-}
-sweep() { sweep_bg "$1"; wait "$SWEEP_PID"; }
-log_has() { grep -Eq -- "$1" "$ONCE_LOG"; }
+sweep() { sweep_bg "$1"; wait "$SWEEP_PID"; }	# sweep_bg: common.sh
 
 # master through the proxy, Kafka on
 sweep_conf "$H_TMP/s.conf" "kafka = { enabled = true; brokers = \"$k_BOOTSTRAP\"; properties = [ \"message.timeout.ms=5000\" ]; };" m1

@@ -17,14 +17,7 @@ trap 'rc=$?; [ $rc -eq 0 ] || { tail -n 30 "$H_TMP"/once*.log >&2 2>/dev/null ||
 sweep_find_schema
 h_start_mariadb m1 ms
 
-n_once=0
-ONCE_LOG=
-sweep() {	# CONF -> exit status of --once sweep; its log in $ONCE_LOG
-    n_once=$((n_once + 1))
-    ONCE_LOG=$H_TMP/once$n_once.log
-    "$AGGD" -c "$1" --once sweep > "$ONCE_LOG" 2>&1
-}
-log_has() { grep -Eq -- "$1" "$ONCE_LOG"; }
+sweep() { sweep_once "$1"; }	# CONF -> exit status (common.sh)
 # stale SERVER N: open sessions t-1..t-N, last updated 2 hours ago
 stale() {
     Q "$1" "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime,

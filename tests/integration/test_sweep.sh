@@ -23,11 +23,7 @@ conf() { local f=$1; shift; sweep_conf "$f" "" "$@"; }	# FILE MEMBER...
 conf "$H_TMP/both.conf" m1 m2
 conf "$H_TMP/m1.conf" m1
 conf "$H_TMP/m2.conf" m2
-n_once=0
-sweep() {	# CONF -> exit status of --once sweep
-    n_once=$((n_once + 1))
-    "$AGGD" -c "$1" --once sweep > "$H_TMP/once$n_once.log" 2>&1
-}
+sweep() { sweep_once "$1"; }	# CONF -> exit status (common.sh)
 
 # Rows as FreeRADIUS's queries would leave them; T is half an hour ago, in
 # the servers' zone (they run in this shell's, SYSTEM).

@@ -30,17 +30,7 @@ h_start_mariadb --server-arg=--default-time-zone=+02:00 ms
 load_schema m1 ms
 sweep_conf "$H_TMP/sw.conf" "" m1
 sed -i 's/batch = 3;/batch = 10;/' "$H_TMP/sw.conf"
-n_once=0
-sweep() {	# [fail]: the cycle is expected to fail
-    n_once=$((n_once + 1))
-    local rc=0
-    "$AGGD" -c "$H_TMP/sw.conf" --once sweep > "$H_TMP/once$n_once.log" 2>&1 || rc=$?
-    if [ "${1:-}" = fail ]; then
-        [ $rc != 0 ] || h_fail "sweep $n_once succeeded; it should have failed"
-    else
-        [ $rc = 0 ] || h_fail "sweep $n_once failed: $(cat "$H_TMP/once$n_once.log")"
-    fi
-}
+sweep() { sweep_once "$H_TMP/sw.conf" "${1:-ok}"; }	# [fail]: the cycle is expected to fail (common.sh)
 loads() { Q ms "SHOW GLOBAL STATUS LIKE 'Com_load'" | cut -f2; }
 rollbacks() { Q ms "SHOW GLOBAL STATUS LIKE 'Com_rollback'" | cut -f2; }
 

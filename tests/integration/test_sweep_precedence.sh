@@ -36,11 +36,7 @@ conf() { local f=$1; shift; sweep_conf "$f" "kafka = { enabled = true; brokers =
 conf "$H_TMP/both.conf" m1 m2
 conf "$H_TMP/m1.conf" m1
 conf "$H_TMP/m2.conf" m2
-n_once=0
-sweep() {	# CONF
-    n_once=$((n_once + 1))
-    "$AGGD" -c "$1" --once sweep > "$H_TMP/once$n_once.log" 2>&1 || h_fail "sweep $n_once ($1) failed: $(cat "$H_TMP/once$n_once.log")"
-}
+sweep() { sweep_once "$1" ok; }	# CONF (common.sh)
 
 COLS="acctsessionid,acctuniqueid,username,nasipaddress,nasportid,acctstarttime,acctupdatetime,acctstoptime,acctsessiontime,acctinputoctets,acctoutputoctets,acctterminatecause"
 # one fixed base, half an hour ago in the servers' zone (they run in this

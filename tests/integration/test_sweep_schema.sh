@@ -29,11 +29,7 @@ sweep = { interval = 1; stale_after = 3600; batch = 3; timeout = 5;
   master = { host = "127.0.0.1"; port = $ms_PORT; user = "root"; };
   members = ( { name = "m1"; host = "127.0.0.1"; port = $m1_PORT; user = "root"; } ); };
 EOF
-n_once=0
-sweep() {	# -> exit status of --once sweep; its log is $H_TMP/once$n_once.log
-    n_once=$((n_once + 1))
-    "$AGGD" -c "$H_TMP/sw.conf" --once sweep > "$H_TMP/once$n_once.log" 2>&1
-}
+sweep() { sweep_once "$H_TMP/sw.conf"; }	# -> exit status; its log is $H_TMP/once$n_once.log
 # the fixes the refusal gives, one a line
 fixes() { grep -o 'fix: ALTER TABLE [^;]*' "$1" | sed 's/^fix: //' | sort -u; }
 

@@ -37,12 +37,7 @@ sweep = { stale_after = 3600; batch = 7; timeout = 5;
   members = ( { name = "m1"; host = "127.0.0.1"; port = $m1_PORT; user = "root"; },
               { name = "m2"; host = "127.0.0.1"; port = $m2_PORT; user = "root"; } ); };
 EOF
-n_once=0
-sweep() {
-    n_once=$((n_once + 1))
-    "$AGGD" -c "$H_TMP/sw.conf" --once sweep > "$H_TMP/once$n_once.log" 2>&1 ||
-        h_fail "sweep $n_once failed: $(cat "$H_TMP/once$n_once.log")"
-}
+sweep() { sweep_once "$H_TMP/sw.conf" ok; }	# common.sh
 
 NOW=$(date +%s)
 # the oracle: epoch seconds as text in a zone given in hours east of UTC
