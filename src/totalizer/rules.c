@@ -61,6 +61,14 @@ struct rule_scratch {
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *stack;
+	/* the last bucket start written per width (a line's time changes once
+	 * a second at most: its division and digits are done once, not per line) */
+	struct ts_memo {
+		time_t now;
+		int width;
+		size_t len;	/* 0: empty */
+		char text[24];
+	} ts[4];
 };
 
 struct rule_scratch *rule_scratch_new(void)
@@ -444,9 +452,14 @@ int rule_apply(const struct rule *r, struct rule_scratch *s, const char *line, s
 	char src[RULE_SOURCE_MAX];
 	size_t sl = r->source_peer ? key_escape(src, sizeof(src), peer, strlen(peer))
 				   : (memcpy(src, r->source, r->source_len), r->source_len);
-	time_t ts = bucket_start(now, r->width);
-	char tsbuf[24];
-	size_t tl = put_ts(tsbuf, ts);
+	struct ts_memo *tm = &s->ts[(unsigned)r->width % 4u];
+	if (!tm->len || tm->now != now || tm->width != r->width) {
+		tm->now = now;
+		tm->width = r->width;
+		tm->len = put_ts(tm->text, bucket_start(now, r->width));
+	}
+	const char *tsbuf = tm->text;
+	size_t tl = tm->len;
 	long budget = (long)KEY_LEN_MAX - (long)r->fixed_len - (long)sl - (long)tl;
 	if (budget < 0)
 		return -1;

@@ -129,6 +129,43 @@ START_TEST(buckets)
 }
 END_TEST
 
+/*
+ * One scratch through many lines, as a receive thread uses it: rules whose
+ * widths share a slot of the scratch's memo of bucket starts (4 s and 8 s),
+ * and one alone in its slot (6 s), alternating over times that cross their
+ * buckets' edges; each key against bucket_start() computed here.
+ */
+START_TEST(bucket_memo)
+{
+	int widths[3] = { 4, 8, 6 };	/* 4 and 8 share a slot, 6 has one alone */
+	struct rule *r[3];
+	char err[256], key[RULE_KEY_MAX + 1], want[RULE_KEY_MAX + 1];
+	for (int i = 0; i < 3; i++) {
+		struct rule_cfg c = base("x", "$0");
+		c.ttl = widths[i] * 4;
+		r[i] = rule_compile(&c, err, sizeof(err));
+		ck_assert_msg(r[i] != NULL, "%s", err);
+	}
+	struct rule_scratch *s = rule_scratch_new();
+	ck_assert_ptr_nonnull(s);
+	for (time_t now = 1699999990; now < 1700000130; now += 3) {
+		for (int k = 0; k < 6; k++) {	/* each rule twice, in turns */
+			int i = k % 3;
+			struct key_fields f;
+			int n = rule_apply(r[i], s, "x", 1, "", now, key, &f);
+			ck_assert_int_gt(n, 0);
+			key[n] = '\0';
+			snprintf(want, sizeof(want), "web;x;web1;%lld", (long long)bucket_start(now, widths[i]));
+			ck_assert_msg(strcmp(key, want) == 0, "width %d at %lld: %s, want %s", widths[i],
+				      (long long)now, key, want);
+		}
+	}
+	rule_scratch_free(s);
+	for (int i = 0; i < 3; i++)
+		rule_free(r[i]);
+}
+END_TEST
+
 static void compile_fails(struct rule_cfg c, const char *needle)
 {
 	char err[256];
@@ -634,6 +671,7 @@ Suite *rules_suite(void)
 	tcase_add_test(tc, sample_rules);
 	tcase_add_test(tc, templates);
 	tcase_add_test(tc, key_safety);
+	tcase_add_test(tc, bucket_memo);
 	tcase_add_test(tc, buckets);
 	tcase_add_test(tc, compile_errors);
 	tcase_add_test(tc, key_room_refused);
