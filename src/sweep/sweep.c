@@ -299,7 +299,10 @@ static void db_free(struct sweep_db *d)
 
 static void sweep_destroy(void *job);
 
-static int load_cfg(struct sweep *sw, const struct sweep_cfg *cfg)
+/* The settings into sw's fields, its members owned by owner (sw itself, or
+ * the job a reconfigure loads for); -1 out of memory, what was loaded
+ * then freed by unload_cfg(sw). */
+static int load_cfg(struct sweep *sw, struct sweep *owner, const struct sweep_cfg *cfg)
 {
 	sw->interval = cfg->interval;
 	sw->stale_after = cfg->stale_after;
@@ -316,7 +319,7 @@ static int load_cfg(struct sweep *sw, const struct sweep_cfg *cfg)
 	sw->nm = cfg->nmembers;
 	for (size_t i = 0; i < sw->nm; i++) {
 		struct member *m = &sw->m[i];
-		m->sw = sw;
+		m->sw = owner;
 		if (worker_init(&m->w) < 0)
 			return -1;
 		m->rows = malloc((size_t)cfg->batch * sizeof(*m->rows));
@@ -369,7 +372,7 @@ static void *sweep_create(const struct job_env *env, const void *cfgp)
 	pthread_cond_init(&sw->mw_cv, NULL);
 	pthread_mutex_init(&sw->seen_mu, NULL);
 	sw->seen = ra_seen_new(SEEN_SLOTS);
-	if (!sw->seen || load_cfg(sw, cfgp) < 0) {
+	if (!sw->seen || load_cfg(sw, sw, cfgp) < 0) {
 		log_error("sweep: out of memory");
 		sweep_destroy(sw);
 		return NULL;
@@ -458,36 +461,40 @@ static void member_carry(struct member *to, const struct member *from, bool same
 #undef CARRY
 
 /*
- * The sweep thread ends at a batch boundary (its members with it), the
- * settings and members are loaded anew, and each member whose name stays
- * takes over its old self's counters and state (member_carry); a member
- * removed or renamed is gone with its series.  Connections are made again
- * by the next cycle, which starts at once.
+ * The new settings and members are loaded first, beside the ones in force:
+ * out of memory, nothing has changed (the thread runs on, the old settings
+ * whole; the daemon says so).  Then the sweep thread ends at a batch
+ * boundary (its members with it), and each member whose name stays takes
+ * over its old self's counters and state (member_carry); a member removed
+ * or renamed is gone with its series.  Connections are made again by the
+ * next cycle, which starts at once.
  */
 static int sweep_reconfigure(void *job, const void *cfgp)
 {
 	struct sweep *sw = job;
+	struct sweep nw = { 0 };
+	if (load_cfg(&nw, sw, cfgp) < 0) {
+		unload_cfg(&nw);
+		return log_error("sweep: out of memory loading the new settings");
+	}
 	bool was = sw->w.started;
 	worker_stop(&sw->w);
-	struct member *old = sw->m;
-	size_t nold = sw->nm;
-	char *old_table = sw->table;
-	sw->m = NULL;
-	sw->nm = 0;
-	sw->table = NULL;
+	for (size_t i = 0; i < nw.nm; i++)
+		for (size_t j = 0; j < sw->nm; j++)
+			if (strcmp(nw.m[i].cfg.name, sw->m[j].cfg.name) == 0)
+				member_carry(&nw.m[i], &sw->m[j],
+					     db_same(&nw.m[i].cfg, &sw->m[j].cfg) && str_same(nw.table, sw->table));
 	unload_cfg(sw);
-	int rc = load_cfg(sw, cfgp);
-	if (rc == 0)
-		for (size_t i = 0; i < sw->nm; i++)
-			for (size_t j = 0; j < nold; j++)
-				if (strcmp(sw->m[i].cfg.name, old[j].cfg.name) == 0)
-					member_carry(&sw->m[i], &old[j],
-						     db_same(&sw->m[i].cfg, &old[j].cfg) &&
-						     str_same(sw->table, old_table));
-	members_free(old, nold);
-	free(old_table);
-	if (rc < 0)
-		return log_error("sweep: out of memory");
+	sw->interval = nw.interval;
+	sw->stale_after = nw.stale_after;
+	sw->batch = nw.batch;
+	sw->timeout = nw.timeout;
+	sw->master_writers = nw.master_writers;
+	sw->table = nw.table;
+	sw->stale_cause = nw.stale_cause;
+	sw->master = nw.master;
+	sw->m = nw.m;
+	sw->nm = nw.nm;
 	return was ? sweep_start(sw) : 0;
 }
 

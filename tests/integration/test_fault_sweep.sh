@@ -234,6 +234,19 @@ sweep "$H_TMP/b3-sw.conf" || h_fail "the recovery sweep failed"
 exact r 9 0
 h_ok "DELETE revoked between two pages: the refused page stays on the member, exact once granted"
 
+# --- CREATE TEMPORARY TABLES revoked: the staging table cannot be made ---
+fresh
+seed m1 t 6 0
+Q m1 "REVOKE CREATE TEMPORARY TABLES ON radius.* FROM 'sw'@'127.0.0.1'"
+if sweep "$H_TMP/b3-sw.conf"; then h_fail "a sweep that could not make its staging table reported success"; fi
+log_has "member 'm1': creating the staging table on the member: Access denied" || h_fail "the failure is not the staging table's: $(cat "$ONCE_LOG")"
+diff <(printf 't-%04d\n' 1 2 3 4 5 6) <(ids m1) || h_fail "m1 lost rows it never deleted"
+diff <(printf 't-%04d\n' 1 2 3) <(ids ms) || h_fail "master does not hold exactly page 1, committed before the delete"
+Q m1 "GRANT CREATE TEMPORARY TABLES ON radius.* TO 'sw'@'127.0.0.1'"
+sweep "$H_TMP/b3-sw.conf" || h_fail "the recovery sweep failed"
+exact t 6 0
+h_ok "CREATE TEMPORARY TABLES revoked: page 1 on master, nothing deleted from the member; exact once granted"
+
 # --- the staging insert fails (the MEMORY staging table is full) ---
 fresh
 seed m1 f 40 0

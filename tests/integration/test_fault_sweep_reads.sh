@@ -25,8 +25,12 @@
 #    and logged, the others moved;
 #  - SELECT revoked on the member while page 1's delete waits: page 1 moves,
 #    page 2's read fails; SELECT revoked on master instead: page 1's events
-#    carry the member's copies, page 2's read of master's versions fails;
-#    exact after the next sweep once granted.
+#    carry the member's copies, page 2's read of master's versions fails
+#    (page 2 all closed and new to master: the load's count of the sessions
+#    master holds fails); a row changed on the member while the delete
+#    waits, with SELECT revoked meanwhile: the lookup of the rows left
+#    fails, the delete is rolled back whole; exact after the next sweep
+#    once granted.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -271,4 +275,45 @@ sweep "$H_TMP/rd.conf" || h_fail "the recovery sweep failed: $(cat "$ONCE_LOG")"
 [ "$(sw_master_of m1)" = "6 6 21 147" ] && [ "$(Q m1 "SELECT GROUP_CONCAT(acctuniqueid) FROM radacct")" = m1-6 ] \
     || h_fail "not exact after the recovery sweep: $(sw_master_of m1)"
 h_ok "SELECT revoked on master during page 1's delete: page 1's events from the member's copies, page 2 refused at master's versions; exact once granted"
+
+# page 2 all closed and new to master: its first master statement is the
+# load's count of the sessions master holds (prepared by page 1, refused
+# at its execution)
+load_schema m1 ms
+grants
+sw_rows m1 1 6
+hold_delete 5
+Q ms "REVOKE SELECT ON radius.radacct FROM 'rd'@'127.0.0.1'"
+sess lm "ROLLBACK;"
+sess_mark lm released5
+if wait "$SWEEP_PID"; then h_fail "a sweep whose count of master's sessions was refused reported success"; fi
+log_has "member 'm1': looking up the page's sessions on master: SELECT command denied" \
+    || h_fail "page 2 did not fail at the load's count: $(cat "$ONCE_LOG")"
+[ "$(sw_master_of m1)" = "$(sw_expect 3)" ] || h_fail "master does not hold exactly page 1: $(sw_master_of m1)"
+[ "$(Q m1 "SELECT GROUP_CONCAT(acctuniqueid ORDER BY radacctid) FROM radacct")" = "m1-4,m1-5,m1-6" ] || h_fail "m1 does not keep page 2"
+grants
+sweep "$H_TMP/rd.conf" || h_fail "the recovery sweep failed: $(cat "$ONCE_LOG")"
+[ "$(sw_master_of m1)" = "$(sw_expect 6)" ] && [ "$(sw_count m1)" = 0 ] || h_fail "not exact after the recovery sweep: $(sw_master_of m1)"
+h_ok "SELECT revoked on master during page 1's delete, page 2 new to master: refused at the load's count, nothing of it on master; exact once granted"
+
+# a row changed while page 1's delete waits (the test's session holds it,
+# changes it and commits): the delete leaves it, and the lookup of the rows
+# left on the member is refused (SELECT revoked meanwhile): the member's
+# transaction is rolled back whole, master holds page 1 as read
+load_schema m1 ms
+grants
+sw_rows m1 1 3
+hold_delete 6
+Q m1 "REVOKE SELECT ON radius.radacct FROM 'rd'@'127.0.0.1'"
+sess lm "UPDATE radius.radacct SET acctinputoctets = 1000, acctupdatetime = acctupdatetime + INTERVAL 1 MINUTE WHERE acctuniqueid = 'm1-2'; COMMIT;"
+sess_mark lm released6
+if wait "$SWEEP_PID"; then h_fail "a sweep whose lookup of the rows left was refused reported success"; fi
+log_has "member 'm1': prepare: SELECT command denied" || h_fail "the failure is not the member's lookup: $(cat "$ONCE_LOG")"
+[ "$(sw_master_of m1)" = "$(sw_expect 3)" ] || h_fail "master does not hold page 1 as read: $(sw_master_of m1)"
+[ "$(Q m1 "SELECT GROUP_CONCAT(CONCAT(acctuniqueid, ':', acctinputoctets) ORDER BY radacctid) FROM radacct")" = "m1-1:1,m1-2:1000,m1-3:3" ] \
+    || h_fail "m1 does not keep page 1 whole (its delete rolled back): $(Q m1 "SELECT GROUP_CONCAT(acctuniqueid) FROM radacct")"
+grants
+sweep "$H_TMP/rd.conf" || h_fail "the recovery sweep failed: $(cat "$ONCE_LOG")"
+[ "$(sw_master_of m1)" = "3 3 1004 42" ] && [ "$(sw_count m1)" = 0 ] || h_fail "not exact after the recovery sweep: $(sw_master_of m1)"
+h_ok "a row changed during page 1's delete, the lookup of the rows left refused: the member's delete rolled back whole; exact, with the change, once granted"
 sess_close lm
