@@ -71,3 +71,23 @@ sweep "$H_TMP/st.conf" || h_fail "the next sweep failed: $(cat "$ONCE_LOG")"
 [ "$(sw_count m1)" = 0 ] || h_fail "m1's open copies not removed as superseded"
 [ "$(closed ms)" = "3 3 6" ] && [ "$(sw_count ms)" = 3 ] || h_fail "master's closed rows changed by the open copies: $(closed ms)"
 h_ok "the member's copies not closable (no UPDATE): left open, then removed as superseded; master's closed rows kept"
+
+# --- the member refuses one of its copies' UPDATEs (a trigger, the 2nd of 3):
+# the copies before it closed, the rest left open; the pass succeeds and the
+# next sweep moves the closed one and removes the open ones as superseded ---
+load_schema m1 ms
+stale ms 3
+stale m1 3
+Q m1 "DELIMITER //
+CREATE TRIGGER refuse BEFORE UPDATE ON radacct FOR EACH ROW
+      IF NEW.acctuniqueid = 't-2' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused for the test'; END IF //"
+sweep "$H_TMP/s.conf" || h_fail "the sweep failed on a member's refused copy: $(cat "$ONCE_LOG")"
+[ "$(closed ms)" = "3 3 6" ] || h_fail "master's stale sessions not closed: $(closed ms)"
+[ "$(closed m1)" = "1 1 1" ] || h_fail "m1's copies closed before the refused one: $(closed m1)"
+[ "$(Q m1 "SELECT GROUP_CONCAT(acctuniqueid ORDER BY acctuniqueid) FROM radacct WHERE acctstoptime IS NULL")" = "t-2,t-3" ] ||
+    h_fail "m1's copies from the refused one on not left open"
+Q m1 "DROP TRIGGER refuse"
+sweep "$H_TMP/s.conf" || h_fail "the next sweep failed: $(cat "$ONCE_LOG")"
+[ "$(sw_count m1)" = 0 ] || h_fail "m1's copies not moved or removed as superseded"
+[ "$(closed ms)" = "3 3 6" ] && [ "$(sw_count ms)" = 3 ] || h_fail "master's closed rows changed by m1's copies: $(closed ms)"
+h_ok "a member refusing one copy's UPDATE: the copies before it closed, the rest left open, then all gone from it; master exact"
