@@ -91,3 +91,18 @@ sweep "$H_TMP/s.conf" || h_fail "the next sweep failed: $(cat "$ONCE_LOG")"
 [ "$(sw_count m1)" = 0 ] || h_fail "m1's copies not moved or removed as superseded"
 [ "$(closed ms)" = "3 3 6" ] && [ "$(sw_count ms)" = 3 ] || h_fail "master's closed rows changed by m1's copies: $(closed ms)"
 h_ok "a member refusing one copy's UPDATE: the copies before it closed, the rest left open, then all gone from it; master exact"
+
+# --- master's user may not UPDATE (nothing to move, so only stale closing
+# needs it): its UPDATE refused at the prepare, the pass fails and says so,
+# nothing closed; closed once granted ---
+load_schema m1 ms
+grants "SELECT, UPDATE, DELETE"
+Q ms "REVOKE UPDATE ON radius.radacct FROM 'st'@'127.0.0.1'"
+stale ms 3
+if sweep "$H_TMP/st.conf"; then h_fail "a sweep whose stale UPDATE could not be prepared reported success"; fi
+log_has "sweep: master: prepare: .*UPDATE command denied" || h_fail "the failure is not the stale UPDATE's prepare: $(cat "$ONCE_LOG")"
+[ "$(open_on ms)" = 3 ] && [ "$(sw_count ms)" = 3 ] || h_fail "master's stale sessions changed by a failed pass"
+Q ms "GRANT UPDATE ON radius.radacct TO 'st'@'127.0.0.1'"
+sweep "$H_TMP/st.conf" || h_fail "the sweep failed once UPDATE was granted: $(cat "$ONCE_LOG")"
+[ "$(closed ms)" = "3 3 6" ] && [ "$(sw_count ms)" = 3 ] || h_fail "master's stale sessions after the grant: $(closed ms)"
+h_ok "master's user without UPDATE: stale closing's UPDATE refused at its prepare, named, nothing closed; closed once granted"
