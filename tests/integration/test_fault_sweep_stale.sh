@@ -106,3 +106,20 @@ Q ms "GRANT UPDATE ON radius.radacct TO 'st'@'127.0.0.1'"
 sweep "$H_TMP/st.conf" || h_fail "the sweep failed once UPDATE was granted: $(cat "$ONCE_LOG")"
 [ "$(closed ms)" = "3 3 6" ] && [ "$(sw_count ms)" = 3 ] || h_fail "master's stale sessions after the grant: $(closed ms)"
 h_ok "master's user without UPDATE: stale closing's UPDATE refused at its prepare, named, nothing closed; closed once granted"
+
+# --- master's user may not read radacctid (SELECT granted on the other
+# columns stale closing reads, UPDATE on the table; nothing to move): its
+# SELECT refused at the prepare, the pass fails and says so, nothing
+# closed; closed once the table's SELECT is granted back ---
+load_schema m1 ms
+grants "SELECT, UPDATE, DELETE"
+Q ms "REVOKE SELECT ON radius.radacct FROM 'st'@'127.0.0.1';
+      GRANT SELECT (acctuniqueid, acctstoptime, acctupdatetime, acctstarttime) ON radius.radacct TO 'st'@'127.0.0.1'"
+stale ms 3
+if sweep "$H_TMP/st.conf"; then h_fail "a sweep whose stale SELECT could not be prepared reported success"; fi
+log_has "sweep: master: prepare: .*SELECT command denied.*radacctid" || h_fail "the failure is not the stale SELECT's prepare: $(cat "$ONCE_LOG")"
+[ "$(open_on ms)" = 3 ] && [ "$(sw_count ms)" = 3 ] || h_fail "master's stale sessions changed by a failed pass"
+Q ms "GRANT SELECT ON radius.radacct TO 'st'@'127.0.0.1'"
+sweep "$H_TMP/st.conf" || h_fail "the sweep failed once SELECT was granted: $(cat "$ONCE_LOG")"
+[ "$(closed ms)" = "3 3 6" ] && [ "$(sw_count ms)" = 3 ] || h_fail "master's stale sessions after the grant: $(closed ms)"
+h_ok "master's user without SELECT on radacctid: stale closing's SELECT refused at its prepare, named, nothing closed; closed once granted"
