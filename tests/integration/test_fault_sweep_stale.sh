@@ -7,7 +7,11 @@
 #    the moved rows are exact, nothing is closed; closed once allowed;
 #  - the member's user may not UPDATE: its copies are left open (master's
 #    rows closed, the pass succeeds) and the next sweep removes them as
-#    superseded by master's closed rows, which it leaves as they are.
+#    superseded by master's closed rows, which it leaves as they are;
+#  - the member refuses one copy's UPDATE at its execute (a trigger): the
+#    copies before it closed, the rest left open, then all gone from it;
+#  - master's user without UPDATE, then without SELECT on radacctid (nothing
+#    to move): stale closing refused at the prepare, nothing closed.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
