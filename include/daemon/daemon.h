@@ -85,5 +85,11 @@ void jobs_stop_request(struct daemon *d, bool late, uint64_t deadline_us);
 int jobs_join(struct daemon *d, bool late, uint64_t deadline_us);
 void jobs_stop(struct daemon *d);		/* both phases, every job (start-up failure) */
 void jobs_destroy(struct daemon *d);
+/* --once JOB: one cycle of the job with the publish path around it, no loop;
+ * around (may be NULL) is called with true just before the cycle and false
+ * just after it (a test driver's hook).  0, 1 on a failure, EX_USAGE or
+ * EX_CONFIG for a job that does not run in cycles or is not configured. */
+int jobs_run_once(struct config *cfg, const char *job, const struct once_args *args,
+		  void (*around)(bool before));
 
 #endif

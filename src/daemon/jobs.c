@@ -3,11 +3,17 @@
  */
 #include "job.h"
 
+#include <errno.h>
+#include <event2/thread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "daemon.h"
+#include "fsutil.h"
 #include "log.h"
+#include "publish.h"
 #include "thread.h"
 #include "elect.h"
 #include "rollup.h"
@@ -164,4 +170,54 @@ void jobs_destroy(struct daemon *d)
 		d->jobs[i] = NULL;
 		d->stopped[i] = d->left[i] = false;
 	}
+}
+
+#define ONCE_PUBLISH_STOP_MS 5000	/* --once: how long it waits for Kafka */
+
+int jobs_run_once(struct config *cfg, const char *job, const struct once_args *args,
+		  void (*around)(bool before))
+{
+	int i = job_index(job);
+	if (i < 0 || !job_table[i]->once) {
+		fprintf(stderr, "aggregatord: --once: '%s' is not a job that runs in cycles\n", job);
+		return EX_USAGE;
+	}
+	if (!cfg->jobs[i]) {
+		fprintf(stderr, "aggregatord: --once %s: the config file has no '%s' section\n",
+			job, job);
+		return EX_CONFIG;
+	}
+	struct daemon d = { .cfg = cfg, .config_file = cfg->file };
+	d.started = time(NULL);
+	d.started_mono = mono_usec();
+	daemon_env_update(&d);
+	d.env.base = NULL;	/* --once: no loop for the job */
+	/* The events of the cycle go out through the publish path, as in the
+	 * daemon; the stop below flushes them (delivery reports served there). */
+	if (fs_mkdir_p(cfg->node.state_dir, 0700) < 0) {
+		log_error("cannot create directory '%s': %s", cfg->node.state_dir, strerror(errno));
+		return 1;
+	}
+	evthread_use_pthreads();
+	d.base = event_base_new();
+	role_set_current(true, 0);
+	if (!d.base || publish_start(d.base, cfg, daemon_standby_window_ms(cfg)) < 0) {
+		fprintf(stderr, "aggregatord: --once %s: cannot start the publish path\n", job);
+		if (d.base)
+			event_base_free(d.base);
+		return 1;
+	}
+	void *j = job_table[i]->create(&d.env, cfg->jobs[i]);
+	int rc = 1;
+	if (j) {
+		if (around)
+			around(true);
+		rc = job_table[i]->once(j, args);
+		if (around)
+			around(false);
+		job_table[i]->destroy(j);
+	}
+	publish_stop(ONCE_PUBLISH_STOP_MS);
+	event_base_free(d.base);
+	return rc == 0 ? 0 : 1;
 }

@@ -46,7 +46,6 @@
  */
 #define PUBLISH_STOP_MS 2500	/* how long a stop waits for Kafka */
 #define LATE_STOP_MS 8000	/* ms after SIGTERM by which the election is joined */
-#define ONCE_PUBLISH_STOP_MS 5000	/* --once: how long it waits for Kafka */
 
 #ifndef AGG_VERSION
 #define AGG_VERSION "dev"
@@ -86,47 +85,6 @@ static int make_state_dir(const char *path)
 	if (fs_mkdir_p(path, 0700) < 0)
 		return log_error("cannot create directory '%s': %s", path, strerror(errno));
 	return 0;
-}
-
-static int run_once(struct config *cfg, const char *job, const struct once_args *args)
-{
-	int i = job_index(job);
-	if (i < 0 || !job_table[i]->once) {
-		fprintf(stderr, "aggregatord: --once: '%s' is not a job that runs in cycles\n", job);
-		return EX_USAGE;
-	}
-	if (!cfg->jobs[i]) {
-		fprintf(stderr, "aggregatord: --once %s: the config file has no '%s' section\n",
-			job, job);
-		return EX_CONFIG;
-	}
-	struct daemon d = { .cfg = cfg, .config_file = cfg->file };
-	d.started = time(NULL);
-	d.started_mono = mono_usec();
-	daemon_env_update(&d);
-	d.env.base = NULL;	/* --once: no loop for the job */
-	/* The events of the cycle go out through the publish path, as in the
-	 * daemon; the stop below flushes them (delivery reports served there). */
-	if (make_state_dir(cfg->node.state_dir) < 0)
-		return 1;
-	evthread_use_pthreads();
-	d.base = event_base_new();
-	role_set_current(true, 0);
-	if (!d.base || publish_start(d.base, cfg, daemon_standby_window_ms(cfg)) < 0) {
-		fprintf(stderr, "aggregatord: --once %s: cannot start the publish path\n", job);
-		if (d.base)
-			event_base_free(d.base);
-		return 1;
-	}
-	void *j = job_table[i]->create(&d.env, cfg->jobs[i]);
-	int rc = 1;
-	if (j) {
-		rc = job_table[i]->once(j, args);
-		job_table[i]->destroy(j);
-	}
-	publish_stop(ONCE_PUBLISH_STOP_MS);
-	event_base_free(d.base);
-	return rc == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -203,7 +161,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (once) {
-		int rc = run_once(cfg, once, &oargs);
+		int rc = jobs_run_once(cfg, once, &oargs, NULL);
 		config_free(cfg);
 		return rc;
 	}
