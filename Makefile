@@ -210,6 +210,13 @@ $(BUILD)/totals_cli: $(BUILD)/tests/harness/totals_cli.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The sweep's out-of-memory driver: one --once cycle with the Nth allocation
+# failing (the unit binary's injector and --wrap flags; check for its symbols).
+$(BUILD)/sweep_oom: $(BUILD)/tests/harness/sweep_oom.o $(BUILD)/tests/unit/failalloc.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+$(BUILD)/tests/harness/sweep_oom.o: override CPPFLAGS += -Itests/unit
+
 # The InfluxDB query driver (rollup of one hour, or the read-only floor).
 $(BUILD)/influx_cli: $(BUILD)/tests/harness/influx_cli.o $(LIB)
 	$(call msg,LD,$@)
@@ -268,12 +275,13 @@ deps:
 unit: $(UNIT_BIN)
 	$(Q)CK_DEFAULT_TIMEOUT=20 $(UNIT_BIN)
 
-integration: all harness $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli
+integration: all harness $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli $(BUILD)/sweep_oom
 	$(Q)AGG_BUILD=$(BUILD) tests/integration/run.sh
 
 check: deps
 	$(Q)scripts/check-includes.sh
-	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN) $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli
+	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN) $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli \
+		$(BUILD)/sweep_oom
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory man-lint kit-check
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke

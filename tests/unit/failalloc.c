@@ -124,6 +124,11 @@ bool oom_disarm(void)
 	return atomic_load(&fired);
 }
 
+void oom_set_n(long n)
+{
+	cur_n = n;
+}
+
 long oom_n(void)
 {
 	return cur_n;

@@ -30,6 +30,9 @@ void oom_loop(const char *what, void (*body)(void *arg), void *arg);
 void oom_arm(void);
 /* Inside body: stop failing; true when an allocation was failed. */
 bool oom_disarm(void);
+/* Outside oom_loop (a driver that runs one n per process): set the n that
+ * the next oom_arm() fails. */
+void oom_set_n(long n);
 /* The n of the current run (for messages). */
 long oom_n(void);
 
