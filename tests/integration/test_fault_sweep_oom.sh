@@ -12,7 +12,10 @@
 # inserted: every session is on its member or closed on master with its
 # final counters, none on master twice, no counter on master above the
 # session's, open rows still on their member, master's closed and stale rows
-# never worse.  Then a plain `--once sweep`, and the exact end state.
+# never worse.  A second round adds closed sessions before each run
+# (FreeRADIUS writing): a failure stops one member's pass, the other drains
+# its backlog, so without them the later runs fail in idle cycles.  Then a
+# plain `--once sweep`, and the exact end state.
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 . "$(dirname "$0")/common.sh"
