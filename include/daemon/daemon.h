@@ -85,6 +85,8 @@ void jobs_stop_request(struct daemon *d, bool late, uint64_t deadline_us);
 int jobs_join(struct daemon *d, bool late, uint64_t deadline_us);
 void jobs_stop(struct daemon *d);		/* both phases, every job (start-up failure) */
 void jobs_destroy(struct daemon *d);
+/* state_dir, mkdir -p with mode 0700 for what is created; 0, or -1 after logging. */
+int jobs_make_state_dir(const char *path);
 /* --once JOB: one cycle of the job with the publish path around it, no loop;
  * around (may be NULL) is called with true just before the cycle and false
  * just after it (a test driver's hook).  0, 1 on a failure, EX_USAGE or

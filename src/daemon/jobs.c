@@ -174,6 +174,13 @@ void jobs_destroy(struct daemon *d)
 
 #define ONCE_PUBLISH_STOP_MS 5000	/* --once: how long it waits for Kafka */
 
+int jobs_make_state_dir(const char *path)
+{
+	if (fs_mkdir_p(path, 0700) < 0)
+		return log_error("cannot create directory '%s': %s", path, strerror(errno));
+	return 0;
+}
+
 int jobs_run_once(struct config *cfg, const char *job, const struct once_args *args,
 		  void (*around)(bool before))
 {
@@ -194,10 +201,8 @@ int jobs_run_once(struct config *cfg, const char *job, const struct once_args *a
 	d.env.base = NULL;	/* --once: no loop for the job */
 	/* The events of the cycle go out through the publish path, as in the
 	 * daemon; the stop below flushes them (delivery reports served there). */
-	if (fs_mkdir_p(cfg->node.state_dir, 0700) < 0) {
-		log_error("cannot create directory '%s': %s", cfg->node.state_dir, strerror(errno));
+	if (jobs_make_state_dir(cfg->node.state_dir) < 0)
 		return 1;
-	}
 	evthread_use_pthreads();
 	d.base = event_base_new();
 	role_set_current(true, 0);

@@ -79,14 +79,6 @@ static int run_tool(struct config *cfg, const char *file, int slot)
 	return ops->tool(cfg->jobs[slot], stdin, stdout);
 }
 
-/* state_dir, mkdir -p with mode 0700 for what we create. */
-static int make_state_dir(const char *path)
-{
-	if (fs_mkdir_p(path, 0700) < 0)
-		return log_error("cannot create directory '%s': %s", path, strerror(errno));
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	/* The fixed options, then one --NAME per job tool (val TOOL_OPT + slot). */
@@ -181,7 +173,7 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	daemon_env_update(&d);
-	if (notify_init() < 0 || make_state_dir(cfg->node.state_dir) < 0 || loop_setup(&d) < 0)
+	if (notify_init() < 0 || jobs_make_state_dir(cfg->node.state_dir) < 0 || loop_setup(&d) < 0)
 		goto out_loop;
 	d.http = http_new(d.base, &cfg->http);
 	if (!d.http || status_routes(&d) < 0)

@@ -119,6 +119,18 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 {
 	struct sweep *sw = m->sw;
 	struct conn *c = &m->sc;
+	/* a page new to master goes in by LOAD DATA (sweep_load.c): then no
+	 * upsert is prepared or bound for it */
+	int ld = sw_load_new(m, rows, n, err, len);
+	if (ld < 0) {
+		mysql_rollback(c->db);
+		return -1;
+	}
+	if (ld == 0) {
+		if (mysql_commit(c->db))
+			return sw_fail(err, len, "commit on master", c->db, NULL);
+		return 0;
+	}
 	MYSQL_STMT *st = (n == (size_t)sw->batch) ? c->upsert_full : NULL;
 	bool cached = st != NULL;
 	if (!st) {
@@ -160,13 +172,7 @@ static int upsert(struct member *m, struct ra_row **rows, size_t n, char *err, s
 	 * can deadlock on master's unique key.  InnoDB rolls one back; it is
 	 * simply run again (the rows are sorted by acctuniqueid, so this is rare). */
 	for (int attempt = 1;; attempt++) {
-		/* a page new to master goes in by LOAD DATA (sweep_load.c) */
-		int ld = attempt == 1 ? sw_load_new(m, rows, n, err, len) : 1;
-		if (ld < 0) {
-			mysql_rollback(c->db);
-			goto out;
-		}
-		if (ld == 1 && (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st))) {
+		if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
 			unsigned int e = mysql_stmt_errno(st);
 			sw_fail(err, len, "upsert into master", c->db, st);
 			mysql_rollback(c->db);
