@@ -5,10 +5,13 @@
  * functions (spool.c) that the producer side (publish.c) calls.  Not for
  * other groups: they use publish.h.
  *
- * Threads: the fields of pub say who touches them; the spool's functions
- * run on the main thread, except spool_file_done() (any thread that ends
- * a replayed event's trip: the delivery report, the publish thread's
- * window trim, stop).
+ * Threads: the fields of pub say who touches them.  Delivery reports run
+ * on the main thread and on the threads that produce (publish.c,
+ * serve_here()), so spool_append() may run on any of them (the spool file
+ * being written is guarded in spool.c); spool_sync(), spool_oldest() and
+ * spool_replay() run on the main thread; spool_file_done() on any thread
+ * that ends a replayed event's trip (a delivery report, the publish
+ * thread's window trim, stop).
  */
 #ifndef AGG_PUBLISH_INT_H
 #define AGG_PUBLISH_INT_H
@@ -71,8 +74,10 @@ struct publisher {
 
 	int pipe[2];
 	struct event *io_ev, *timer;
+	struct event *late;		/* the loop's look at the reports producing threads left */
+	_Atomic uint64_t served_here_ms;	/* monotonic ms a producing thread last served reports */
 
-	/* spool (spool.c writes and replays; serve() syncs): main thread only */
+	/* the spool file being written (spool.c; guarded by its spool_mu) */
 	int spool_fd;
 	size_t spool_bytes_cur;
 	char spool_cur[PATH_MAX];
@@ -82,14 +87,17 @@ struct publisher {
 	bool spool_failing;		/* the last append failed (logged once a streak) */
 	uint64_t spool_unsynced;	/* records written, not yet synced nor counted */
 	_Atomic bool replaying;
-	uint64_t ok_since_fail;		/* deliveries since the last failure */
-	bool any_failure;
-	uint64_t last_fail_ms;		/* monotonic ms of the last failed delivery */
-	rd_kafka_resp_err_t last_err;	/* last broker-level error logged */
+	/* set by the delivery reports and librdkafka's error callback, on any
+	 * thread that serves them; read by the loop's timer */
+	_Atomic uint64_t ok_since_fail;	/* deliveries since the last failure */
+	_Atomic bool any_failure;
+	_Atomic uint64_t last_fail_ms;	/* monotonic ms of the last failed delivery */
+	_Atomic int last_err;		/* last broker-level error logged (rd_kafka_resp_err_t) */
 
 	/* Counted per event by the threads that hand events in, and by the
-	 * main thread's delivery reports: each side on cache lines of its own,
-	 * so that neither makes the other's line travel between cores. */
+	 * delivery reports: each side on cache lines of its own, so that a
+	 * report served on the event loop does not make the producing thread's
+	 * line travel between cores. */
 	_Alignas(64) _Atomic uint64_t enqueued[TOPICS], produced;
 	_Alignas(64) _Atomic uint64_t delivered, failed, spooled, replayed;
 	_Alignas(64) char split_;	/* what follows starts a line of its own */
@@ -112,6 +120,8 @@ static inline uint64_t mono_ms(void)
  * directory when the file is new, then count the records as spooled.  Once
  * per drained burst of delivery reports. */
 void spool_sync(void);
+/* Appended records wait for spool_sync() (any thread). */
+bool spool_pending(void);
 /* Close the spool file being written (spool_sync() first). */
 void spool_close(void);
 /* Append one failed event to the spool file being written (opened or

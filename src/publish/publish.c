@@ -10,10 +10,17 @@
  *   - the publish thread: while this node is active, takes the whole queue
  *     and produces it in order with rd_kafka_producev() (no lock held); while
  *     standby, it drops from the head what is older than the window;
- *   - the main thread: delivery reports (librdkafka's main queue wakes the
- *     loop through a pipe; rd_kafka_poll() runs there), the spool (spool.c:
- *     append on a failed delivery, replay of the oldest file while
- *     deliveries succeed), and start/stop.
+ *   - delivery reports: served by the thread that produces, every
+ *     REPORTS_EVERY events it hands to librdkafka (serve_here(): the
+ *     messages are freed on the thread that allocated them, as a bare
+ *     producer's are, and no third thread is woken per burst), and by the
+ *     main thread whenever librdkafka's main queue wakes the loop through a
+ *     pipe (what a thread that stopped producing left).  A failed delivery
+ *     is appended to the spool on the thread that served it (spool.c
+ *     guards the file);
+ *   - the main thread: the spool's sync (a producing thread that appended
+ *     wakes the loop for it), its replay of the oldest file while
+ *     deliveries succeed, and start/stop.
  *
  * Order: the queue is FIFO and only the publish thread takes from it, so
  * events held on a standby are produced before newer ones on promotion, by
@@ -47,6 +54,8 @@
 #define PRODUCE_CHECK 64	/* events produced between looks at the role */
 #define SPOOL_RETRY_MS 5000	/* ms after a failure before the spool is tried again */
 #define VALUE_INLINE 2048	/* a value up to this size is built on the stack */
+#define REPORTS_EVERY 64	/* events a thread produces between servings of the reports */
+#define LATE_MS 20		/* ms the loop leaves reports to producing threads */
 
 static const char *const topic_names[TOPICS] = { "radacct", "totals", "usage" };
 
@@ -209,6 +218,19 @@ static char *make_value(const char *data, size_t len, bool raw, char *buf, size_
 }
 
 /*
+ * Serve the delivery reports that are ready, on a thread that produces
+ * (never blocks); a failed delivery appended to the spool wakes the loop,
+ * which makes it durable (spool_sync).
+ */
+static void serve_here(void)
+{
+	atomic_store_explicit(&pub.served_here_ms, mono_ms(), memory_order_relaxed);
+	if (rd_kafka_poll(pub.rk, 0) > 0 && spool_pending() && write(pub.pipe[1], "s", 1) < 0) {
+		/* the pipe is full: the loop is woken already */
+	}
+}
+
+/*
  * Produce one event (raw: value complete; else the members of the object,
  * wrapped with node and the current epoch).  0 done, 1 librdkafka's queue is
  * full (retry later), -1 failed for good (counted and logged).
@@ -231,6 +253,11 @@ static int produce_bytes(int topic, const char *key, size_t keylen, const char *
 		RD_KAFKA_V_OPAQUE(sf), RD_KAFKA_V_END);
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		atomic_fetch_add_explicit(&pub.produced, 1, memory_order_relaxed);
+		static _Thread_local unsigned since_served;
+		if (++since_served == REPORTS_EVERY) {
+			since_served = 0;
+			serve_here();
+		}
 		return 0;
 	}
 	if (own)
@@ -336,7 +363,8 @@ static void *pump(void *arg)
 	return NULL;
 }
 
-/* ---- librdkafka callbacks (main thread, from rd_kafka_poll) ---- */
+/* ---- librdkafka callbacks (from rd_kafka_poll: the main thread, or a
+ * thread that produces, in serve_here) ---- */
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -350,12 +378,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		 * spooled copy may come twice */
 		if (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED)
 			atomic_fetch_add(&pub.uncertain, 1);
-		if (pub.ok_since_fail || !pub.any_failure)
+		atomic_store(&pub.last_fail_ms, mono_ms());
+		bool streak = atomic_exchange(&pub.ok_since_fail, 0) == 0;
+		if (!atomic_exchange(&pub.any_failure, true) || !streak)
 			log_error("publish: delivery to '%s' failed: %s; spooling to %s",
 				  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err), pub.spool_dir);
-		pub.ok_since_fail = 0;
-		pub.any_failure = true;
-		pub.last_fail_ms = mono_ms();
 		if (spool_append(rd_kafka_topic_name(m->rkt), m->key, m->key_len, m->payload, m->len) < 0) {
 			/* replayed from a spool file: it is still there, keep it */
 			if (sf)
@@ -364,10 +391,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 				atomic_fetch_add(&pub.drop_disk, 1);
 		}
 	} else {
-		atomic_fetch_add(&pub.delivered, 1);
-		if (pub.any_failure && pub.ok_since_fail == 0)
+		atomic_fetch_add_explicit(&pub.delivered, 1, memory_order_relaxed);
+		if (atomic_fetch_add_explicit(&pub.ok_since_fail, 1, memory_order_relaxed) == 0 &&
+		    atomic_load(&pub.any_failure))
 			log_info("publish: deliveries succeed again");
-		pub.ok_since_fail++;
 	}
 	if (sf)
 		spool_file_done(sf);
@@ -377,9 +404,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	(void)rk;
 	(void)opaque;
-	if ((rd_kafka_resp_err_t)err == pub.last_err)
+	if (atomic_exchange(&pub.last_err, err) == err)
 		return;
-	pub.last_err = (rd_kafka_resp_err_t)err;
 	log_warn("publish: kafka: %s", reason);
 }
 
@@ -397,6 +423,21 @@ static void serve(void)
 	spool_sync();	/* the burst's spooled events on disk, then counted */
 }
 
+static void on_late(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	serve();
+}
+
+/*
+ * librdkafka's main queue has something (or a producing thread appended to
+ * the spool).  While threads are producing they serve the reports
+ * themselves (serve_here): the loop leaves the reports to them, so that
+ * each message is freed where it was allocated, and looks again LATE_MS
+ * later for what a thread that stopped producing left.
+ */
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
 	(void)what;
@@ -404,6 +445,16 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 	char b[64];
 	while (read(fd, b, sizeof(b)) > 0)
 		;
+	if (mono_ms() - atomic_load_explicit(&pub.served_here_ms, memory_order_relaxed) < LATE_MS) {
+		spool_sync();
+		if (!evtimer_pending(pub.late, NULL)) {
+			struct timeval tv = { 0, LATE_MS * 1000 };
+			if (evtimer_add(pub.late, &tv) == 0)
+				return;
+		} else {
+			return;
+		}
+	}
 	serve();
 }
 
@@ -418,7 +469,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	 * last failure (a replay that fails again is spooled again). */
 	if (!role_is_active() || atomic_load(&pub.replaying))
 		return;
-	if (pub.any_failure && !pub.ok_since_fail && mono_ms() - pub.last_fail_ms < SPOOL_RETRY_MS)
+	if (atomic_load(&pub.any_failure) && !atomic_load(&pub.ok_since_fail) &&
+	    mono_ms() - atomic_load(&pub.last_fail_ms) < SPOOL_RETRY_MS)
 		return;
 	spool_close();	/* what failed before is ready to go again */
 	char path[PATH_MAX];
@@ -504,8 +556,10 @@ int publish_start(struct event_base *base, const struct config *cfg, int standby
 	rd_kafka_queue_destroy(mq);
 	pub.io_ev = event_new(base, pub.pipe[0], EV_READ | EV_PERSIST, on_io, NULL);
 	pub.timer = event_new(base, -1, EV_PERSIST, on_timer, NULL);
+	pub.late = evtimer_new(base, on_late, NULL);
 	struct timeval tv = { 0, 250000 };
-	if (!pub.io_ev || !pub.timer || event_add(pub.io_ev, NULL) < 0 || event_add(pub.timer, &tv) < 0)
+	if (!pub.io_ev || !pub.timer || !pub.late || event_add(pub.io_ev, NULL) < 0 ||
+	    event_add(pub.timer, &tv) < 0)
 		return log_error("publish: cannot watch the kafka queue");
 	if (worker_start(&pub.w, "publish", pump, NULL) < 0)
 		return log_error("publish: cannot start the publish thread");
@@ -649,7 +703,9 @@ int publish_stop(int timeout_ms)
 		event_free(pub.io_ev);
 	if (pub.timer)
 		event_free(pub.timer);
-	pub.io_ev = pub.timer = NULL;
+	if (pub.late)
+		event_free(pub.late);
+	pub.io_ev = pub.timer = pub.late = NULL;
 	for (int i = 0; i < 2; i++)
 		if (pub.pipe[i] >= 0)
 			close(pub.pipe[i]);

@@ -2,10 +2,12 @@
  * spool.c — the publish path's disk spool: events librdkafka finally failed
  * to deliver are appended to <state_dir>/spool/, and replayed, oldest file
  * first, at the front of the publish queue once deliveries succeed again
- * (publish.c decides when).  Main thread (from the delivery reports and the
- * loop's timer), except spool_file_done(); it owns the spool files, the one
- * being written (pub.spool_*) and, through struct spool_file, each one being
- * replayed.
+ * (publish.c decides when).  The file being written (pub.spool_*) is
+ * guarded by spool_mu: a delivery report appends to it on whichever thread
+ * served it (the event loop, or a job's thread producing events: publish.c,
+ * serve_here()).  Syncing, choosing a file to replay and replaying it run
+ * on the main thread; spool_file_done() on any thread that ends a replayed
+ * event's trip.
  *
  * Spool format (docs/formats.md): files <state_dir>/spool/<ms>-<seq>.spool of
  * records "AGS1", u32 topic length, u32 key length, u32 value length,
@@ -77,6 +79,9 @@ struct gone {
 	char *path;			/* malloc'ed */
 	enum gone_todo todo;
 };
+/* The spool file being written (pub.spool_*): taken before gone_mu, never after. */
+static pthread_mutex_t spool_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static pthread_mutex_t gone_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct gone *gone;
 static size_t gone_n, gone_cap;
@@ -188,7 +193,7 @@ static uint32_t rec_crc(const char *t, size_t tl, const char *k, size_t kl, cons
 	return (uint32_t)c;
 }
 
-void spool_sync(void)
+static void sync_locked(void)
 {
 	if (pub.spool_fd < 0 || !pub.spool_dirty)
 		return;
@@ -212,15 +217,37 @@ void spool_sync(void)
 	pub.spool_dirty = false;
 }
 
-void spool_close(void)
+void spool_sync(void)
+{
+	pthread_mutex_lock(&spool_mu);
+	sync_locked();
+	pthread_mutex_unlock(&spool_mu);
+}
+
+bool spool_pending(void)
+{
+	pthread_mutex_lock(&spool_mu);
+	bool dirty = pub.spool_fd >= 0 && pub.spool_dirty;
+	pthread_mutex_unlock(&spool_mu);
+	return dirty;
+}
+
+static void close_locked(void)
 {
 	if (pub.spool_fd < 0)
 		return;
-	spool_sync();
+	sync_locked();
 	close(pub.spool_fd);
 	pub.spool_fd = -1;
 	pub.spool_dirty = false;
 	pub.spool_cur[0] = '\0';
+}
+
+void spool_close(void)
+{
+	pthread_mutex_lock(&spool_mu);
+	close_locked();
+	pthread_mutex_unlock(&spool_mu);
 }
 
 /* A write to the spool failed: logged once until one succeeds again. */
@@ -234,11 +261,11 @@ static int spool_failed(const char *what, const char *err)
 	return -1;
 }
 
-int spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl)
+static int append_locked(const char *topic, const void *key, size_t kl, const void *val, size_t vl)
 {
 	size_t tl = strlen(topic);
 	if (pub.spool_fd >= 0 && pub.spool_bytes_cur >= rotate_bytes())
-		spool_close();
+		close_locked();
 	if (pub.spool_fd < 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -276,7 +303,7 @@ int spool_append(const char *topic, const void *key, size_t kl, const void *val,
 		spool_failed("write", w < 0 ? strerror(wer) : "short write (disk full?)");
 		/* a torn record would end the file's replay: cut it off */
 		if (w > 0 && ftruncate(pub.spool_fd, (off_t)pub.spool_bytes_cur) < 0)
-			spool_close();
+			close_locked();
 		return -1;
 	}
 	if (pub.spool_failing)
@@ -288,6 +315,14 @@ int spool_append(const char *topic, const void *key, size_t kl, const void *val,
 	return 0;
 }
 
+int spool_append(const char *topic, const void *key, size_t kl, const void *val, size_t vl)
+{
+	pthread_mutex_lock(&spool_mu);
+	int rc = append_locked(topic, key, kl, val, vl);
+	pthread_mutex_unlock(&spool_mu);
+	return rc;
+}
+
 /* Oldest closed spool file, or "" (caller's buffer). */
 void spool_oldest(char *out, size_t len)
 {
@@ -296,6 +331,7 @@ void spool_oldest(char *out, size_t len)
 	DIR *d = opendir(pub.spool_dir);
 	if (!d)
 		return;
+	pthread_mutex_lock(&spool_mu);	/* the file being written is not a candidate */
 	pthread_mutex_lock(&gone_mu);
 	char best[256] = "";
 	struct dirent *de;
@@ -311,6 +347,7 @@ void spool_oldest(char *out, size_t len)
 			snprintf(best, sizeof(best), "%s", de->d_name);
 	}
 	pthread_mutex_unlock(&gone_mu);
+	pthread_mutex_unlock(&spool_mu);
 	closedir(d);
 	if (best[0])
 		snprintf(out, len, "%s/%s", pub.spool_dir, best);

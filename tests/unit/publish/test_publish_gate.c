@@ -14,6 +14,11 @@
  *   - a stop that cannot spool (the spool directory replaced by a file):
  *     the events purged from librdkafka and those still in the daemon's
  *     queue are each counted as lost (disk), none spooled;
+ *   - delivery reports served on the thread that produces (the event loop
+ *     never runs here): the events that time out are reported failed and
+ *     appended to the spool by that thread, counted as spooled once the
+ *     spool is synced (the loop's job: at stop here); every event is in the
+ *     spool once;
  *   - kafka disabled: events are counted, not produced, no spool made; a
  *     second stop does nothing;
  *   - publish_start refusing: a kafka property librdkafka refuses, a
@@ -88,6 +93,7 @@ static unsigned long long metric(const char *name)
 #define QUEUED "aggregatord_publish_queued"
 #define PRODUCED "aggregatord_publish_produced_total"
 #define SPOOLED "aggregatord_publish_spooled_total"
+#define FAILED "aggregatord_publish_failed_total"
 #define EVENTS "aggregatord_publish_events_total{topic=\"totals\"}"
 #define DROPPED(c) "aggregatord_publish_dropped_total{cause=\"" c "\"}"
 
@@ -254,6 +260,48 @@ START_TEST(stop_cannot_spool)
 }
 END_TEST
 
+/* Records in the spool files of state_dir (each starts with "AGS1"; the
+ * test's keys and values cannot hold it). */
+static long spool_records(void)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "cat %s/spool/*.spool | grep -ao AGS1 | wc -l", state_dir);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	long n = -1;
+	ck_assert_int_eq(fscanf(f, "%ld", &n), 1);
+	pclose(f);
+	return n;
+}
+
+START_TEST(reports_on_producing_thread)
+{
+	struct kv props[] = { { "message.timeout.ms", "200" } };
+	struct config cfg = conf(props, 1);
+	role_set_current(true, 1);
+	ck_assert_int_eq(publish_start(base, &cfg, 5000), 0);
+	/* the loop is never dispatched: only this thread, producing, serves
+	 * the reports (every 64 events); it feeds until those of the first
+	 * 100 (timed out after 200 ms) have come back failed */
+	feed(1, 100);
+	long n = 100;
+	for (int i = 0; i < 200 && metric(FAILED) < 100; i++) {
+		nap_us(50000);
+		feed(n + 1, n + 64);
+		n += 64;
+	}
+	ck_assert_uint_ge(metric(FAILED), 100);
+	ck_assert_uint_eq(metric(PRODUCED), (unsigned long long)n);
+	ck_assert_int_eq(spool_files(), 1);	/* appended by this thread */
+	ck_assert_uint_eq(metric(SPOOLED), 0);	/* synced and counted by the loop */
+	ck_assert_int_eq(publish_stop(2000), 0);
+	ck_assert_uint_eq(metric(FAILED), (unsigned long long)n);
+	ck_assert_uint_eq(metric(SPOOLED), (unsigned long long)n);
+	ck_assert_uint_eq(metric(DROPPED("disk")) + metric(DROPPED("stopped")), 0);
+	ck_assert_int_eq(spool_records(), n);
+}
+END_TEST
+
 START_TEST(kafka_disabled)
 {
 	struct config cfg = conf(NULL, 0);
@@ -306,6 +354,7 @@ Suite *publish_gate_suite(void)
 	tcase_add_test(tc, demoted_mid_list);
 	tcase_add_test(tc, window_shortened);
 	tcase_add_test(tc, stop_cannot_spool);
+	tcase_add_test(tc, reports_on_producing_thread);
 	tcase_add_test(tc, kafka_disabled);
 	tcase_add_test(tc, refused_property);
 	tcase_add_test(tc, spool_dir_not_made);
