@@ -241,6 +241,11 @@ $(BUILD)/bench_publish: $(BUILD)/bench/bench_publish.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The totalizer's per-line work in process (the rules, the tally), in CPU ns.
+$(BUILD)/rules_cost: $(BUILD)/bench/rules_cost.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Test tools: plain builds, never sanitized (they are not under test).
 tests/harness/kafka_mock: tests/harness/kafka_mock.c
 	$(call msg,CC,$@)
@@ -306,7 +311,8 @@ coverage: deps
 	exit $$rc
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all harness $(BUILD)/bench_core $(BUILD)/bench_publish $(BUILD)/influx_cli
+	$(Q)$(MAKE) --no-print-directory all harness $(BUILD)/bench_core $(BUILD)/bench_publish $(BUILD)/influx_cli \
+		$(BUILD)/rules_cost
 	$(Q)AGG_BUILD=$(BUILD) bench/run.sh
 
 demo: deps
