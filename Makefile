@@ -11,6 +11,7 @@
 #                        the man pages, MANDIR=, and the bash completion, BASHCOMPDIR=)
 #   make man-lint        mandoc -Tlint, and the man pages hold every key and option
 #   make kit-check       the operator's kit: completion, alert rules, example configs
+#   make bench-smoke     the bench's in-process tool runs (part of make check)
 #   make deb             the Debian package, in build/deb/ (debian/, dpkg-buildpackage)
 #   make check-deb       build the package and inspect it (lintian, hardening-check;
 #                        part of make check)
@@ -169,7 +170,7 @@ HARNESS_BINS := tests/harness/kafka_mock tests/harness/htool tests/harness/udp_b
                 tests/harness/faultproxy tests/harness/hflood tests/harness/syncwatch.so
 
 .PHONY: all check unit integration bench demo install uninstall clean deps harness fuzz fuzz-smoke \
-	install-man uninstall-man man-lint kit-check deb check-deb coverage
+	install-man uninstall-man man-lint kit-check bench-smoke deb check-deb coverage
 all: $(DAEMON) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -241,6 +242,11 @@ $(BUILD)/bench_publish: $(BUILD)/bench/bench_publish.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The totalizer's per-line work in process (the rules, the tally), in CPU ns.
+$(BUILD)/rules_cost: $(BUILD)/bench/rules_cost.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Test tools: plain builds, never sanitized (they are not under test).
 tests/harness/kafka_mock: tests/harness/kafka_mock.c
 	$(call msg,CC,$@)
@@ -283,7 +289,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all harness $(UNIT_BIN) $(BUILD)/totals_cli $(BUILD)/influx_cli $(BUILD)/usage_cli \
 		$(BUILD)/sweep_oom
 	$(Q)$(MAKE) --no-print-directory unit
-	$(Q)$(MAKE) --no-print-directory man-lint kit-check
+	$(Q)$(MAKE) --no-print-directory man-lint kit-check bench-smoke
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory integration
 
@@ -306,8 +312,21 @@ coverage: deps
 	exit $$rc
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all harness $(BUILD)/bench_core $(BUILD)/bench_publish $(BUILD)/influx_cli
+	$(Q)$(MAKE) --no-print-directory all harness $(BUILD)/bench_core $(BUILD)/bench_publish $(BUILD)/influx_cli \
+		$(BUILD)/rules_cost
 	$(Q)AGG_BUILD=$(BUILD) bench/run.sh
+
+# The bench's in-process tools run (make check): rules_cost over a few lines
+# with the bench's config, its three figures printed and its passes agreeing
+# on the matches.  Not a speed test: nothing is asserted on the figures.
+bench-smoke: $(BUILD)/rules_cost tests/harness/udp_blast
+	$(Q)d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	bash -c '. bench/totalizer_bench.sh && totalizer_bench_conf "$$1/tz.conf" 9 9 9 "$$1/state"' _ "$$d" && \
+	tests/harness/udp_blast --print -n 2000 > "$$d/lines" && \
+	$(BUILD)/rules_cost "$$d/tz.conf" "$$d/lines" 1 1 > "$$d/out" && \
+	awk '$$1 ~ /^(match|apply|tally)$$/ && $$2 > 0 { n++ } END { exit n != 3 }' "$$d/out" && \
+	echo "bench-smoke: rules_cost runs: $$(awk '$$1 == "tally" { print $$2, $$3 }' "$$d/out") for the whole per-line work" || \
+	{ cat "$$d/out" 2>/dev/null; echo "bench-smoke: rules_cost failed"; exit 1; }
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all harness

@@ -84,6 +84,13 @@ bool rule_uses_peer(const struct rule *r);
 int rule_apply(const struct rule *r, struct rule_scratch *s, const char *line, size_t len,
 	       const char *peer, time_t now, char *key, struct key_fields *f);
 
+/*
+ * The regex search of rule_apply() alone, into s (no key built): PCRE2's
+ * return code, > 0 on a match, negative for no match or a failed match.
+ * For measuring what the matching itself costs (bench/rules_cost.c).
+ */
+int rule_match(const struct rule *r, struct rule_scratch *s, const char *line, size_t len);
+
 /* Bucket start of time t for width w (pure). */
 static inline time_t bucket_start(time_t t, int w)
 {

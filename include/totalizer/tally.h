@@ -56,6 +56,34 @@ enum { TALLY_BUMPED = 0, TALLY_INSERTED = 1, TALLY_REFUSED = 2 };
 int tally_admit(struct tally *t, const char *key, size_t len, int64_t delta, int32_t ttl,
 		const struct key_fields *f, bool may_insert);
 
+/* tally_admit() of a key whose tally_hash() is h, computed by the caller. */
+int tally_admit_hashed(struct tally *t, const char *key, size_t len, uint64_t h, int64_t delta,
+		       int32_t ttl, const struct key_fields *f, bool may_insert);
+
+/*
+ * Hints for a batch of adds (a receive thread builds a datagram's keys
+ * first, then adds them): tally_prefetch() starts loading the slot where the
+ * key of hash h is looked for first; tally_prefetch_key(), once that slot has
+ * had time to arrive, starts loading the key bytes it holds if its hash is h.
+ * Neither changes the table; they only let the misses of many keys overlap
+ * instead of each add waiting for its own.
+ */
+static inline void tally_prefetch(const struct tally *t, uint64_t h)
+{
+	const char *e = (const char *)&t->slots[h & (t->cap - 1)];
+	__builtin_prefetch(e);
+	__builtin_prefetch(e + sizeof(struct tally_entry) - 1);
+}
+
+static inline void tally_prefetch_key(const struct tally *t, uint64_t h)
+{
+	const struct tally_entry *e = &t->slots[h & (t->cap - 1)];
+	if (e->used && e->hash == h) {
+		__builtin_prefetch(t->arena + e->key_off);
+		__builtin_prefetch(t->arena + e->key_off + e->key_len - 1);
+	}
+}
+
 /*
  * Give memory back after a spike.  t must be empty (just cleared); used is
  * how many keys it held before.  When the slots are 8 or more times what

@@ -418,11 +418,16 @@ static int put(char *key, size_t *o, const char *p, size_t n)
 	return 0;
 }
 
+int rule_match(const struct rule *r, struct rule_scratch *s, const char *line, size_t len)
+{
+	return r->jit ? pcre2_jit_match(r->code, (PCRE2_SPTR)line, len, 0, 0, s->md, s->mctx)
+		      : pcre2_match(r->code, (PCRE2_SPTR)line, len, 0, 0, s->md, s->mctx);
+}
+
 int rule_apply(const struct rule *r, struct rule_scratch *s, const char *line, size_t len,
 	       const char *peer, time_t now, char *key, struct key_fields *f)
 {
-	int rc = r->jit ? pcre2_jit_match(r->code, (PCRE2_SPTR)line, len, 0, 0, s->md, s->mctx)
-			: pcre2_match(r->code, (PCRE2_SPTR)line, len, 0, 0, s->md, s->mctx);
+	int rc = rule_match(r, s, line, len);
 	if (rc == PCRE2_ERROR_NOMATCH)
 		return 0;
 	if (rc < 0)

@@ -173,6 +173,12 @@ int tally_admit(struct tally *t, const char *key, size_t len, int64_t delta, int
 	return add_hashed(t, key, len, tally_hash(key, len), delta, ttl, f, may_insert);
 }
 
+int tally_admit_hashed(struct tally *t, const char *key, size_t len, uint64_t h, int64_t delta,
+		       int32_t ttl, const struct key_fields *f, bool may_insert)
+{
+	return add_hashed(t, key, len, h, delta, ttl, f, may_insert);
+}
+
 bool tally_trim(struct tally *t, size_t used)
 {
 	size_t want = cap_for(used * 2);

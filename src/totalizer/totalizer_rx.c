@@ -128,11 +128,23 @@ struct rx_buffers {
 	char data[RX_BATCH][RX_BUF];
 };
 
+#define RX_PENDING 32		/* keys built before they are added (see count_lines) */
+
+struct rx_key {				/* a key built, waiting to be added */
+	uint64_t hash;
+	size_t rule;
+	uint16_t len;
+	struct key_fields f;
+	char key[RULE_KEY_MAX];
+};
+
 struct rx_local {			/* counts of one batch, added to the atomics after it */
 	uint64_t datagrams, lines, allow_drops, oversize, ovfl_drops, match_errors, oom_drops;
 	uint64_t keys_limit_drops;
 	uint64_t matched[MAX_RULES], unmatched[MAX_RULES], keys_limit[MAX_RULES];
 	bool touched[MAX_RULES];
+	struct rx_key pending[RX_PENDING];
+	size_t npending;
 };
 
 static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
@@ -150,12 +162,44 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
 	}
 }
 
+/*
+ * Add the keys built so far to the thread's table, in the order they were
+ * built.  Their slots were asked for as each key was hashed; the key bytes
+ * of those that hold one are asked for here, all before the first add, so
+ * the table's cache misses (most adds miss: the datagrams streaming through
+ * evict the table between two lines of one key) overlap instead of each add
+ * waiting for its own.
+ */
+static void add_pending(struct rx *x, const struct gen *g, struct rx_local *loc)
+{
+	struct totalizer *tz = x->tz;
+	for (size_t i = 0; i < loc->npending; i++)
+		tally_prefetch_key(x->active, loc->pending[i].hash);
+	for (size_t i = 0; i < loc->npending; i++) {
+		const struct rx_key *p = &loc->pending[i];
+		bool room = atomic_load_explicit(&tz->rx_keys, memory_order_relaxed) <
+			    atomic_load_explicit(&tz->max_keys, memory_order_relaxed);
+		int r = tally_admit_hashed(x->active, p->key, p->len, p->hash, 1,
+					   rule_ttl(g->rules[p->rule]), &p->f, room);
+		if (r == TALLY_INSERTED) {
+			atomic_fetch_add_explicit(&tz->rx_keys, 1, memory_order_relaxed);
+		} else if (r == TALLY_REFUSED) {
+			loc->keys_limit[p->rule]++;
+			loc->keys_limit_drops++;
+		} else if (r < 0) {
+			loc->oom_drops++;
+		}
+	}
+	loc->npending = 0;
+}
+
+/* One datagram's lines through the listener's rules: the keys are built and
+ * hashed first, then added (add_pending) at most RX_PENDING at a time. */
 static void count_lines(struct rx *x, const struct gen *g, const struct gen_listener *gl,
 			struct rule_scratch *scratch, const char *p, size_t n, const char *peer,
 			time_t now, struct rx_local *loc)
 {
 	const char *end = p + n;
-	char key[RULE_KEY_MAX];
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl ? nl : end) - p);
@@ -172,23 +216,17 @@ static void count_lines(struct rx *x, const struct gen *g, const struct gen_list
 		loc->lines++;
 		for (size_t i = 0; i < gl->nrules; i++) {
 			size_t ri = gl->rules[i];
-			struct key_fields f;
-			int k = rule_apply(g->rules[ri], scratch, line, len, peer, now, key, &f);
+			struct rx_key *pk = &loc->pending[loc->npending];
+			int k = rule_apply(g->rules[ri], scratch, line, len, peer, now, pk->key, &pk->f);
 			loc->touched[ri] = true;
 			if (k > 0) {
 				loc->matched[ri]++;
-				struct totalizer *tz = x->tz;
-				bool room = atomic_load_explicit(&tz->rx_keys, memory_order_relaxed) <
-					    atomic_load_explicit(&tz->max_keys, memory_order_relaxed);
-				int r = tally_admit(x->active, key, (size_t)k, 1, rule_ttl(g->rules[ri]), &f, room);
-				if (r == TALLY_INSERTED) {
-					atomic_fetch_add_explicit(&tz->rx_keys, 1, memory_order_relaxed);
-				} else if (r == TALLY_REFUSED) {
-					loc->keys_limit[ri]++;
-					loc->keys_limit_drops++;
-				} else if (r < 0) {
-					loc->oom_drops++;
-				}
+				pk->len = (uint16_t)k;
+				pk->rule = ri;
+				pk->hash = tally_hash(pk->key, (size_t)k);
+				tally_prefetch(x->active, pk->hash);
+				if (++loc->npending == RX_PENDING)
+					add_pending(x, g, loc);
 			} else if (k == 0) {
 				loc->unmatched[ri]++;
 			} else {
@@ -196,6 +234,7 @@ static void count_lines(struct rx *x, const struct gen *g, const struct gen_list
 			}
 		}
 	}
+	add_pending(x, g, loc);
 }
 
 static void rx_publish_stats(struct rx *x, struct gen *g, struct rx_local *loc)

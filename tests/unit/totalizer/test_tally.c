@@ -1,5 +1,6 @@
 /* test_tally.c — the counting table: add, grow, merge with a key cap, clear,
- * admission at intake, giving memory back, 64-bit key offsets. */
+ * admission at intake (also with the hash given and the prefetch hints),
+ * giving memory back, 64-bit key offsets. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,32 @@ START_TEST(admit_new_keys)
 	ck_assert_int_eq(get(t, "k2"), 4);
 	ck_assert_uint_eq(t->total, 7);
 	tally_free(t);
+}
+END_TEST
+
+/* The batched intake's way (hash first, the two hints, then the add) counts
+ * as tally_admit() does, across a growth that makes the hints stale. */
+START_TEST(admit_hashed_with_hints)
+{
+	struct tally *a = tally_new(1), *b = tally_new(1);
+	struct key_fields f = { 0 };
+	char k[32];
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 300; i++) {
+			snprintf(k, sizeof(k), "p;%d;s;0", i % 200);
+			size_t n = strlen(k);
+			uint64_t h = tally_hash(k, n);
+			tally_prefetch(b, h);
+			tally_prefetch_key(b, h);
+			int want = tally_admit(a, k, n, 1, 60, &f, i < 250);
+			ck_assert_int_eq(tally_admit_hashed(b, k, n, h, 1, 60, &f, i < 250), want);
+		}
+	ck_assert_uint_eq(b->count, a->count);
+	ck_assert_uint_eq(b->total, a->total);
+	ck_assert_int_eq(get(b, "p;7;s;0"), get(a, "p;7;s;0"));
+	ck_assert_int_eq(get(b, "p;199;s;0"), get(a, "p;199;s;0"));
+	tally_free(a);
+	tally_free(b);
 }
 END_TEST
 
@@ -186,6 +213,7 @@ Suite *tally_suite(void)
 	tcase_add_test(tc, add_and_grow);
 	tcase_add_test(tc, merge_with_cap);
 	tcase_add_test(tc, admit_new_keys);
+	tcase_add_test(tc, admit_hashed_with_hints);
 	tcase_add_test(tc, trim_after_spike);
 	tcase_add_test(tc, trim_steady_load_keeps_table);
 	tcase_add_test(tc, wide_key_offsets);
