@@ -5,13 +5,14 @@
  *   raw:  producev() N messages of the same size and key, counting delivery
  *         reports as any producer must, then flush;
  *   gate: publish_event() N events from another thread (the way jobs do),
- *         delivery reports served by the event loop, until all N are
- *         acknowledged.
+ *         the event loop running, until all N are acknowledged (the
+ *         delivery reports are served by the producing thread while it
+ *         produces, by the loop after).
  * One side per run (bench/run.sh interleaves them and keeps the best of
  * each).  Prints the rate and the CPU each side spent per event, split by
- * thread: the producing thread, the thread serving delivery reports (the
- * event loop; the raw loop serves its own), and the rest of the process
- * (librdkafka's threads, the publish thread).  CPU per event holds still
+ * thread: the producing thread (serving its reports, as the raw loop does),
+ * the event loop (the reports left when producing stops), and the rest of
+ * the process (librdkafka's threads, the publish thread).  CPU per event holds still
  * when the machine is busy; the rate does not.
  * usage: bench_publish BOOTSTRAP N STATE_DIR raw|gate
  */

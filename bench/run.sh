@@ -149,7 +149,7 @@ awk '
             "events through the publish gate, delivered", rate["gate"], rate["raw"], rate["gate"] / rate["raw"]
         printf "%-44s %12.3f us   baseline %12.3f us                              ratio %.2f\n",
             "  CPU per event, whole process", cpu["gate"], cpu["raw"], cpu["raw"] / cpu["gate"]
-        printf "    gate: producing thread %.3f, delivery reports (event loop) %.3f, librdkafka and publish threads %.3f us\n",
+        printf "    gate: producing thread %.3f, event loop (the reports left when producing stops) %.3f, librdkafka and publish threads %.3f us\n",
             prod["gate"], dr["gate"], rest["gate"]
         printf "    raw:  producing thread (reports served there) %.3f, librdkafka threads %.3f us\n",
             prod["raw"], rest["raw"]
