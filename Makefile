@@ -102,6 +102,7 @@ CORE_SRCS := \
 # publish: the one Kafka producer queue, gated by the role, and its spool
 PUBLISH_SRCS := \
 	src/publish/publish.c \
+	src/publish/publish_metrics.c \
 	src/publish/spool.c \
 	src/publish/gateq.c \
 	src/publish/unelect.c

@@ -54,6 +54,13 @@ void publish_event(const char *topic, const char *key, size_t keylen,
 /* The role may have changed: let the publish thread look again. */
 void publish_wake(void);
 
+/* Whether events are produced: a kafka section, enabled (a restart setting,
+ * so fixed for the process's life).  A job may skip building events when
+ * it is false, counting them with publish_unpublished(). */
+bool publish_enabled(void);
+/* Count n events a job did not build because publish_enabled() is false. */
+void publish_unpublished(size_t n);
+
 /* Events the broker acknowledged since start (for tests and benchmarks). */
 uint64_t publish_delivered(void);
 

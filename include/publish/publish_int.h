@@ -108,6 +108,7 @@ struct publisher {
 };
 
 extern struct publisher pub;
+extern const char *const pub_topic_names[TOPICS];	/* "radacct", "totals", "usage" */
 
 static inline uint64_t mono_ms(void)
 {

@@ -19,7 +19,8 @@
  *     appended to the spool by that thread, counted as spooled once the
  *     spool is synced (the loop's job: at stop here); every event is in the
  *     spool once;
- *   - kafka disabled: events are counted, not produced, no spool made; a
+ *   - kafka disabled: events are counted, not produced (and those a job did
+ *     not build, counted by publish_unpublished), no spool made; a
  *     second stop does nothing;
  *   - publish_start refusing: a kafka property librdkafka refuses, a
  *     state_dir where the spool directory cannot be made.
@@ -311,6 +312,9 @@ START_TEST(kafka_disabled)
 	feed(1, 10);
 	ck_assert_uint_eq(metric("aggregatord_publish_enabled"), 0);
 	ck_assert_uint_eq(metric("aggregatord_publish_unpublished_total"), 10);
+	ck_assert(!publish_enabled());
+	publish_unpublished(5);	/* a job that did not build them */
+	ck_assert_uint_eq(metric("aggregatord_publish_unpublished_total"), 15);
 	ck_assert_uint_eq(metric(EVENTS), 0);
 	ck_assert_uint_eq(metric(QUEUED), 0);
 	char spool[300];
