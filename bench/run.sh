@@ -171,38 +171,58 @@ RB_H=$(( $(date +%s) / 3600 * 3600 - 2 * 3600 ))
 rollup_load_influx "$ib_URL" usage "$RB_VMS" "$RB_ACCOUNTS" "$RB_H"
 rollup_influx_bench "$ib_URL" usage "$RB_H" 2
 RB_HT=$(date -u -d "@$RB_H" +%Y-%m-%dT%H)
-rport=$(h_free_port tcp)
-cat > "$H_TMP/rb-loc.conf" <<CONF
-node = { name = "rb-loc"; state_dir = "$H_TMP/rb-loc"; };
+# loc_conf NAME PORT: a location's config (its own state_dir and HTTP port)
+loc_conf() {
+    cat > "$H_TMP/rb-$1.conf" <<CONF
+node = { name = "rb-$1"; state_dir = "$H_TMP/rb-$1"; };
 log = { level = "warn"; };
-http = { listen = "127.0.0.1:$rport"; };
-rollup = { role = "location"; location = "loc-a"; catch_up_hours = 0;
+http = { listen = "127.0.0.1:$2"; };
+rollup = { role = "location"; location = "$1"; catch_up_hours = 0;
   influxdb = { url = "$ib_URL"; db = "usage"; timeout = 600; }; };
 CONF
+}
+declare -A rport=()
+for loc in loc-a loc-b loc-c; do
+    rport[$loc]=$(h_free_port tcp)
+    loc_conf "$loc" "${rport[$loc]}"
+done
 t0=$(date +%s.%N)
-/usr/bin/time -f '%M' -o "$H_TMP/rb-rss" "$AGG_BUILD/aggregatord" -c "$H_TMP/rb-loc.conf" --once rollup --hour "$RB_HT" > "$H_TMP/rb-loc.log" 2>&1
+/usr/bin/time -f '%M' -o "$H_TMP/rb-rss" "$AGG_BUILD/aggregatord" -c "$H_TMP/rb-loc-a.conf" --once rollup --hour "$RB_HT" > "$H_TMP/rb-loc-a.log" 2>&1
 t1=$(date +%s.%N)
 loc_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-files=$(find "$H_TMP/rb-loc/usage" -name '*.bin' | wc -l)
-bytes=$(find "$H_TMP/rb-loc/usage" -name '*.bin' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+files=$(find "$H_TMP/rb-loc-a/usage" -name '*.bin' | wc -l)
+bytes=$(find "$H_TMP/rb-loc-a/usage" -name '*.bin' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 printf '%-46s %12s s   baseline %12s s (influx_read_hour: read and parse the rows)   ratio %.2f\n' \
     "location rollup of one hour, files included" "$loc_s" "$ROLLUP_READ_S" "$(awk -v a="$loc_s" -v b="$ROLLUP_READ_S" 'BEGIN { print a / b }')"
 echo "  $files files, $bytes bytes: $(awk -v b="$bytes" -v v="$RB_VMS" 'BEGIN { printf "%.1f", b / v }') bytes per VM (goal < 64); peak RSS $(cat "$H_TMP/rb-rss") KiB"
-# master: three locations (the same files served three times) fetched and merged
-h_spawn rbloc "$H_TMP/rb-loc-d.log" "$AGG_BUILD/aggregatord" -c "$H_TMP/rb-loc.conf"
-h_wait_until 10 curl -sf "http://127.0.0.1:$rport/healthz" -o /dev/null
+# master: three locations fetched and merged.  Each location writes its own
+# files (a file names its location, and master refuses one served by
+# another), from the same InfluxDB: loc-b and loc-c are rolled up untimed.
+for loc in loc-b loc-c; do
+    "$AGG_BUILD/aggregatord" -c "$H_TMP/rb-$loc.conf" --once rollup --hour "$RB_HT" > "$H_TMP/rb-$loc.log" 2>&1
+done
+for loc in loc-a loc-b loc-c; do
+    h_spawn "rb${loc#loc-}" "$H_TMP/rb-$loc-d.log" "$AGG_BUILD/aggregatord" -c "$H_TMP/rb-$loc.conf"
+    h_wait_until 10 curl -sf "http://127.0.0.1:${rport[$loc]}/healthz" -o /dev/null
+done
 cat > "$H_TMP/rb-m.conf" <<CONF
 node = { name = "rb-m"; state_dir = "$H_TMP/rb-m"; };
 log = { level = "warn"; };
 rollup = { role = "master"; influxdb = { timeout = 600; };
-  locations = ( { name = "loc-a"; url = "http://127.0.0.1:$rport"; },
-                { name = "loc-b"; url = "http://127.0.0.1:$rport"; },
-                { name = "loc-c"; url = "http://127.0.0.1:$rport"; } ); };
+  locations = ( { name = "loc-a"; url = "http://127.0.0.1:${rport[loc-a]}"; },
+                { name = "loc-b"; url = "http://127.0.0.1:${rport[loc-b]}"; },
+                { name = "loc-c"; url = "http://127.0.0.1:${rport[loc-c]}"; } ); };
 CONF
 t0=$(date +%s.%N)
-"$AGG_BUILD/aggregatord" -c "$H_TMP/rb-m.conf" --once rollup --hour "$RB_HT" > "$H_TMP/rb-m.log" 2>&1
+if ! "$AGG_BUILD/aggregatord" -c "$H_TMP/rb-m.conf" --once rollup --hour "$RB_HT" > "$H_TMP/rb-m.log" 2>&1; then
+    echo "rollup master --once failed:" >&2
+    cat "$H_TMP/rb-m.log" >&2
+    exit 1
+fi
 t1=$(date +%s.%N)
 m_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 printf '%-46s %12s s   baseline %12s s (one location rollup)                    ratio %.2f\n' \
     "master fetch + merge of 3 locations x $RB_VMS VMs" "$m_s" "$loc_s" "$(awk -v a="$m_s" -v b="$loc_s" 'BEGIN { print a / b }')"
-h_stop rbloc
+for loc in loc-a loc-b loc-c; do
+    h_stop "rb${loc#loc-}"
+done
