@@ -46,11 +46,17 @@ static void publish_row(const char *member, const struct ra_row *r, const char *
  * a session master holds open is not published, its close will be.  member
  * as publish_row().  Reads master on c, the calling thread's connection.
  * 0, or -1 when master could not be read whole (err says why; some rows may
- * have been published).
+ * have been published).  No kafka (publish_enabled() false, fixed until a
+ * restart): master is not read; each session counts as one unpublished
+ * event.
  */
 int sw_publish_master(struct sweep *sw, struct conn *c, const char *member, const char *const *ids,
 		      const unsigned long *lens, size_t n, const char *what, char *err, size_t len)
 {
+	if (!publish_enabled()) {
+		publish_unpublished(n);
+		return 0;
+	}
 	struct buf q = BUF_INIT;
 	ra_sql_rows(&q, sw->table, n);
 	MYSQL_STMT *st = sw_prepare(c->db, &q, err, len);
@@ -114,22 +120,12 @@ out:
  * Step 5 for the closed rows[0..n) whose member delete has committed
  * (gone[i]): one "closed" event per session with master's row.  Master
  * unreadable: the moved copies themselves, so no move goes unpublished.
- * No kafka (publish_enabled() false, fixed until a restart): master is not
- * read; each moved row is counted as one unpublished event.
  */
 void sw_publish_moved(struct member *m, struct ra_row **rows, const bool *gone, size_t n,
 		      const char **ids, unsigned long *lens)
 {
 	struct sweep *sw = m->sw;
 	size_t k = 0;
-	if (!publish_enabled()) {
-		/* no Kafka: nothing to read master back for; each moved row
-		 * counts as the one event it would have given */
-		for (size_t i = 0; i < n; i++)
-			k += gone[i];
-		publish_unpublished(k);
-		return;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (gone[i]) {
 			ids[k] = rows[i]->v[RA_ACCTUNIQUEID];

@@ -308,6 +308,15 @@ sweep_bg() {
     SWEEP_PID=$!
 }
 log_has() { grep -Eq -- "$1" "$ONCE_LOG"; }
+# readback_log_on NAME: NAME's general log emptied and on (into its table);
+# readbacks NAME: turns it off and prints how many times the sweep read
+# whole rows back by acctuniqueid for events (ra_sql_rows: SELECT
+# `acctsessionid`, ... executed) while it was on
+readback_log_on() { Q "$1" "SET GLOBAL general_log = 0; SET GLOBAL log_output = 'TABLE'; TRUNCATE mysql.general_log; SET GLOBAL general_log = 1"; }
+readbacks() {
+    Q "$1" "SET GLOBAL general_log = 0"
+    Q "$1" "SELECT COUNT(*) FROM mysql.general_log WHERE command_type = 'Execute' AND argument LIKE 'SELECT \`acctsessionid\`%'"
+}
 
 # sweep_conf FILE EXTRA MEMBER...: a config sweeping MEMBERs into ms (ports
 # from lib.sh), stale_after 3600, batch 3; EXTRA is put in as is ("" for none).
