@@ -2,8 +2,8 @@
  * rules_cost.c — the totalizer's per-line work outside the kernel, in
  * process on one thread, in CPU ns per line:
  *   match:  the regex search of every rule over every line (rule_match(),
- *           PCRE2 with its JIT): the least any receiver applying these rules
- *           must spend, whatever else it does;
+ *           PCRE2 with its JIT): what the rules alone cost, whatever else a
+ *           receiver does;
  *   apply:  rule_apply() of every rule (the search, then the key built);
  *   tally:  rule_apply() and, for a match, tally_admit() into one table, as
  *           a receive thread does (the table emptied at the start of each
@@ -13,17 +13,19 @@
  * time of each is kept (CLOCK_THREAD_CPUTIME_ID: it holds still when the
  * machine is busy).  The rules are the totalizer section of CONFIG (parsed
  * and compiled as the daemon does); the lines, one a line, are what
- * `udp_blast --print` writes.  bench/run.sh sets these beside the sink's
- * CPU per line: the match figure bounds the daemon's rate from above.
+ * `udp_blast --print` writes.  bench/run.sh prints each beside the
+ * daemon's whole CPU per line, as its share.
  * Prints one line per figure, "NAME NS ns/line  what", then the match counts.
  * usage: rules_cost CONFIG_FILE LINES_FILE [PASSES [REPEAT]]
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "config.h"
+#include "fsutil.h"
 #include "job.h"
 #include "rules.h"
 #include "tally.h"
@@ -43,62 +45,34 @@ static double thread_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* The lines of file (fs_read_file: one buffer), split in place. */
 static int read_lines(const char *file, struct lines *ls)
 {
-	FILE *fp = fopen(file, "r");
-	if (!fp) {
-		perror(file);
+	size_t size;
+	if (fs_read_file(file, (size_t)64 << 20, &ls->buf, &size) < 0) {
+		fprintf(stderr, "rules_cost: cannot read %s: %s\n", file, strerror(errno));
 		return -1;
 	}
-	size_t cap = 1 << 20, used = 0, ncap = 1024;
-	ls->buf = malloc(cap);
-	ls->off = malloc(ncap * sizeof(*ls->off));
-	ls->len = malloc(ncap * sizeof(*ls->len));
-	ls->n = 0;
-	char *line = NULL;
-	size_t lcap = 0;
-	ssize_t got;
-	int rc = -1;
-	if (!ls->buf || !ls->off || !ls->len)
-		goto oom;
-	while ((got = getline(&line, &lcap, fp)) >= 0) {
-		size_t l = (size_t)got;
-		if (l && line[l - 1] == '\n')
-			l--;
-		if (used + l > cap) {
-			while (used + l > cap)
-				cap *= 2;
-			char *nb = realloc(ls->buf, cap);
-			if (!nb)
-				goto oom;
-			ls->buf = nb;
-		}
-		if (ls->n == ncap) {
-			ncap *= 2;
-			size_t *no = realloc(ls->off, ncap * sizeof(*no));
-			if (!no)
-				goto oom;
-			ls->off = no;
-			size_t *nl = realloc(ls->len, ncap * sizeof(*nl));
-			if (!nl)
-				goto oom;
-			ls->len = nl;
-		}
-		memcpy(ls->buf + used, line, l);
-		ls->off[ls->n] = used;
-		ls->len[ls->n++] = l;
-		used += l;
+	size_t n = 1;
+	for (size_t i = 0; i < size; i++)
+		n += ls->buf[i] == '\n';
+	ls->off = malloc(n * sizeof(*ls->off));
+	ls->len = malloc(n * sizeof(*ls->len));
+	if (!ls->off || !ls->len) {
+		fprintf(stderr, "rules_cost: out of memory reading %s\n", file);
+		return -1;
 	}
-	rc = ls->n ? 0 : -1;
+	ls->n = 0;
+	for (size_t at = 0; at < size;) {
+		const char *nl = memchr(ls->buf + at, '\n', size - at);
+		size_t end = nl ? (size_t)(nl - ls->buf) : size;
+		ls->off[ls->n] = at;
+		ls->len[ls->n++] = end - at;
+		at = end + 1;
+	}
 	if (!ls->n)
 		fprintf(stderr, "rules_cost: %s holds no line\n", file);
-	goto out;
-oom:
-	fprintf(stderr, "rules_cost: out of memory reading %s\n", file);
-out:
-	free(line);
-	fclose(fp);
-	return rc;
+	return ls->n ? 0 : -1;
 }
 
 enum { MATCH, APPLY, TALLY, NFIG };

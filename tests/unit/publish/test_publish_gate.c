@@ -126,17 +126,23 @@ static unsigned long long settled(const char *name, int s)
 	return v;
 }
 
+/* The number a shell pipeline prints, run in state_dir. */
+static long count_of(const char *pipeline)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && %s", state_dir, pipeline);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	long n = -1;
+	ck_assert_int_eq(fscanf(f, "%ld", &n), 1);
+	pclose(f);
+	return n;
+}
+
 /* Files in state_dir/spool. */
 static int spool_files(void)
 {
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "ls -A %s/spool | wc -l", state_dir);
-	FILE *f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	int n = -1;
-	ck_assert_int_eq(fscanf(f, "%d", &n), 1);
-	pclose(f);
-	return n;
+	return (int)count_of("ls -A spool | wc -l");
 }
 
 START_TEST(queue_at_its_cap)
@@ -265,14 +271,7 @@ END_TEST
  * test's keys and values cannot hold it). */
 static long spool_records(void)
 {
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "cat %s/spool/*.spool | grep -ao AGS1 | wc -l", state_dir);
-	FILE *f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	long n = -1;
-	ck_assert_int_eq(fscanf(f, "%ld", &n), 1);
-	pclose(f);
-	return n;
+	return count_of("cat spool/*.spool | grep -ao AGS1 | wc -l");
 }
 
 START_TEST(reports_on_producing_thread)
