@@ -39,14 +39,14 @@ h_wait_until 10 curl -sf "http://127.0.0.1:$tport/healthz" -o /dev/null
 tmetric() { curl -sf "http://127.0.0.1:$tport/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
 tz_lines() { tmetric aggregatord_totalizer_lines_total; }
 # the sink and the daemon in turns, twice; each keeps its best rate
-declare -A TZ_RATE SINK_RATE
+declare -A TZ_RATE SINK_RATE SINK_TXCPU
 for round in 1 2; do
     echo
     echo "-- round $round of 2"
     totalizer_sink_baseline 2 1 10
     for k in 1 10; do
-        v=TOTALIZER_SINK_RATE_$k
-        [ "${!v:-0}" -le "${SINK_RATE[$k]:-0}" ] || SINK_RATE[$k]=${!v}
+        v=TOTALIZER_SINK_RATE_$k c=TOTALIZER_SINK_TXCPU_$k
+        [ "${!v:-0}" -le "${SINK_RATE[$k]:-0}" ] || { SINK_RATE[$k]=${!v}; SINK_TXCPU[$k]=${!c}; }
     done
     echo
     echo "== totalizer: aggregatord, 2 rx threads, the two sample rules, rcvbuf $TOTALIZER_RCVBUF, flush 1 s, into Redis"
@@ -118,6 +118,18 @@ for f in "match:  regex search alone (PCRE2 JIT)" "apply:  rule_apply (search + 
         "${f#*:}, ns/line" "$ns" "$cpu_d" "$(awk -v a="$ns" -v b="$cpu_d" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
 done
 sed -n 's/^# /  (rules_cost: /p' "$H_TMP/rules-cost.out" | sed 's/$/)/'
+# What 0.85 of the sink leaves the daemon: at that rate the sender takes
+# its CPU per line (measured at the sink's fastest zero-loss step) and the
+# daemon may have the rest of the two cores.  Beside it, the daemon's own
+# floor: the kernel's receive path (the sink's whole CPU per line) and the
+# regex search, which no receiver of these rules avoids.
+awk -v s="$s10" -v tx="${SINK_TXCPU[10]:-}" -v d="$cpu_d" -v sink="$cpu_s" -v m="$(rc_ns match)" -v n="$(nproc)" 'BEGIN {
+    if (s <= 0 || tx == "") exit
+    g = 0.85 * s; txns = tx / 100 * 1e9 / s; left = (n * 1e9 - g * txns) / g
+    printf "%-46s %12.0f   the daemon spends %8s ns/line; its floor (sink %s + search %s) %.0f\n",
+        "0.85 of the sink leaves the daemon, ns/line", left, d, sink, m, sink + m
+    printf "  (at %.0f lines/s the sender takes %.0f ns of CPU per line, %s%% of a core at the sink'"'"'s %d/s; %d cores)\n", g, txns, tx, s, n
+}'
 echo "daemon peak RSS: $(awk '/VmHWM/ { print $2, $3 }' "/proc/$(h_pid tz)/status")"
 h_stop tz
 

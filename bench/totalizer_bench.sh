@@ -24,7 +24,10 @@
 #                                    the series against a fresh sink per size;
 #                                    sets TOTALIZER_SINK_RATE_<K> (lines/s)
 #
-# Settings (environment): TOTALIZER_RATES (target lines/s, rising),
+# Settings (environment): TOTALIZER_RATES (target lines/s, rising; finer
+# near the top, where a step from 2 M to 3 M read as 0.67 or 1.00 of the
+# sink and nothing between, and on past 3 M so the sink's series ends at
+# a loss or at the sender, not at its last step),
 # TOTALIZER_SECONDS (2), TOTALIZER_MAX_LINES (2000000), TOTALIZER_SOCKETS
 # (sockets per sender, 1), TOTALIZER_SENDERS (parallel sender processes, 1:
 # on 2 cores a second one mostly takes CPU from the receiver),
@@ -35,7 +38,7 @@
 # probe reports).  Numbers are for this machine at this moment.
 
 # shellcheck shell=bash
-: "${TOTALIZER_RATES:=100000 200000 400000 700000 1000000 1500000 2000000 3000000}"
+: "${TOTALIZER_RATES:=100000 200000 400000 700000 1000000 1500000 1750000 2000000 2250000 2500000 2750000 3000000 3500000 4000000 4500000 5000000}"
 : "${TOTALIZER_SECONDS:=2}"
 : "${TOTALIZER_MAX_LINES:=2000000}"
 : "${TOTALIZER_SOCKETS:=1}"
@@ -257,7 +260,8 @@ totalizer__sink_count() {
 # size (default 1 and 10), starts a fresh udp_sink with THREADS (default 2)
 # threads, runs totalizer_rate_probe against it, stops it and prints how its
 # threads shared the datagrams.  Sets TOTALIZER_SINK_RATE_<K> (zero-loss
-# lines/s) and TOTALIZER_SINK_NOTE_<K> (what ended the series).  Needs lib.sh
+# lines/s), TOTALIZER_SINK_NOTE_<K> (what ended the series) and
+# TOTALIZER_SINK_TXCPU_<K> (the sender's CPU there, % of one core).  Needs lib.sh
 # and h_init (h_spawn, h_free_port).
 totalizer_sink_baseline() {
     local threads=${1:-2} k port log cf note spread
@@ -287,6 +291,7 @@ totalizer_sink_baseline() {
         printf '     datagrams per sink thread:%s; %s\n' "$spread" "$(sed -n 's/.*reuseport cbpf //p' "$log")"
         printf -v "TOTALIZER_SINK_RATE_$k" '%s' "$TOTALIZER_ZERO_LOSS"
         printf -v "TOTALIZER_SINK_NOTE_$k" '%s' "$note"
+        printf -v "TOTALIZER_SINK_TXCPU_$k" '%s' "${TOTALIZER_SENDER_CPU:-}"
         rows+=("$(printf '  %8d %16d   %s' "$k" "$TOTALIZER_ZERO_LOSS" "$note")")
     done
     printf '  %8s %16s   %s\n' lines/dg zero-loss-lines/s 'what ended the series'
