@@ -305,23 +305,38 @@ void held_load(struct totalizer *tz)
 	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;
+	const char *cut = NULL;	/* why the list stopped short, if it did */
 	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno)
+				cut = strerror(errno);
+			break;
+		}
 		size_t l = strlen(de->d_name);
 		if (l < 6 || strcmp(de->d_name + l - 5, ".held") != 0)
 			continue;	/* ".", "..", temp files of a write cut short */
 		if (n == cap) {
 			char **nn = realloc(names, (cap ? cap * 2 : 16) * sizeof(*names));
-			if (!nn)
+			if (!nn) {
+				cut = "out of memory";
 				break;
+			}
 			names = nn;
 			cap = cap ? cap * 2 : 16;
 		}
-		if (!(names[n] = strdup(de->d_name)))
+		if (!(names[n] = strdup(de->d_name))) {
+			cut = "out of memory";
 			break;
+		}
 		n++;
 	}
 	closedir(d);
+	if (cut)	/* the files not listed stay where they are: read at the next start */
+		log_error("totalizer: cannot list '%s' whole: %s; counts kept at the last stop in files "
+			  "past the %zu listed are not applied now, and are left for the next start",
+			  tz->held_dir, cut, n);
 	if (n)
 		qsort(names, n, sizeof(*names), by_name);	/* oldest run first */
 	struct held_file **tail = &tz->held;
