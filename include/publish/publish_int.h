@@ -85,6 +85,7 @@ struct publisher {
 	bool spool_dirty;		/* records written since the last spool_sync() */
 	bool spool_dir_dirty;		/* the file is new: the directory needs an fsync */
 	bool spool_failing;		/* the last append failed (logged once a streak) */
+	bool list_failing;		/* the spool directory could not be listed (logged once a streak; event loop) */
 	uint64_t spool_unsynced;	/* records written, not yet synced nor counted */
 	_Atomic bool replaying;
 	/* set by the delivery reports and librdkafka's error callback, on any

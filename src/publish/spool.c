@@ -323,14 +323,25 @@ int spool_append(const char *topic, const void *key, size_t kl, const void *val,
 	return rc;
 }
 
-/* Oldest closed spool file, or "" (caller's buffer). */
+/* Oldest closed spool file, or "" (caller's buffer).  A directory it cannot
+ * list is logged once a streak, and again when it can. */
 void spool_oldest(char *out, size_t len)
 {
 	out[0] = '\0';
 	gone_retry();
 	DIR *d = opendir(pub.spool_dir);
-	if (!d)
+	if (!d) {
+		int e = errno;
+		if (e != ENOENT && !pub.list_failing)
+			log_error("publish: cannot list the spool directory '%s': %s; spooled events are not "
+				  "replayed until it can be", pub.spool_dir, strerror(e));
+		pub.list_failing = e != ENOENT;
 		return;
+	}
+	if (pub.list_failing)
+		log_info("publish: the spool directory '%s' can be listed again; replaying its files",
+			 pub.spool_dir);
+	pub.list_failing = false;
 	pthread_mutex_lock(&spool_mu);	/* the file being written is not a candidate */
 	pthread_mutex_lock(&gone_mu);
 	char best[256] = "";

@@ -13,7 +13,9 @@
 # queue) with the spool directory made read-only: no record can be spooled
 # again, so the replayed file must stay whole (none of it was delivered);
 # the directory writable again and the broker up, the restart puts each of
-# its records on the topic exactly once.
+# its records on the topic exactly once.  Last, a spool directory the
+# daemon may write in but not list: said once (not once a tick), the file
+# left; readable again, said so and replayed, each record once.
 # The oracle is the numbers the test wrote (keys seq;N;s;0).
 set -euo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
@@ -114,3 +116,24 @@ h_wait_until 10 eval '[ ! -e "$f" ]' || h_fail "the replayed file was not remove
 h_stop p 15 || h_fail "p did not exit"
 [ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
 h_ok "the directory writable again, the broker up: each of 201-500 on the topic exactly once (1-500 in all)"
+
+# --- a spool directory the daemon cannot list (mode 0300: it may write in
+# it, not read it): said once while it lasts, not a line a timer tick; once
+# it can be read again, said so and the file replayed ---
+g=$spool/0000000000003-000001.spool
+seq 501 510 | while read -r n; do ev "$n"; done | spool_write "$g"
+chown "$U:$U" "$g"
+chmod 0300 "$spool"
+start
+unlisted="cannot list the spool directory '$spool': Permission denied; spooled events are not replayed until it can be"
+h_wait_until 10 agg_log_has p "$unlisted" || h_fail "a spool directory the daemon cannot list was not logged"
+# the replay timer runs every 250 ms: two seconds up is eight tries
+h_wait_until 10 eval '[ "$(agg_metric p aggregatord_uptime_seconds | cut -d. -f1)" -ge 2 ]' || h_fail "no uptime"
+[ -e "$g" ] || h_fail "the file was replayed from a directory the daemon cannot list"
+chmod 0700 "$spool"
+h_wait_until 20 on_topic_once 1 510 || h_fail "after the directory could be read: $(tr '\n' ' ' < "$H_TMP/topic.diff" | head -c 300)"
+h_wait_until 10 agg_log_has p "the spool directory '$spool' can be listed again" || h_fail "listing again was not logged"
+[ "$(grep -c "$unlisted" "$H_TMP/p.log")" = 1 ] || h_fail "said $(grep -c "$unlisted" "$H_TMP/p.log") times, want once"
+h_stop p 15 || h_fail "p did not exit"
+[ "$H_EXIT_STATUS" = 0 ] || h_fail "exit status $H_EXIT_STATUS"
+h_ok "a spool directory the daemon cannot list: said once in eight tries, the file left; listable again: said, and 501-510 replayed once each"
