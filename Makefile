@@ -110,6 +110,7 @@ PUBLISH_SRCS := \
 ELECTION_SRCS := \
 	src/election/elect.c \
 	src/election/elect_redis.c \
+	src/election/elect_epoch.c \
 	src/election/elect_decide.c
 # totalizer: UDP lines -> rules -> per-thread tallies -> Redis; the totals query
 TOTALIZER_SRCS := \

@@ -11,6 +11,7 @@
 #define AGG_ELECT_INT_H
 
 #include <hiredis/hiredis.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,6 +55,8 @@ struct elect {
 	int cluster_id;
 	char key[ELECT_KEY_MAX];		/* our attachment key */
 	char epoch_key[ELECT_KEY_MAX];
+	char group[ELECT_KEY_MAX];		/* "<cluster>+<cluster_id>", in the epoch file */
+	char epoch_path[PATH_MAX];		/* <state_dir>/election/epoch */
 	char pattern[2 * ELECT_KEY_MAX];	/* SCAN MATCH */
 	struct event *wake_ev;		/* on d->base: a change of role, seen by the loop */
 
@@ -76,6 +79,8 @@ struct elect {
 	bool decided, is_active;
 	bool is_override;		/* active by an override, not elected */
 	unsigned long long epoch, known_epoch;
+	unsigned long long saved_epoch;	/* known_epoch as last written to epoch_path */
+	bool save_failing;		/* the last write of epoch_path failed (logged once a streak) */
 	bool epoch_stale;
 	bool stamped_elected;		/* events stamped "elected":true (elected, epoch fresh) */
 	bool ever_ok;
@@ -112,6 +117,17 @@ int elect_redis_round(struct elect *e, const struct elect_settings *s,
  */
 int elect_bump_epoch(struct elect *e, unsigned long long floor, unsigned long long *epoch,
 		     char *err, size_t errlen);
+
+/*
+ * The highest epoch seen, across restarts (elect_epoch.c): its file under
+ * state_dir (-1 when the path is too long); what the file holds for group
+ * ("<cluster>+<cluster_id>"), 0 when there is none or it cannot be used
+ * (logged); write it (0, or -1 with the reason in err).
+ */
+int elect_epoch_path(char *out, size_t n, const char *state_dir);
+unsigned long long elect_epoch_load(const char *path, const char *group);
+int elect_epoch_save(const char *path, const char *group, unsigned long long epoch, char *err,
+		     size_t errlen);
 
 /* The end of an elected node's lease, mono µs; 0 when it holds none (elect.c). */
 uint64_t elect_lease_end(const struct elect *e, const struct elect_settings *s);

@@ -178,6 +178,29 @@ static void peers_text(struct buf *b, const struct elect_peer *p, size_t n, cons
 		buf_adds(b, "none");
 }
 
+/*
+ * Keep the highest epoch seen on disk when it grew (elect_epoch.c), before
+ * events are stamped with it.  A failed write is logged once a streak and
+ * tried again next round; the node goes on with the epoch it holds.
+ */
+static void remember_epoch(struct elect *e)
+{
+	if (e->known_epoch <= e->saved_epoch)
+		return;
+	char err[256];
+	if (elect_epoch_save(e->epoch_path, e->group, e->known_epoch, err, sizeof(err)) < 0) {
+		if (!e->save_failing)
+			log_error("election: cannot keep epoch %llu in '%s': %s; restarted, the node would "
+				  "know only the epoch redis holds", e->known_epoch, e->epoch_path, err);
+		e->save_failing = true;
+		return;
+	}
+	if (e->save_failing)
+		log_info("election: epoch %llu kept in '%s' again", e->known_epoch, e->epoch_path);
+	e->save_failing = false;
+	e->saved_epoch = e->known_epoch;
+}
+
 static void round_once(struct elect *e, const struct elect_settings *s,
 		       const struct redis_cfg *rc, unsigned long rgen)
 {
@@ -287,6 +310,7 @@ static void round_once(struct elect *e, const struct elect_settings *s,
 				 b.oom ? "?" : b.data);
 		buf_release(&b);
 	}
+	remember_epoch(e);	/* on disk before any event carries it */
 	bool role_changed = active != e->is_active;
 	/* Elected without a fresh epoch (the bump failed): the events are
 	 * marked not elected until one is taken.  Stamped elected, the last
@@ -462,6 +486,15 @@ static void *elect_create(const struct job_env *env, const void *cfgp)
 		log_error("election: keys for group '%s+%d' are too long", e->cluster, e->cluster_id);
 		goto fail;
 	}
+	snprintf(e->group, sizeof(e->group), "%s+%d", e->cluster, e->cluster_id);
+	if (elect_epoch_path(e->epoch_path, sizeof(e->epoch_path), env->node->state_dir) < 0) {
+		log_error("election: the state directory's path is too long");
+		goto fail;
+	}
+	e->known_epoch = e->saved_epoch = elect_epoch_load(e->epoch_path, e->group);
+	if (e->known_epoch)
+		log_info("election: epoch %llu seen before the restart (%s); no epoch below it is taken",
+			 e->known_epoch, e->epoch_path);
 	if (copy_redis(e, env->redis) < 0)
 		goto fail;
 	if (env->base) {

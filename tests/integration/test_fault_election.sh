@@ -226,8 +226,9 @@ ep1=$(adm GET "$EPOCH_KEY")
 feed 1 100	# a elected at ep1 produces them
 h_wait_until 20 topic_has 1 100 || h_fail "a's events (epoch $ep1) not on the topic"
 h_ok "INCR denied: a elected keeps epoch $ep0 (epoch_fresh=false, counted, logged); allowed again: epoch $ep1"
-# b restarted knows no epoch; the key is of the wrong type, so it reads
-# none and cannot take one: elected, it must not stamp its events
+# b restarted (it knows the epoch it kept, not a newer one a peer may
+# have taken since); the key is of the wrong type, so it reads none and
+# cannot take one: elected, it must not stamp its events
 # "elected":true under an epoch below the one a took (consumers would
 # fence them as a deposed leader's)
 h_stop b
