@@ -48,6 +48,7 @@
 #include "unelect.h"
 
 #define SPOOL_ROTATE (64u << 20)	/* bytes: a spool file is closed at this size */
+#define SPOOL_NAME_TRIES 100	/* names tried past one that exists, before the open counts as failed */
 
 /* The rotation size: SPOOL_ROTATE, or lower by the test knob
  * AGGREGATORD_TEST_SPOOL_ROTATE_BYTES (docs/operations.md), so that a test
@@ -267,12 +268,23 @@ static int append_locked(const char *topic, const void *key, size_t kl, const vo
 	if (pub.spool_fd >= 0 && pub.spool_bytes_cur >= rotate_bytes())
 		close_locked();
 	if (pub.spool_fd < 0) {
+		/* A new file, never one that exists: a wall clock stepped back
+		 * (or a restart within the same millisecond) can give the name of
+		 * a file left to replay, and records appended to it would sit
+		 * behind its torn tail or go with it once it is replayed. */
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		snprintf(pub.spool_cur, sizeof(pub.spool_cur), "%s/%013lld-%06llu.spool", pub.spool_dir,
-			 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-			 (unsigned long long)++pub.spool_seq % 1000000);
-		pub.spool_fd = open(pub.spool_cur, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		long long ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		for (int taken = 0;; taken++) {
+			snprintf(pub.spool_cur, sizeof(pub.spool_cur), "%s/%013lld-%06llu.spool",
+				 pub.spool_dir, ms, (unsigned long long)++pub.spool_seq % 1000000);
+			pub.spool_fd = open(pub.spool_cur, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
+					    0600);
+			if (pub.spool_fd >= 0 || errno != EEXIST || taken == SPOOL_NAME_TRIES)
+				break;
+			log_warn("publish: spool file '%s' exists already (the clock stepped back?); taking "
+				 "the next name", pub.spool_cur);
+		}
 		pub.spool_bytes_cur = 0;
 		pub.spool_dir_dirty = pub.spool_fd >= 0;	/* its entry: synced with its first records */
 		if (pub.spool_fd < 0) {

@@ -395,3 +395,12 @@ spool_keys() {
         }' "$@"
 }
 
+# faketime_lib: print the path of libfaketime's multi-threaded library (the
+# Debian package faketime), or fail.
+faketime_lib() {
+    local f
+    for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 /usr/lib/*/faketime/libfaketimeMT.so.1; do
+        [ -e "$f" ] && { echo "$f"; return 0; }
+    done
+    return 1
+}

@@ -11,11 +11,7 @@ set -euo pipefail
 h_init
 trap 'rc=$?; [ $rc -eq 0 ] || agg_dump_log c; h_cleanup' EXIT
 
-FT=
-for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 /usr/lib/*/faketime/libfaketimeMT.so.1; do
-    [ -e "$f" ] && { FT=$f; break; }
-done
-[ -n "$FT" ] || h_fail "libfaketime is not installed (Debian package faketime; scripts/deps.sh)"
+FT=$(faketime_lib) || h_fail "libfaketime is not installed (Debian package faketime; scripts/deps.sh)"
 
 h_start_redis r
 uport=$(h_free_port udp)
