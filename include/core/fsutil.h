@@ -42,4 +42,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
  */
 int fs_read_file(const char *path, size_t max, char **data, size_t *len);
 
+/* Why fs_read_file() failed, from its errno, in words for a log line: a
+ * symbolic link, not a regular file, too large, or strerror()'s text. */
+const char *fs_read_why(int errnum);
+
 #endif

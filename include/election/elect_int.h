@@ -55,7 +55,6 @@ struct elect {
 	int cluster_id;
 	char key[ELECT_KEY_MAX];		/* our attachment key */
 	char epoch_key[ELECT_KEY_MAX];
-	char group[ELECT_KEY_MAX];		/* "<cluster>+<cluster_id>", in the epoch file */
 	char epoch_path[PATH_MAX];		/* <state_dir>/election/epoch */
 	char pattern[2 * ELECT_KEY_MAX];	/* SCAN MATCH */
 	struct event *wake_ev;		/* on d->base: a change of role, seen by the loop */
@@ -120,14 +119,13 @@ int elect_bump_epoch(struct elect *e, unsigned long long floor, unsigned long lo
 
 /*
  * The highest epoch seen, across restarts (elect_epoch.c): its file under
- * state_dir (-1 when the path is too long); what the file holds for group
- * ("<cluster>+<cluster_id>"), 0 when there is none or it cannot be used
- * (logged); write it (0, or -1 with the reason in err).
+ * state_dir (-1 when the path is too long); what e->epoch_path holds for
+ * e's group, 0 when there is none or it cannot be used (logged); write
+ * epoch there (0, or -1 with the reason in err).
  */
 int elect_epoch_path(char *out, size_t n, const char *state_dir);
-unsigned long long elect_epoch_load(const char *path, const char *group);
-int elect_epoch_save(const char *path, const char *group, unsigned long long epoch, char *err,
-		     size_t errlen);
+unsigned long long elect_epoch_load(const struct elect *e);
+int elect_epoch_save(const struct elect *e, unsigned long long epoch, char *err, size_t errlen);
 
 /* The end of an elected node's lease, mono µs; 0 when it holds none (elect.c). */
 uint64_t elect_lease_end(const struct elect *e, const struct elect_settings *s);

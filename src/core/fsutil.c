@@ -193,3 +193,9 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len)
 	*len = got;
 	return 0;
 }
+
+const char *fs_read_why(int errnum)
+{
+	return errnum == ELOOP ? "a symbolic link" : errnum == EINVAL ? "not a regular file" :
+	       errnum == EFBIG ? "too large" : strerror(errnum);
+}

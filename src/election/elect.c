@@ -188,7 +188,7 @@ static void remember_epoch(struct elect *e)
 	if (e->known_epoch <= e->saved_epoch)
 		return;
 	char err[256];
-	if (elect_epoch_save(e->epoch_path, e->group, e->known_epoch, err, sizeof(err)) < 0) {
+	if (elect_epoch_save(e, e->known_epoch, err, sizeof(err)) < 0) {
 		if (!e->save_failing)
 			log_error("election: cannot keep epoch %llu in '%s': %s; restarted, the node would "
 				  "know only the epoch redis holds", e->known_epoch, e->epoch_path, err);
@@ -486,12 +486,11 @@ static void *elect_create(const struct job_env *env, const void *cfgp)
 		log_error("election: keys for group '%s+%d' are too long", e->cluster, e->cluster_id);
 		goto fail;
 	}
-	snprintf(e->group, sizeof(e->group), "%s+%d", e->cluster, e->cluster_id);
 	if (elect_epoch_path(e->epoch_path, sizeof(e->epoch_path), env->node->state_dir) < 0) {
 		log_error("election: the state directory's path is too long");
 		goto fail;
 	}
-	e->known_epoch = e->saved_epoch = elect_epoch_load(e->epoch_path, e->group);
+	e->known_epoch = e->saved_epoch = elect_epoch_load(e);
 	if (e->known_epoch)
 		log_info("election: epoch %llu seen before the restart (%s); no epoch below it is taken",
 			 e->known_epoch, e->epoch_path);

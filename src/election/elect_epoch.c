@@ -18,7 +18,6 @@
 #include "elect_int.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,51 +33,51 @@ int elect_epoch_path(char *out, size_t n, const char *state_dir)
 	return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
-unsigned long long elect_epoch_load(const char *path, const char *group)
+/* "<cluster>+<cluster_id>", the file's first word. */
+static void group_of(const struct elect *e, char *out, size_t n)
 {
-	char *data = NULL;
+	snprintf(out, n, "%s+%d", e->cluster, e->cluster_id);
+}
+
+unsigned long long elect_epoch_load(const struct elect *e)
+{
+	char group[ELECT_KEY_MAX], *data = NULL;
 	size_t len = 0;
-	if (fs_read_file(path, EPOCH_FILE_MAX, &data, &len) < 0) {
+	group_of(e, group, sizeof(group));
+	if (fs_read_file(e->epoch_path, EPOCH_FILE_MAX, &data, &len) < 0) {
 		if (errno != ENOENT)
 			log_warn("election: cannot read '%s': %s; the epoch starts from what redis holds",
-				 path, errno == EFBIG ? "too large" : errno == EINVAL ? "not a regular file" :
-				 errno == ELOOP ? "a symbolic link" : strerror(errno));
+				 e->epoch_path, fs_read_why(errno));
 		return 0;
 	}
 	/* "<group> <digits>\n" and nothing else */
-	size_t gl = strlen(group);
-	const char *p = data + gl + 1;
-	char *end = NULL;
 	unsigned long long v = 0;
-	bool ok = len > gl + 2 && memcmp(data, group, gl) == 0 && data[gl] == ' ' && *p >= '0' &&
-		  *p <= '9';
-	if (ok) {
+	char *sp = memchr(data, ' ', len), *end = NULL;
+	if (sp && ((size_t)(sp - data) != strlen(group) || memcmp(data, group, strlen(group)) != 0)) {
+		log_warn("election: '%s' is not for group '%s'; ignored, the epoch starts from what redis "
+			 "holds", e->epoch_path, group);
+	} else {
 		errno = 0;
-		v = strtoull(p, &end, 10);
-		ok = errno == 0 && end == data + len - 1 && *end == '\n' && v > 0;
-	}
-	if (!ok) {
-		const char *sp = memchr(data, ' ', len);
-		if (sp && ((size_t)(sp - data) != gl || memcmp(data, group, gl) != 0))
-			log_warn("election: '%s' is not for group '%s'; ignored, the epoch starts from what "
-				 "redis holds", path, group);
-		else
+		if (sp && sp[1] >= '0' && sp[1] <= '9')
+			v = strtoull(sp + 1, &end, 10);
+		if (!end || errno || end != data + len - 1 || *end != '\n' || v == 0) {
 			log_warn("election: '%s' does not hold \"%s EPOCH\"; ignored, the epoch starts from "
-				 "what redis holds", path, group);
-		v = 0;
+				 "what redis holds", e->epoch_path, group);
+			v = 0;
+		}
 	}
 	free(data);
 	return v;
 }
 
-int elect_epoch_save(const char *path, const char *group, unsigned long long epoch, char *err,
-		     size_t errlen)
+int elect_epoch_save(const struct elect *e, unsigned long long epoch, char *err, size_t errlen)
 {
-	char line[EPOCH_FILE_MAX];
+	char group[ELECT_KEY_MAX], line[EPOCH_FILE_MAX];
+	group_of(e, group, sizeof(group));
 	int n = snprintf(line, sizeof(line), "%s %llu\n", group, epoch);
 	if (n < 0 || (size_t)n >= sizeof(line)) {
 		snprintf(err, errlen, "the group's name is too long");
 		return -1;
 	}
-	return fs_write_atomic(path, line, (size_t)n, 0600, err, errlen);
+	return fs_write_atomic(e->epoch_path, line, (size_t)n, 0600, err, errlen);
 }

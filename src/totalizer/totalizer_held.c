@@ -351,9 +351,7 @@ void held_load(struct totalizer *tz)
 		const char *why = NULL;
 		struct held_file *hf = NULL;
 		if (fs_read_file(path, HELD_FILE_MAX, &data, &len) < 0)
-			why = errno == ELOOP ? "a symbolic link" :
-			      errno == EINVAL ? "not a regular file" :
-			      errno == EFBIG ? "too large" : strerror(errno);
+			why = fs_read_why(errno);
 		else if ((hf = parse(data, len, &why)) != NULL && !(hf->path = strdup(path))) {
 			held_file_free(hf);
 			hf = NULL;
