@@ -142,6 +142,17 @@ tail -n 2000 "$H_TMP/access.log" | "$PWD/tests/harness/htool" udp-send 127.0.0.1
 h_wait_until 20 sh -c "kcat -b $k_BOOTSTRAP -C -t aggregatord.totals -o beginning -e -q 2>/dev/null | grep -q '\"node\":\"node-2\"'"
 echo "events on the topic now come from node-2 with a higher epoch:"
 kcat -b "$k_BOOTSTRAP" -C -t aggregatord.totals -o beginning -e -q 2>/dev/null | grep -o '"node":"[^"]*","epoch":[0-9]*' | sort | uniq -c | sed 's/^/  /'
+
+say "the epoch across restarts: Redis loses the group's keys while the node is down"
+echo "node-2 keeps the highest epoch it has seen: $(cat "$H_TMP/state-node-2/election/epoch")"
+h_stop n2
+h_redis r --scan --pattern 'demo+*' | xargs -r redis-cli -p "$r_PORT" DEL > /dev/null
+echo "node-2 stopped; the group's keys deleted from Redis (as a Redis restarted without persistence)"
+h_spawn n2 "$H_TMP/node-2b.log" "$AGGD" -c "$H_TMP/node-2.conf"
+h_wait_until 10 sh -c "curl -sf http://127.0.0.1:$HP_node_2/v1/status | grep -q '\"state\":\"active\"'"
+"$AGGCTL" -s "http://127.0.0.1:$HP_node_2" status | grep -E '^role'
+grep -E "election: epoch [0-9]+ seen before the restart" "$H_TMP/node-2b.log" | sed 's/^/  log: /'
+echo "Redis's epoch key now: $(h_redis r GET demo+0+epoch) (not 1: consumers keep fencing by it)"
 h_stop n2
 
 say "sweep: FreeRADIUS radacct from two member databases into master"
