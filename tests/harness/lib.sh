@@ -344,14 +344,32 @@ h_wait_until() {
 }
 
 # h_free_port [tcp|udp]: prints a port that is free on 127.0.0.1 (the
-# kernel's choice for a bind to port 0).
+# kernel's choice for a bind to port 0) and that no earlier call of this
+# test handed out.  The kernel picks at random from ~14,000 ports and the
+# port is released before the caller's server binds it, so two calls made
+# before either server starts can print the same port (one server then
+# fails to bind and the other answers in its place); the ports handed out
+# are kept in $H_TMP/.ports_given and a repeat is asked again.
 h_free_port() {
-    local htool
+    local htool p i given=${H_TMP:+$H_TMP/.ports_given}
     htool=$(h__tool h_free_port htool) || return 1
-    "$htool" freeport "${1:-tcp}" || {
-        h__err "h_free_port: htool freeport ${1:-tcp} failed"
-        return 1
-    }
+    for i in $(seq 100); do
+        p=$("$htool" freeport "${1:-tcp}") || {
+            h__err "h_free_port: htool freeport ${1:-tcp} failed"
+            return 1
+        }
+        if [ -z "$given" ]; then
+            echo "$p"
+            return 0
+        fi
+        if ! grep -qx "$p" "$given" 2>/dev/null; then
+            echo "$p" >> "$given"
+            echo "$p"
+            return 0
+        fi
+    done
+    h__err "h_free_port: every port the kernel offered was handed out already"
+    return 1
 }
 
 # h_port_open PORT: succeeds if something accepts TCP connections on

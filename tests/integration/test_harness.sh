@@ -86,6 +86,15 @@ u=$(h_free_port udp)
 ok "h_free_port: tcp $p, udp $u"
 
 step_start
+# 1000 ports asked before any is bound (as a test does for the servers it
+# then starts): the kernel alone repeats ~35 of them
+for i in $(seq 1000); do h_free_port; done > "$H_TMP/ports.txt"
+dups=$(sort "$H_TMP/ports.txt" | uniq -d | wc -l)
+[ "$(wc -l < "$H_TMP/ports.txt")" = 1000 ] && [ "$dups" = 0 ] \
+    || h_fail "h_free_port: $dups port(s) handed out twice in one test of $(wc -l < "$H_TMP/ports.txt")"
+ok "h_free_port: 1000 ports, none handed out twice"
+
+step_start
 h_start_notify n
 printf 'READY=1\nSTATUS=two lines' | timeout 5 nc -U -u -q0 "$n_SOCKET"
 printf 'STOPPING=1' | timeout 5 nc -U -u -q0 "$n_SOCKET"
