@@ -10,10 +10,11 @@
  * line; its time from connect() to the answer is the probe's latency.
  * Prints one line:
  *
- *   probes=N ok=N failed=N max_ms=M reconnects=R
+ *   probes=N ok=N failed=N max_ms=M slow=S reconnects=R
  *
  * where ok counts "HTTP/1.x 200" answers and failed every other outcome
- * (refused, timed out after 2 s, another status).  Exits 0 when it could
+ * (refused, timed out after 2 s, another status), and slow the probes that
+ * took 100 ms or more.  Exits 0 when it could
  * run, 2 on a usage error.  Raises its own open-file limit to the hard limit.
  */
 #include <errno.h>
@@ -102,7 +103,7 @@ int main(int argc, char **argv)
         return 1;
     }
     static const char head[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
-    long probes = 0, ok = 0, reconnects = 0;
+    long probes = 0, ok = 0, slow = 0, reconnects = 0;
     double max_ms = 0, end = now_ms() + seconds * 1e3, next_probe = now_ms(), next_byte = now_ms();
     for (int i = 0; i < conns; i++)
         fd[i] = open_slow();
@@ -140,6 +141,8 @@ int main(int argc, char **argv)
             ok += probe(argv[6], &ms);
             if (ms > max_ms)
                 max_ms = ms;
+            if (ms >= 100)
+                slow++;
         }
         double wait = (next_probe < next_byte ? next_probe : next_byte) - now_ms();
         if (wait > 0)
@@ -148,8 +151,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < conns; i++)
         if (fd[i] >= 0)
             close(fd[i]);
-    printf("probes=%ld ok=%ld failed=%ld max_ms=%.0f reconnects=%ld\n", probes, ok, probes - ok,
-           max_ms, reconnects);
+    printf("probes=%ld ok=%ld failed=%ld max_ms=%.0f slow=%ld reconnects=%ld\n", probes, ok,
+           probes - ok, max_ms, slow, reconnects);
     free(fd);
     free(sent);
     return 0;

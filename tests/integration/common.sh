@@ -53,17 +53,24 @@ agg_metric_is() {
 
 # agg_answers_fast NAME [BOUND_S]: /healthz, /metrics and /v1/status each
 # answer 5 times, every answer within BOUND_S (default 0.100: the issue's
-# bound, some 30 times what a loaded machine takes); sets AGG_SLOWEST to the
-# slowest answer seen (s).  For the hang tests: the loop does no I/O to a
-# dependency, so what hangs must not show here.
+# bound, some 30 times what a loaded machine takes) but one, which must
+# come within 1 s: on a loaded 2-core machine (a sanitizer build beside
+# three servers) the scheduler can hold one curl or the daemon for a tenth
+# of a second, while a loop blocked by what hangs holds every answer for the
+# dependency's timeout (2 s and more in these tests).  Sets AGG_SLOWEST to
+# the slowest answer seen (s).  For the hang tests: the loop does no I/O to
+# a dependency, so what hangs must not show here.
 agg_answers_fast() {
-    local name=$1 bound=${2:-0.100} path k t
+    local name=$1 bound=${2:-0.100} path k t over=0
     AGG_SLOWEST=0
     for path in /healthz /metrics /v1/status; do
         for k in 1 2 3 4 5; do
             t=$(agg_get "$name" "$path" -f -o /dev/null -w '%{time_total}') || { h__err "$path failed"; return 1; }
             AGG_SLOWEST=$(awk -v a="$AGG_SLOWEST" -v b="$t" 'BEGIN { print (b > a) ? b : a }')
-            awk -v t="$t" -v b="$bound" 'BEGIN { exit !(t < b) }' || { h__err "$path took $t s (bound $bound s)"; return 1; }
+            awk -v t="$t" -v b="$bound" 'BEGIN { exit !(t < b) }' && continue
+            over=$((over + 1))
+            awk -v t="$t" 'BEGIN { exit !(t < 1) }' && [ "$over" -le 1 ] \
+                || { h__err "$path took $t s (bound $bound s; answers over it: $over of 15, one within 1 s allowed)"; return 1; }
         done
     done
 }
@@ -341,7 +348,8 @@ sweep_conf() {
 
 # sweep_race M1CONF: the race of a closed row FreeRADIUS changes between the
 # sweep's read and its delete.  Loads u_race (closed) on m1 and an open copy
-# on ms, holds master's row lock for 5 s from another session, runs
+# on ms, holds master's row lock from another session (its SLEEP(60) killed
+# once the race is set up, so a slow machine cannot outlast it), runs
 # `--once sweep` with M1CONF's timeout raised to 10 s, and once that sweep
 # has read the row and waits for master, updates the row on m1 (as
 # FreeRADIUS would); waits for the sweep (its log: $H_TMP/race.log).  Needs
@@ -350,11 +358,11 @@ sweep_race() {
     row m1 u_race 0 10 30 1800 100 100 User-Request
     Q ms "INSERT INTO radacct ($COLS) VALUES ('s-u_race','u_race','x','10.0.0.1','1', NOW(), NOW(), NULL, 1, 1, 1, '')"
     h_spawn locker "$H_TMP/locker.log" mariadb --no-defaults -uroot --socket="$ms_SOCK" radius \
-        -e "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE; SELECT SLEEP(5); COMMIT;"
+        -e "BEGIN; SELECT acctuniqueid FROM radacct WHERE acctuniqueid = 'u_race' FOR UPDATE; SELECT SLEEP(60); COMMIT;"
     # it holds the lock once its session is in the SLEEP (the FOR UPDATE is done)
     lock_held() {
         h_running locker || h_fail "the lock holder exited early: $(cat "$H_TMP/locker.log")"
-        [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(5)'")" = 1 ]
+        [ "$(Q ms "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)'")" = 1 ]
     }
     h_wait_until 10 lock_held || h_fail "the lock holder did not take the lock: $(cat "$H_TMP/locker.log")"
     sed 's/timeout = 5;/timeout = 10;/' "$1" > "$H_TMP/race-slow.conf"
@@ -364,6 +372,10 @@ sweep_race() {
     h_wait_until 10 sh -c "[ \$(mariadb --no-defaults -uroot --socket='$ms_SOCK' -N -e \"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO %radacct%'\") -ge 1 ]" \
         || h_fail "the sweep never reached master"
     Q m1 "UPDATE radacct SET acctupdatetime = acctupdatetime + INTERVAL 1 MINUTE, acctinputoctets = 150 WHERE acctuniqueid = 'u_race'"
+    # the race is set: master's lock goes (the holder's session killed, its
+    # transaction rolled back) and the sweep's write goes on
+    Q ms "KILL $(Q ms "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)'")"
+    h_wait_until 10 eval '! h_running locker' || h_fail "the lock holder did not finish"
     wait $sw || h_fail "the raced sweep failed: $(cat "$H_TMP/race.log")"
 }
 

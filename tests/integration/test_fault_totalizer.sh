@@ -55,6 +55,9 @@ stored_is() { [ "$(stored)" = "$(oracle "$1")" ]; }
 # the bucket start of lines sent now (ttl 86400, one bucket: the UTC day)
 bucket() { echo $(( $(date +%s) / 86400 * 86400 )); }
 
+# the keys are the UTC day's (and section 5's window total is pro-rated
+# across a day's end): the test must not straddle midnight UTC
+h_wait_until 330 eval '[ $(( $(date +%s) % 86400 )) -lt $(( 86400 - 300 )) ]' || h_fail "no day to run in"
 agg_start t "$conf"
 h_wait_until 10 agg_healthy t || h_fail "daemon did not start"
 

@@ -22,6 +22,9 @@ cli=$H_TOP/$AGG_BUILD/influx_cli
 h_start_influxdb i
 h_start_redis r
 h_influx i "CREATE DATABASE usage" > /dev/null
+# the daemon rolls the last whole hour when the query succeeds at last,
+# some 30 s on: the test must not straddle an hour
+h_wait_until 330 eval '[ "$(date -u +%M | sed s/^0//)" -lt 55 ]' || h_fail "no hour to run in"
 now=$(date +%s)
 H=$(( now / 3600 * 3600 - 3600 ))
 echo "vm_usage,account=acme,cloudspace=cs1,vm=vm1 mem_mib=100,disk_gib=10,cpu_seconds=1,io_read=1,io_write=1,net_tx_bytes=1,net_rx_bytes=1 $((H + 60))" \
@@ -60,13 +63,8 @@ h_wait_until 10 agg_healthy a || h_fail "daemon did not answer /healthz"
 conns() { h_fault px status | sed -n 's/.*conns=\([0-9]*\).*/\1/p'; }
 h_wait_until 10 eval '[ "$(conns)" -ge 1 ]' || h_fail "the rollup never queried InfluxDB"
 # the query is now held by the frozen proxy
-for path in /healthz /metrics /v1/status; do
-    for k in 1 2 3 4 5; do
-        t=$(curl -sS -o /dev/null -w '%{time_total}' --max-time 5 "$a_URL$path")
-        awk -v t="$t" 'BEGIN { exit !(t < 0.100) }' || h_fail "$path took $t s while the query hangs"
-    done
-done
-h_ok "/healthz, /metrics, /v1/status answer within 100 ms while the InfluxDB query hangs"
+agg_answers_fast a || h_fail "an endpoint was slow while the InfluxDB query hangs"
+h_ok "/healthz, /metrics, /v1/status answer within 100 ms while the InfluxDB query hangs (slowest ${AGG_SLOWEST} s)"
 
 # the totalizer counts on: 200 lines sent, 200 counted in Redis
 total() {

@@ -28,7 +28,7 @@ node = { name = "p1"; state_dir = "$H_TMP/state"; };
 http = { listen = "127.0.0.1:$hport"; };
 redis = { port = $r_PORT; };
 kafka = { brokers = "$k_BOOTSTRAP"; properties = [ "message.timeout.ms=2000" ]; };
-election = { enabled = false; standby_window_ms = 1000; };
+election = { enabled = false; standby_window_ms = 3000; };	# room for a stall between holding 131..140 and the promotion
 totalizer = { flush_ms = 200; rules = (
   { prefix = "seq"; listen = "127.0.0.1:$uport"; match = "seq=(\\\\d+)"; matched = "\$1"; source = "s"; } ); };
 CONF
