@@ -51,6 +51,15 @@ agg_metric_is() {
     [ "$(agg_metric "$1" "$2")" = "$3" ]
 }
 
+# agg_room_before PERIOD_S: wait (up to 330 s) until the next multiple of
+# PERIOD_S (3600: the hour, 86400: midnight UTC) is at least 5 minutes
+# away, for a test whose oracle is "the last whole hour" or "the UTC day"
+# and must not straddle a boundary; fails the test if none comes.
+agg_room_before() {
+    h_wait_until 330 eval '[ $(( $(date +%s) % '"$1"' )) -lt $(( '"$1"' - 300 )) ]' \
+        || h_fail "no room of 5 minutes before a multiple of $1 s of the clock"
+}
+
 # agg_answers_fast NAME [BOUND_S]: /healthz, /metrics and /v1/status each
 # answer 5 times, every answer within BOUND_S (default 0.100: the issue's
 # bound, some 30 times what a loaded machine takes) but one, which must

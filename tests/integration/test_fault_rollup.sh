@@ -49,7 +49,7 @@ CLI=$H_TOP/$AGG_BUILD/usage_cli
 
 # the masters work on the last whole hour and the ones before it: the test
 # must not straddle an hour
-h_wait_until 330 eval '[ "$(date -u +%M | sed s/^0//)" -lt 55 ]' || h_fail "no hour to run in"
+agg_room_before 3600
 now=$(date +%s)
 H=$(( now / 3600 * 3600 - 3600 ))
 hp() { date -u -d "@$1" +%Y/%m/%d/%H; }

@@ -57,7 +57,7 @@ bucket() { echo $(( $(date +%s) / 86400 * 86400 )); }
 
 # the keys are the UTC day's (and section 5's window total is pro-rated
 # across a day's end): the test must not straddle midnight UTC
-h_wait_until 330 eval '[ $(( $(date +%s) % 86400 )) -lt $(( 86400 - 300 )) ]' || h_fail "no day to run in"
+agg_room_before 86400
 agg_start t "$conf"
 h_wait_until 10 agg_healthy t || h_fail "daemon did not start"
 
