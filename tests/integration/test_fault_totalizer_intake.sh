@@ -129,9 +129,11 @@ d0=$(kdrops)
 awk 'BEGIN { for (i = 0; i < 20000; i++) printf "line %d k%d\n", i, i % 50 }' > "$H_TMP/k.txt"
 "$HTOOL" udp-send 127.0.0.1 "$uport" < "$H_TMP/k.txt"
 # the kernel says how many it dropped on the next datagram the daemon reads:
-# one more line once the burst is read
-quiet() { local a; a=$(metric aggregatord_totalizer_lines_total); sleep 0.3; [ "$a" = "$(metric aggregatord_totalizer_lines_total)" ]; }
-h_wait_until 30 quiet || h_fail "the burst is still being read"
+# one more line once the burst is read, i.e. once the port's receive queues
+# are empty (/proc/net/udp's rx_queue; a pause in the reading would let a
+# datagram sent earlier be dropped too, with no datagram after it to tell)
+rxq() { awk -v p=":$hexport" '$2 ~ p"$" { split($5, q, ":"); print q[2] }' /proc/net/udp | { s=0; while read -r h; do s=$((s + 16#$h)); done; echo $s; }; }
+h_wait_until 30 eval '[ "$(rxq)" = 0 ]' || h_fail "the burst is still being read ($(rxq) bytes queued)"
 echo "line 0 last" | "$HTOOL" udp-send 127.0.0.1 "$uport"
 lines=0 kd=0
 accounted() {
