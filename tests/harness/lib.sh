@@ -351,22 +351,17 @@ h_wait_until() {
 # fails to bind and the other answers in its place); the ports handed out
 # are kept in $H_TMP/.ports_given and a repeat is asked again.
 h_free_port() {
-    local htool p i given=${H_TMP:+$H_TMP/.ports_given}
+    local htool p i given=${H_TMP:-/nonexistent}/.ports_given
     htool=$(h__tool h_free_port htool) || return 1
     for i in $(seq 100); do
         p=$("$htool" freeport "${1:-tcp}") || {
             h__err "h_free_port: htool freeport ${1:-tcp} failed"
             return 1
         }
-        if [ -z "$given" ]; then
-            echo "$p"
-            return 0
-        fi
-        if ! grep -qx "$p" "$given" 2>/dev/null; then
-            echo "$p" >> "$given"
-            echo "$p"
-            return 0
-        fi
+        grep -qx "$p" "$given" 2>/dev/null && continue
+        [ -z "${H_TMP:-}" ] || echo "$p" >> "$given"
+        echo "$p"
+        return 0
     done
     h__err "h_free_port: every port the kernel offered was handed out already"
     return 1

@@ -124,7 +124,13 @@ h_wait_until 10 agg_healthy t || h_fail "daemon did not restart"
 l0=$(metric aggregatord_totalizer_lines_total)
 k0=$(metric 'aggregatord_totalizer_dropped_total{cause="kernel_overflow"}')
 hexport=$(printf '%04X' "$uport")
-kdrops() { awk -v p=":$hexport" '$2 ~ p"$" { s += $NF } END { print s + 0 }' /proc/net/udp; }
+# udp_sum FIELD: FIELD of the port's sockets in /proc/net/udp, summed
+# (drops: the last field, decimal; rx_queue: "tx:rx" in hex)
+udp_sum() {
+    awk -v p=":$hexport" -v f="$1" '$2 ~ p"$" { print (f == "rx_queue") ? "16#" substr($5, index($5, ":") + 1) : $NF }' /proc/net/udp |
+        { s=0; while read -r v; do s=$((s + v)); done; echo $s; }
+}
+kdrops() { udp_sum drops; }
 d0=$(kdrops)
 awk 'BEGIN { for (i = 0; i < 20000; i++) printf "line %d k%d\n", i, i % 50 }' > "$H_TMP/k.txt"
 "$HTOOL" udp-send 127.0.0.1 "$uport" < "$H_TMP/k.txt"
@@ -132,7 +138,7 @@ awk 'BEGIN { for (i = 0; i < 20000; i++) printf "line %d k%d\n", i, i % 50 }' > 
 # one more line once the burst is read, i.e. once the port's receive queues
 # are empty (/proc/net/udp's rx_queue; a pause in the reading would let a
 # datagram sent earlier be dropped too, with no datagram after it to tell)
-rxq() { awk -v p=":$hexport" '$2 ~ p"$" { split($5, q, ":"); print q[2] }' /proc/net/udp | { s=0; while read -r h; do s=$((s + 16#$h)); done; echo $s; }; }
+rxq() { udp_sum rx_queue; }
 h_wait_until 30 eval '[ "$(rxq)" = 0 ]' || h_fail "the burst is still being read ($(rxq) bytes queued)"
 echo "line 0 last" | "$HTOOL" udp-send 127.0.0.1 "$uport"
 lines=0 kd=0
