@@ -11,8 +11,11 @@
 #     acctstoptime IS NOT NULL` on the member;
 #   - the ceiling: `LOAD DATA LOCAL INFILE` of the same closed rows into an
 #     empty master (insert only: no read from a member, no delete);
-# and a bound: the work floor (sb__floor), the server CPU any move of these
-# rows needs, spread over every core.  Each method runs SWEEP_BENCH_RUNS
+# and two bounds: the work floor (sb__floor), the server CPU any move of
+# these rows needs, spread over every core; and the guarded floor
+# (sb__guarded), the same work done as the sweep's guarantees require it
+# (the sweep's pages, each its own transaction, the members' exact guard)
+# with the least a client does, spread the same way.  Each method runs SWEEP_BENCH_RUNS
 # times (default 2), interleaved, and keeps its best time.
 # Seeding and restoring are not timed.  Each method starts from the same
 # state: members reloaded from the same TSV (same radacctids), master empty,
@@ -27,6 +30,7 @@
 # shellcheck shell=bash disable=SC2154  # NAME_PORT, NAME_SOCK are set by h_start_mariadb
 
 : "${AGG_BUILD:=build}"
+SB_BATCH=1000   # the sweep's page (sweep.batch), also the guarded floor's
 SB_COLS=acctsessionid,acctuniqueid,username,realm,nasipaddress,nasportid,nasporttype,acctstarttime,acctupdatetime,acctstoptime,acctinterval,acctsessiontime,acctauthentic,connectinfo_start,connectinfo_stop,acctinputoctets,acctoutputoctets,calledstationid,callingstationid,acctterminatecause,servicetype,framedprotocol,framedipaddress,framedipv6address,framedipv6prefix,framedinterfaceid,delegatedipv6prefix,class
 
 # sb__gen TOTAL OPEN MEMBER NOW SEED: prints TOTAL radacct rows as a TSV
@@ -214,6 +218,19 @@ sb__cpu_note() {
         printf "%.2f %.2f %.2f %.2f", (y[1] - x[1]) * 1e5 / n, (y[2] - x[2]) * 1e5 / n, (y[3] - x[3]) * 1e5 / n, c * 1e5 / n }'
 }
 
+# sb__since FILE0 FILE1 SUM: SUM plus the children's CPU seconds between two
+# sb__children_cpu readings.
+sb__since() {
+    awk -v a="$(cat "$1")" -v b="$(cat "$2")" -v s="$3" 'BEGIN { printf "%.2f", s + b - a }'
+}
+
+# sb__parts_note MEMBER_TICKS MASTER_TICKS ROWS: the members' and master's
+# CPU seconds per 100k rows moved; prints "members master".
+sb__parts_note() {
+    awk -v m="$1" -v s="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        printf "%.2f %.2f", m / hz * 1e5 / n, s / hz * 1e5 / n }'
+}
+
 # sb__cpu_min NOTE_A NOTE_B: of two sb__cpu_note readings, the one with the
 # least CPU in all (A may be empty).
 sb__cpu_min() {
@@ -264,7 +281,7 @@ sb__setup() {
     cat > "$SB_DIR/sweep.conf" <<CONF
 node = { name = "sweepbench"; state_dir = "$SB_DIR/state"; };
 log = { level = "info"; };
-sweep = { batch = 1000; stale_after = 2592000; timeout = 120;
+sweep = { batch = $SB_BATCH; stale_after = 2592000; timeout = 120;
   master = { host = "127.0.0.1"; port = $swms_PORT; user = "root"; };
   members = (
     { name = "m1"; host = "127.0.0.1"; port = $swm1_PORT; user = "root"; },
@@ -402,11 +419,81 @@ sb__floor() {
         del=$(( del + $(sb__ticks "$n") - b ))
     done
     total=$(( ld + sel + del ))
+    SB_FLOOR_CPUN=$(sb__parts_note $(( sel + del )) "$ld" $(( 2 * closed )))
     SB_FLOOR_S=$(awk -v t="$total" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" 'BEGIN { printf "%.3f", t / hz / n }')
     echo "  work floor (server CPU any move of these rows needs, each part alone, purge included):" \
          "master LOAD DATA of all $(( 2 * (closed + open) )) rows $(sb__tsecs "$ld") s," \
          "members reading them $(sb__tsecs "$sel") s, deleting the $(( 2 * closed )) closed ones $(sb__tsecs "$del") s;" \
          "$(sb__tsecs "$total") s of CPU = at best $SB_FLOOR_S s on $(nproc) cores"
+}
+
+# sb__guarded CLOSED OPEN: the work floor with the guarantees the sweep must
+# keep (docs/sweep.md, "Why it cannot lose a row") and the least a client
+# must do: master takes every row by LOAD DATA in the sweep's pages
+# ($SB_BATCH rows, each page its own transaction), and each member, after its rows
+# are read (one SELECT), deletes its closed ones a page at a time, each
+# page in its own transaction and guarded as the sweep guards it: the
+# page's closed rows copied on the server into a MEMORY staging table,
+# then deleted by the join that checks every column.  The client is the
+# `mariadb` command receiving the rows of the SELECTs and sending the
+# pages' files; nothing else of a client is counted.  Left out, so that
+# this stays a bound: master's precedence check, the events, and any
+# waiting (each part runs alone and its CPU is spread perfectly over the
+# cores).  Purge included.  Sets SB_GUARD_S (that CPU time over the cores,
+# seconds) and SB_GUARD_CPUN ("members master client" per 100k closed
+# rows), and prints the parts.
+sb__guarded() {
+    local closed=$1 open=$2 total=$(( $1 + $2 )) n a b ld sel=0 del=0 all f cols cmp cl
+    sb__reset || return 1
+    mkdir -p "$SB_DIR/pages"
+    rm -f "$SB_DIR/pages/"*
+    split -l "$SB_BATCH" -a 4 -d "$SB_DIR/m1.tsv" "$SB_DIR/pages/m1." || return 1
+    split -l "$SB_BATCH" -a 4 -d "$SB_DIR/m2.tsv" "$SB_DIR/pages/m2." || return 1
+    # the statements go in by standard input: hundreds of them are too
+    # long for one command line
+    for f in "$SB_DIR/pages/"*; do
+        echo "LOAD DATA LOCAL INFILE '$f' INTO TABLE radacct ($SB_COLS);"
+    done > "$SB_DIR/guard_load.sql"
+    cols=radacctid,$SB_COLS
+    cmp=$(tr ',' '\n' <<< "$SB_COLS" | awk '{ printf " AND t.`%s` <=> s.`%s`", $1, $1 }')
+    sb__children_cpu "$SB_DIR/gkids0"
+    a=$(sb__ticks swms)
+    h_mysql swms --local-infile=1 radius < "$SB_DIR/guard_load.sql" || return 1
+    sb__children_cpu "$SB_DIR/gkids1"
+    cl=$(sb__since "$SB_DIR/gkids0" "$SB_DIR/gkids1" 0)
+    sb__wait_purge || return 1
+    ld=$(( $(sb__ticks swms) - a ))
+    awk -v n="$total" -v b="$SB_BATCH" -v cols="$cols" -v cmp="$cmp" 'BEGIN {
+        print "SET autocommit = 0;"
+        printf "CREATE TEMPORARY TABLE stage (PRIMARY KEY (radacctid)) ENGINE=MEMORY SELECT %s FROM radacct LIMIT 0;\n", cols
+        for (p = 0; p * b < n; p++)
+            printf "INSERT INTO stage SELECT %s FROM radacct WHERE radacctid BETWEEN %d AND %d AND acctstoptime IS NOT NULL;\nDELETE t FROM radacct t JOIN stage s ON t.radacctid = s.radacctid WHERE 1%s;\nDELETE FROM stage;\nCOMMIT;\n", cols, p * b + 1, p * b + b, cmp }' \
+        > "$SB_DIR/guard_delete.sql"
+    for n in swm1 swm2; do
+        sb__children_cpu "$SB_DIR/gkids2"
+        a=$(sb__ticks "$n")
+        sb__q "$n" "SELECT * FROM radacct" > /dev/null || return 1
+        b=$(sb__ticks "$n")
+        sb__children_cpu "$SB_DIR/gkids3"
+        h_mysql "$n" radius < "$SB_DIR/guard_delete.sql" || return 1
+        sb__wait_purge || return 1
+        sel=$(( sel + b - a ))
+        del=$(( del + $(sb__ticks "$n") - b ))
+        cl=$(sb__since "$SB_DIR/gkids2" "$SB_DIR/gkids3" "$cl")
+    done
+    for n in swm1 swm2; do
+        f=$(sb__q "$n" "SELECT COUNT(*), SUM(acctstoptime IS NULL) FROM radacct")
+        [ "$f" = "$open	$open" ] || { echo "sweep_bench: after the guarded floor's delete $n holds rows, open = $f (want $open, $open)" >&2; return 1; }
+    done
+    f=$(sb__q swms "SELECT COUNT(*) FROM radacct")
+    [ "$f" = $(( 2 * total )) ] || { echo "sweep_bench: after the guarded floor's load master holds $f rows (want $(( 2 * total )))" >&2; return 1; }
+    all=$(( ld + sel + del ))
+    SB_GUARD_CPUN=$(sb__parts_note $(( sel + del )) "$ld" $(( 2 * closed )))
+    SB_GUARD_CPUN+=" $(awk -v c="$cl" -v n=$(( 2 * closed )) 'BEGIN { printf "%.2f", c * 1e5 / n }')"
+    SB_GUARD_S=$(awk -v t="$all" -v c="$cl" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" 'BEGIN { printf "%.3f", (t / hz + c) / n }')
+    echo "  guarded floor (the floor's work in $SB_BATCH-row pages, each its own transaction, the members' deletes guarded as the sweep's, a bare client):" \
+         "master $(sb__tsecs "$ld") s, members reading $(sb__tsecs "$sel") s, deleting $(sb__tsecs "$del") s, the client $cl s;" \
+         "$(awk -v t="$all" -v c="$cl" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz + c }') s of CPU = at best $SB_GUARD_S s on $(nproc) cores"
 }
 
 # sb__sampler NAME OUT: until $SB_DIR/stop exists, samples NAME's process
@@ -476,7 +563,7 @@ sb__profile() {
 # an extra sweep.
 sweep_bench() {
     local closed=${1:-250000} open=${2:-50000} runs=${SWEEP_BENCH_RUNS:-2} total i
-    local sw_s='' old_s='' ld_s='' fl_s='' rss=0 sw_rate old_rate ld_rate fl_rate label sw_cpu='' old_cpu=''
+    local sw_s='' old_s='' ld_s='' fl_s='' gd_s='' rss=0 sw_rate old_rate ld_rate fl_rate gd_rate label sw_cpu='' old_cpu='' fl_cpu='' gd_cpu=''
     total=$(( closed + open ))
     [ -x /usr/bin/time ] || { echo "sweep_bench: /usr/bin/time is missing (package time)" >&2; return 1; }
     echo
@@ -488,7 +575,7 @@ sweep_bench() {
         echo "  -- run $i of $runs"
         [ "$i" = 1 ] || sb__reset || return 1
         sb__sweep "$closed" "$open" || return 1
-        echo "  aggregatord --once sweep (batch 1000, both members at once): $SB_SW_S s; it logged:" \
+        echo "  aggregatord --once sweep (batch $SB_BATCH, both members at once): $SB_SW_S s; it logged:" \
              "$(grep -o 'one cycle.*' "$SB_DIR/sweep.log" | tail -n 1)"
         echo "  checked: master holds all $(( 2 * total )) sessions ($(( 2 * closed )) closed), each member only its $open open rows"
         echo "  $SB_SW_CPU"
@@ -496,6 +583,9 @@ sweep_bench() {
         sb__oldway "$closed" "$open" || return 1
         sb__loaddata "$closed" || return 1
         sb__floor "$closed" "$open" || return 1
+        sb__guarded "$closed" "$open" || return 1
+        gd_s=$(sb__min "$gd_s" "$SB_GUARD_S")
+        fl_cpu=$(sb__cpu_min "$fl_cpu" "$SB_FLOOR_CPUN"); gd_cpu=$(sb__cpu_min "$gd_cpu" "$SB_GUARD_CPUN")
         sw_s=$(sb__min "$sw_s" "$SB_SW_S"); old_s=$(sb__min "$old_s" "$SB_OLD_S")
         ld_s=$(sb__min "$ld_s" "$SB_LD_S"); fl_s=$(sb__min "$fl_s" "$SB_FLOOR_S")
         sw_cpu=$(sb__cpu_min "$sw_cpu" "$SB_SW_CPUN"); old_cpu=$(sb__cpu_min "$old_cpu" "$SB_OLD_CPUN")
@@ -509,6 +599,7 @@ sweep_bench() {
     old_rate=$(sb__rate $(( 2 * closed )) "$old_s")
     ld_rate=$(sb__rate $(( 2 * closed )) "$ld_s")
     fl_rate=$(sb__rate $(( 2 * closed )) "$fl_s")
+    gd_rate=$(sb__rate $(( 2 * closed )) "$gd_s")
     label="sweep rows moved/s (2 members x $(sb__k "$closed") closed + $(sb__k "$open") open)"
     echo
     echo "best of $runs runs each:"
@@ -525,6 +616,14 @@ sweep_bench() {
         "$(awk -v a="$old_rate" 'BEGIN { printf "%.0f", 1.5 * a }')" \
         "$(awk -v a="$old_rate" -v b="$fl_rate" 'BEGIN { printf "%.2f", (b > 0) ? 1.5 * a / b : 0 }')" \
         "$(sb__ratio "$old_rate" "$fl_rate")"
+    # and both against the guarded floor: what the guarantees alone cost
+    # the servers, still with no client and the cores perfectly shared
+    printf '%s  %s /s   bound %s /s (the guarded floor: pages, transactions, the exact guard, a bare client)   ratio %s\n' \
+        "$label" "$sw_rate" "$gd_rate" "$(sb__ratio "$sw_rate" "$gd_rate")"
+    printf '  the guarded floor is %s of the work floor: 1.5x the old way asks %s of the guarded floor, 0.85 of the work floor asks %s of it\n' \
+        "$(sb__ratio "$gd_rate" "$fl_rate")" \
+        "$(awk -v a="$old_rate" -v b="$gd_rate" 'BEGIN { printf "%.2f", (b > 0) ? 1.5 * a / b : 0 }')" \
+        "$(awk -v a="$fl_rate" -v b="$gd_rate" 'BEGIN { printf "%.2f", (b > 0) ? 0.85 * a / b : 0 }')"
     awk -v s="$sw_cpu" -v o="$old_cpu" 'BEGIN {
         split(s, a, " "); split(o, b, " ")
         ta = a[1] + a[2] + a[3] + a[4]; tb = b[1] + b[2] + b[3] + b[4]
@@ -532,6 +631,10 @@ sweep_bench() {
         printf "  sweep:   member 1 %.2f, member 2 %.2f, master %.2f, aggregatord %.2f\n", a[1], a[2], a[3], a[4]
         printf "  old way: member 1 %.2f, member 2 %.2f, master %.2f, mysqldump + mysql %.2f\n", b[1], b[2], b[3], b[4]
         printf "  (servers up to the end of their InnoDB purge; least CPU of the runs)\n" }'
+    awk -v f="$fl_cpu" -v g="$gd_cpu" 'BEGIN {
+        split(f, a, " "); split(g, b, " ")
+        printf "  work floor:    members %.2f, master %.2f (%.2f; no client)\n", a[1], a[2], a[1] + a[2]
+        printf "  guarded floor: members %.2f, master %.2f, the mariadb client %.2f (%.2f)\n", b[1], b[2], b[3], b[1] + b[2] + b[3] }'
     echo "sweep rows read/s (all $(( 2 * total )) rows; open ones are copied too)  $(sb__rate $(( 2 * total )) "$sw_s") /s"
     echo "sweep peak RSS: $rss KiB"
     echo "  goals: >= 1.5x the old way: $(awk -v a="$sw_rate" -v b="$old_rate" 'BEGIN { print (a >= 1.5 * b) ? "met" : "NOT met" }');" \
