@@ -393,6 +393,27 @@ sb__loaddata() {
     echo "  LOAD DATA LOCAL INFILE of the same $(( 2 * closed )) closed rows (two files, one session): $SB_LD_S s"
 }
 
+# sb__members SQLFILE: each member in turn reads all its rows (one SELECT)
+# and then runs SQLFILE, its closed rows' delete, purge included.  Sets
+# SB_SEL and SB_DEL (the members' CPU ticks for the reads and the deletes)
+# and SB_READ_CL (the client's CPU seconds receiving the rows).
+sb__members() {
+    local n a b
+    SB_SEL=0 SB_DEL=0 SB_READ_CL=0
+    for n in swm1 swm2; do
+        sb__children_cpu "$SB_DIR/mkids0"
+        a=$(sb__ticks "$n")
+        sb__q "$n" "SELECT * FROM radacct" > /dev/null || return 1
+        b=$(sb__ticks "$n")
+        sb__children_cpu "$SB_DIR/mkids1"
+        h_mysql "$n" radius < "$1" || return 1
+        sb__wait_purge || return 1
+        SB_SEL=$(( SB_SEL + b - a ))
+        SB_DEL=$(( SB_DEL + $(sb__ticks "$n") - b ))
+        SB_READ_CL=$(sb__since "$SB_DIR/mkids0" "$SB_DIR/mkids1" "$SB_READ_CL")
+    done
+}
+
 # sb__floor CLOSED OPEN: the server work that any move of these rows has to
 # do, measured on the same servers and data, each part alone and with its
 # InnoDB purge finished: master taking every row the sweep writes (closed
@@ -402,22 +423,15 @@ sb__loaddata() {
 # time is the shortest any method could take here; sets SB_FLOOR_S (that
 # bound, seconds) and prints the parts.
 sb__floor() {
-    local closed=$1 open=$2 n a b ld sel=0 del=0 total
-    local -a parts=()
+    local closed=$1 open=$2 a ld sel del total
     sb__reset || return 1
     a=$(sb__ticks swms)
     sb__load swms "$SB_DIR/m1.tsv" "$SB_DIR/m2.tsv" || return 1
     sb__wait_purge || return 1
     ld=$(( $(sb__ticks swms) - a ))
-    for n in swm1 swm2; do
-        a=$(sb__ticks "$n")
-        sb__q "$n" "SELECT * FROM radacct" > /dev/null || return 1
-        b=$(sb__ticks "$n")
-        sb__q "$n" "DELETE FROM radacct WHERE acctstoptime IS NOT NULL" || return 1
-        sb__wait_purge || return 1
-        sel=$(( sel + b - a ))
-        del=$(( del + $(sb__ticks "$n") - b ))
-    done
+    echo "DELETE FROM radacct WHERE acctstoptime IS NOT NULL;" > "$SB_DIR/floor_delete.sql"
+    sb__members "$SB_DIR/floor_delete.sql" || return 1
+    sel=$SB_SEL del=$SB_DEL
     total=$(( ld + sel + del ))
     SB_FLOOR_CPUN=$(sb__parts_note $(( sel + del )) "$ld" $(( 2 * closed )))
     SB_FLOOR_S=$(awk -v t="$total" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" 'BEGIN { printf "%.3f", t / hz / n }')
@@ -443,7 +457,7 @@ sb__floor() {
 # seconds) and SB_GUARD_CPUN ("members master client" per 100k closed
 # rows), and prints the parts.
 sb__guarded() {
-    local closed=$1 open=$2 total=$(( $1 + $2 )) n a b ld sel=0 del=0 all f cols cmp cl
+    local closed=$1 open=$2 total=$(( $1 + $2 )) n a ld sel del all f cols cmp cl
     sb__reset || return 1
     mkdir -p "$SB_DIR/pages"
     rm -f "$SB_DIR/pages/"*
@@ -469,18 +483,9 @@ sb__guarded() {
         for (p = 0; p * b < n; p++)
             printf "INSERT INTO stage SELECT %s FROM radacct WHERE radacctid BETWEEN %d AND %d AND acctstoptime IS NOT NULL;\nDELETE t FROM radacct t JOIN stage s ON t.radacctid = s.radacctid WHERE 1%s;\nDELETE FROM stage;\nCOMMIT;\n", cols, p * b + 1, p * b + b, cmp }' \
         > "$SB_DIR/guard_delete.sql"
-    for n in swm1 swm2; do
-        sb__children_cpu "$SB_DIR/gkids2"
-        a=$(sb__ticks "$n")
-        sb__q "$n" "SELECT * FROM radacct" > /dev/null || return 1
-        b=$(sb__ticks "$n")
-        sb__children_cpu "$SB_DIR/gkids3"
-        h_mysql "$n" radius < "$SB_DIR/guard_delete.sql" || return 1
-        sb__wait_purge || return 1
-        sel=$(( sel + b - a ))
-        del=$(( del + $(sb__ticks "$n") - b ))
-        cl=$(sb__since "$SB_DIR/gkids2" "$SB_DIR/gkids3" "$cl")
-    done
+    sb__members "$SB_DIR/guard_delete.sql" || return 1
+    sel=$SB_SEL del=$SB_DEL
+    cl=$(awk -v a="$cl" -v b="$SB_READ_CL" 'BEGIN { printf "%.2f", a + b }')
     for n in swm1 swm2; do
         f=$(sb__q "$n" "SELECT COUNT(*), SUM(acctstoptime IS NULL) FROM radacct")
         [ "$f" = "$open	$open" ] || { echo "sweep_bench: after the guarded floor's delete $n holds rows, open = $f (want $open, $open)" >&2; return 1; }
